@@ -1,0 +1,3 @@
+"""NN Studio: build, train and understand neural networks visually."""
+
+__version__ = "0.1.0"

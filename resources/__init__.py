@@ -1,0 +1,1 @@
+"""Data files shipped with NN Studio (installed as the package ``nnstudio.resources``)."""
