@@ -9,11 +9,36 @@ All math uses ``self.xp`` (NumPy or CuPy), never a bare ``numpy``, so a layer ru
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 Shape = tuple[int, ...]
+
+
+def as_shape(value: Any, layer: str, what: str = "input shape") -> Shape:
+    """``value`` as a tuple of positive ints, or ValueError naming the layer and what was found."""
+    try:
+        items = tuple(value)
+        shape = tuple(int(d) for d in items)
+    except (TypeError, ValueError):
+        raise ValueError(f"{layer}: the {what} must be a sequence of sizes; received {value!r}") from None
+    if any(isinstance(d, bool) or d != s or s < 1 for d, s in zip(items, shape)):
+        raise ValueError(f"{layer}: every size in the {what} must be a positive integer; received {items}")
+    return shape
+
+
+def positive_int(value: Any, layer: str, field: str) -> int:
+    """``value`` as an int >= 1, or ValueError naming the layer, the field and the value received."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
+        raise ValueError(f"{layer}: {field} must be a positive integer. Received: {field}={value!r}")
+    return int(value)
+
+
+def size(shape: Shape) -> int:
+    """Number of elements in a sample of ``shape``."""
+    return math.prod(shape)
 
 
 class Layer:
@@ -31,6 +56,9 @@ class Layer:
         self.dtype: Any = np.float32
         self.input_shape: Any = None  # Shape, or list of Shapes for merge layers
         self.built = False
+        # A model may set this False for a layer fed only by the network input: layers that can then
+        # skip computing the input's gradient (Dense, Conv2D) return None from ``backward``.
+        self.needs_input_grad = True
 
     # -- shapes and construction -------------------------------------------------------------
     def output_shape(self, input_shape: Any) -> Shape:

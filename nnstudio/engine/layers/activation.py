@@ -1,0 +1,88 @@
+"""Element-wise activations (and softmax over the last axis) with their exact backward passes.
+
+One class with a ``function`` argument keeps the graph's Activation block a single block whose function is a
+parameter.  ``sign`` is the perceptron's step: its true derivative is zero almost everywhere, so its backward
+passes the gradient straight through (identity), which is what lets a perceptron-style loss train the
+weights before it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from nnstudio.engine.layers.base import Layer, Shape, as_shape
+
+FUNCTIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "sign", "linear")
+
+
+class Activation(Layer):
+    """``function`` in relu, leaky_relu, sigmoid, tanh, softmax, sign, linear; ``alpha`` is leaky_relu's slope."""
+
+    type_name = "Activation"
+
+    def __init__(self, function: str = "relu", alpha: float = 0.01) -> None:
+        super().__init__()
+        if function not in FUNCTIONS:
+            raise ValueError(f"Activation: unknown function {function!r}; expected one of {', '.join(FUNCTIONS)}")
+        self.function = function
+        self.alpha = float(alpha)
+        self._kept: Any = None  # what backward needs: a mask (relu), a slope (leaky_relu) or the output
+
+    def output_shape(self, input_shape: Any) -> Shape:
+        return as_shape(input_shape, "Activation")
+
+    def forward(self, x: Any, training: bool = False) -> Any:
+        xp, f = self.xp, self.function
+        if f == "relu":
+            # Multiplying by the mask is faster than maximum(x, 0) in NumPy; the mask is all backward needs.
+            self._kept = x > 0
+            return x * self._kept
+        if f == "leaky_relu":
+            slope = (x > 0).astype(x.dtype)  # 1 where positive, then mapped to {alpha, 1}
+            slope *= 1.0 - self.alpha
+            slope += self.alpha
+            self._kept = slope
+            return x * slope
+        if f == "sigmoid":
+            out = sigmoid(xp, x)
+        elif f == "tanh":
+            out = xp.tanh(x)
+        elif f == "softmax":
+            out = softmax(xp, x)
+        elif f == "sign":
+            out = (x >= 0).astype(x.dtype)
+            out *= 2
+            out -= 1
+            return out
+        else:  # linear
+            return x
+        self._kept = out
+        return out
+
+    def backward(self, grad_out: Any) -> Any:
+        f, kept = self.function, self._kept
+        if f in ("relu", "leaky_relu"):
+            return grad_out * kept  # the mask, or the slope (1 or alpha) per element
+        if f == "sigmoid":
+            return grad_out * kept * (1 - kept)
+        if f == "tanh":
+            return grad_out * (1 - kept * kept)
+        if f == "softmax":
+            # Jacobian-vector product of softmax: y * (g - <g, y>) along the last axis.
+            return kept * (grad_out - (grad_out * kept).sum(axis=-1, keepdims=True))
+        return grad_out  # linear, and sign's straight-through estimator
+
+    def config(self) -> dict[str, Any]:
+        return {"function": self.function, "alpha": self.alpha}
+
+
+def sigmoid(xp: Any, x: Any) -> Any:
+    """1 / (1 + exp(-x)) without overflow: exp is only ever taken of a non-positive number."""
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def softmax(xp: Any, x: Any) -> Any:
+    """Softmax over the last axis, shifted by the row maximum so exp never overflows."""
+    e = xp.exp(x - x.max(axis=-1, keepdims=True))
+    e /= e.sum(axis=-1, keepdims=True)
+    return e

@@ -1,0 +1,187 @@
+"""2-D convolution (cross-correlation, as every framework computes it) on NCHW batches, as one GEMM.
+
+Forward: transpose the batch into a cached, zero-bordered (C, Hp, Wp, N) buffer, view the sliding windows
+with ``as_strided`` (no copy), lay them out once as columns (C*kh*kw, Ho*Wo*N) and multiply by the
+(F, C*kh*kw) weight matrix: one GEMM.  Backward: the weight gradient and the column gradient are one GEMM
+each; the input gradient scatters the column gradient back with one strided add per kernel offset (kh*kw
+adds over whole tensors, never a loop over samples or pixels).  Keeping the sample axis innermost makes
+every copy and add move long contiguous runs, which is what makes NumPy fast here.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from nnstudio.engine.init import check_init_name, initialize
+from nnstudio.engine.layers.base import Layer, Shape, as_shape, positive_int
+
+
+def _pair(value: Any, field: str) -> tuple[int, int]:
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"Conv2D: {field} must be one integer or two (height, width). "
+                             f"Received: {field}={list(value)}")
+        return positive_int(value[0], "Conv2D", field), positive_int(value[1], "Conv2D", field)
+    v = positive_int(value, "Conv2D", field)
+    return v, v
+
+
+def _padding(value: Any) -> str | tuple[int, int]:
+    if isinstance(value, str):
+        if value.lower() in ("same", "valid"):
+            return value.lower()
+    elif isinstance(value, (list, tuple)) and len(value) == 2:
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in value):
+            return int(value[0]), int(value[1])
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0:
+        return int(value), int(value)
+    raise ValueError('Conv2D: padding must be a non-negative integer, two of them (height, width), "same" or '
+                     f'"valid". Received: padding={value!r}')
+
+
+_CHUNK_TARGET = 4096  # columns per chunk when the weight-gradient GEMM is split
+
+
+@lru_cache(maxsize=256)
+def _chunk_count(columns: int) -> int:
+    """How many equal chunks to split ``columns`` into: the divisor nearest columns / _CHUNK_TARGET."""
+    if columns < 4 * _CHUNK_TARGET:
+        return 1
+    wanted = columns / _CHUNK_TARGET
+    best = 1
+    for d in range(1, math.isqrt(columns) + 1):
+        if columns % d == 0:
+            for candidate in (d, columns // d):
+                if abs(candidate - wanted) < abs(best - wanted):
+                    best = candidate
+    return best
+
+
+class Conv2D(Layer):
+    """``filters`` kernels of ``kernel_size`` over (C, H, W) samples.  ``W`` is (F, C, kh, kw), ``b`` is (F,).
+
+    ``padding="same"`` gives an output of ceil(H / stride) x ceil(W / stride); when the total padding is odd
+    the extra row/column goes at the bottom/right (as TensorFlow does).
+    """
+
+    type_name = "Conv2D"
+
+    def __init__(self, filters: int, kernel_size: Any = 3, stride: Any = 1, padding: Any = 0,
+                 init: str = "he", use_bias: bool = True) -> None:
+        super().__init__()
+        self.filters = positive_int(filters, "Conv2D", "filters")
+        self.kernel = _pair(kernel_size, "kernel_size")
+        self.strides = _pair(stride, "stride")
+        self.pad_spec = _padding(padding)
+        self.init = check_init_name(init, "Conv2D")
+        self.use_bias = bool(use_bias)
+        self._config = {"filters": self.filters, "kernel_size": kernel_size, "stride": stride,
+                        "padding": padding, "init": self.init, "use_bias": self.use_bias}
+        self._pad_buffer: Any = None
+        self._cols: Any = None
+        self._geometry: tuple[int, ...] = ()
+
+    # -- shapes ----------------------------------------------------------------------------------
+    def pads(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) padding for an h x w input."""
+        if self.pad_spec == "valid":
+            return 0, 0, 0, 0
+        if self.pad_spec == "same":
+            (kh, kw), (sh, sw) = self.kernel, self.strides
+            total_h = max((math.ceil(h / sh) - 1) * sh + kh - h, 0)
+            total_w = max((math.ceil(w / sw) - 1) * sw + kw - w, 0)
+            return total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2
+        ph, pw = self.pad_spec
+        return ph, ph, pw, pw
+
+    def output_shape(self, input_shape: Any) -> Shape:
+        shape = as_shape(input_shape, "Conv2D")
+        if len(shape) != 3:
+            raise ValueError(f"Conv2D: expects an image input shaped (channels, height, width); received the "
+                             f"shape {shape}. Add a Reshape before it (e.g. to [1, 28, 28]).")
+        _, h, w = shape
+        top, bottom, left, right = self.pads(h, w)
+        hp, wp = h + top + bottom, w + left + right
+        (kh, kw), (sh, sw) = self.kernel, self.strides
+        if kh > hp or kw > wp:
+            raise ValueError(f"Conv2D: the kernel {kh}x{kw} is larger than the padded input {hp}x{wp} "
+                             f"(input {h}x{w}); use a smaller kernel_size or more padding")
+        return self.filters, (hp - kh) // sh + 1, (wp - kw) // sw + 1
+
+    # -- construction ----------------------------------------------------------------------------
+    def _build(self, input_shape: Any, rng: np.random.Generator) -> None:
+        self.output_shape(input_shape)
+        channels = input_shape[0]
+        kh, kw = self.kernel
+        fan_in, fan_out = channels * kh * kw, self.filters * kh * kw
+        w = initialize(self.init, (self.filters, channels, kh, kw), fan_in, fan_out, rng)
+        self.params["W"] = self._to_xp(w)
+        if self.use_bias:
+            self.params["b"] = self._to_xp(np.zeros(self.filters))
+
+    # -- computation -----------------------------------------------------------------------------
+    def _padded(self, x: Any, top: int, bottom: int, left: int, right: int) -> Any:
+        """``x`` as (C, Hp, Wp, N), zero-padded, in a buffer reused while the batch shape stays the same."""
+        n, c, h, w = x.shape
+        shape = (c, h + top + bottom, w + left + right, n)
+        buf = self._pad_buffer
+        if buf is None or buf.shape != shape or buf.dtype != x.dtype:
+            buf = self._pad_buffer = self.xp.zeros(shape, dtype=x.dtype)
+        buf[:, top:top + h, left:left + w, :] = x.transpose(1, 2, 3, 0)  # the border stays zero
+        return buf
+
+    def forward(self, x: Any, training: bool = False) -> Any:
+        xp = self.xp
+        n, c, h, w = x.shape
+        top, bottom, left, right = self.pads(h, w)
+        xpad = self._padded(x, top, bottom, left, right)
+        (kh, kw), (sh, sw) = self.kernel, self.strides
+        ho = (xpad.shape[1] - kh) // sh + 1
+        wo = (xpad.shape[2] - kw) // sw + 1
+        s_c, s_h, s_w, s_n = xpad.strides
+        windows = xp.lib.stride_tricks.as_strided(
+            xpad, shape=(c, kh, kw, ho, wo, n), strides=(s_c, s_h, s_w, s_h * sh, s_w * sw, s_n))
+        # The one copy: columns (C*kh*kw, Ho*Wo*N).  The sample axis is innermost, so both this copy and
+        # the col2im adds in backward move long contiguous runs instead of rows of Wo pixels.
+        cols = windows.reshape(c * kh * kw, ho * wo * n)
+        self._cols = cols
+        self._geometry = (n, c, h, w, ho, wo, top, left)
+        out = self.params["W"].reshape(self.filters, -1) @ cols  # (F, Ho*Wo*N)
+        if self.use_bias:
+            out += self.params["b"][:, None]
+        return xp.ascontiguousarray(out.reshape(self.filters, ho, wo, n).transpose(3, 0, 1, 2))
+
+    def backward(self, grad_out: Any) -> Any:
+        xp = self.xp
+        n, c, h, w, ho, wo, top, left = self._geometry
+        (kh, kw), (sh, sw) = self.kernel, self.strides
+        f = self.filters
+        g = xp.ascontiguousarray(grad_out.transpose(1, 2, 3, 0)).reshape(f, ho * wo * n)
+        chunks = _chunk_count(ho * wo * n)
+        if chunks == 1:
+            xp.matmul(g, self._cols.T, out=self.grads["W"].reshape(f, -1))
+        else:
+            # A very long inner dimension (big images, few filters) is slow as one GEMM in some BLAS
+            # libraries; summing a batch of GEMMs over column chunks is several times faster.
+            part = ho * wo * n // chunks
+            per_chunk = xp.matmul(g.reshape(f, chunks, part).transpose(1, 0, 2),
+                                  self._cols.reshape(-1, chunks, part).transpose(1, 2, 0))
+            per_chunk.sum(axis=0, out=self.grads["W"].reshape(f, -1))
+        if self.use_bias:
+            g.sum(axis=1, out=self.grads["b"])
+        if not self.needs_input_grad:
+            return None
+        dcols = (self.params["W"].reshape(f, -1).T @ g).reshape(c, kh, kw, ho, wo, n)
+        rows_used = (ho - 1) * sh + kh
+        cols_used = (wo - 1) * sw + kw
+        dxpad = xp.zeros((c, max(rows_used, top + h), max(cols_used, left + w), n), dtype=grad_out.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                dxpad[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :] += dcols[:, i, j]
+        return xp.ascontiguousarray(dxpad[:, top:top + h, left:left + w, :].transpose(3, 0, 1, 2))
+
+    def config(self) -> dict[str, Any]:
+        return dict(self._config)

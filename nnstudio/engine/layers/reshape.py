@@ -1,0 +1,71 @@
+"""Shape-only layers: Flatten and Reshape.  They move no data (a reshape of a contiguous batch is a view) and
+exist so a graph can say where an image becomes a vector or a vector becomes an image.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from nnstudio.engine.layers.base import Layer, Shape, as_shape, size
+
+
+class Flatten(Layer):
+    """(C, H, W) or any sample shape -> (C*H*W,)."""
+
+    type_name = "Flatten"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._x_shape: tuple[int, ...] = ()
+
+    def output_shape(self, input_shape: Any) -> Shape:
+        return (size(as_shape(input_shape, "Flatten")),)
+
+    def forward(self, x: Any, training: bool = False) -> Any:
+        self._x_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad_out: Any) -> Any:
+        return grad_out.reshape(self._x_shape)
+
+
+class Reshape(Layer):
+    """Reshape each sample to ``shape``; one entry may be -1 (inferred).  Element counts must agree."""
+
+    type_name = "Reshape"
+
+    def __init__(self, shape: Any) -> None:
+        super().__init__()
+        try:
+            target = tuple(int(d) for d in shape)
+        except (TypeError, ValueError):
+            raise ValueError(f"Reshape: shape must be a list of sizes such as [1, 28, 28]. "
+                             f"Received: shape={shape!r}") from None
+        if not target or any(d == 0 or d < -1 for d in target) or target.count(-1) > 1:
+            raise ValueError("Reshape: shape must list positive sizes, with at most one -1 to infer. "
+                             f"Received: shape={list(shape)}")
+        self.shape = target
+        self._x_shape: tuple[int, ...] = ()
+
+    def output_shape(self, input_shape: Any) -> Shape:
+        in_shape = as_shape(input_shape, "Reshape")
+        n = size(in_shape)
+        known = size(tuple(d for d in self.shape if d != -1))
+        if -1 in self.shape:
+            if n % known:
+                raise ValueError(f"Reshape: cannot reshape an input of shape {in_shape} ({n} values) to "
+                                 f"{list(self.shape)}: {n} is not a multiple of {known}")
+            return tuple(n // known if d == -1 else d for d in self.shape)
+        if known != n:
+            raise ValueError(f"Reshape: the target shape {list(self.shape)} holds {known} values but the input "
+                             f"{in_shape} has {n}; the counts must be equal")
+        return self.shape
+
+    def forward(self, x: Any, training: bool = False) -> Any:
+        self._x_shape = x.shape
+        return x.reshape((x.shape[0],) + self.output_shape(x.shape[1:]))
+
+    def backward(self, grad_out: Any) -> Any:
+        return grad_out.reshape(self._x_shape)
+
+    def config(self) -> dict[str, Any]:
+        return {"shape": list(self.shape)}

@@ -1,0 +1,26 @@
+"""Shared test fixtures.
+
+``xp_backend`` runs a test once per array backend: always on NumPy, and on CuPy when it imports and sees a
+CUDA device (otherwise that case is skipped with the reason).  The ``xp`` fixture is its array module.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nnstudio.engine.backend import Backend, cupy_available, get_backend
+
+
+@pytest.fixture(params=["numpy", pytest.param("cupy", marks=pytest.mark.gpu)])
+def xp_backend(request: pytest.FixtureRequest) -> Backend:
+    """The Backend (``.name``, ``.xp``) under test: "numpy", then "cupy" when a CUDA device is usable."""
+    if request.param == "cupy" and not cupy_available():
+        pytest.skip("CuPy with a usable CUDA device is not available")
+    return get_backend(request.param)
+
+
+@pytest.fixture
+def xp(xp_backend: Backend) -> Any:
+    """The array module (NumPy or CuPy) of ``xp_backend``."""
+    return xp_backend.xp
