@@ -112,10 +112,15 @@ def check_model(model: Any, x: Any, y: Any, loss: Any, *, eps: float = 1e-6, max
     """
     rng = np.random.default_rng(0) if rng is None else rng
     if logits is None:
-        logits = getattr(loss, "fuses_with", None) is not None
+        fused = getattr(model, "loss_from_logits", None)
+        logits = bool(fused(loss)) if callable(fused) else getattr(loss, "fuses_with", None) is not None
 
     def loss_value() -> tuple[float, Any]:
-        value, grad = loss.forward(model.forward(x, training=training, logits=logits), y)
+        out = model.forward(x, training=training, logits=logits)
+        try:
+            value, grad = loss.forward(out, y, from_logits=bool(logits))
+        except TypeError:  # a minimal loss object without the from_logits switch
+            value, grad = loss.forward(out, y)
         return float(value), grad
 
     _, grad = loss_value()

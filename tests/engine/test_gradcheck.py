@@ -133,3 +133,21 @@ def test_check_model_fused_softmax_loss_and_a_wrong_gradient():
     rows = check_model(broken, x, rng.normal(size=(5, 3)), MSE())
     errors = dict(((node, name), err) for node, name, err in rows)
     assert errors[("d1", "W")] > 1e-3 and errors[("d1", "b")] < 1e-6
+
+
+def test_check_model_real_model_fused_softmax_cross_entropy():
+    """The whole-model check agrees with backprop on a real Model ending in softmax + cross-entropy."""
+    from nnstudio.engine.layers import Activation, Dense
+    from nnstudio.engine.losses import get_loss
+    from nnstudio.engine.model import InputLayer, Model, ModelNode
+    from nnstudio.engine.gradcheck import check_model
+
+    nodes = [ModelNode("in", InputLayer(), []), ModelNode("d1", Dense(5), ["in"]),
+             ModelNode("a1", Activation("tanh"), ["d1"]), ModelNode("d2", Dense(3), ["a1"]),
+             ModelNode("out", Activation("softmax"), ["d2"])]
+    model = Model(nodes, "in", "out").build((4,), np, seed=1, dtype=np.float64)
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(6, 4))
+    y = rng.integers(0, 3, size=6)
+    results = check_model(model, x, y, get_loss("cross_entropy"), max_entries=0)
+    assert results and max(err for _, _, err in results) < 1e-6

@@ -1,0 +1,475 @@
+"""The engine's network: a DAG of layers run in a fixed topological order on NumPy or CuPy.
+
+The graph editor compiles a document into a :class:`Model`; the trainer, the bench and the exporters drive
+it.  The order of execution is computed once from the wiring alone (ties broken by node id), so the same
+graph gives the same order, the same initial weights (one host ``numpy.random.Generator`` consumed in that
+order) and the same results whatever the order its nodes were listed in a project file.
+
+Fusing: a classifier usually ends in a softmax (or sigmoid) Activation, and its loss is far more stable
+computed from the pre-activation.  ``forward(logits=...)`` then stops before that activation and
+``backward`` starts below it; :meth:`Model.loss_from_logits` tells the caller what the loss receives.
+
+Weights are saved as ``.npz`` keyed ``node_id/param`` (and ``node_id/buffer`` for non-trainable state such
+as BatchNorm's running statistics), written atomically.
+"""
+from __future__ import annotations
+
+import heapq
+import io
+import os
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, Iterable, NamedTuple
+
+import numpy as np
+
+from nnstudio.engine.backend import to_device, to_host
+from nnstudio.engine.layers.activation import sigmoid, softmax
+from nnstudio.engine.layers.base import Layer, Shape, as_shape
+from nnstudio.errors import UserError
+from nnstudio.userdirs import atomic_write_bytes
+
+# Activations a loss can absorb (the names losses use in ``fuses_with``).
+FUSABLE = ("softmax", "sigmoid")
+
+
+class InputLayer(Layer):
+    """The network input: a placeholder that passes the batch through and has no parameters."""
+
+    type_name = "Input"
+
+    def __init__(self, shape: Any = None) -> None:
+        super().__init__()
+        self.shape = None if shape is None else as_shape(shape, "Input", "shape")
+
+    def output_shape(self, input_shape: Any) -> Shape:
+        return as_shape(input_shape, "Input")
+
+    def forward(self, x: Any, training: bool = False) -> Any:
+        return x
+
+    def backward(self, grad_out: Any) -> Any:
+        return grad_out
+
+    def config(self) -> dict[str, Any]:
+        return {"shape": self.shape}
+
+
+@dataclass
+class ModelNode:
+    """One node of the network: its id (a stable name), its layer, and the ids of the nodes feeding it."""
+
+    id: str
+    layer: Layer | None
+    inputs: list[str] = field(default_factory=list)
+
+
+class LoadResult(NamedTuple):
+    """Keys of a state dict that did not match the model (only non-empty with ``strict=False``)."""
+
+    missing: list[str]
+    unexpected: list[str]
+
+
+def topological_order(nodes: dict[str, ModelNode], input_id: str, output_id: str) -> list[str]:
+    """Ids of the nodes the output depends on, inputs before consumers, ties broken by id.
+
+    Raises UserError for a wire from an unknown node, a cycle, or a node that does not trace back to the
+    input.  Nodes the output does not depend on are left out.
+    """
+    if output_id not in nodes and output_id != input_id:
+        raise UserError(f"Model: the output node '{output_id}' is not among the nodes "
+                        f"({', '.join(sorted(nodes)) or 'none'})")
+    # Ancestors of the output: the only nodes worth running.
+    needed: set[str] = set()
+    stack = [output_id]
+    while stack:
+        nid = stack.pop()
+        if nid in needed:
+            continue
+        needed.add(nid)
+        if nid == input_id:
+            continue
+        node = nodes.get(nid)
+        if node is None:
+            raise UserError(f"Model: a node reads from '{nid}', which is not a node of the network")
+        if not node.inputs:
+            raise UserError(f"Node '{nid}': has no incoming connection; every block must be fed, "
+                            f"directly or through others, by the input '{input_id}'")
+        for src in node.inputs:
+            if src not in nodes and src != input_id:
+                raise UserError(f"Node '{nid}': its input '{src}' is not a node of the network")
+            stack.append(src)
+    # Kahn's algorithm over the needed nodes, always taking the smallest ready id.
+    pending = {nid: (0 if nid == input_id else len(set(nodes[nid].inputs))) for nid in needed}
+    consumers: dict[str, list[str]] = {nid: [] for nid in needed}
+    for nid in needed:
+        if nid != input_id:
+            for src in set(nodes[nid].inputs):
+                consumers[src].append(nid)
+    ready = [nid for nid, count in pending.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        nid = heapq.heappop(ready)
+        order.append(nid)
+        for dst in consumers[nid]:
+            pending[dst] -= 1
+            if pending[dst] == 0:
+                heapq.heappush(ready, dst)
+    if len(order) != len(needed):
+        stuck = sorted(nid for nid in needed if nid not in order)
+        raise UserError(f"Model: the connections form a loop through nodes {', '.join(stuck)}; "
+                        "a network must flow from the input to the output without cycles")
+    return order
+
+
+class Model:
+    """A network of layers wired as a DAG from ``input_id`` to ``output_id``.
+
+    ``nodes`` may or may not include the input node (a node whose layer is None or an :class:`InputLayer`).
+    After :meth:`build`, ``forward`` / ``backward`` run on batches of the backend's arrays.
+    """
+
+    def __init__(self, nodes: Iterable[ModelNode], input_id: str, output_id: str) -> None:
+        self.nodes: dict[str, ModelNode] = {}
+        for node in nodes:
+            if node.id in self.nodes:
+                raise UserError(f"Model: two nodes share the id '{node.id}'; node ids must be unique")
+            self.nodes[node.id] = node
+        self.input_id = input_id
+        self.output_id = output_id
+        if input_id in self.nodes:
+            layer = self.nodes[input_id].layer
+            if layer is not None and not isinstance(layer, InputLayer):
+                raise UserError(f"Node '{input_id}': the input node must be an Input block, "
+                                f"found {type(layer).__name__}")
+            if self.nodes[input_id].inputs:
+                raise UserError(f"Node '{input_id}': the input node cannot have incoming connections")
+        self.order: list[str] = topological_order(self.nodes, input_id, output_id)
+        self._check_arity()
+        self.xp: Any = np
+        self.dtype: Any = np.float32
+        self.input_shape: Shape | None = None
+        self.shapes: dict[str, Shape] = {}
+        self.built = False
+        self.seed = 0
+        self.activations: dict[str, Any] = {}
+        self.fused: str | None = None  # the output activation the last forward skipped, if any
+        self._consumers = {nid: [d for d in self.order if d != input_id and nid in self.nodes[d].inputs]
+                           for nid in self.order}
+
+    # -- structure ----------------------------------------------------------------------------------
+    def _check_arity(self) -> None:
+        for nid in self._layer_ids():
+            node = self.nodes[nid]
+            layer, count = node.layer, len(node.inputs)
+            name = type(layer).__name__
+            if layer.n_inputs == -1 and count < 2:
+                raise UserError(f"Node '{nid}' ({name}): needs at least 2 incoming connections; found {count}")
+            if layer.n_inputs == 1 and count != 1:
+                raise UserError(f"Node '{nid}' ({name}): takes exactly 1 incoming connection; found {count}")
+            if layer.n_inputs > 1 and count != layer.n_inputs:
+                raise UserError(f"Node '{nid}' ({name}): takes {layer.n_inputs} incoming connections; "
+                                f"found {count}")
+
+    def _layer_ids(self) -> list[str]:
+        """Ids in execution order, without the input node."""
+        return [nid for nid in self.order if nid != self.input_id]
+
+    def layer(self, node_id: str) -> Layer:
+        return self.nodes[node_id].layer
+
+    @property
+    def output_activation(self) -> str | None:
+        """The function of the output node's Activation layer, or None when it ends otherwise."""
+        if self.output_id == self.input_id:
+            return None
+        return getattr(self.nodes[self.output_id].layer, "function", None)
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.shapes[self.output_id]
+
+    # -- construction -------------------------------------------------------------------------------
+    def build(self, input_shape: Any, xp: Any = np, seed: int = 0, dtype: Any = np.float32) -> "Model":
+        """Build every layer in execution order from one host generator seeded with ``seed``."""
+        try:
+            in_shape = as_shape(input_shape, "Input")
+        except ValueError as exc:
+            raise UserError(f"Node '{self.input_id}': {exc}") from None
+        rng = np.random.default_rng(seed)
+        shapes: dict[str, Shape] = {self.input_id: in_shape}
+        for nid in self._layer_ids():
+            node = self.nodes[nid]
+            layer = node.layer
+            src = [shapes[s] for s in node.inputs]
+            arg: Any = src if layer.n_inputs != 1 else src[0]
+            try:
+                out = tuple(layer.output_shape(arg))
+                layer.build(arg, xp, rng, dtype)
+            except ValueError as exc:
+                raise UserError(f"Node '{nid}': {exc}") from None
+            shapes[nid] = out
+        self.xp, self.dtype, self.input_shape, self.shapes = xp, dtype, in_shape, shapes
+        self.seed = int(seed)
+        self.built = True
+        self.set_input_grad(False)
+        return self
+
+    def set_input_grad(self, needed: bool) -> None:
+        """Whether layers fed only by the network input compute the input's gradient (saliency maps)."""
+        for nid in self._layer_ids():
+            node = self.nodes[nid]
+            if all(s == self.input_id for s in node.inputs):
+                node.layer.needs_input_grad = needed
+
+    def _require_built(self) -> None:
+        if not self.built:
+            raise RuntimeError("Model.build(input_shape, xp) must run before the model is used")
+
+    # -- computation ----------------------------------------------------------------------------------
+    def forward(self, x: Any, training: bool = False, capture: bool = False, logits: bool | str = False) -> Any:
+        """Run the network on a batch ``x`` (an array of the backend, batch axis first).
+
+        ``logits``: True skips a trailing softmax or sigmoid Activation, a function name skips only that
+        one; :attr:`fused` then names what was skipped and ``backward`` starts below it.  ``capture``
+        keeps every node's output (device arrays, not copied) in :attr:`activations`; the output node's
+        entry is always the activation's output, also when it was fused.
+        """
+        self._require_built()
+        fuse = self._fusable(logits)
+        values: dict[str, Any] = {self.input_id: x}
+        remaining = {nid: len(self._consumers[nid]) for nid in self.order}
+        if capture:
+            self.activations = {self.input_id: x}
+        for nid in self._layer_ids():
+            node = self.nodes[nid]
+            if fuse and nid == self.output_id:
+                break
+            if node.layer.n_inputs == 1:
+                out = node.layer.forward(values[node.inputs[0]], training)
+            else:
+                out = node.layer.forward([values[s] for s in node.inputs], training)
+            values[nid] = out
+            if capture:
+                self.activations[nid] = out
+            if not capture:  # let go of intermediate outputs as soon as their last consumer ran
+                for src in set(node.inputs):
+                    remaining[src] -= 1
+                    if remaining[src] == 0 and src != self.input_id:
+                        values.pop(src, None)
+        self.fused = fuse
+        if fuse:
+            pre = values[self.nodes[self.output_id].inputs[0]]
+            if capture:
+                self.activations[self.output_id] = apply_activation(self.xp, fuse, pre)
+            return pre
+        return values[self.output_id]
+
+    def _fusable(self, logits: bool | str) -> str | None:
+        act = self.output_activation
+        if not logits or act not in FUSABLE:
+            return None
+        if logits is True or logits == act:
+            return act
+        return None
+
+    def loss_from_logits(self, loss: Any) -> bool:
+        """Whether the last forward's output is raw scores (logits) for ``loss``.
+
+        True when the model skipped the activation the loss fuses with, and also when the loss expects a
+        squashing activation (``fuses_with``) the network does not end in at all: then its outputs are
+        scores and the loss must apply the softmax / sigmoid itself.
+        """
+        fuses = getattr(loss, "fuses_with", None)
+        if fuses is None:
+            return False
+        return self.fused == fuses or self.output_activation != fuses
+
+    def backward(self, grad: Any, need_input_grad: bool = False) -> Any:
+        """Back-propagate ``grad`` (of the last forward's output) into every layer's ``grads``.
+
+        Gradients of nodes with several consumers are summed.  Returns the gradient of the network input
+        when ``need_input_grad`` is True, else None.
+        """
+        self._require_built()
+        if need_input_grad:
+            self.set_input_grad(True)
+        pending: dict[str, Any] = {}
+        start = self.output_id
+        if self.fused:
+            start = self.nodes[self.output_id].inputs[0]
+        pending[start] = grad
+        input_grad = None
+        try:
+            for nid in reversed(self.order):
+                if nid not in pending:
+                    continue  # the skipped output activation, or a node the loss does not reach
+                g = pending.pop(nid)
+                if nid == self.input_id:
+                    input_grad = g
+                    continue
+                node = self.nodes[nid]
+                back = node.layer.backward(g)
+                if node.layer.n_inputs == 1:
+                    back = [back]
+                for src, gs in zip(node.inputs, back):
+                    if gs is None or (src == self.input_id and not need_input_grad):
+                        continue
+                    # Out of place: a layer may hand back an array it still uses (e.g. Add's grad_out).
+                    pending[src] = gs if src not in pending else pending[src] + gs
+        finally:
+            if need_input_grad:
+                self.set_input_grad(False)
+        return input_grad
+
+    def grad_norms(self) -> dict[str, float]:
+        """{node_id: L2 norm of all of that layer's parameter gradients}, for layers with parameters."""
+        self._require_built()
+        ids, squares = [], []
+        for nid in self._layer_ids():
+            grads = self.nodes[nid].layer.grads
+            if grads:
+                ids.append(nid)
+                squares.append(sum((g * g).sum() for g in grads.values()))
+        if not ids:
+            return {}
+        host = to_host(self.xp.sqrt(self.xp.stack([self.xp.asarray(s) for s in squares])))  # one transfer
+        return {nid: float(v) for nid, v in zip(ids, host)}
+
+    def predict(self, x: Any, batch_size: int = 1024) -> np.ndarray:
+        """Outputs for host samples ``x`` in evaluation mode, as a host array, in batches."""
+        self._require_built()
+        x = np.asarray(x)
+        if x.shape[1:] != self.input_shape:
+            raise UserError(f"Model input: expected samples of shape {self.input_shape}, "
+                            f"received an array of shape {x.shape}")
+        if batch_size < 1:
+            raise ValueError(f"predict: batch_size must be at least 1; received {batch_size}")
+        parts = [to_host(self.forward(to_device(x[i:i + batch_size], self.xp, self.dtype), training=False))
+                 for i in range(0, len(x), batch_size)]
+        if not parts:
+            return np.zeros((0,) + self.output_shape, dtype=self.dtype)
+        return np.concatenate(parts, axis=0)
+
+    def train_step(self, x: Any, y: Any, loss: Any, optimizer: Any, lr: float | None = None) -> tuple[float, Any]:
+        """One step of training on a device batch: forward, loss, backward, optimizer update.
+
+        Returns (loss value, output) where the output is what :meth:`forward` gives without fusing
+        (probabilities for a softmax / sigmoid network), a device array.
+        """
+        out = self.forward(x, training=True, logits=loss.fuses_with or False)
+        from_logits = self.loss_from_logits(loss)
+        value, grad = loss.forward(out, y, from_logits=from_logits)
+        self.backward(grad)
+        optimizer.step(self.parameters(), lr)
+        if self.fused:
+            out = apply_activation(self.xp, self.fused, out)
+        return value, out
+
+    # -- parameters and state -------------------------------------------------------------------------
+    def parameters(self) -> list[tuple[str, Any, Any]]:
+        """[(key "node_id/param", parameter, its gradient)] in execution order."""
+        self._require_built()
+        items = []
+        for nid in self._layer_ids():
+            layer = self.nodes[nid].layer
+            for name, param in layer.params.items():
+                items.append((f"{nid}/{name}", param, layer.grads[name]))
+        return items
+
+    def param_count(self) -> int:
+        return sum(int(p.size) for _, p, _ in self.parameters())
+
+    def _state_arrays(self) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        for nid in self._layer_ids():
+            layer = self.nodes[nid].layer
+            for name, value in list(layer.params.items()) + list(layer.buffers.items()):
+                state[f"{nid}/{name}"] = value
+        return state
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Host copies of all parameters and buffers, keyed "node_id/name"."""
+        self._require_built()
+        return {key: np.array(to_host(value)) for key, value in self._state_arrays().items()}
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True, source: str = "state") -> LoadResult:
+        """Copy ``state`` into the parameters and buffers, in place.
+
+        Shape mismatches always raise UserError; with ``strict`` missing or unexpected keys do too, else
+        they are returned.  ``source`` names where the state came from (a file) in messages.
+        """
+        self._require_built()
+        own = self._state_arrays()
+        missing = sorted(k for k in own if k not in state)
+        unexpected = sorted(k for k in state if k not in own)
+        problems = []
+        if strict and missing:
+            problems.append(f"missing {', '.join(missing)}")
+        if strict and unexpected:
+            problems.append(f"unexpected {', '.join(unexpected)}")
+        for key in sorted(set(own) & set(state)):
+            found = tuple(np.shape(state[key]))
+            if found != tuple(own[key].shape):
+                problems.append(f"'{key}' has shape {found} but the model expects {tuple(own[key].shape)}")
+        if problems:
+            raise UserError(f"Weights in {source} do not fit this network: " + "; ".join(problems))
+        for key in sorted(set(own) & set(state)):
+            own[key][...] = to_device(to_host(state[key]), self.xp, own[key].dtype)
+        return LoadResult(missing, unexpected)
+
+    def save_npz(self, path: str | os.PathLike) -> None:
+        """Write the state dict to ``path`` as .npz, atomically."""
+        buffer = io.BytesIO()
+        np.savez(buffer, **self.state_dict())
+        atomic_write_bytes(path, buffer.getvalue())
+
+    def load_npz(self, path: str | os.PathLike, strict: bool = True) -> LoadResult:
+        """Load weights saved by :meth:`save_npz`; UserError naming the file when it cannot be used."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                state = {key: data[key] for key in data.files}
+        except FileNotFoundError:
+            raise UserError(f"Weights file '{os.fspath(path)}' does not exist") from None
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise UserError(f"Weights file '{os.fspath(path)}' is not a readable .npz file ({exc})") from None
+        return self.load_state_dict(state, strict=strict, source=f"'{os.fspath(path)}'")
+
+    def to(self, xp: Any) -> "Model":
+        """Move the model to another backend (``numpy`` or ``cupy`` module), keeping its weights."""
+        self._require_built()
+        if xp is self.xp:
+            return self
+        state = self.state_dict()
+        seeds = {nid: getattr(self.nodes[nid].layer, "seed", None) for nid in self._layer_ids()}
+        for nid in self._layer_ids():
+            node = self.nodes[nid]
+            node.layer = type(node.layer)(**node.layer.config())
+        self.build(self.input_shape, xp, self.seed, self.dtype)
+        for nid, seed in seeds.items():
+            reseed = getattr(self.nodes[nid].layer, "reseed", None)
+            if seed is not None and callable(reseed):
+                reseed(seed)
+        self.load_state_dict(state)
+        self.activations = {}
+        return self
+
+    def summary(self) -> list[tuple[str, str, Shape, int]]:
+        """[(node id, layer type, output shape, parameter count)] in execution order."""
+        self._require_built()
+        rows = [(self.input_id, "Input", self.shapes[self.input_id], 0)]
+        for nid in self._layer_ids():
+            layer = self.nodes[nid].layer
+            rows.append((nid, layer.type_name, self.shapes[nid], layer.param_count()))
+        return rows
+
+
+def apply_activation(xp: Any, function: str, x: Any) -> Any:
+    """softmax or sigmoid of ``x`` (what a fused output activation would have produced)."""
+    if function == "softmax":
+        return softmax(xp, x)
+    if function == "sigmoid":
+        return sigmoid(xp, x)
+    raise ValueError(f"apply_activation: {function!r} is not a fusable activation ({', '.join(FUSABLE)})")
