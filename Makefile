@@ -3,8 +3,21 @@ PY ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 QT_DEBS := libglib2.0-0 libgl1 libxkbcommon0 libegl1 libfreetype6 libfontconfig1 libdbus-1-3 fonts-noto-cjk
+# On a desktop (X11) Qt's xcb platform plugin needs these as well.
+GUI_DEBS := $(QT_DEBS) libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 \
+	libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xinerama0 libxcb-xkb1
+TEST_DEBS := $(QT_DEBS) dataset-fashion-mnist
 
-.PHONY: run test venv dev-venv qt-libs bench dist selftest clean
+# $(call install_debs,LIST): apt-get install the packages of LIST that are missing, when we are root.
+define install_debs
+	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	  missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; \
+	fi
+endef
+
+.PHONY: run test venv dev-venv test-debs gui-debs bench dist selftest clean
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -16,18 +29,17 @@ venv: $(VPY)
 dev-venv: $(VPY)
 	$(VPY) -m pip install -e ".[dev]"
 
-run: venv
+run: venv gui-debs
 	$(VENV)/bin/nnstudio
 
-# Install the Debian libraries Qt needs offscreen, only when one is missing and we are root.
-qt-libs:
-	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	  missing=""; for p in $(QT_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	  if [ -n "$$missing" ]; then echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; \
-	fi
+gui-debs:
+	$(call install_debs,$(GUI_DEBS))
 
-test: dev-venv qt-libs
+# The Debian packages the tests need: Qt's offscreen libraries, a CJK font, Fashion-MNIST.
+test-debs:
+	$(call install_debs,$(TEST_DEBS))
+
+test: dev-venv test-debs
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q
 
 bench: venv
