@@ -1,0 +1,427 @@
+"""Readers for data on disk: IDX files (MNIST format), ``.npz``, ``.csv`` and folders of images.
+
+Why this exists: the built-in MNIST / Fashion-MNIST loaders and the user's own data ("user:<path>") share
+one set of readers, and every way a file can be wrong turns into a :class:`UserError` that names the file,
+what was expected and what was found, e.g. ``train-images-idx3-ubyte.gz: not an IDX file (magic
+0x1f8b0800, expected 0x00000803)``.
+
+Layouts understood by :func:`load_user_dataset`:
+
+* a folder with the four standard IDX files (``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte``,
+  ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``; gzip or not; ``.`` instead of ``-`` before
+  ``idx`` also accepted);
+* ``.npz`` with ``x`` and ``y`` (split here) or ``x_train``, ``y_train``, ``x_test``, ``y_test``;
+* ``.csv`` with a header row; the label column is ``label`` or else the first column, the others are
+  numeric features (square counts of 0..255 integers such as ``pixel0..pixel783`` are read as images);
+* a folder of class sub-folders holding PNG/JPG/BMP/GIF images (or ``train/`` and ``test/`` folders that
+  each hold the same class sub-folders).
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from nnstudio.data.dataset import Dataset, split_indices
+from nnstudio.errors import UserError
+
+IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
+              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+IDX_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+# ----------------------------------------------------------------------------------------------- IDX
+def _read_maybe_gzip(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if data[:2] == GZIP_MAGIC:
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise UserError(f"{path.name}: the gzip data is damaged or incomplete ({exc}); "
+                            f"delete the file and download it again") from exc
+    return data
+
+
+def read_idx(path: str | Path, expected_ndim: int | None = None) -> np.ndarray:
+    """Read one IDX file (gzip-compressed or not, sniffed from its content) into a native-order array."""
+    path = Path(path)
+    data = _read_maybe_gzip(path)
+    expected = f"0x000008{expected_ndim:02x}" if expected_ndim else "0x000008NN"
+    if len(data) < 4:
+        raise UserError(f"{path.name}: not an IDX file (only {len(data)} bytes, expected a 4-byte magic "
+                        f"{expected} and a header)")
+    magic = int.from_bytes(data[:4], "big")
+    code, ndim = data[2], data[3]
+    if data[:2] != b"\x00\x00" or code not in IDX_DTYPES or ndim == 0:
+        raise UserError(f"{path.name}: not an IDX file (magic 0x{magic:08x}, expected {expected})")
+    if expected_ndim is not None and ndim != expected_ndim:
+        raise UserError(f"{path.name}: IDX file with {ndim} dimensions (magic 0x{magic:08x}), "
+                        f"expected {expected_ndim} (magic {expected})")
+    header_end = 4 + 4 * ndim
+    if len(data) < header_end:
+        raise UserError(f"{path.name}: IDX header is cut short ({len(data)} bytes, expected {header_end})")
+    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    dtype = np.dtype(IDX_DTYPES[code])
+    needed = math.prod(dims) * dtype.itemsize
+    found = len(data) - header_end
+    if found != needed:
+        shape = " x ".join(str(d) for d in dims)
+        raise UserError(f"{path.name}: IDX header says {shape} values ({needed} bytes of data) but the file "
+                        f"holds {found} bytes; the file is truncated or damaged")
+    array = np.frombuffer(data, dtype=dtype, offset=header_end).reshape(dims)
+    return array.astype(dtype.newbyteorder("="), copy=True)
+
+
+def find_idx_files(folder: str | Path) -> dict[str, Path] | None:
+    """The four standard IDX files in ``folder`` (gz or not), or None when any one is missing."""
+    folder = Path(folder)
+    found: dict[str, Path] = {}
+    for key, stem in IDX_NAMES.items():
+        dotted = stem.replace("-idx", ".idx")
+        for name in (stem + ".gz", stem, dotted + ".gz", dotted):
+            if (folder / name).is_file():
+                found[key] = folder / name
+                break
+        else:
+            return None
+    return found
+
+
+def images_to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W) or (N, C, H, W) -> float32 (N, C, H, W) in [0, 1]."""
+    if images.ndim == 3:
+        images = images[:, None, :, :]
+    out = images.astype(np.float32)
+    out *= np.float32(1.0 / 255.0)
+    return out
+
+
+def read_idx_dataset(folder: str | Path, name: str, class_names: list[str] | None = None,
+                     description: str = "", source: str = "") -> Dataset:
+    """A classification dataset from the four standard IDX files in ``folder``."""
+    folder = Path(folder)
+    files = find_idx_files(folder)
+    if files is None:
+        wanted = ", ".join(f"{n}[.gz]" for n in IDX_NAMES.values())
+        raise UserError(f"{folder}: expected the four IDX files {wanted}")
+    parts = {}
+    for split in ("train", "test"):
+        images = read_idx(files[f"{split}_images"], expected_ndim=3)
+        labels = read_idx(files[f"{split}_labels"], expected_ndim=1)
+        if images.dtype != np.uint8 or labels.dtype != np.uint8:
+            raise UserError(f"{files[f'{split}_images'].name}: expected unsigned-byte IDX data, found "
+                            f"{images.dtype} images and {labels.dtype} labels")
+        if images.shape[0] != labels.shape[0]:
+            raise UserError(f"{files[f'{split}_labels'].name}: {labels.shape[0]} labels but "
+                            f"{files[f'{split}_images'].name} holds {images.shape[0]} images")
+        parts[split] = (images_to_float(images), labels.astype(np.int64))
+    num_classes = int(max(parts["train"][1].max(initial=0), parts["test"][1].max(initial=0))) + 1
+    names = class_names if class_names is not None else [str(i) for i in range(num_classes)]
+    return Dataset(name, parts["train"][0], parts["train"][1], parts["test"][0], parts["test"][1],
+                   sample_shape=parts["train"][0].shape[1:], num_classes=max(num_classes, len(names)),
+                   class_names=list(names), task="classification",
+                   description=description or f"IDX files in {folder}", source=source or str(folder))
+
+
+# ------------------------------------------------------------------------------------- labels, arrays
+def _labels_task(y: np.ndarray, where: str) -> tuple[np.ndarray, str, int]:
+    """Decide (labels, task, num_classes) from label values: integers -> classes, else regression."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.size and not np.issubdtype(y.dtype, np.number) and y.dtype != np.bool_:
+        raise UserError(f"{where}: labels must be numbers, found dtype {y.dtype}")
+    if y.ndim == 1:
+        if y.size == 0 or np.all(np.mod(y, 1) == 0):
+            yi = y.astype(np.int64)
+            if yi.size and yi.min() < 0:
+                raise UserError(f"{where}: class labels must be 0 or more, found {int(yi.min())}")
+            return yi, "classification", int(yi.max(initial=-1)) + 1
+        return y.astype(np.float32).reshape(-1, 1), "regression", 0
+    if y.ndim == 2 and np.all(np.mod(y, 1) == 0) and y.min(initial=0) >= 0 and y.max(initial=0) <= 9:
+        return y.astype(np.int64), "multi_digit", 10
+    raise UserError(f"{where}: labels shaped {y.shape} are not understood; expected (N,) class numbers, "
+                    f"(N,) or (N, 1) real values, or (N, K) digits 0-9")
+
+
+def _features(x: np.ndarray, where: str) -> np.ndarray:
+    """Samples as float32: uint8 images scaled to [0, 1], (N, H, W) given a channel axis, NHWC -> NCHW."""
+    if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
+        raise UserError(f"{where}: samples must be numbers, found dtype {x.dtype}")
+    if x.ndim < 2:
+        raise UserError(f"{where}: samples must be shaped (N, features...) , found shape {x.shape}")
+    scale = np.issubdtype(x.dtype, np.integer) and x.ndim >= 3 and x.max(initial=0) > 1
+    out = x.astype(np.float32)
+    if scale:
+        out *= np.float32(1.0 / 255.0)
+    if out.ndim == 3:
+        out = out[:, None]
+    elif out.ndim == 4 and out.shape[1] not in (1, 3, 4) and out.shape[3] in (1, 3, 4):
+        out = np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+    if not np.all(np.isfinite(out)):
+        raise UserError(f"{where}: samples contain NaN or infinite values")
+    return out
+
+
+def _class_names(num_classes: int) -> list[str]:
+    return [str(i) for i in range(num_classes)]
+
+
+def read_npz(path: str | Path, name: str, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise UserError(f"{path.name}: not a readable .npz file ({exc})") from exc
+    keys = set(arrays)
+    if {"x_train", "y_train", "x_test", "y_test"} <= keys:
+        x_tr, y_tr = _features(arrays["x_train"], f"{path.name} x_train"), arrays["y_train"]
+        x_te, y_te = _features(arrays["x_test"], f"{path.name} x_test"), arrays["y_test"]
+    elif {"x", "y"} <= keys:
+        x, y = _features(arrays["x"], f"{path.name} x"), arrays["y"]
+        if x.shape[0] != y.shape[0]:
+            raise UserError(f"{path.name}: x has {x.shape[0]} samples but y has {y.shape[0]} labels")
+        train, test = split_indices(x.shape[0], test_fraction, seed)
+        x_tr, y_tr, x_te, y_te = x[train], y[train], x[test], y[test]
+    else:
+        raise UserError(f"{path.name}: expected arrays 'x' and 'y' (or x_train, y_train, x_test, y_test), "
+                        f"found {sorted(keys) or 'none'}")
+    for split, xs, ys in (("train", x_tr, y_tr), ("test", x_te, y_te)):
+        if xs.shape[0] != ys.shape[0]:
+            raise UserError(f"{path.name}: x_{split} has {xs.shape[0]} samples but y_{split} has "
+                            f"{ys.shape[0]} labels")
+    if x_tr.shape[1:] != x_te.shape[1:]:
+        raise UserError(f"{path.name}: train samples are {x_tr.shape[1:]} but test samples are {x_te.shape[1:]}")
+    y_all, task, num_classes = _labels_task(np.concatenate([y_tr, y_te]), path.name)
+    y_tr, y_te = y_all[: len(y_tr)], y_all[len(y_tr):]
+    return Dataset(name, x_tr, y_tr, x_te, y_te, sample_shape=x_tr.shape[1:], num_classes=num_classes,
+                   class_names=_class_names(num_classes), task=task,
+                   description=f"{path.name}: {x_tr.shape[0]} train / {x_te.shape[0]} test samples",
+                   source=str(path))
+
+
+# ------------------------------------------------------------------------------------------------ CSV
+def _to_float(cells: np.ndarray, columns: list[str], path: Path, first_data_row: int) -> np.ndarray:
+    try:
+        return cells.astype(np.float32)
+    except ValueError:
+        pass
+    # Error path only: find the first cell that is not a number, to name it.
+    for (row, col), cell in np.ndenumerate(cells):
+        try:
+            float(cell)
+        except ValueError:
+            raise UserError(f"{path.name}: row {row + first_data_row}, column '{columns[col]}': expected a "
+                            f"number, found {str(cell)!r}") from None
+    raise UserError(f"{path.name}: feature values are not numbers")  # pragma: no cover
+
+
+def read_csv(path: str | Path, name: str, label_column: str | None = None, test_fraction: float = 0.2,
+             seed: int = 0) -> Dataset:
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            rows = [row for row in csv.reader(fh) if row and any(c.strip() for c in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"{path.name}: cannot be read as CSV text ({exc})") from exc
+    if len(rows) < 2:
+        raise UserError(f"{path.name}: expected a header row and at least one data row, found {len(rows)} rows")
+    header = [h.strip() for h in rows[0]]
+    if len(header) < 2:
+        raise UserError(f"{path.name}: expected a label column and at least one feature column, "
+                        f"found {len(header)} column(s)")
+    bad = next((i for i, r in enumerate(rows[1:]) if len(r) != len(header)), None)
+    if bad is not None:
+        raise UserError(f"{path.name}: row {bad + 2} has {len(rows[bad + 1])} values, the header has "
+                        f"{len(header)} columns")
+    lowered = [h.lower() for h in header]
+    if label_column is not None:
+        if label_column not in header:
+            raise UserError(f"{path.name}: no column '{label_column}'; columns are {', '.join(header)}")
+        li = header.index(label_column)
+    else:
+        li = lowered.index("label") if "label" in lowered else 0
+    cells = np.array([[c.strip() for c in r] for r in rows[1:]], dtype=str)
+    feature_cols = [i for i in range(len(header)) if i != li]
+    x = _to_float(cells[:, feature_cols], [header[i] for i in feature_cols], path, first_data_row=2)
+    if not np.all(np.isfinite(x)):
+        raise UserError(f"{path.name}: features contain NaN or infinite values")
+    raw_labels = cells[:, li]
+    class_names: list[str] | None = None
+    try:
+        y_num = raw_labels.astype(np.float64)
+    except ValueError:
+        class_names = sorted(set(raw_labels.tolist()))
+        y_num = np.searchsorted(np.array(class_names), raw_labels).astype(np.float64)
+    y, task, num_classes = _labels_task(y_num, f"{path.name} column '{header[li]}'")
+    n_feat = x.shape[1]
+    side = math.isqrt(n_feat)
+    if side * side == n_feat and side >= 8 and np.all(np.mod(x, 1) == 0) and x.min() >= 0 and x.max() > 1 \
+            and x.max() <= 255:
+        x = (x / np.float32(255.0)).reshape(-1, 1, side, side)  # e.g. label,pixel0..pixel783
+    train, test = split_indices(x.shape[0], test_fraction, seed)
+    names = class_names if class_names is not None else _class_names(num_classes)
+    return Dataset(name, x[train], y[train], x[test], y[test], sample_shape=x.shape[1:],
+                   num_classes=num_classes, class_names=names, task=task,
+                   description=f"{path.name}: {x.shape[0]} rows, label column '{header[li]}'",
+                   source=str(path))
+
+
+# -------------------------------------------------------------------------------------- image folders
+def _class_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _open_image(path: Path):
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - Pillow only when images are read
+
+    try:
+        image = Image.open(path)
+        image.load()
+        return image
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UserError(f"{path.name}: not a readable image ({exc}) in {path.parent}") from exc
+
+
+def _is_gray(image) -> bool:
+    if image.mode in ("1", "L", "LA", "I", "I;16", "F"):
+        return True
+    if image.mode == "P":
+        palette = image.convert("RGB")
+        rgb = np.asarray(palette)
+        return bool(np.all(rgb[..., 0] == rgb[..., 1]) and np.all(rgb[..., 1] == rgb[..., 2]))
+    return False
+
+
+def _image_array(path: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image  # noqa: PLC0415
+
+    image = _open_image(path)
+    if image.mode in ("I", "I;16", "F") and mode == "L":
+        values = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if values.max(initial=0) > 255 else 255.0
+        image = Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8))
+    image = image.convert(mode)
+    if image.size != (size[1], size[0]):
+        image = image.resize((size[1], size[0]), Image.Resampling.LANCZOS)
+    array = np.asarray(image, dtype=np.uint8)
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def read_image_folder(folder: str | Path, name: str, size: tuple[int, int] | int | None = None,
+                      color: str = "auto", test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """Classes from sub-folder names; images converted to one colour mode and one size.
+
+    ``color``: "gray", "rgb" or "auto" (gray when every image is gray).  ``size``: (H, W) or a side;
+    by default the most common image size in the folder.
+    """
+    folder = Path(folder)
+    if color not in ("auto", "gray", "rgb"):
+        raise UserError(f"image folder {folder}: option color must be auto, gray or rgb, found {color!r}")
+    top = {p.name.lower(): p for p in _class_dirs(folder)}
+    splits = {"train": top["train"], "test": top["test"]} if {"train", "test"} <= set(top) else {"all": folder}
+    class_names = sorted({d.name for root in splits.values() for d in _class_dirs(root)})
+    if not class_names:
+        raise UserError(f"{folder}: expected one sub-folder of images per class, found no sub-folders")
+    files: dict[str, list[tuple[Path, int]]] = {}
+    for split, root in splits.items():
+        files[split] = [(f, class_names.index(d.name)) for d in _class_dirs(root) for f in _image_files(d)]
+    everything = [f for entries in files.values() for f, _ in entries]
+    if not everything:
+        raise UserError(f"{folder}: the class sub-folders ({', '.join(class_names)}) hold no PNG/JPG images")
+    sizes: dict[tuple[int, int], int] = {}
+    gray = True
+    for f in everything:  # headers only: Pillow reads size and mode without decoding the pixels
+        from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+
+        try:
+            with Image.open(f) as image:
+                hw = (image.size[1], image.size[0])
+                gray = gray and (_is_gray(image) if color == "auto" else True)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise UserError(f"{f.name}: not a readable image ({exc}) in {f.parent}") from exc
+        sizes[hw] = sizes.get(hw, 0) + 1
+    if size is None:
+        target = max(sizes.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    elif isinstance(size, int):
+        target = (size, size)
+    else:
+        target = (int(size[0]), int(size[1]))
+    if min(target) < 1:
+        raise UserError(f"image folder {folder}: size must be at least 1x1, found {target}")
+    mode = "L" if (color == "gray" or (color == "auto" and gray)) else "RGB"
+
+    def stack(entries: list[tuple[Path, int]]) -> tuple[np.ndarray, np.ndarray]:
+        channels = 1 if mode == "L" else 3
+        x = np.empty((len(entries), channels, *target), dtype=np.uint8)
+        for i, (f, _) in enumerate(entries):
+            x[i] = _image_array(f, mode, target)
+        return images_to_float(x), np.array([label for _, label in entries], dtype=np.int64)
+
+    if "all" in files:
+        x, y = stack(files["all"])
+        train, test = split_indices(x.shape[0], test_fraction, seed)
+        x_tr, y_tr, x_te, y_te = x[train], y[train], x[test], y[test]
+    else:
+        x_tr, y_tr = stack(files["train"])
+        x_te, y_te = stack(files["test"])
+    return Dataset(name, x_tr, y_tr, x_te, y_te, sample_shape=x_tr.shape[1:], num_classes=len(class_names),
+                   class_names=class_names, task="classification",
+                   description=f"images in {folder.name}/: {len(class_names)} classes, "
+                               f"{'gray' if mode == 'L' else 'RGB'} {target[0]}x{target[1]}",
+                   source=str(folder))
+
+
+# ------------------------------------------------------------------------------------------- dispatch
+def load_user_dataset(path: str | Path, name: str | None = None, **options) -> Dataset:
+    """Read the user's own data, choosing the reader from what ``path`` is (see the module docstring)."""
+    path = Path(path).expanduser()
+    name = name or f"user:{path}"
+    if not path.exists():
+        raise UserError(f"{path}: no such file or folder (expected a folder of IDX files or of class "
+                        f"sub-folders, a .npz or a .csv file)")
+    split_opts = {k: options.pop(k) for k in ("test_fraction", "seed") if k in options}
+    if path.is_dir():
+        if find_idx_files(path) is not None:
+            _reject(options, path, set())
+            return read_idx_dataset(path, name)
+        if any(p.is_dir() for p in path.iterdir()):
+            _reject(options, path, {"size", "color"})
+            return read_image_folder(path, name, **options, **split_opts)
+        raise UserError(f"{path}: expected the four IDX files or one sub-folder of images per class, "
+                        f"found neither")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        _reject(options, path, set())
+        return read_npz(path, name, **split_opts)
+    if suffix == ".csv":
+        _reject(options, path, {"label_column"})
+        return read_csv(path, name, **options, **split_opts)
+    raise UserError(f"{path.name}: unsupported data file '{suffix or path.name}'; expected .npz, .csv, a folder "
+                    f"of IDX files or a folder of class sub-folders with images")
+
+
+def _reject(options: dict, path: Path, allowed: set[str]) -> None:
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        accepted = ", ".join(sorted(allowed | {"test_fraction", "seed"}))
+        raise UserError(f"{path.name}: unknown option(s) {', '.join(unknown)} for this kind of data; "
+                        f"accepted: {accepted}")

@@ -1,0 +1,75 @@
+"""Captcha set: reproducible from the seed, labels (N, 4), cached on disk, and the digits are visible."""
+from __future__ import annotations
+
+import random
+import secrets
+
+import captcha.image
+import numpy as np
+import pytest
+
+from nnstudio.data import captcha_digits, get_dataset
+from nnstudio.data.captcha_digits import cache_path, generate_captchas, load_captcha
+from nnstudio.errors import UserError
+
+
+def test_generation_is_deterministic_and_restores_global_state():
+    random.seed(123)
+    expected_next = random.random()
+    random.seed(123)
+    a_x, a_y = generate_captchas(6, seed=3, split="train")
+    assert random.random() == expected_next  # Python's global random state is left as it was
+    assert captcha.image.secrets is secrets  # the package's own module is put back
+    b_x, b_y = generate_captchas(6, seed=3, split="train")
+    np.testing.assert_array_equal(a_x, b_x)
+    np.testing.assert_array_equal(a_y, b_y)
+    c_x, _ = generate_captchas(6, seed=4, split="train")
+    assert not np.array_equal(a_x, c_x)
+    # Sample i does not depend on how many are generated.
+    d_x, d_y = generate_captchas(3, seed=3, split="train")
+    np.testing.assert_array_equal(d_x, a_x[:3])
+    np.testing.assert_array_equal(d_y, a_y[:3])
+
+
+def test_dataset_shapes_labels_and_ink():
+    ds = get_dataset("captcha", n_train=16, n_test=4, seed=1)
+    assert ds.task == "multi_digit" and ds.num_classes == 10 and ds.sample_shape == (1, 40, 100)
+    assert ds.x_train.shape == (16, 1, 40, 100) and ds.x_train.dtype == np.float32
+    assert ds.y_train.shape == (16, 4) and ds.y_test.shape == (4, 4) and ds.y_train.dtype == np.int64
+    assert ds.y_train.min() >= 0 and ds.y_train.max() <= 9
+    assert 0.0 <= ds.x_train.min() and ds.x_train.max() <= 1.0
+    # Ink is bright on a dark background, and there is ink in every image.
+    assert np.median(ds.x_train) < 0.2
+    assert (ds.x_train.reshape(16, -1).max(axis=1) > 0.5).all()
+    assert not np.array_equal(ds.x_train[:4], ds.x_test)
+
+
+def test_cache_on_disk_is_reused(monkeypatch: pytest.MonkeyPatch):
+    first = load_captcha(n_train=5, n_test=2, seed=9, height=30, width=80)
+    assert cache_path(9, 5, 2, (30, 80)).is_file()
+    assert first.sample_shape == (1, 30, 80)
+
+    def must_not_generate(*args, **kwargs):
+        raise AssertionError("the cached arrays should have been used")
+
+    monkeypatch.setattr(captcha_digits, "generate_captchas", must_not_generate)
+    second = load_captcha(n_train=5, n_test=2, seed=9, height=30, width=80)
+    np.testing.assert_array_equal(first.x_train, second.x_train)
+    np.testing.assert_array_equal(first.y_test, second.y_test)
+
+
+def test_damaged_cache_is_regenerated():
+    path = cache_path(2, 3, 1, (40, 100))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"garbage")
+    ds = load_captcha(n_train=3, n_test=1, seed=2)
+    assert ds.n_train == 3
+    with np.load(path) as npz:
+        assert npz["x_train"].shape == (3, 40, 100)
+
+
+def test_bad_options():
+    with pytest.raises(UserError, match="n_train and n_test must be at least 1"):
+        load_captcha(n_train=0)
+    with pytest.raises(UserError, match="height must be 12..120 and width 30..300"):
+        load_captcha(n_train=1, n_test=1, height=5)
