@@ -1,0 +1,608 @@
+"""The main window: menus, toolbar, status bar, the dockable editor panels and the project's life cycle
+(new, open, save, autosave and recovery, closing with unsaved changes).
+
+The window owns one :class:`QUndoStack` and one :class:`EditorScene`; the open project's graph document is
+the single source of truth that every panel views.  Other parts of the app extend the window through
+``add_dock``, ``train_menu``, ``export_menu``, the ``project`` / ``graph`` attributes and the
+``graph_changed`` / ``project_opened`` signals.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox,
+                               QStackedWidget, QTextBrowser, QToolBar, QUndoView, QVBoxLayout, QWidget)
+
+from nnstudio.errors import UserError
+from nnstudio.graph.catalogue import ACTIVATION_INFO, BLOCKS
+from nnstudio.graph.document import Graph
+from nnstudio.graph.project_file import PROJECT_SUFFIX, Project, load_project, save_project
+from nnstudio.ui import recovery
+from nnstudio.ui.editor.inspector import InspectorWidget
+from nnstudio.ui.editor.palette import PaletteWidget
+from nnstudio.ui.editor.problems import ProblemsWidget
+from nnstudio.ui.editor.scene import EditorScene, layout_positions
+from nnstudio.ui.editor.view import EditorView
+from nnstudio.ui.i18n import pick, tr
+from nnstudio.ui.icons import app_icon, icon
+from nnstudio.ui.settings import add_recent_project, bool_value, make_settings, recent_projects
+from nnstudio.ui.start_page import StartPage, list_examples
+
+PROJECT_FILTER = "NN Studio project (*.nnproj *.json);;All files (*)"
+STATE_VERSION = 1
+
+Area = Qt.DockWidgetArea
+
+
+class MainWindow(QMainWindow):
+    graph_changed = Signal(object)      # the GraphEvent
+    project_opened = Signal(object)     # the Project
+    draw_digit_requested = Signal()
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        from nnstudio.ui.app import apply_theme
+        apply_theme()
+        self.setObjectName("MainWindow")
+        self.setWindowIcon(app_icon())
+        self.settings = make_settings()
+        self.project: Project | None = None
+        self.docks: dict[str, QDockWidget] = {}
+        self._unsubscribe: Callable[[], None] | None = None
+        self._layout_restored = False
+
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(500)
+        self.scene = EditorScene(Graph(), self.undo_stack, self)
+        self.scene.snap_enabled = bool_value(self.settings, "editor/snap", True)
+        self.view = EditorView(self.scene)
+        self.start_page = StartPage()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.start_page)
+        self.stack.addWidget(self.view)
+        self.setCentralWidget(self.stack)
+
+        self.palette = PaletteWidget()
+        self.inspector = InspectorWidget(self.scene)
+        self.problems = ProblemsWidget()
+        self.undo_view = QUndoView(self.undo_stack)
+        self.undo_view.setEmptyLabel(tr("<original>"))
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+        self.add_dock(self.palette, tr("Blocks"), Area.LeftDockWidgetArea, "palette")
+        self.add_dock(self.inspector, tr("Inspector"), Area.RightDockWidgetArea, "inspector")
+        self.add_dock(self.problems, tr("Problems"), Area.BottomDockWidgetArea, "problems")
+        self.add_dock(self.undo_view, tr("History"), Area.RightDockWidgetArea, "history")
+        self.tabifyDockWidget(self.docks["inspector"], self.docks["history"])
+        self.docks["inspector"].raise_()
+        self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [250, 340], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["problems"]], [110], Qt.Orientation.Vertical)
+        self._connect()
+        self.autosaver = recovery.Autosaver(lambda: self.project, self.is_modified, parent=self)
+        self.resize(1440, 900)
+        self.restore_layout()
+        self.last_error = ""
+        self._show_start_page()
+        self._set_editing_enabled(False)
+        self._report_changed(self.scene.report)
+        QTimer.singleShot(0, self._show_backend)
+
+    # ------------------------------------------------------------------------------------------------
+    # extension points
+    # ------------------------------------------------------------------------------------------------
+    @property
+    def graph(self) -> Graph | None:
+        return self.project.graph if self.project is not None else None
+
+    def add_dock(self, widget: QWidget, title: str, area: Qt.DockWidgetArea = Area.RightDockWidgetArea,
+                 name: str | None = None) -> QDockWidget:
+        """Add a dockable panel (remembered in the window layout) with an entry in View > Panels."""
+        name = name or title.lower().replace(" ", "_")
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{name}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        self.docks[name] = dock
+        self.panels_menu.addAction(dock.toggleViewAction())
+        if self._layout_restored:
+            self.restoreDockWidget(dock)
+        return dock
+
+    # ------------------------------------------------------------------------------------------------
+    # construction
+    # ------------------------------------------------------------------------------------------------
+    def _action(self, text: str, slot: Callable[..., Any], shortcut: Any = None, icon_name: str = "",
+                tip: str = "") -> QAction:
+        action = QAction(icon(icon_name) if icon_name else QIcon(), text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        S = QKeySequence.StandardKey
+        self.act_new = self._action(tr("&New"), self.new_project, S.New, "new", tr("Start an empty project"))
+        self.act_open = self._action(tr("&Open…"), self.open_project, S.Open, "open", tr("Open a project file"))
+        self.act_save = self._action(tr("&Save"), self.save, S.Save, "save", tr("Save the project"))
+        self.act_save_as = self._action(tr("Save &as…"), self.save_as, S.SaveAs)
+        self.act_import = self._action(tr("&Import graph…"), self.import_graph, None, "",
+                                       tr("Add the network of another project file to this one"))
+        self.act_export_json = self._action(tr("Graph as JSON…"), self.export_graph_json)
+        self.act_quit = self._action(tr("&Quit"), self.close, S.Quit)
+
+        self.act_undo = self.undo_stack.createUndoAction(self, tr("&Undo"))
+        self.act_undo.setShortcuts([QKeySequence(S.Undo)])
+        self.act_undo.setIcon(icon("undo"))
+        self.act_redo = self.undo_stack.createRedoAction(self, tr("&Redo"))
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.act_redo.setIcon(icon("redo"))
+        for action in (self.act_undo, self.act_redo):
+            self.addAction(action)
+        self.act_cut = self._action(tr("Cu&t"), self.scene.cut_selection, S.Cut, "cut")
+        self.act_copy = self._action(tr("&Copy"), self.scene.copy_selection, S.Copy, "copy")
+        self.act_paste = self._action(tr("&Paste"), self._paste, S.Paste, "paste")
+        self.act_duplicate = self._action(tr("D&uplicate"), self._duplicate, "Ctrl+D")
+        self.act_delete = self._action(tr("&Delete"), self.scene.delete_selection, [S.Delete, "Backspace"],
+                                       "delete")
+        self.act_select_all = self._action(tr("Select &all"), self.scene.select_all, S.SelectAll)
+        self.act_layout = self._action(tr("Auto-&layout"), self.scene.auto_layout, "Ctrl+L", "layout",
+                                       tr("Arrange the blocks in layers from left to right"))
+        # Keys that also mean something in text fields only act while the canvas has focus.
+        for action in (self.act_delete,):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.view.addAction(action)
+            self.removeAction(action)
+
+        self.act_fit = self._action(tr("&Fit to view"), self.view.fit_all, "F", "fit")
+        self.act_fit.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.view.addAction(self.act_fit)
+        self.removeAction(self.act_fit)
+        self.act_zoom_in = self._action(tr("Zoom &in"), lambda: self.view.zoom_by(1.25), S.ZoomIn, "zoom_in")
+        self.act_zoom_out = self._action(tr("Zoom &out"), lambda: self.view.zoom_by(0.8), S.ZoomOut, "zoom_out")
+        self.act_zoom_reset = self._action(tr("&Actual size"), self.view.reset_zoom, "Ctrl+0")
+        self.act_snap = self._action(tr("&Snap to grid"), self._toggle_snap)
+        self.act_snap.setCheckable(True)
+        self.act_snap.setChecked(self.scene.snap_enabled)
+        self.act_start_page = self._action(tr("Start &page"), self._show_start_page)
+        self.act_block_help = self._action(tr("&Block help"), self.show_block_help, S.HelpContents, "help")
+        self.act_about = self._action(tr("&About NN Studio"), self.show_about)
+        self.act_draw = self._action(tr("Draw a &digit…"), self.draw_digit_requested.emit, None, "draw")
+        self._editing_actions = [self.act_save, self.act_save_as, self.act_import, self.act_export_json,
+                                 self.act_cut, self.act_copy, self.act_paste, self.act_duplicate,
+                                 self.act_delete, self.act_select_all, self.act_layout, self.act_fit]
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self.file_menu = bar.addMenu(tr("&File"))
+        self.file_menu.addAction(self.act_new)
+        self.examples_menu = self.file_menu.addMenu(icon("example"), tr("New from &example"))
+        self.examples_menu.aboutToShow.connect(self._fill_examples_menu)
+        self.file_menu.addAction(self.act_open)
+        self.recent_menu = self.file_menu.addMenu(tr("Open &recent"))
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.act_save)
+        self.file_menu.addAction(self.act_save_as)
+        self.file_menu.addSeparator()
+        self.import_menu = self.file_menu.addMenu(tr("&Import"))
+        self.import_menu.addAction(self.act_import)
+        self.export_menu = self.file_menu.addMenu(tr("&Export"))
+        self.export_menu.addAction(self.act_export_json)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.act_quit)
+
+        self.edit_menu = bar.addMenu(tr("&Edit"))
+        for action in (self.act_undo, self.act_redo, None, self.act_cut, self.act_copy, self.act_paste,
+                       self.act_duplicate, self.act_delete, None, self.act_select_all, self.act_layout):
+            self.edit_menu.addSeparator() if action is None else self.edit_menu.addAction(action)
+
+        self.view_menu = bar.addMenu(tr("&View"))
+        self.panels_menu = self.view_menu.addMenu(tr("&Panels"))
+        self.view_menu.addSeparator()
+        for action in (self.act_zoom_in, self.act_zoom_out, self.act_zoom_reset, self.act_fit, None,
+                       self.act_snap, self.act_start_page):
+            self.view_menu.addSeparator() if action is None else self.view_menu.addAction(action)
+
+        self.train_menu: QMenu = bar.addMenu(tr("&Train"))
+        self.train_menu.addAction(self.act_draw)
+
+        self.help_menu = bar.addMenu(tr("&Help"))
+        self.help_menu.addAction(self.act_block_help)
+        self.help_menu.addAction(self.act_about)
+
+    def _build_toolbar(self) -> None:
+        self.toolbar = QToolBar(tr("Main toolbar"))
+        self.toolbar.setObjectName("mainToolbar")
+        self.toolbar.setMovable(False)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        for action in (self.act_new, self.act_open, self.act_save, None, self.act_undo, self.act_redo, None,
+                       self.act_cut, self.act_copy, self.act_paste, self.act_delete, None, self.act_layout,
+                       self.act_fit, self.act_zoom_in, self.act_zoom_out):
+            self.toolbar.addSeparator() if action is None else self.toolbar.addAction(action)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.problems_label = QLabel()
+        self.params_label = QLabel()
+        self.backend_label = QLabel()
+        for label in (self.problems_label, self.params_label, self.backend_label):
+            label.setObjectName("statusField")
+            bar.addPermanentWidget(label)
+
+    def _connect(self) -> None:
+        self.undo_stack.cleanChanged.connect(self._update_title)
+        self.undo_stack.indexChanged.connect(self._update_title)
+        self.scene.report_changed.connect(self._report_changed)
+        self.scene.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.view.block_dropped.connect(self._add_block_at)
+        self.palette.block_activated.connect(lambda t: self._add_block_at(t, self.view.visible_centre()))
+        self.problems.node_activated.connect(self.focus_node)
+        self.start_page.new_requested.connect(self.new_project)
+        self.start_page.open_requested.connect(self.open_project)
+        self.start_page.open_path_requested.connect(self.open_project)
+        self.start_page.example_requested.connect(self.open_example)
+        self.start_page.draw_digit_requested.connect(self.draw_digit_requested.emit)
+
+    # ------------------------------------------------------------------------------------------------
+    # state shown in the chrome
+    # ------------------------------------------------------------------------------------------------
+    def is_modified(self) -> bool:
+        return self.project is not None and not self.undo_stack.isClean()
+
+    def _update_title(self, *_: Any) -> None:
+        if self.project is None:
+            self.setWindowTitle("NN Studio")
+            self.setWindowModified(False)
+            return
+        name = self.project.path.name if self.project.path else tr("{name} (unsaved)", name=self.project.name)
+        self.setWindowTitle(f"{name}[*] — NN Studio")
+        self.setWindowModified(self.is_modified())
+
+    def _report_changed(self, report: Any) -> None:
+        if self.project is None:
+            self.problems.clear()
+            self.problems_label.setText("")
+            self.params_label.setText("")
+            return
+        self.problems.set_report(report)
+        errors = sum(m.severity == "error" for m in report.messages)
+        warnings = sum(m.severity == "warning" for m in report.messages)
+        self.params_label.setText(tr("Parameters: {count}", count=f"{report.total_params:,}"))
+        self.params_label.setToolTip(f"{report.total_params:,}")
+        if errors or warnings:
+            self.problems_label.setText(tr("{errors} errors, {warnings} warnings", errors=errors,
+                                           warnings=warnings))
+        else:
+            self.problems_label.setText(tr("No problems"))
+
+    def _show_backend(self) -> None:
+        try:
+            from nnstudio.engine.backend import get_backend
+            self.backend_label.setText(get_backend().human_name)
+        except Exception as exc:  # noqa: BLE001 - the status bar must not stop the window
+            self.backend_label.setText(tr("Backend unavailable: {error}", error=exc))
+
+    def _show_start_page(self) -> None:
+        self.start_page.refresh()
+        self.stack.setCurrentWidget(self.start_page)
+
+    def _set_editing_enabled(self, enabled: bool) -> None:
+        for action in self._editing_actions:
+            action.setEnabled(enabled)
+
+    def focus_node(self, node_id: str) -> None:
+        if node_id in self.scene.node_items:
+            self.stack.setCurrentWidget(self.view)
+            self.scene.select_nodes([node_id])
+            self.view.centre_on_node(node_id)
+
+    # ------------------------------------------------------------------------------------------------
+    # project life cycle
+    # ------------------------------------------------------------------------------------------------
+    def set_project(self, project: Project, clean: bool = True) -> None:
+        """Show ``project`` in the editor (a fresh undo history); lays out graphs without positions."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.project = project
+        graph = project.graph
+        if graph.nodes and any(n.position is None for n in graph.nodes.values()):
+            for node_id, pos in layout_positions(graph).items():
+                graph.move_node(node_id, pos)
+        self.undo_stack.clear()
+        self.scene.loss = project.training.get("loss") if isinstance(project.training, dict) else None
+        self.scene.set_graph(graph)
+        self.inspector.bind_graph()
+        self._unsubscribe = graph.subscribe(self.graph_changed.emit)
+        if not clean:
+            self.undo_stack.resetClean()
+        self.stack.setCurrentWidget(self.view)
+        self._set_editing_enabled(True)
+        self._update_title()
+        QTimer.singleShot(0, self.view.fit_all)
+        self.view.fit_all()
+        self.project_opened.emit(project)
+
+    def maybe_save(self) -> bool:
+        """Ask what to do with unsaved changes; True when it is fine to go on (saved or discarded)."""
+        if not self.is_modified():
+            return True
+        name = self.project.path.name if self.project and self.project.path else self.project.name  # type: ignore
+        answer = QMessageBox.question(
+            self, tr("Unsaved changes"),
+            tr("“{name}” has unsaved changes. Save them before closing it?", name=name),
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_project(self) -> None:
+        if not self.maybe_save():
+            return
+        self.set_project(Project())
+
+    def open_project(self, path: str | os.PathLike | None = None) -> bool:
+        """Open a project file; a bad file shows what is wrong and leaves the current project untouched."""
+        if not self.maybe_save():
+            return False
+        if not path:
+            start = str(self.project.path.parent) if self.project and self.project.path else str(Path.home())
+            path, _ = QFileDialog.getOpenFileName(self, tr("Open project"), start, PROJECT_FILTER)
+            if not path:
+                return False
+        try:
+            project = load_project(path)
+        except UserError as exc:
+            self.show_error(tr("Cannot open the project"), str(exc))
+            return False
+        self.set_project(project)
+        add_recent_project(path, self.settings)
+        self.statusBar().showMessage(tr("Opened {path}", path=os.fspath(path)), 5000)
+        return True
+
+    def open_example(self, path: str | os.PathLike) -> bool:
+        """Start a new, unsaved project from an example file."""
+        if not self.maybe_save():
+            return False
+        try:
+            project = load_project(path)
+        except UserError as exc:
+            self.show_error(tr("Cannot open the example"), str(exc))
+            return False
+        project.path = None
+        self.set_project(project)
+        return True
+
+    def save(self) -> bool:
+        if self.project is None:
+            return False
+        if self.project.path is None:
+            return self.save_as()
+        return self._save_to(self.project.path)
+
+    def save_as(self, path: str | os.PathLike | None = None) -> bool:
+        if self.project is None:
+            return False
+        if not path:
+            suggested = self.project.path or Path.home() / f"{self.project.name or 'network'}{PROJECT_SUFFIX}"
+            path, _ = QFileDialog.getSaveFileName(self, tr("Save project as"), str(suggested), PROJECT_FILTER)
+            if not path:
+                return False
+            if not Path(path).suffix:
+                path += PROJECT_SUFFIX
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        assert self.project is not None
+        try:
+            save_project(self.project, path)
+        except UserError as exc:
+            self.show_error(tr("Cannot save the project"), str(exc))
+            return False
+        self.undo_stack.setClean()
+        recovery.discard_recovery()
+        add_recent_project(path, self.settings)
+        self._update_title()
+        self.statusBar().showMessage(tr("Saved {path}", path=str(path)), 5000)
+        return True
+
+    def import_graph(self, path: str | os.PathLike | None = None) -> list[str]:
+        """Add another project's network to this one (one undo step), laid out when it has no positions."""
+        if self.project is None:
+            self.set_project(Project())
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, tr("Import graph"), str(Path.home()), PROJECT_FILTER)
+            if not path:
+                return []
+        try:
+            other = load_project(path)
+        except UserError as exc:
+            self.show_error(tr("Cannot import"), str(exc))
+            return []
+        graph = other.graph
+        if any(n.position is None for n in graph.nodes.values()):
+            for node_id, pos in layout_positions(graph).items():
+                graph.move_node(node_id, pos)
+        rect = self.scene.nodes_rect()
+        offset = (0.0, rect.bottom() + 80.0) if not rect.isNull() else (0.0, 0.0)
+        ids = self.scene.paste_data(graph.to_dict(), offset, tr("Import {name}", name=Path(path).name))
+        self.view.fit_all()
+        return ids
+
+    def export_graph_json(self, path: str | os.PathLike | None = None) -> bool:
+        if self.project is None:
+            return False
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, tr("Export graph as JSON"), str(Path.home() / "graph.json"),
+                                                  "JSON (*.json)")
+            if not path:
+                return False
+        from nnstudio.userdirs import atomic_write_bytes
+        try:
+            atomic_write_bytes(path, json.dumps(self.project.graph.to_dict(), indent=2).encode("utf-8"))
+        except OSError as exc:
+            self.show_error(tr("Cannot export"), tr("'{path}' cannot be written ({error})", path=os.fspath(path),
+                                                    error=exc.strerror or exc))
+            return False
+        return True
+
+    def show_error(self, title: str, text: str) -> None:
+        """A message box, except in unattended runs (``NNSTUDIO_NO_DIALOGS``), where it goes to the status bar."""
+        self.last_error = text
+        self.statusBar().showMessage(text, 10000)
+        if os.environ.get("NNSTUDIO_NO_DIALOGS"):
+            return
+        QMessageBox.warning(self, title, text)
+
+    # ------------------------------------------------------------------------------------------------
+    # recovery
+    # ------------------------------------------------------------------------------------------------
+    def offer_recovery(self, ask: bool = True) -> bool:
+        """After a crash: offer to restore the autosaved project; True when it was restored."""
+        info = recovery.pending_recovery()
+        if info is None:
+            return False
+        if ask:
+            answer = QMessageBox.question(
+                self, tr("Restore unsaved work?"),
+                tr("NN Studio did not close properly last time. Restore the project autosaved then?"),
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
+            if answer != QMessageBox.StandardButton.Yes:
+                recovery.discard_recovery()
+                return False
+        try:
+            project = recovery.load_recovery(info)
+        except UserError as exc:
+            self.show_error(tr("Cannot restore"), str(exc))
+            recovery.discard_recovery()
+            return False
+        self.set_project(project, clean=False)
+        return True
+
+    # ------------------------------------------------------------------------------------------------
+    # editing helpers
+    # ------------------------------------------------------------------------------------------------
+    def _add_block_at(self, block_type: str, scene_pos: QPointF) -> None:
+        if block_type not in BLOCKS:
+            return
+        if self.project is None:
+            self.set_project(Project())
+        self.scene.add_block(block_type, scene_pos)
+
+    def _paste(self) -> None:
+        try:
+            self.scene.paste_clipboard()
+        except UserError as exc:
+            self.show_error(tr("Cannot paste"), str(exc))
+
+    def _duplicate(self) -> None:
+        try:
+            self.scene.duplicate_selection()
+        except UserError as exc:
+            self.show_error(tr("Cannot duplicate"), str(exc))
+
+    def _toggle_snap(self) -> None:
+        self.scene.snap_enabled = self.act_snap.isChecked()
+        self.settings.setValue("editor/snap", self.scene.snap_enabled)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = recent_projects(self.settings)
+        for path in paths:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda checked=False, p=path: self.open_project(p))
+        if not paths:
+            self.recent_menu.addAction(tr("No recent projects")).setEnabled(False)
+
+    def _fill_examples_menu(self) -> None:
+        self.examples_menu.clear()
+        examples = list_examples()
+        for example in examples:
+            action = self.examples_menu.addAction(icon("example"), example.name)
+            action.setStatusTip(example.description)
+            action.triggered.connect(lambda checked=False, p=example.path: self.open_example(p))
+        if not examples:
+            self.examples_menu.addAction(tr("No examples installed")).setEnabled(False)
+
+    # ------------------------------------------------------------------------------------------------
+    # help
+    # ------------------------------------------------------------------------------------------------
+    def show_block_help(self) -> None:
+        selected = self.scene.selected_node_ids()
+        focus = self.scene.graph.nodes[selected[0]].type if selected else None
+        parts = []
+        for spec in BLOCKS.values():
+            params = "".join(f"<li><b>{p.name}</b> — {pick(p.help_en, p.help_zh)}</li>" for p in spec.params)
+            parts.append(f"<h2 id='{spec.type}'><a name='{spec.type}'></a>{pick(spec.title_en, spec.title_zh)}</h2>"
+                         f"<p><code>{spec.formula}</code></p><p>{pick(spec.help_en, spec.help_zh)}</p>"
+                         + (f"<ul>{params}</ul>" if params else ""))
+            if spec.type == "Activation":
+                rows = "".join(f"<li><b>{a.title_en}</b>: <code>{a.formula}</code> — {pick(a.help_en, a.help_zh)}</li>"
+                               for a in ACTIVATION_INFO.values())
+                parts.append(f"<ul>{rows}</ul>")
+        dialog = QDialog(self)
+        dialog.setWindowTitle(tr("Block help"))
+        browser = QTextBrowser()
+        browser.setHtml("".join(parts))
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(browser)
+        dialog.resize(640, 720)
+        if focus:
+            browser.scrollToAnchor(focus)
+        self.block_help_dialog = dialog
+        dialog.show()
+
+    def show_about(self) -> None:
+        from nnstudio import __version__
+        QMessageBox.about(self, tr("About NN Studio"),
+                          tr("<h3>NN Studio {version}</h3><p>Build, train and understand neural networks "
+                             "visually, on its own NumPy / CuPy engine.</p>", version=__version__))
+
+    # ------------------------------------------------------------------------------------------------
+    # window layout and closing
+    # ------------------------------------------------------------------------------------------------
+    def restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state, STATE_VERSION)
+        self._layout_restored = True
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(STATE_VERSION))
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.save_layout()
+        self.autosaver.timer.stop()
+        recovery.discard_recovery()
+        self.scene.detach()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        event.accept()
