@@ -85,6 +85,7 @@ class Graph:
         self.edges: list[Edge] = []
         self._counters: dict[str, int] = {}
         self._subscribers: list[Subscriber] = []
+        self._slots: dict[tuple[str, Any], int] = {}  # where removed nodes/edges were (for undo)
 
     # -- notification ---------------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -221,8 +222,11 @@ class Graph:
         node = self.node(node_id)
         removed = [e for e in self.edges if e.src == node_id or e.dst == node_id]
         for e in removed:
+            # Remember where it was, so undo puts it back in the same place and to_dict() is unchanged.
+            self._slots[("edge", e)] = self.edges.index(e)
             self.edges.remove(e)
             self._emit("edge_removed", node_id=e.dst, edge=e)
+        self._slots[("node", node_id)] = list(self.nodes).index(node_id)
         del self.nodes[node_id]
         self._emit("node_removed", node_id=node_id)
         return node, removed
@@ -251,16 +255,22 @@ class Graph:
             if node.id in self.nodes:
                 raise UserError(f"cannot restore {node.label}: a node with id '{node.id}' already exists")
             get_block(node.type)
-        for node in nodes:
-            self.nodes[node.id] = node
+        # Nodes and edges come in the order they were removed; re-inserting them at their remembered
+        # slots in reverse order rebuilds the original order exactly.
+        for node in reversed(nodes):
+            items = list(self.nodes.items())
+            slot = min(self._slots.pop(("node", node.id), len(items)), len(items))
+            items.insert(slot, (node.id, node))
+            self.nodes.clear()
+            self.nodes.update(items)
             self._emit("node_added", node_id=node.id)
-        for e in edges:
+        for e in reversed(edges):
             if e in self.edges:
                 continue
             problem = self.connection_problem(e.src, e.dst, e.port, _port_limit=1 << 30)
             if problem:
                 raise UserError(f"cannot restore the wire {e.src} -> {e.dst}: {problem}")
-            self.edges.append(e)
+            self.edges.insert(min(self._slots.pop(("edge", e), len(self.edges)), len(self.edges)), e)
             self._emit("edge_added", node_id=e.dst, edge=e)
 
     def connect(self, src: str, dst: str, port: int | None = None) -> Edge:

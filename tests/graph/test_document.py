@@ -229,3 +229,19 @@ def test_replace_swaps_contents_and_keeps_subscribers():
     assert g.to_dict() == other.to_dict()
     g.add_node("Dense")
     assert "dense_1" not in other.nodes  # a copy, not shared
+
+
+def test_remove_then_restore_keeps_the_original_order():
+    """Undoing a deletion gives back exactly the same document, node and edge order included."""
+    g = Graph()
+    ids = [g.add_node("Input", {"shape": [4]}).id]
+    for _ in range(4):
+        ids.append(g.add_node("Dense", {"units": 3}).id)
+        g.connect(ids[-2], ids[-1])
+    before = g.to_dict()
+    nodes, edges = g.remove_nodes([ids[1], ids[3]])
+    g.restore_nodes(nodes, edges)
+    assert g.to_dict() == before
+    node, edges = g.remove_node(ids[2])
+    g.restore_node(node, edges)
+    assert g.to_dict() == before
