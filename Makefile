@@ -45,11 +45,15 @@ test: dev-venv test-debs
 bench: venv
 	$(VENV)/bin/nnstudio bench
 
+# The standalone one-folder app (docs/standalone.md): dist/nnstudio/nnstudio, with its size printed.
 dist: dev-venv
 	$(VENV)/bin/pyinstaller --noconfirm --clean nnstudio.spec
+	@du -sh dist/nnstudio | sed 's/\t/  /'
 
-selftest: dist
+# The frozen app checks itself headless, then its cold start to the first paint must stay under 3 s.
+selftest: dist test-debs
 	QT_QPA_PLATFORM=offscreen dist/nnstudio/nnstudio --self-test
+	$(VPY) tools/bench_startup.py --frozen --runs 5 --limit 3
 
 clean:
 	rm -rf build dist .pytest_cache

@@ -572,10 +572,8 @@ class MainWindow(QMainWindow):
         dialog.show()
 
     def show_about(self) -> None:
-        from nnstudio import __version__
-        QMessageBox.about(self, tr("About NN Studio"),
-                          tr("<h3>NN Studio {version}</h3><p>Build, train and understand neural networks "
-                             "visually, on its own NumPy / CuPy engine.</p>", version=__version__))
+        from nnstudio.ui.about import show_about
+        self.about_dialog = show_about(self)
 
     # ------------------------------------------------------------------------------------------------
     # window layout and closing
