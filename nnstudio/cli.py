@@ -1,0 +1,640 @@
+"""The command-line front end: ``nnstudio [gui|examples|new|check|train|evaluate|predict|bench|data]``.
+
+Why this exists: everything the GUI does with a project (check it, train it, score it, ask it about images)
+is also useful in a terminal, a script or CI, over the same core.  This module only parses arguments,
+calls the core and prints.  A :class:`~nnstudio.errors.UserError` becomes one line ``error: ...`` on
+stderr and exit status 1; any other exception is a bug and keeps its traceback.  The GUI is imported only
+when it is asked for, so the CLI runs without a display.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+import numpy as np
+
+from nnstudio import __version__
+from nnstudio.errors import UserError
+
+BACKENDS = ("auto", "numpy", "cupy")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports mistakes as a UserError (one line, exit 1) instead of usage + exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+
+def _examples_dir() -> Path:
+    from nnstudio.resources_path import resource  # noqa: PLC0415
+
+    return resource("examples")
+
+
+def example_paths() -> dict[str, Path]:
+    """{example name (file stem): path} of the shipped curriculum examples."""
+    folder = _examples_dir()
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.json"))}
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    for mark in ("。", ". "):
+        cut = text.find(mark)
+        if cut != -1:
+            return text[:cut + (1 if mark == "。" else 1)]
+    return text
+
+
+def _load_project(path: str) -> Any:
+    from nnstudio.graph.project_file import load_project  # noqa: PLC0415
+
+    return load_project(path)
+
+
+def _config_for(project: Any, dataset: str | None = None, **changes: Any) -> Any:
+    """The project's TrainingConfig with command-line overrides (a new dataset drops the old one's options)."""
+    from nnstudio.training.config import TrainingConfig  # noqa: PLC0415
+
+    config = TrainingConfig.from_dict(project.training, source=f"project '{project.name}': training")
+    updates = {k: v for k, v in changes.items() if v is not None}
+    if dataset is not None and dataset != config.dataset:
+        updates.update(dataset=dataset, dataset_options={})
+    return config.replace(**updates) if updates else config
+
+
+def _dataset(config: Any) -> Any:
+    from nnstudio.training.trainer import load_dataset  # noqa: PLC0415
+
+    return load_dataset(config)
+
+
+def _build_model(project: Any, backend: str | None, weights: str, seed: int = 0) -> Any:
+    from nnstudio.graph.compile import compile_graph  # noqa: PLC0415
+
+    model = compile_graph(project.graph, backend, seed=seed)
+    model.load_npz(weights)
+    return model
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.2%}"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def _json_float(value: Any) -> Any:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _confusion_text(matrix: np.ndarray, names: Sequence[str]) -> str:
+    k = matrix.shape[0]
+    labels = [str(names[i]) if i < len(names) else str(i) for i in range(k)]
+    labels = [label[:8] for label in labels]
+    width = max(5, max(len(label) for label in labels), len(str(int(matrix.max(initial=0)))))
+    lines = ["true \\ predicted", " " * (width + 1) + " ".join(label.rjust(width) for label in labels)]
+    for i in range(k):
+        lines.append(labels[i].rjust(width) + " " + " ".join(str(int(v)).rjust(width) for v in matrix[i]))
+    return "\n".join(lines)
+
+
+class _ProgressBar:
+    """A one-line progress bar on a terminal (nothing when the stream is not a terminal)."""
+
+    def __init__(self, stream: TextIO, width: int = 30, interval_s: float = 0.1) -> None:
+        self.stream, self.width, self.interval = stream, width, interval_s
+        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
+        self.last = 0.0
+        self.shown = False
+
+    def update(self, fraction: float, text: str, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < self.interval:
+            return
+        self.last = now
+        fraction = min(max(fraction, 0.0), 1.0)
+        filled = int(round(fraction * self.width))
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} {text}\x1b[K")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.enabled and self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+
+# -- subcommands ------------------------------------------------------------------------------------------------
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from nnstudio.ui.app import run_gui  # noqa: PLC0415 - Qt is loaded only for the GUI
+
+    return int(run_gui(getattr(args, "project", None)) or 0)
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    paths = example_paths()
+    if not paths:
+        raise UserError(f"no examples found in {_examples_dir()}")
+    key = "description_zh" if args.lang == "zh" else "description_en"
+    width = max(len(name) for name in paths)
+    for name, path in paths.items():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        print(f"{name.ljust(width)}  {_first_sentence(str(data.get(key) or data.get('description_en') or ''))}")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from nnstudio.graph.project_file import save_project  # noqa: PLC0415
+
+    paths = example_paths()
+    if args.example not in paths:
+        raise UserError(f"unknown example '{args.example}'; choose one of {', '.join(paths)} "
+                        "(`nnstudio examples` describes them)")
+    out = Path(args.output or f"{args.example}.nnproj")
+    if out.exists() and not args.force:
+        raise UserError(f"'{out}' already exists; choose another file with -o or add --force to replace it")
+    project = _load_project(str(paths[args.example]))
+    save_project(project, out)
+    print(f"created {out} from the example '{args.example}' ({project.name})")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from nnstudio.data.registry import dataset_info  # noqa: PLC0415
+    from nnstudio.graph.shapes import infer_shapes  # noqa: PLC0415
+
+    project = _load_project(args.project)
+    config = _config_for(project, args.dataset)
+    sample_shape = num_classes = None
+    dataset_note = ""
+    try:
+        info = dataset_info(config.dataset, **config.dataset_options)
+        sample_shape, num_classes = info.sample_shape, info.num_classes
+        dataset_note = f"dataset {config.dataset}: samples {tuple(sample_shape)}, " + \
+            (f"{num_classes} classes" if num_classes else "regression")
+    except UserError as exc:
+        dataset_note = f"dataset {config.dataset}: not checked ({exc})"
+    report = infer_shapes(project.graph, sample_shape=sample_shape, loss=config.loss, num_classes=num_classes)
+    rows = []
+    for nid in sorted(project.graph.nodes, key=lambda n: _order_key(project.graph, n)):
+        node = project.graph.nodes[nid]
+        shape = report.shapes.get(nid)
+        rows.append((nid, node.type, "?" if shape is None else str(tuple(shape)),
+                     str(report.param_counts.get(nid, 0) if shape is not None else "-")))
+    headers = ("node", "type", "output shape", "parameters")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    print(f"{project.name}: {len(rows)} nodes, loss {config.loss}; {dataset_note}")
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join((v.rjust(w) if i == 3 else v.ljust(w)) for i, (v, w) in enumerate(zip(r, widths))))
+    print("-" * len(line))
+    print(f"total parameters: {report.total_params:,}")
+    for m in report.warnings:
+        print(f"warning: {m.text}")
+    if not report.ok:
+        for m in report.errors:
+            print(f"error: {m.text}", file=sys.stderr)
+        return 1
+    print("the network is valid")
+    return 0
+
+
+def _order_key(graph: Any, node_id: str) -> tuple[float, float, str]:
+    pos = graph.nodes[node_id].position
+    return (pos[0], pos[1], node_id) if pos is not None else (math.inf, math.inf, node_id)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from nnstudio.engine.backend import get_backend  # noqa: PLC0415
+    from nnstudio.graph.project_file import weights_path_for  # noqa: PLC0415
+    from nnstudio.training.events import BatchReport, EpochReport, Hint, RunFinished, RunStarted  # noqa: PLC0415
+    from nnstudio.training.trainer import Trainer  # noqa: PLC0415
+
+    project = _load_project(args.project)
+    config = _config_for(project, args.dataset, epochs=args.epochs, backend=args.backend,
+                         max_train_samples=args.max_samples, max_test_samples=args.max_samples, seed=args.seed,
+                         batch_size=args.batch_size, learning_rate=args.learning_rate)
+    weights_in = None
+    if args.weights_in:
+        weights_in = _read_npz(args.weights_in)
+    dataset = _dataset(config)
+    backend = get_backend(config.backend)
+    trainer = Trainer(project.graph, dataset, config, backend, weights_in)
+    weights_out = Path(args.weights_out) if args.weights_out else weights_path_for(args.project)
+    out, err = sys.stdout, sys.stderr
+    bar = _ProgressBar(err)
+    finished: Any = None
+    events = trainer.run()
+    started = time.perf_counter()
+    while True:
+        try:
+            event = next(events)
+        except StopIteration:
+            break
+        except KeyboardInterrupt:
+            trainer.request_stop()  # finish the batch, score the test set, save what was learned
+            bar.clear()
+            print("stopping after this batch (Ctrl-C again to abort)", file=err)
+            continue
+        if isinstance(event, RunStarted):
+            print(f"training '{project.name}' on {dataset.name}: {event.n_train} training / {event.n_val} validation "
+                  f"/ {event.n_test} test samples, {event.param_count:,} parameters, {event.total_epochs} epochs of "
+                  f"{event.steps_per_epoch} steps, backend {event.backend_name}", file=err)
+        elif isinstance(event, BatchReport):
+            done = event.global_step / max(trainer.total_steps, 1)
+            acc = "" if math.isnan(event.accuracy) else f" acc {event.accuracy:.1%}"
+            bar.update(done, f"epoch {event.epoch}/{config.epochs} loss {event.loss:.4f}{acc} "
+                             f"{event.samples_per_s:,.0f} samples/s ETA {event.eta_s:,.0f}s")
+        elif isinstance(event, EpochReport):
+            bar.clear()
+            if args.json:
+                print(json.dumps({"epoch": event.epoch, "train_loss": _json_float(event.train_loss),
+                                  "train_acc": _json_float(event.train_acc), "val_loss": _json_float(event.val_loss),
+                                  "val_acc": _json_float(event.val_acc), "seconds": round(event.seconds, 3)}),
+                      file=out, flush=True)
+            else:
+                text = f"epoch {event.epoch}/{config.epochs}: train loss {_num(event.train_loss)}"
+                if not math.isnan(event.train_acc):
+                    text += f" acc {_pct(event.train_acc)}"
+                if event.val_loss is not None:
+                    text += f" | validation loss {_num(event.val_loss)}"
+                    if event.val_acc is not None and not math.isnan(event.val_acc):
+                        text += f" acc {_pct(event.val_acc)}"
+                print(text + f" ({event.seconds:.1f}s)", file=out, flush=True)
+        elif isinstance(event, Hint):
+            bar.clear()
+            print(f"hint: {event.text}", file=err)
+        elif isinstance(event, RunFinished):
+            finished = event
+    bar.clear()
+    if trainer.model is not None:
+        trainer.model.save_npz(weights_out)
+    seconds = time.perf_counter() - started
+    if args.json:
+        record = {"final": True, "reason": finished.reason, "message": finished.message,
+                  "epochs_done": finished.epochs_done, "test_loss": _json_float(finished.test_loss),
+                  "test_acc": _json_float(finished.test_acc), "seconds": round(seconds, 3),
+                  "weights": str(weights_out)}
+        for key, value in finished.test_metrics.items():
+            record[f"test_{key}"] = list(value) if isinstance(value, tuple) else _json_float(value)
+        print(json.dumps(record), file=out, flush=True)
+    elif finished.reason != "error":
+        if finished.test_acc is not None:
+            text = f"test: loss {_num(finished.test_loss)} accuracy {_pct(finished.test_acc)}"
+        elif "mse" in finished.test_metrics:
+            text = (f"test: mse {_num(finished.test_metrics['mse'])} "
+                    f"r2 {_num(finished.test_metrics.get('r2'))}")
+        else:
+            text = "test: no test samples"
+        print(text + f" ({finished.reason} after {finished.epochs_done} epochs, {seconds:.1f}s)", file=out)
+    if finished.reason == "error":
+        print(f"error: {finished.message} (the last good weights were saved to {weights_out})", file=err)
+        return 1
+    print(f"weights saved to {weights_out}", file=err)
+    return 0
+
+
+def _read_npz(path: str) -> dict[str, np.ndarray]:
+    import zipfile  # noqa: PLC0415
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise UserError(f"weights file '{path}' does not exist") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise UserError(f"weights file '{path}' is not a readable .npz file ({exc})") from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from nnstudio.training.trainer import evaluate  # noqa: PLC0415
+
+    project = _load_project(args.project)
+    config = _config_for(project, args.dataset, backend=args.backend)
+    dataset = _dataset(config)
+    model = _build_model(project, config.backend, args.weights)
+    if tuple(model.input_shape) != tuple(dataset.sample_shape):
+        raise UserError(f"dataset '{dataset.name}' has samples shaped {tuple(dataset.sample_shape)} but the "
+                        f"network's Input expects {tuple(model.input_shape)}")
+    n = dataset.n_test if args.max_samples is None else min(dataset.n_test, args.max_samples)
+    result = evaluate(model, dataset.x_test[:n], dataset.y_test[:n], config.loss, dataset.task,
+                      int(dataset.num_classes), config.eval_batch_size)
+    if args.json:
+        record: dict[str, Any] = {"dataset": dataset.name, "n": result.n, "loss": _json_float(result.loss)}
+        if result.accuracy is not None:
+            record["accuracy"] = _json_float(result.accuracy)
+        if result.per_position is not None:
+            record["per_position"] = list(result.per_position)
+        if result.mse is not None:
+            record["mse"], record["r2"] = _json_float(result.mse), _json_float(result.r2)
+        if result.confusion is not None:
+            record["confusion"] = result.confusion.tolist()
+        print(json.dumps(record))
+        return 0
+    print(f"{project.name} on {dataset.name} ({result.n} test samples): loss {_num(result.loss)}")
+    if result.accuracy is not None:
+        print(f"accuracy: {_pct(result.accuracy)}")
+    if result.per_position is not None:
+        print("per position: " + " ".join(_pct(v) for v in result.per_position))
+    if result.mse is not None:
+        print(f"mse: {_num(result.mse)}  r2: {_num(result.r2)}")
+    if result.confusion is not None:
+        print(_confusion_text(result.confusion, dataset.class_names))
+    return 0
+
+
+def _inputs_for(paths: Sequence[str], sample_shape: tuple[int, ...], as_drawing: bool) -> tuple[np.ndarray, list[str]]:
+    """All inputs as one batch, and a name for each row ("file.png", "batch.npy[3]")."""
+    from nnstudio.data.drawing import load_image_as_input  # noqa: PLC0415
+
+    arrays, names = [], []
+    size = math.prod(sample_shape)
+    for path in paths:
+        p = Path(path)
+        if p.suffix.lower() == ".npy":
+            try:
+                a = np.load(p, allow_pickle=False)
+            except FileNotFoundError:
+                raise UserError(f"input file '{path}' does not exist") from None
+            except (OSError, ValueError) as exc:
+                raise UserError(f"input file '{path}' is not a readable .npy array ({exc})") from None
+            a = np.asarray(a, dtype=np.float32)
+            if a.shape == sample_shape:
+                batch, single = a[None], True
+            elif a.ndim >= 2 and math.prod(a.shape[1:]) == size:  # a batch, possibly flattened
+                batch, single = a.reshape((a.shape[0],) + sample_shape), False
+            elif a.size == size:  # one sample in another layout, e.g. (28, 28) for (1, 28, 28)
+                batch, single = a.reshape((1,) + sample_shape), True
+            else:
+                raise UserError(f"input file '{path}' holds an array of shape {a.shape}; the network's Input expects "
+                                f"one sample {sample_shape} or a batch (N, {', '.join(map(str, sample_shape))})")
+            arrays.append(batch)
+            names.extend([path] if single else [f"{path}[{i}]" for i in range(len(batch))])
+        elif p.suffix.lower() in IMAGE_SUFFIXES:
+            arrays.append(load_image_as_input(p, sample_shape, as_drawing=as_drawing)[None])
+            names.append(path)
+        else:
+            raise UserError(f"input file '{path}': expected a .npy array or an image "
+                            f"({', '.join(IMAGE_SUFFIXES)}); found '{p.suffix or 'no extension'}'")
+    return np.concatenate(arrays, axis=0), names
+
+
+def _as_probabilities(outputs: np.ndarray, activation: str | None, loss: str) -> np.ndarray | None:
+    """Class probabilities from the network's outputs, or None when they are not probabilities."""
+    out = outputs.astype(np.float64)
+    if out.shape[-1] == 1:
+        if activation == "sigmoid":
+            p = out
+        elif loss == "binary_cross_entropy":
+            p = 1.0 / (1.0 + np.exp(-out))
+        else:
+            return None
+        return np.concatenate([1.0 - p, p], axis=-1)
+    if activation == "softmax":
+        return out
+    if loss == "cross_entropy":
+        z = np.exp(out - out.max(axis=-1, keepdims=True))
+        return z / z.sum(axis=-1, keepdims=True)
+    return None
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    project = _load_project(args.project)
+    config = _config_for(project, None, backend=args.backend)
+    model = _build_model(project, config.backend, args.weights)
+    sample_shape = tuple(int(s) for s in model.input_shape)
+    x, names = _inputs_for(args.inputs, sample_shape, args.as_drawing)
+    outputs = model.predict(x, batch_size=256)
+    probs = _as_probabilities(outputs, model.output_activation, config.loss)
+    regression = config.loss == "mse" and outputs.shape[-1] == 1 and probs is None
+    for i, name in enumerate(names):
+        if regression:
+            record: dict[str, Any] = {"input": name, "predicted": float(outputs[i].ravel()[0]), "probabilities": None}
+        else:
+            if probs is not None:
+                predicted: Any = probs[i].argmax(axis=-1)
+            elif outputs.shape[-1] == 1:
+                predicted = (outputs[i][..., 0] >= 0).astype(np.int64)
+            else:
+                predicted = outputs[i].argmax(axis=-1)
+            predicted = predicted.tolist() if isinstance(predicted, np.ndarray) else int(predicted)
+            record = {"input": name, "predicted": predicted,
+                      "probabilities": None if probs is None else np.round(probs[i], 6).tolist()}
+        if args.json:
+            print(json.dumps(record))
+        elif regression:
+            print(f"{name}: {record['predicted']:.6g}")
+        else:
+            shown = record["predicted"]
+            shown = "".join(map(str, shown)) if isinstance(shown, list) else shown
+            if probs is not None and probs[i].ndim == 1:
+                top = ", ".join(f"{k}: {probs[i][k]:.3f}" for k in np.argsort(-probs[i])[:3])
+                print(f"{name}: {shown} ({top})")
+            elif probs is not None:
+                conf = " ".join(f"{v:.2f}" for v in probs[i].max(axis=-1))
+                print(f"{name}: {shown} (confidence per position {conf})")
+            else:
+                print(f"{name}: {shown}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from nnstudio import bench  # noqa: PLC0415
+
+    return int(bench.main(list(args.bench_args)) or 0)
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from nnstudio.data.registry import list_datasets  # noqa: PLC0415
+
+    rows = list_datasets()
+    width = max((len(name) for name, _ in rows), default=0)
+    for name, description in rows:
+        print(f"{name.ljust(width)}  {description}")
+    return 0
+
+
+def cmd_data_download(args: argparse.Namespace) -> int:
+    from nnstudio.data.download import download  # noqa: PLC0415
+
+    bar = _ProgressBar(sys.stderr)
+    plain_last: dict[str, int] = {}
+
+    def progress(done: int, total: int, file_name: str) -> None:
+        if bar.enabled:
+            fraction = done / total if total else 0.0
+            bar.update(fraction, f"{file_name} {done / 1e6:.1f} / {total / 1e6:.1f} MB", force=done >= total)
+        elif total and done >= total and plain_last.get(file_name) != total:
+            plain_last[file_name] = total
+            print(f"{file_name}: {total / 1e6:.1f} MB", file=sys.stderr)
+
+    folder = download(args.name, progress=progress)
+    bar.clear()
+    print(f"{args.name} is ready in {folder}")
+    return 0
+
+
+def cmd_self_test() -> int:
+    try:
+        from nnstudio import selftest  # noqa: PLC0415
+    except ImportError:
+        raise UserError("the self-test is not part of this build") from None
+    return int(selftest.main() or 0)
+
+
+# -- the parser ------------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nnstudio",
+                     description="NN Studio: build, train and understand neural networks. Without a command the "
+                                 "desktop app starts.",
+                     epilog="Run `nnstudio COMMAND --help` for the options of a command.")
+    parser.add_argument("--version", action="version", version=f"nnstudio {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check that this installation works (engine, data, training) and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("gui", help="start the desktop app (the default)", description="Start the desktop app.")
+    p.add_argument("project", nargs="?", help="a project file to open")
+    p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser("examples", help="list the example projects (the curriculum)",
+                       description="List the example projects with a one-line description of each.")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the descriptions")
+    p.set_defaults(func=cmd_examples)
+
+    p = sub.add_parser("new", help="create a project from an example",
+                       description="Copy an example project into a new project file.")
+    p.add_argument("example", help="the example's name (see `nnstudio examples`)")
+    p.add_argument("-o", "--output", help="the project file to write (default: EXAMPLE.nnproj)")
+    p.add_argument("--force", action="store_true", help="replace the file if it exists")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("check", help="validate a project: shapes and parameter counts of every node",
+                       description="Print every node's output shape and parameter count, and the total; exit 1 "
+                                   "with the problems when the network is not valid.")
+    p.add_argument("project")
+    p.add_argument("--dataset", help="check against this dataset instead of the project's")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("train", help="train a project and save its weights",
+                       description="Train a project. A progress bar with samples/s goes to stderr (on a terminal); "
+                                   "each epoch's training and validation loss and accuracy go to stdout, then the "
+                                   "test metrics. Ctrl-C stops after the current batch and still saves the weights.")
+    p.add_argument("project")
+    p.add_argument("--epochs", type=int, help="number of epochs (default: the project's)")
+    p.add_argument("--dataset", help="train on this dataset instead of the project's")
+    p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the project's)")
+    p.add_argument("--weights-out", metavar="W.npz",
+                   help="where to save the weights (default: PROJECT.weights.npz beside the project)")
+    p.add_argument("--weights-in", metavar="W.npz", help="continue training from these weights")
+    p.add_argument("--max-samples", type=int, metavar="N",
+                   help="use at most N training samples (and at most N test samples)")
+    p.add_argument("--batch-size", type=int, help="batch size (default: the project's)")
+    p.add_argument("--learning-rate", "--lr", type=float, dest="learning_rate",
+                   help="learning rate (default: the project's)")
+    p.add_argument("--seed", type=int, help="seed for weights, split and batch order (default: the project's)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object per epoch and a final one with the test metrics to stdout")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="test accuracy (or MSE) and confusion matrix of trained weights",
+                       description="Score trained weights on the test split of the project's dataset.")
+    p.add_argument("project")
+    p.add_argument("--weights", required=True, metavar="W.npz", help="the trained weights")
+    p.add_argument("--dataset", help="evaluate on this dataset instead of the project's")
+    p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the project's)")
+    p.add_argument("--max-samples", type=int, metavar="N", help="use at most N test samples")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict classes for .npy arrays or image files",
+                       description="Run trained weights on inputs: .npy files (one sample or a batch) or image "
+                                   "files, resized to the Input shape. All inputs go through the network in "
+                                   "batches.")
+    p.add_argument("project")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".npy arrays or image files")
+    p.add_argument("--weights", required=True, metavar="W.npz", help="the trained weights")
+    p.add_argument("--as-drawing", action="store_true",
+                   help="treat images as handwritten digits: crop, centre and scale them like the drawing canvas")
+    p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the project's)")
+    p.add_argument("--json", action="store_true",
+                   help='one JSON object per sample: {"input", "predicted", "probabilities"}')
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("bench", help="measure the engine's speed (see `nnstudio bench --help`)", add_help=False,
+                       description="Measure training speed and inference latency.")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("data", help="list or download datasets", description="List or download datasets.")
+    data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser, required=True)
+    q = data_sub.add_parser("list", help="the datasets that can be used now", description="List the datasets.")
+    q.set_defaults(func=cmd_data_list)
+    q = data_sub.add_parser("download", help="download a full dataset (mnist, fashion-mnist)",
+                            description="Download a dataset into the user data folder, with a progress bar.")
+    q.add_argument("name", help="mnist or fashion-mnist")
+    q.set_defaults(func=cmd_data_download)
+    return parser
+
+
+def one_line(text: str) -> str:
+    """A multi-line message (e.g. a list of graph problems) as one line: "a: b; c"."""
+    out = ""
+    for line in (part.strip() for part in text.splitlines()):
+        if line:
+            out += line if not out else (" " if out.endswith(":") else "; ") + line
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        if argv and argv[0] == "bench":  # everything after "bench" belongs to the bench's own parser
+            from nnstudio import bench  # noqa: PLC0415
+
+            return int(bench.main(argv[1:]) or 0)
+        args = parser.parse_args(argv)
+        if args.self_test:
+            return cmd_self_test()
+        if args.command is None:
+            args.project = None
+            return cmd_gui(args)
+        return int(args.func(args))
+    except UserError as exc:
+        print("error: " + one_line(str(exc)), file=sys.stderr)
+        return 1
+    except SystemExit as exc:  # --help and --version
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except BrokenPipeError:  # `nnstudio predict ... | head`
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return 0
