@@ -1,0 +1,181 @@
+"""Loss and accuracy over training: per batch (raw and smoothed) and per epoch (train and validation).
+
+Why this exists: the learning curve is the first thing to look at in any run.  The plot items are created
+once; histories live in doubling NumPy buffers and are handed to ``setData(buf[:n])`` with pyqtgraph's
+peak downsampling and clip-to-view, so a run of a million steps draws as fast as one of a hundred.  A
+continued run (Train again) carries on the x axis where the previous one stopped.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+
+from nnstudio.ui.i18n import tr
+from nnstudio.ui.panels.buffers import SeriesTable
+from nnstudio.ui.panels.export import ExportablePanel
+
+EMA_ALPHA = 0.95  # weight of the past in the smoothed curve
+COLOURS = {"raw": (59, 130, 246, 70), "ema": "#2563EB", "train": "#1D4ED8", "val": "#F97316"}
+
+BATCH_COLUMNS = ("step", "epoch", "loss", "loss_smooth", "accuracy", "accuracy_smooth", "lr", "samples_per_s")
+EPOCH_COLUMNS = ("epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
+
+
+def ema(values: np.ndarray, start: float, alpha: float = EMA_ALPHA) -> tuple[np.ndarray, float]:
+    """Exponential moving average of ``values`` continuing from ``start`` (NaN: begin at the first finite
+    value); non-finite inputs do not move the average.  Returns (averages, last average)."""
+    out = np.empty(len(values))
+    current = start
+    for i, v in enumerate(values):  # over reports of one drain (a few dozen), not over samples
+        if math.isfinite(v):
+            current = v if not math.isfinite(current) else alpha * current + (1.0 - alpha) * v
+        out[i] = current
+    return out, current
+
+
+def _field(report: Any, name: str) -> float:
+    value = getattr(report, name, None)
+    return float("nan") if value is None else float(value)
+
+
+def configure_plot(plot: pg.PlotItem, left: str, bottom: str) -> None:
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    plot.setLabel("left", left)
+    plot.setLabel("bottom", bottom)
+    plot.setDownsampling(auto=True, mode="peak")
+    plot.setClipToView(True)
+    plot.getViewBox().setMouseEnabled(x=True, y=False)
+
+
+class CurvesPanel(ExportablePanel):
+    """Two stacked plots sharing the step axis: loss (top) and accuracy (bottom)."""
+
+    export_name = "loss_accuracy"
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(tr("Loss and accuracy"), parent)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground("w")
+        self.body.addWidget(self.view)
+        self.loss_plot = self.view.addPlot(row=0, col=0)
+        self.acc_plot = self.view.addPlot(row=1, col=0)
+        self.acc_plot.setXLink(self.loss_plot)
+        configure_plot(self.loss_plot, tr("loss"), "")
+        configure_plot(self.acc_plot, tr("accuracy"), tr("step"))
+        self.acc_plot.setYRange(0.0, 1.0, padding=0.02)
+        legend = self.loss_plot.addLegend(offset=(-10, 10))
+        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.items = {
+            "loss_raw": self.loss_plot.plot(pen=pg.mkPen(COLOURS["raw"], width=1), name=tr("batch")),
+            "loss_ema": self.loss_plot.plot(pen=pg.mkPen(COLOURS["ema"], width=2), name=tr("smoothed")),
+            "loss_train": self.loss_plot.plot(pen=pg.mkPen(COLOURS["train"], width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
+                                              symbol="o", symbolSize=6, symbolBrush=COLOURS["train"],
+                                              name=tr("train (epoch)")),
+            "loss_val": self.loss_plot.plot(pen=pg.mkPen(COLOURS["val"], width=2), symbol="s", symbolSize=7,
+                                            symbolBrush=COLOURS["val"], name=tr("validation (epoch)")),
+            "acc_raw": self.acc_plot.plot(pen=pg.mkPen(COLOURS["raw"], width=1)),
+            "acc_ema": self.acc_plot.plot(pen=pg.mkPen(COLOURS["ema"], width=2)),
+            "acc_train": self.acc_plot.plot(pen=pg.mkPen(COLOURS["train"], width=2, style=pg.QtCore.Qt.PenStyle.DashLine),
+                                            symbol="o", symbolSize=6, symbolBrush=COLOURS["train"]),
+            "acc_val": self.acc_plot.plot(pen=pg.mkPen(COLOURS["val"], width=2), symbol="s", symbolSize=7,
+                                          symbolBrush=COLOURS["val"]),
+        }
+        self.batches = SeriesTable(BATCH_COLUMNS)
+        self.epochs = SeriesTable(EPOCH_COLUMNS, capacity=32)
+        self._ema_loss = float("nan")
+        self._ema_acc = float("nan")
+        self._step_offset = 0.0
+        self._epoch_offset = 0.0
+        self.summary = self.title_label  # the header row carries the latest figures
+
+    # -- data in -------------------------------------------------------------------------------------------
+    def clear(self) -> None:
+        self.batches.clear()
+        self.epochs.clear()
+        self._ema_loss = self._ema_acc = float("nan")
+        self._step_offset = self._epoch_offset = 0.0
+        self.set_caption("")
+        self.show_notice("")
+        self.dirty = True
+
+    def begin_run(self, info: Any = None, continuing: bool = False) -> None:
+        """A new run starts: continue the axes after the last one, or start afresh."""
+        if not continuing:
+            self.clear()
+            return
+        steps = self.batches["step"]
+        epochs = self.epochs["epoch"]
+        self._step_offset = float(steps[-1]) if len(steps) else 0.0
+        self._epoch_offset = float(epochs[-1]) if len(epochs) else 0.0
+
+    def add_batches(self, reports: Sequence[Any]) -> None:
+        if not reports:
+            return
+        step = np.array([_field(r, "global_step") for r in reports]) + self._step_offset
+        loss = np.array([_field(r, "loss") for r in reports])
+        acc = np.array([_field(r, "accuracy") for r in reports])
+        loss_s, self._ema_loss = ema(loss, self._ema_loss)
+        acc_s, self._ema_acc = ema(acc, self._ema_acc)
+        self.batches.append_rows(step=step, epoch=np.array([_field(r, "epoch") for r in reports]) + self._epoch_offset,
+                                 loss=loss, loss_smooth=loss_s, accuracy=acc, accuracy_smooth=acc_s,
+                                 lr=np.array([_field(r, "lr") for r in reports]),
+                                 samples_per_s=np.array([_field(r, "samples_per_s") for r in reports]))
+        self.dirty = True
+
+    def add_epoch(self, report: Any) -> None:
+        steps = self.batches["step"]
+        self.epochs.append_rows(epoch=_field(report, "epoch") + self._epoch_offset,
+                                step=float(steps[-1]) if len(steps) else 0.0,
+                                train_loss=_field(report, "train_loss"), train_acc=_field(report, "train_acc"),
+                                val_loss=_field(report, "val_loss"), val_acc=_field(report, "val_acc"),
+                                seconds=_field(report, "seconds"))
+        self.dirty = True
+
+    # -- drawing ---------------------------------------------------------------------------------------------
+    def redraw(self) -> None:
+        self.dirty = False
+        b, e = self.batches, self.epochs
+        x = b["step"]
+        self.items["loss_raw"].setData(x, _finite_or_nan(b["loss"]), connect="finite")
+        self.items["loss_ema"].setData(x, _finite_or_nan(b["loss_smooth"]), connect="finite")
+        self.items["acc_raw"].setData(x, b["accuracy"], connect="finite")
+        self.items["acc_ema"].setData(x, b["accuracy_smooth"], connect="finite")
+        ex = e["step"]
+        for key, col in (("loss_train", "train_loss"), ("loss_val", "val_loss"), ("acc_train", "train_acc"),
+                         ("acc_val", "val_acc")):
+            y = e[col]
+            keep = np.isfinite(y)
+            self.items[key].setData(ex[keep], y[keep])
+        self.set_caption(self._summary_text())
+
+    def _summary_text(self) -> str:
+        b, e = self.batches, self.epochs
+        if not len(b):
+            return ""
+        parts = [tr("loss {value}", value=f"{b['loss_smooth'][-1]:.4g}")]
+        acc = b["accuracy_smooth"][-1]
+        if math.isfinite(acc):
+            parts.append(tr("accuracy {value}", value=f"{acc:.1%}"))
+        if len(e) and math.isfinite(e["val_acc"][-1]):
+            parts.append(tr("validation accuracy {value}", value=f"{e['val_acc'][-1]:.1%}"))
+        if len(e) and math.isfinite(e["val_loss"][-1]):
+            parts.append(tr("validation loss {value}", value=f"{e['val_loss'][-1]:.4g}"))
+        return "  ·  ".join(parts)
+
+    def history(self) -> dict[str, np.ndarray]:
+        if not len(self.batches):
+            return {}
+        columns = self.batches.as_dict()
+        for name, values in self.epochs.as_dict().items():
+            columns[f"epoch_{name}" if not name.startswith(("train", "val")) else name] = values
+        return columns
+
+
+def _finite_or_nan(values: np.ndarray) -> np.ndarray:
+    """Inf becomes NaN so one diverged batch does not stretch the axis to infinity."""
+    if np.isfinite(values).all():
+        return values
+    return np.where(np.isfinite(values), values, np.nan)

@@ -1,0 +1,171 @@
+"""What each layer sees: feature maps of Conv2D / Pool2D outputs and Dense activations for one sample.
+
+Why this exists: watching a convolution's filters turn into edge and stroke detectors during training is
+the clearest picture of what a CNN learns.  The worker runs the model on the chosen sample (a test image by
+index, or the canvas drawing) a few times a second and sends host arrays; this panel tiles each layer's
+channels into one mosaic image (vectorised, one ImageItem per layer) and draws Dense outputs as bars.  Plot
+items are rebuilt only when the set of layers changes.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox
+
+from nnstudio.ui.i18n import tr
+from nnstudio.ui.panels.export import ExportablePanel
+
+MAX_MAPS = 16
+MAX_UNITS = 64
+
+
+def tile_maps(maps: np.ndarray, max_maps: int = MAX_MAPS, gap: int = 1) -> np.ndarray:
+    """(C, H, W) -> one 2-D mosaic of up to ``max_maps`` channels, each scaled to [0, 1], NaN gaps."""
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim == 2:
+        maps = maps[None]
+    maps = maps[:max_maps]
+    c, h, w = maps.shape
+    lo = maps.reshape(c, -1).min(axis=1)[:, None, None]
+    hi = maps.reshape(c, -1).max(axis=1)[:, None, None]
+    scaled = (maps - lo) / np.maximum(hi - lo, 1e-8)
+    cols = int(math.ceil(math.sqrt(c)))
+    rows = int(math.ceil(c / cols))
+    padded = np.full((rows * cols, h + gap, w + gap), np.nan, dtype=np.float32)
+    padded[:c, :h, :w] = scaled
+    mosaic = padded.reshape(rows, cols, h + gap, w + gap).transpose(0, 2, 1, 3).reshape(rows * (h + gap), cols * (w + gap))
+    return mosaic[:-gap or None, :-gap or None]
+
+
+class FeatureMapPanel(ExportablePanel):
+    """A mosaic per conv / pool layer and a bar chart per dense layer, refreshed during training."""
+
+    export_name = "feature_maps"
+    sample_changed = Signal(int)
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(tr("Feature maps"), parent)
+        row = QHBoxLayout()
+        row.addWidget(QLabel(tr("Sample")))
+        self.sample_box = QSpinBox()
+        self.sample_box.setRange(0, 999999)
+        self.sample_box.setToolTip(tr("Index of the test sample whose feature maps are shown"))
+        self.sample_box.valueChanged.connect(self.sample_changed.emit)
+        row.addWidget(self.sample_box)
+        self.source_label = QLabel("")
+        row.addWidget(self.source_label, 1)
+        self.body.addLayout(row)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground("w")
+        self.body.addWidget(self.view, 1)
+        self.cmap = pg.colormap.get("viridis")
+        self.layer_ids: list[str] = []
+        self.images: dict[str, pg.ImageItem] = {}
+        self.bars: dict[str, pg.BarGraphItem] = {}
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.input_image: pg.ImageItem | None = None
+        self.probe: Any = None
+        self._brushes = (pg.mkBrush("#F97316"), pg.mkBrush("#3B82F6"))  # negative, positive: made once
+        self._shapes: dict[str, tuple[int, ...]] = {}
+
+    def clear(self) -> None:
+        self.view.clear()
+        self.layer_ids, self.images, self.bars, self.plots = [], {}, {}, {}
+        self.input_image = None
+        self.probe = None
+        self.dirty = True
+
+    def begin_run(self, info: Any = None, continuing: bool = False) -> None:
+        if info is not None and not getattr(info, "is_image", False) and len(getattr(info, "sample_shape", ())) != 3:
+            self.source_label.setText(tr("(dense network: activations as bars)"))
+        else:
+            self.source_label.setText("")
+
+    def set_probe(self, probe: Any) -> None:
+        self.probe = probe
+        self.dirty = True
+
+    def _rebuild(self, probe: Any) -> None:
+        """Maps side by side in the first row (input, conv, pool, ...), vector outputs as bars below."""
+        self.view.clear()
+        self._shapes = {}
+        self.images, self.bars, self.plots = {}, {}, {}
+        self.layer_ids = list(probe.activations)
+        maps = [n for n in self.layer_ids if probe.activations[n].ndim == 3]
+        vectors = [n for n in self.layer_ids if probe.activations[n].ndim != 3]
+        sample = getattr(probe, "input", None)
+        self.input_image = None
+        col = 0
+        if sample is not None and np.asarray(sample).ndim == 3:
+            plot = self.view.addPlot(row=0, col=col, title=tr("input"))
+            self._image_plot(plot)
+            self.input_image = pg.ImageItem(axisOrder="row-major")
+            self.input_image.setColorMap(pg.colormap.get("CET-L1"))
+            plot.addItem(self.input_image)
+            col += 1
+        for nid in maps:
+            value = probe.activations[nid]
+            plot = self.view.addPlot(row=0, col=col, title=self._title(nid, probe, value))
+            self._image_plot(plot)
+            image = pg.ImageItem(axisOrder="row-major")
+            image.setColorMap(self.cmap)
+            plot.addItem(image)
+            self.plots[nid], self.images[nid] = plot, image
+            col += 1
+        columns = max(col, 1)
+        if vectors:
+            inner = self.view.addLayout(row=1, col=0, colspan=columns)
+            for i, nid in enumerate(vectors):
+                value = probe.activations[nid]
+                plot = inner.addPlot(row=0, col=i, title=self._title(nid, probe, value))
+                plot.showGrid(y=True, alpha=0.2)
+                plot.getViewBox().setMouseEnabled(x=False, y=False)
+                bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#3B82F6")
+                plot.addItem(bars)
+                self.plots[nid], self.bars[nid] = plot, bars
+
+    @staticmethod
+    def _title(nid: str, probe: Any, value: np.ndarray) -> str:
+        kind = probe.kinds.get(nid, "")
+        shape = "×".join(map(str, value.shape))
+        return f"<span style='font-size:8pt'>{nid} · {kind} {shape}</span>"
+
+    @staticmethod
+    def _image_plot(plot: pg.PlotItem) -> None:
+        plot.hideAxis("left")
+        plot.hideAxis("bottom")
+        plot.setAspectLocked(True)
+        plot.invertY(True)
+        plot.getViewBox().setMouseEnabled(x=False, y=False)
+
+    def redraw(self) -> None:
+        self.dirty = False
+        probe = self.probe
+        if probe is None:
+            return
+        has_input = getattr(probe, "input", None) is not None and np.asarray(probe.input).ndim == 3
+        if list(probe.activations) != self.layer_ids or (self.input_image is not None) != has_input:
+            self._rebuild(probe)
+        if self.input_image is not None:
+            self.input_image.setImage(np.asarray(probe.input)[0], autoLevels=True)
+        for nid, value in probe.activations.items():
+            if nid in self.images:
+                mosaic = tile_maps(value)
+                self.images[nid].setImage(mosaic, levels=(0.0, 1.0))
+                if self._shapes.get(nid) != mosaic.shape:  # the view range changes only with the shape
+                    self._shapes[nid] = mosaic.shape
+                    self.plots[nid].setRange(xRange=(0, mosaic.shape[1]), yRange=(0, mosaic.shape[0]), padding=0.02)
+            elif nid in self.bars:
+                units = np.asarray(value, dtype=np.float64).reshape(-1)[:MAX_UNITS]
+                negative, positive = self._brushes
+                brushes = [positive if v >= 0 else negative for v in units.tolist()]
+                self.bars[nid].setOpts(x=np.arange(units.size), height=units, brushes=brushes)
+
+    def history(self) -> dict[str, np.ndarray]:
+        if self.probe is None:
+            return {}
+        return {nid: np.asarray(v).reshape(-1) for nid, v in self.probe.activations.items()}

@@ -1,0 +1,197 @@
+"""Gradient magnitudes per layer, with warnings for vanishing and exploding gradients.
+
+Why this exists: whether each layer still learns is visible in the L2 norm of its weight gradient.  The
+panel draws one line per layer on a log axis (history in doubling buffers) and bars for the latest step.
+When the trainer sends Hint events they are shown as they come; otherwise :func:`detect_gradient_problems`
+looks at the latest norms itself: a layer far below the others or under 1e-7 is vanishing, a norm that
+grew tenfold, or became Inf / NaN, is exploding, each with a fix to try.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+
+from nnstudio.ui.i18n import tr
+from nnstudio.ui.panels.buffers import GrowingBuffer
+from nnstudio.ui.panels.curves import configure_plot
+from nnstudio.ui.panels.export import ExportablePanel
+
+VANISHING_ABSOLUTE = 1e-7
+VANISHING_RELATIVE = 1e-3  # a layer this far below the median of the others
+EXPLODING_FACTOR = 10.0
+RECENT = 10  # steps averaged for "now"
+REFERENCE = 50  # steps before those, averaged for "before"
+FLOOR = 1e-12  # log axis floor for zero gradients
+
+
+@dataclass(frozen=True)
+class GradientProblem:
+    layer: str
+    kind: str  # "vanishing" or "exploding"
+    message: str
+
+
+def vanishing_message(layer: str, norm: float) -> str:
+    return tr("Layer '{layer}': its gradient is vanishing (norm {norm}). Try ReLU with He initialisation, "
+              "add BatchNorm, or use fewer layers.", layer=layer, norm=f"{norm:.1e}")
+
+
+def exploding_message(layer: str, norm: float) -> str:
+    return tr("Layer '{layer}': its gradient is exploding (norm {norm}). Lower the learning rate, enable "
+              "gradient clipping, or add BatchNorm.", layer=layer, norm=f"{norm:.1e}")
+
+
+def detect_gradient_problems(recent: Mapping[str, float], before: Mapping[str, float] | None = None) -> list[GradientProblem]:
+    """Problems in ``recent`` {layer: norm} (e.g. the median of the last few steps), compared with the
+    other layers and with ``before`` (the same layers some steps earlier)."""
+    problems: list[GradientProblem] = []
+    finite = {k: v for k, v in recent.items() if math.isfinite(v)}
+    for layer, norm in recent.items():
+        if not math.isfinite(norm):
+            problems.append(GradientProblem(layer, "exploding", exploding_message(layer, norm)))
+            continue
+        others = [v for k, v in finite.items() if k != layer]
+        median_others = float(np.median(others)) if others else float("nan")
+        if norm < VANISHING_ABSOLUTE or (others and median_others > 0 and norm < VANISHING_RELATIVE * median_others):
+            problems.append(GradientProblem(layer, "vanishing", vanishing_message(layer, norm)))
+            continue
+        old = (before or {}).get(layer)
+        if old is not None and math.isfinite(old) and old > 0 and norm > EXPLODING_FACTOR * old:
+            problems.append(GradientProblem(layer, "exploding", exploding_message(layer, norm)))
+    return problems
+
+
+class GradientPanel(ExportablePanel):
+    """Lines of per-layer gradient norms on a log axis, plus bars of the latest step."""
+
+    export_name = "gradients"
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(tr("Gradient magnitudes"), parent)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground("w")
+        self.body.addWidget(self.view)
+        self.plot = self.view.addPlot(row=0, col=0)
+        configure_plot(self.plot, tr("gradient L2 norm"), tr("step"))
+        self.plot.setLogMode(x=False, y=True)
+        self.legend = self.plot.addLegend(offset=(-10, 10))
+        self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.bar_plot = self.view.addPlot(row=1, col=0)
+        self.bar_plot.showGrid(y=True, alpha=0.25)
+        self.bar_plot.setLabel("left", tr("log10 norm (latest)"))
+        self.bar_plot.getViewBox().setMouseEnabled(x=False, y=False)
+        self.view.ci.layout.setRowStretchFactor(0, 3)
+        self.view.ci.layout.setRowStretchFactor(1, 2)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, brushes=[])
+        self.bar_plot.addItem(self.bars)
+        self.layers: list[str] = []
+        self.steps: dict[str, GrowingBuffer] = {}
+        self.norms: dict[str, GrowingBuffer] = {}
+        self.lines: dict[str, pg.PlotDataItem] = {}
+        self.problems: list[GradientProblem] = []
+        self.trainer_hints: list[str] = []
+        self._reported: set[tuple[str, str]] = set()
+        self._step_offset = 0.0
+
+    def clear(self) -> None:
+        for layer in self.layers:
+            self.steps[layer].clear()
+            self.norms[layer].clear()
+        self.problems, self.trainer_hints, self._reported = [], [], set()
+        self._step_offset = 0.0
+        self.show_notice("")
+        self.dirty = True
+
+    def begin_run(self, info: Any = None, continuing: bool = False) -> None:
+        if not continuing:
+            self.clear()
+        else:
+            self._step_offset = max((self.steps[l].last(0.0) for l in self.layers), default=0.0)
+        for layer in getattr(info, "layers", []) or []:
+            self._ensure(layer)
+
+    def _ensure(self, layer: str) -> None:
+        if layer in self.lines:
+            return
+        self.layers.append(layer)
+        self.steps[layer] = GrowingBuffer()
+        self.norms[layer] = GrowingBuffer()
+        colour = pg.intColor(len(self.layers) - 1, hues=9, values=1, maxValue=220)
+        self.lines[layer] = self.plot.plot(pen=pg.mkPen(colour, width=2), name=layer)
+
+    def add_batches(self, reports: Sequence[Any]) -> None:
+        got = False
+        for report in reports:  # one dict per report; a drain holds a few dozen
+            norms = getattr(report, "grad_norms", None)
+            if not norms:
+                continue
+            step = float(getattr(report, "global_step", 0)) + self._step_offset
+            for layer, value in norms.items():
+                self._ensure(layer)
+                self.steps[layer].append(step)
+                self.norms[layer].append(float(value))
+            got = True
+        if got:
+            self.dirty = True
+            if not self.trainer_hints:
+                self._check()
+
+    def add_hint(self, hint: Any) -> None:
+        """A Hint event from the trainer: shown instead of the panel's own detection."""
+        message = str(getattr(hint, "message", "") or hint)
+        if message and message not in self.trainer_hints:
+            self.trainer_hints.append(message)
+            self.show_notice("\n".join(self.trainer_hints[-3:]))
+
+    def _window(self, layer: str, start: int, stop: int) -> float | None:
+        values = self.norms[layer].view()
+        n = len(values)
+        part = values[max(n - start, 0):max(n - stop, 0)]
+        if part.size == 0:
+            return None
+        if not np.isfinite(part).all():
+            return float(part[~np.isfinite(part)][0])
+        return float(np.median(part))
+
+    def _check(self) -> None:
+        recent = {l: v for l in self.layers if (v := self._window(l, RECENT, 0)) is not None}
+        before = {l: v for l in self.layers if len(self.norms[l]) >= RECENT + REFERENCE
+                  and (v := self._window(l, RECENT + REFERENCE, RECENT)) is not None}
+        found = detect_gradient_problems(recent, before)
+        new = [p for p in found if (p.layer, p.kind) not in self._reported]
+        if new:
+            self._reported.update((p.layer, p.kind) for p in new)
+            self.problems.extend(new)
+            self.show_notice("\n".join(p.message for p in self.problems[-3:]))
+
+    def redraw(self) -> None:
+        self.dirty = False
+        heights, names = [], []
+        for layer in self.layers:
+            norms = self.norms[layer].view()
+            self.lines[layer].setData(self.steps[layer].view(), np.clip(np.nan_to_num(norms, nan=FLOOR, posinf=1e30), FLOOR, None))
+            if len(norms):
+                names.append(layer)
+                last = norms[-1]
+                heights.append(math.log10(max(last, FLOOR)) if math.isfinite(last) else 30.0)
+        if heights:
+            base = math.floor(min(heights)) - 1
+            colours = [pg.intColor(self.layers.index(n), hues=9, values=1, maxValue=220) for n in names]
+            self.bars.setOpts(x=np.arange(len(heights)), height=np.array(heights) - base, y0=base,
+                              brushes=colours, pens=colours)
+            self.bar_plot.getAxis("bottom").setTicks([list(enumerate(names))])
+            self.bar_plot.setYRange(base, max(heights) + 0.5, padding=0)
+            self.bar_plot.setXRange(-0.6, len(heights) - 0.4, padding=0)
+
+    def history(self) -> dict[str, np.ndarray]:
+        if not self.layers or not any(len(self.norms[l]) for l in self.layers):
+            return {}
+        first = self.layers[0]
+        columns = {"step": self.steps[first].view()}
+        for layer in self.layers:
+            columns[layer] = self.norms[layer].view()
+        return columns

@@ -1,0 +1,292 @@
+"""The training panel: the run's settings, the Train / Pause / Stop / Step / Reset buttons and the progress.
+
+Why this exists: the settings are part of the project (its ``training`` section), so this widget is only a
+view of them: :meth:`TrainingPanel.set_settings` shows a dict without echoing it back, and every edit by
+the user is announced once through ``setting_edited(key, value)`` for the controller to write into the
+project (as an undoable command when the window has an undo stack).  The buttons only emit signals; the
+controller owns the run.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
+                               QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton, QSpinBox, QToolButton,
+                               QVBoxLayout, QWidget)
+
+from nnstudio.engine.optimizers import OPTIMIZERS, SCHEDULES
+from nnstudio.graph.project_file import BACKEND_CHOICES, default_training
+from nnstudio.graph.shapes import LOSS_NAMES
+from nnstudio.ui.i18n import tr
+
+USER_PREFIX = "user:"
+LOSS_TEXT = {"mse": "Mean squared error", "cross_entropy": "Cross-entropy", "binary_cross_entropy":
+             "Binary cross-entropy", "perceptron": "Perceptron", "hinge": "Hinge"}
+OPTIMIZER_TEXT = {"sgd": "SGD", "momentum": "SGD with momentum", "nesterov": "Nesterov", "adam": "Adam",
+                  "rmsprop": "RMSprop"}
+SCHEDULE_TEXT = {"constant": "Constant", "step": "Step decay", "cosine": "Cosine"}
+
+
+def dataset_choices() -> list[tuple[str, str]]:
+    """(name, description) of the datasets to offer; the registry's list when it is there."""
+    try:
+        from nnstudio.data.registry import list_datasets  # noqa: PLC0415
+        return [(str(n), str(d)) for n, d in list_datasets()]
+    except Exception:  # noqa: BLE001 - the panel must open even when a dataset source is broken
+        return [("mnist", "")]
+
+
+def backend_choices() -> list[str]:
+    try:
+        from nnstudio.engine.backend import available_backends  # noqa: PLC0415
+        found = available_backends()
+    except Exception:  # noqa: BLE001
+        found = ["numpy"]
+    return ["auto"] + [b for b in BACKEND_CHOICES if b in found and b != "auto"]
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def progress_text(epoch: int, epochs: int, step: int, steps: int | None, samples_per_s: float,
+                  eta_s: float | None) -> str:
+    batch = f"{step}/{steps}" if steps else str(step)
+    return tr("epoch {epoch}/{epochs} · batch {batch} · {speed} samples/s · {left} left", epoch=epoch,
+              epochs=epochs, batch=batch, speed=f"{samples_per_s:,.0f}", left=format_duration(eta_s))
+
+
+class TrainingPanel(QWidget):
+    """Settings form, run buttons, progress bar and a status line."""
+
+    setting_edited = Signal(str, object)
+    train_clicked = Signal()
+    pause_toggled = Signal(bool)
+    stop_clicked = Signal()
+    step_clicked = Signal()
+    reset_clicked = Signal()
+    evaluate_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None,
+                 choose_data_path: Callable[[QWidget, bool], str | None] | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("training_panel")
+        self._loading = False
+        self._choose_data_path = choose_data_path or _ask_data_path
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+
+        data_row = QHBoxLayout()
+        self.dataset = QComboBox()
+        self.dataset.setMinimumContentsLength(12)
+        self._fill_datasets()
+        self.open_data = QToolButton()
+        self.open_data.setText(tr("Open data..."))
+        self.open_data.setToolTip(tr("Train on your own data: a folder of images, IDX files, .npz or .csv"))
+        menu = QMenu(self.open_data)
+        menu.addAction(tr("Folder..."), lambda: self._open_user_data(folder=True))
+        menu.addAction(tr("File..."), lambda: self._open_user_data(folder=False))
+        self.open_data.setMenu(menu)
+        self.open_data.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        data_row.addWidget(self.dataset, 1)
+        data_row.addWidget(self.open_data)
+        form.addRow(tr("Dataset"), data_row)
+
+        self.loss = self._combo([(n, tr(LOSS_TEXT.get(n, n))) for n in LOSS_NAMES])
+        self.optimizer = self._combo([(n, tr(OPTIMIZER_TEXT.get(n, n))) for n in OPTIMIZERS])
+        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate.setDecimals(6)
+        self.learning_rate.setRange(1e-6, 10.0)
+        self.learning_rate.setSingleStep(0.0005)
+        self.learning_rate.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, 65536)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100000)
+        self.schedule = self._combo([(n, tr(SCHEDULE_TEXT.get(n, n))) for n in SCHEDULES])
+        self.augment = QCheckBox(tr("Shift and rotate images a little"))
+        self.validation_split = QDoubleSpinBox()
+        self.validation_split.setRange(0.0, 0.9)
+        self.validation_split.setSingleStep(0.05)
+        self.validation_split.setDecimals(2)
+        self.backend = self._combo([(b, {"auto": tr("Automatic"), "numpy": "NumPy (CPU)", "cupy": "CuPy (GPU)"}[b])
+                                    for b in backend_choices()])
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        for label, widget in ((tr("Loss"), self.loss), (tr("Optimizer"), self.optimizer),
+                              (tr("Learning rate"), self.learning_rate), (tr("Batch size"), self.batch_size),
+                              (tr("Epochs"), self.epochs), (tr("Schedule"), self.schedule),
+                              (tr("Augmentation"), self.augment), (tr("Validation split"), self.validation_split),
+                              (tr("Backend"), self.backend), (tr("Seed"), self.seed)):
+            form.addRow(label, widget)
+        layout.addLayout(form)
+
+        buttons = QGridLayout()
+        self.train_button = QPushButton(tr("Train"))
+        self.train_button.setDefault(True)
+        self.pause_button = QPushButton(tr("Pause"))
+        self.pause_button.setCheckable(True)
+        self.stop_button = QPushButton(tr("Stop"))
+        self.step_button = QPushButton(tr("Step"))
+        self.step_button.setToolTip(tr("Train on one batch, then pause"))
+        self.reset_button = QPushButton(tr("Reset weights"))
+        self.evaluate_button = QPushButton(tr("Evaluate on test set"))
+        for i, button in enumerate((self.train_button, self.pause_button, self.stop_button, self.step_button,
+                                    self.reset_button, self.evaluate_button)):
+            buttons.addWidget(button, i // 3, i % 3)
+        layout.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(False)
+        self.progress_label = QLabel("")
+        self.status = QLabel(tr("Ready."))
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.progress_label)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+
+        self.train_button.clicked.connect(self.train_clicked.emit)
+        self.pause_button.toggled.connect(self._pause_toggled)
+        self.stop_button.clicked.connect(self.stop_clicked.emit)
+        self.step_button.clicked.connect(self.step_clicked.emit)
+        self.reset_button.clicked.connect(self.reset_clicked.emit)
+        self.evaluate_button.clicked.connect(self.evaluate_clicked.emit)
+        self._connect_edits()
+        self.set_settings(default_training())
+        self.set_state("idle")
+
+    # -- building ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _combo(items: list[tuple[str, str]]) -> QComboBox:
+        box = QComboBox()
+        for key, text in items:
+            box.addItem(text, key)
+        return box
+
+    def _fill_datasets(self) -> None:
+        for name, description in dataset_choices():
+            self.dataset.addItem(name, name)
+            self.dataset.setItemData(self.dataset.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
+
+    def _connect_edits(self) -> None:
+        combos = {"dataset": self.dataset, "loss": self.loss, "optimizer": self.optimizer,
+                  "schedule": self.schedule, "backend": self.backend}
+        for key, box in combos.items():
+            box.currentIndexChanged.connect(lambda _i, k=key, b=box: self._edited(k, b.currentData()))
+        self.learning_rate.valueChanged.connect(lambda v: self._edited("learning_rate", float(v)))
+        self.batch_size.valueChanged.connect(lambda v: self._edited("batch_size", int(v)))
+        self.epochs.valueChanged.connect(lambda v: self._edited("epochs", int(v)))
+        self.validation_split.valueChanged.connect(lambda v: self._edited("validation_split", round(float(v), 4)))
+        self.seed.valueChanged.connect(lambda v: self._edited("seed", int(v)))
+        self.augment.toggled.connect(lambda v: self._edited("augment", bool(v)))
+
+    def _edited(self, key: str, value: Any) -> None:
+        if not self._loading:
+            self.setting_edited.emit(key, value)
+
+    def _pause_toggled(self, paused: bool) -> None:
+        self.pause_button.setText(tr("Resume") if paused else tr("Pause"))
+        if not self._loading:
+            self.pause_toggled.emit(paused)
+
+    def _open_user_data(self, folder: bool) -> None:
+        path = self._choose_data_path(self, folder)
+        if path:
+            self.select_dataset(USER_PREFIX + path, emit=True)
+
+    # -- showing the project's settings ------------------------------------------------------------------------
+    def select_dataset(self, name: str, emit: bool = False) -> None:
+        index = self.dataset.findData(name)
+        loading, self._loading = self._loading, not emit
+        try:
+            if index < 0:
+                label = name if not name.startswith(USER_PREFIX) else tr("Your data: {path}", path=name[len(USER_PREFIX):])
+                self.dataset.addItem(label, name)
+                index = self.dataset.count() - 1
+            if self.dataset.currentIndex() == index and emit:
+                self.setting_edited.emit("dataset", name)
+            self.dataset.setCurrentIndex(index)
+        finally:
+            self._loading = loading
+
+    def set_settings(self, settings: dict[str, Any]) -> None:
+        """Show ``settings`` (the project's training section) without announcing them as edits."""
+        merged = default_training()
+        merged.update(settings or {})
+        self._loading = True
+        try:
+            self.select_dataset(str(merged["dataset"]))
+            for key, box in (("loss", self.loss), ("optimizer", self.optimizer), ("schedule", self.schedule),
+                             ("backend", self.backend)):
+                index = box.findData(merged[key])
+                box.setCurrentIndex(max(index, 0))
+            self.learning_rate.setValue(float(merged["learning_rate"]))
+            self.batch_size.setValue(int(merged["batch_size"]))
+            self.epochs.setValue(int(merged["epochs"]))
+            self.validation_split.setValue(float(merged["validation_split"]))
+            self.seed.setValue(int(merged["seed"]))
+            self.augment.setChecked(bool(merged["augment"]))
+        finally:
+            self._loading = False
+
+    def settings(self) -> dict[str, Any]:
+        """What the form shows now, as a training section."""
+        return {"dataset": self.dataset.currentData(), "loss": self.loss.currentData(),
+                "optimizer": self.optimizer.currentData(), "learning_rate": float(self.learning_rate.value()),
+                "batch_size": int(self.batch_size.value()), "epochs": int(self.epochs.value()),
+                "schedule": self.schedule.currentData(), "augment": bool(self.augment.isChecked()),
+                "validation_split": round(float(self.validation_split.value()), 4),
+                "backend": self.backend.currentData(), "seed": int(self.seed.value())}
+
+    # -- run state and progress ------------------------------------------------------------------------------
+    def set_state(self, state: str) -> None:
+        """"idle", "running" or "paused": which buttons make sense."""
+        running = state in ("running", "paused")
+        self.train_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        self.step_button.setEnabled(state != "running")
+        self.reset_button.setEnabled(not running)
+        self.evaluate_button.setEnabled(not running)
+        for widget in (self.dataset, self.open_data, self.loss, self.optimizer, self.learning_rate, self.batch_size,
+                       self.epochs, self.schedule, self.augment, self.validation_split, self.backend, self.seed):
+            widget.setEnabled(not running)
+        self._loading = True
+        try:
+            self.pause_button.setChecked(state == "paused")
+            self.pause_button.setText(tr("Resume") if state == "paused" else tr("Pause"))
+        finally:
+            self._loading = False
+
+    def show_progress(self, report: Any, epochs: int, steps_per_epoch: int | None) -> None:
+        epoch, step = int(getattr(report, "epoch", 0)), int(getattr(report, "step", 0))
+        if steps_per_epoch:
+            done = ((epoch - 1) + min(step, steps_per_epoch) / steps_per_epoch) / max(epochs, 1)
+            self.progress.setValue(int(1000 * min(max(done, 0.0), 1.0)))
+        self.progress_label.setText(progress_text(epoch, epochs, step, steps_per_epoch,
+                                                  float(getattr(report, "samples_per_s", 0.0) or 0.0),
+                                                  getattr(report, "eta_s", None)))
+
+    def show_status(self, text: str, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #B91C1C;" if error else "")
+        self.status.setText(text)
+
+
+def _ask_data_path(parent: QWidget, folder: bool = True) -> str | None:
+    if folder:
+        path = QFileDialog.getExistingDirectory(parent, tr("Open a folder of training data"))
+    else:
+        path, _ = QFileDialog.getOpenFileName(parent, tr("Open a training data file"), "",
+                                              tr("Data files (*.npz *.csv *.gz *-ubyte);;All files (*)"))
+    return path or None

@@ -1,0 +1,227 @@
+"""Each training panel receives data and draws it (item data lengths), exports PNG / CSV, and the pure
+helpers behind them (buffers, EMA, gradient warnings, mosaics, boundary colours, confusion counts) are right."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from nnstudio.errors import UserError  # noqa: E402
+from nnstudio.ui.panels import Dashboard  # noqa: E402
+from nnstudio.ui.panels.boundary import boundary_rgb  # noqa: E402
+from nnstudio.ui.panels.buffers import GrowingBuffer, SeriesTable  # noqa: E402
+from nnstudio.ui.panels.confusion import cell_at, confusion_from_predictions  # noqa: E402
+from nnstudio.ui.panels.curves import ema  # noqa: E402
+from nnstudio.ui.panels.export import csv_text  # noqa: E402
+from nnstudio.ui.panels.feature_maps import tile_maps  # noqa: E402
+from nnstudio.ui.panels.gradients import detect_gradient_problems  # noqa: E402
+from nnstudio.ui.worker import Boundary, Histograms, Predictions, Probe, RunInfo  # noqa: E402
+
+
+@dataclass
+class BatchReport:
+    epoch: int
+    step: int
+    global_step: int
+    loss: float
+    accuracy: float
+    lr: float = 0.01
+    samples_per_s: float = 100.0
+    grad_norms: dict | None = None
+    eta_s: float = 1.0
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float
+    val_acc: float
+    confusion: object = None
+    seconds: float = 1.0
+
+
+def info(**kw) -> RunInfo:
+    base = dict(dataset="toy", sample_shape=(2,), num_classes=2, class_names=["a", "b"], task="classification",
+                is_image=False, epochs=2, layers=["d1", "d2"])
+    base.update(kw)
+    return RunInfo(**base)
+
+
+def batches(n: int, start: int = 1, norms=lambda i: {"d1": 0.5, "d2": 1.0}) -> list[BatchReport]:
+    return [BatchReport(1, i, i, 1.0 / i, min(1.0, i / n), grad_norms=norms(i)) for i in range(start, start + n)]
+
+
+# -- pure helpers --------------------------------------------------------------------------------------------------
+def test_growing_buffer_doubles_and_keeps_values():
+    buf = GrowingBuffer(capacity=2)
+    buf.extend(np.arange(5))
+    buf.append(5)
+    assert buf.capacity == 8 and list(buf.view()) == [0, 1, 2, 3, 4, 5]
+    table = SeriesTable(["a", "b"])
+    table.append_rows(a=[1, 2], b=[3, 4])
+    table.append_rows(a=5)
+    assert len(table) == 3 and np.isnan(table["b"][2])
+    with pytest.raises(ValueError):
+        table.append_rows(a=[1, 2], b=[1])
+
+
+def test_ema_skips_nan_and_continues():
+    values, last = ema(np.array([1.0, np.nan, 3.0]), float("nan"), alpha=0.5)
+    assert values.tolist() == [1.0, 1.0, 2.0] and last == 2.0
+    more, _ = ema(np.array([4.0]), last, alpha=0.5)
+    assert more.tolist() == [3.0]
+
+
+def test_gradient_problems():
+    assert detect_gradient_problems({"d1": 0.5, "d2": 1.0}) == []
+    vanishing = detect_gradient_problems({"d1": 1e-9, "d2": 1.0, "d3": 0.8})
+    assert [(p.layer, p.kind) for p in vanishing] == [("d1", "vanishing")]
+    assert "'d1'" in vanishing[0].message and "He initialisation" in vanishing[0].message
+    exploding = detect_gradient_problems({"d1": 50.0, "d2": 40.0}, before={"d1": 2.0, "d2": 30.0})
+    assert [(p.layer, p.kind) for p in exploding] == [("d1", "exploding")]
+    assert "learning rate" in exploding[0].message
+    assert detect_gradient_problems({"d1": float("nan")})[0].kind == "exploding"
+
+
+def test_tile_maps_is_a_mosaic_of_normalised_channels():
+    maps = np.stack([np.full((3, 4), c, dtype=np.float32) + np.arange(4) for c in range(5)])
+    mosaic = tile_maps(maps)
+    assert mosaic.shape == (2 * 4 - 1, 3 * 5 - 1)  # 3 columns x 2 rows of 3x4 maps, 1-pixel gaps
+    assert np.nanmin(mosaic) == 0.0 and np.nanmax(mosaic) == 1.0
+    assert np.isnan(mosaic[3, 0])  # the gap row
+
+
+def test_boundary_colours():
+    probs = np.zeros((2, 2, 2), dtype=np.float32)
+    probs[0, :, 0] = 1.0
+    probs[1, :, 1] = 1.0
+    rgb = boundary_rgb(probs)
+    assert rgb.shape == (2, 2, 3) and rgb.dtype == np.uint8
+    assert rgb[0, 0, 0] > rgb[0, 0, 2] and rgb[1, 0, 2] > rgb[1, 0, 0]  # orange row, blue row
+    unsure = boundary_rgb(np.full((1, 1, 2), 0.5, dtype=np.float32))
+    assert (unsure == 255).all()  # white where the model cannot tell
+    assert boundary_rgb(np.array([[-3.0, 3.0]])).shape == (1, 2, 3)  # scores, not probabilities
+
+
+def test_confusion_helpers_and_csv():
+    m = confusion_from_predictions(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]), 3)
+    assert m.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+    assert cell_at(1.5, 0.2, 3) == (0, 1) and cell_at(3.1, 0, 3) is None
+    assert csv_text({"a": [1, 2.5], "b": [np.nan]}) == "a,b\n1,\n2.5,\n"
+
+
+# -- panels draw what they receive ------------------------------------------------------------------------------
+@pytest.fixture
+def dashboard(qtbot):
+    ds = SimpleNamespace(x_train=np.random.default_rng(0).random((20, 1, 8, 8), dtype=np.float32),
+                         x_test=np.zeros((0, 1, 8, 8), np.float32))
+    board = Dashboard(dataset_getter=lambda: ds)
+    for panel in board.panels.values():
+        qtbot.addWidget(panel)
+        panel.resize(500, 400)
+        panel.show()
+    yield board
+    board.timer.stop()
+
+
+def test_curves_panel_draws_batches_and_epochs(dashboard, qtbot, tmp_path):
+    panel = dashboard.curves
+    panel.begin_run(info())
+    panel.add_batches(batches(30))
+    panel.add_epoch(EpochReport(1, 0.5, 0.6, 0.55, 0.58))
+    panel.add_batches(batches(10, start=31))
+    panel.add_epoch(EpochReport(2, 0.3, 0.8, 0.35, 0.75))
+    qtbot.waitUntil(lambda: not panel.dirty, timeout=2000)  # the dashboard's timer redrew it
+    x, y = panel.items["loss_raw"].xData, panel.items["loss_raw"].yData
+    assert len(x) == 40 and y[0] == 1.0
+    assert len(panel.items["loss_ema"].xData) == 40
+    assert panel.items["acc_val"].yData.tolist() == [0.58, 0.75]
+    assert "validation accuracy 75.0%" in panel.summary.text()
+    # a continued run carries on after step 40
+    panel.begin_run(info(), continuing=True)
+    panel.add_batches(batches(5))
+    panel.redraw()
+    assert panel.items["loss_raw"].xData[-1] == 45
+    out = panel.export_csv(tmp_path / "curves")
+    text = out.read_text().splitlines()
+    assert text[0].startswith("step,epoch,loss") and len(text) == 46
+    png = panel.export_png(tmp_path / "curves.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_gradient_panel_lines_bars_and_warning(dashboard, qtbot):
+    panel = dashboard.gradients
+    panel.begin_run(info())
+    panel.add_batches(batches(20, norms=lambda i: {"d1": 1e-9, "d2": 0.5, "d3": 0.4}))
+    panel.redraw()
+    assert len(panel.lines["d1"].xData) == 20
+    assert len(panel.bars.opts["height"]) == 3
+    assert "'d1'" in panel.notice.text() and "vanishing" in panel.notice.text()
+    assert panel.history()["d2"].size == 20
+
+
+def test_gradient_panel_prefers_trainer_hints(dashboard):
+    panel = dashboard.gradients
+    panel.begin_run(info())
+    panel.add_hint(SimpleNamespace(message="Layer 'x' looks dead"))
+    panel.add_batches(batches(20, norms=lambda i: {"d1": 1e-9, "d2": 0.5}))
+    assert panel.notice.text() == "Layer 'x' looks dead" and panel.problems == []
+
+
+def test_feature_map_panel(dashboard):
+    panel = dashboard.feature_maps
+    probe = Probe(3, {"c1": np.random.rand(6, 8, 8).astype(np.float32), "d1": np.random.randn(10).astype(np.float32)},
+                  {"c1": "Conv2D", "d1": "Dense"}, np.random.rand(1, 8, 8).astype(np.float32))
+    panel.set_probe(probe)
+    panel.redraw()
+    assert panel.images["c1"].image.shape == (2 * 9 - 1, 3 * 9 - 1)
+    assert len(panel.bars["d1"].opts["height"]) == 10
+    assert panel.input_image is not None and panel.input_image.image.shape == (8, 8)
+
+
+def test_histogram_panel(dashboard):
+    panel = dashboard.histograms
+    counts, edges = np.histogram(np.random.randn(100), bins=10)
+    panel.set_histograms(Histograms(1, {"d1/W": (counts, edges)}, {"d1": (counts, edges), "a1": (counts, edges)}))
+    panel.redraw()
+    x, y = panel.curves[("weights", "d1/W")].xData, panel.curves[("weights", "d1/W")].yData
+    assert len(y) == 10 and len(x) == 11 and y.sum() == 100
+    assert ("activations", "a1") in panel.curves
+
+
+def test_boundary_panel(dashboard):
+    panel = dashboard.boundary
+    pts = np.random.rand(50, 2).astype(np.float32)
+    panel.begin_run(info(points=pts, labels=(pts[:, 0] > 0.5).astype(int), extent=(0.0, 1.0, 0.0, 1.0)))
+    panel.set_boundary(Boundary(5, (0.0, 1.0, 0.0, 1.0), np.random.rand(16, 16, 2).astype(np.float32)))
+    panel.redraw()
+    assert panel.image.image.shape == (16, 16, 3)
+    assert len(panel.points.data) == 50
+    assert not panel.placeholder.isVisible()
+
+
+def test_confusion_panel_and_samples_dialog(dashboard, qtbot):
+    panel = dashboard.confusion
+    panel.begin_run(info(num_classes=3, class_names=["x", "y", "z"]))
+    y_true = np.array([0, 0, 1, 2, 2, 2])
+    y_pred = np.array([0, 2, 1, 2, 0, 2])
+    panel.set_predictions(Predictions(1, np.arange(6), "train", y_true, y_pred))
+    panel.redraw()
+    assert panel.image.image.shape == (3, 3)
+    assert [t.textItem.toPlainText() for t in panel.texts] == ["1", "", "1", "", "1", "", "1", "", "2"]
+    rows, samples = panel.samples_in(2, 0)
+    assert rows.tolist() == [4] and samples.shape == (1, 1, 8, 8)
+    panel.show_samples(0, 2)
+    assert panel.dialog is not None and panel.dialog.list.count() == 1
+    panel.dialog.close()
+
+
+def test_export_without_history_is_a_user_error(dashboard, tmp_path):
+    with pytest.raises(UserError, match="no history"):
+        dashboard.histograms.export_csv(tmp_path / "h.csv")

@@ -1,0 +1,199 @@
+"""Training inside the main window: docks and menu entries, settings as undoable project edits, a real run
+with the panels filling up, continue / reset / evaluate, the NaN message, closing during a run, and a
+screenshot of the dashboard (written to /tmp/train.png)."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from nnstudio.graph.project_file import Project, default_training  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("_training_doubles", Path(__file__).with_name("test_training_worker.py"))
+doubles = sys.modules.setdefault("_training_doubles", importlib.util.module_from_spec(_spec))
+if not hasattr(doubles, "ToyTrainer"):
+    _spec.loader.exec_module(doubles)
+
+main_window = pytest.importorskip("nnstudio.ui.main_window")
+from nnstudio.ui.training_controller import install_training  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "data"))
+    # never block on a modal question in a headless run
+    monkeypatch.setattr(main_window.QMessageBox, "question",
+                        staticmethod(lambda *a, **k: main_window.QMessageBox.StandardButton.Discard))
+    win = main_window.MainWindow()
+    qtbot.addWidget(win)
+    training = dict(default_training(), dataset="circle", learning_rate=0.05, batch_size=32, epochs=2,
+                    backend="numpy")
+    project = Project(name="toy", graph=doubles.toy_graph(), training=training, path=tmp_path / "toy.nnproj")
+    controller = install_training(win)  # the window may have installed it already: the same one comes back
+    win.set_project(project)
+    if os.environ.get("_TOY_DELAY"):  # slow the run down (the engine-based double sleeps between batches)
+        controller.make_trainer = lambda r, d: doubles.ToyTrainer(r.graph, d, r.settings, r.weights,
+                                                                  delay=float(os.environ["_TOY_DELAY"]))
+    win.resize(1400, 900)
+    win.show()
+    yield win, controller
+    if controller.is_training:
+        controller.stop_and_wait()
+    win.undo_stack.setClean()
+
+
+def run_to_end(qtbot, controller, timeout=30000):
+    finished = []
+    assert controller.train()
+    controller.session.finished.connect(finished.append)
+    qtbot.waitUntil(lambda: bool(finished), timeout=timeout)
+    return finished[0]
+
+
+def test_install_adds_docks_menu_and_shows_project_settings(window):
+    win, controller = window
+    for name in ("training", "training_curves", "training_gradients", "training_feature_maps",
+                 "training_histograms", "training_boundary", "training_confusion"):
+        assert name in win.docks
+    texts = [a.text() for a in win.train_menu.actions()]
+    assert "&Train" in texts and "&Stop" in texts
+    assert controller.panel.dataset.currentData() == "circle"
+    assert controller.panel.batch_size.value() == 32
+    assert win.training_controller is controller and install_training(win) is controller
+
+
+def test_settings_edits_are_undoable(window):
+    win, controller = window
+    controller.panel.epochs.setValue(7)
+    assert win.project.training["epochs"] == 7
+    win.undo_stack.undo()
+    assert win.project.training["epochs"] == 2 and controller.panel.epochs.value() == 2
+    win.undo_stack.redo()
+    assert controller.panel.epochs.value() == 7
+
+
+def test_hidden_panels_cost_nothing(window, qtbot):
+    win, controller = window
+    qtbot.waitUntil(lambda: controller.panel_visible("gradients"), timeout=3000)
+    assert not controller.panel_visible("histograms")  # a tab behind the gradients
+    run_to_end(qtbot, controller)
+    assert controller.dashboard.histograms.data is None
+    assert controller.dashboard.curves.batches["loss"].size > 0
+
+
+def test_train_fills_panels_saves_weights_and_continues(window, qtbot):
+    win, controller = window
+    for name in ("boundary", "histograms", "confusion"):  # float the tabs behind, so every panel is visible
+        controller.docks[name].setFloating(True)
+    qtbot.waitUntil(lambda: all(controller.panel_visible(n) for n in controller.docks), timeout=3000)
+    result = run_to_end(qtbot, controller)
+    assert result.reason == "finished", result.message
+    board = controller.dashboard
+    board.redraw_all()
+    steps = controller.info.steps_per_epoch
+    assert steps == 12  # 400 points, 10% kept for validation, batches of 32
+    assert len(board.curves.items["loss_raw"].xData) == 2 * steps
+    assert len(board.curves.items["loss_val"].yData) == 2
+    assert len(board.gradients.lines["d1"].xData) == 2 * steps
+    assert board.boundary.image.image is not None and board.boundary.image.image.shape[:2] == (64, 64)
+    assert board.confusion.matrix is not None and board.confusion.matrix.sum() > 0
+    assert board.histograms.curves
+    assert "d1" in board.feature_maps.bars
+    # weights beside the project, and Train again continues the curves
+    assert controller.weights is not None and Path(win.project.path).with_name("toy.weights.npz").is_file()
+    run_to_end(qtbot, controller)
+    board.redraw_all()
+    assert board.curves.items["loss_raw"].xData[-1] == 4 * steps
+    figures = controller.evaluate()
+    assert figures is not None and figures["accuracy"] > 0.8
+    assert "Test set" in controller.panel.status.text()
+    controller.reset_weights()
+    assert controller.weights is None and len(board.curves.batches) == 0
+    assert not Path(win.project.path).with_name("toy.weights.npz").exists()
+
+
+def test_editing_is_refused_while_training(window, qtbot, monkeypatch):
+    monkeypatch.setenv("_TOY_DELAY", "0.002")
+    win, controller = window
+    win.project.training["epochs"] = 1000
+    assert controller.edit_refusal() is None
+    controller.train()
+    assert controller.is_training
+    assert "Stop the training first" in controller.edit_refusal()
+    assert not win.view.isInteractive() and not controller.panel.train_button.isEnabled()
+    controller.pause()
+    qtbot.waitUntil(lambda: controller.panel.pause_button.isChecked(), timeout=2000)
+    controller.stop()
+    qtbot.waitUntil(lambda: not controller.is_training, timeout=10000)
+    assert controller.last_result.reason == "stopped"
+    assert win.view.isInteractive() and controller.panel.train_button.isEnabled()
+
+
+def test_nan_is_shown_to_the_user(window, qtbot):
+    win, controller = window
+    win.project.graph = doubles.toy_graph(softmax=False)
+    win.project.training.update(learning_rate=10.0, optimizer="sgd", loss="mse", epochs=20)
+    result = run_to_end(qtbot, controller)
+    assert result.reason == "nan", result.message
+    assert "loss became NaN" in controller.panel.status.text()
+    assert controller.weights is not None and all(np.isfinite(w).all() for w in controller.weights.values())
+
+
+def test_step_from_idle_trains_one_batch(window, qtbot):
+    win, controller = window
+    controller.step()
+    qtbot.waitUntil(lambda: len(controller.dashboard.curves.batches) == 1, timeout=10000)
+    qtbot.wait(300)
+    assert len(controller.dashboard.curves.batches) == 1 and controller.is_training
+    controller.step()
+    qtbot.waitUntil(lambda: len(controller.dashboard.curves.batches) == 2, timeout=10000)
+    controller.stop()
+    qtbot.waitUntil(lambda: not controller.is_training, timeout=10000)
+
+
+def test_closing_the_window_during_training_stops_it(window, qtbot, monkeypatch):
+    monkeypatch.setenv("_TOY_DELAY", "0.002")
+    win, controller = window
+    win.project.training["epochs"] = 1000
+    controller.train()
+    qtbot.waitUntil(lambda: len(controller.dashboard.curves.batches) > 0 or controller.info is not None, timeout=10000)
+    session = controller.session
+    win.undo_stack.setClean()
+    win.close()
+    assert not controller.is_training and session.thread.isFinished()
+    assert session.result.reason == "stopped"
+
+
+def test_dashboard_screenshot_after_a_short_real_run(qtbot, tmp_path, monkeypatch):
+    """The mnist-cnn example trains briefly; the window with every panel is saved to /tmp/train.png."""
+    from nnstudio.graph.project_file import load_project
+    from nnstudio.resources_path import resource
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "data"))
+    win = main_window.MainWindow()
+    qtbot.addWidget(win)
+    project = load_project(resource("examples", "mnist-cnn.json"))
+    project.training.update(epochs=2, max_train_samples=1500, max_test_samples=300, backend="numpy")
+    controller = install_training(win)
+    win.set_project(project)
+    win.resize(1600, 1000)
+    win.show()
+    controller.docks["training"].raise_()
+    finished = []
+    controller.train()
+    controller.session.finished.connect(finished.append)
+    qtbot.waitUntil(lambda: bool(finished), timeout=120000)
+    assert finished[0].reason == "finished", finished[0].message
+    board = controller.dashboard
+    qtbot.wait(200)
+    board.redraw_all()
+    assert board.feature_maps.images and board.confusion.matrix.shape == (10, 10)
+    path = Path(os.environ.get("NNSTUDIO_SCREENSHOT", "/tmp/train.png"))
+    assert win.grab().save(str(path))
+    assert path.stat().st_size > 10000
+    win.undo_stack.setClean()

@@ -1,0 +1,182 @@
+"""How responsive the GUI stays while training, and what the live panels cost in throughput.
+
+Trains the mnist-cnn example twice on the same data: headless (iterating the trainer's generator, as the CLI
+does) and inside the main window offscreen with every training panel visible.  Reports
+
+* throughput: samples per second between the first and the last batch of the run (wall time, measured in
+  the thread that trains, so the worker's extra views and the report plumbing are included), and the ratio
+  GUI / headless (target: at least 0.85);
+* event-loop latency of the GUI thread: a QTimer fires every 10 ms and records how late each tick is;
+  the 50th / 99th percentile and the maximum (target: p99 under 50 ms).
+
+Run: ``QT_QPA_PLATFORM=offscreen python tools/bench_gui_training.py [--samples 1500] [--json]``.
+This is a measurement to report, not a timed test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+class TimedTrainer:
+    """Wraps a trainer; records the wall time of each BatchReport as it is yielded (in the training thread)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.stamps: list[float] = []
+        self.sizes: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("inner", "stamps", "sizes"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.inner, name, value)
+
+    def run(self):
+        batch = int(self.inner.config.batch_size)
+        for event in self.inner.run():
+            if type(event).__name__ == "BatchReport":
+                self.stamps.append(time.perf_counter())
+                self.sizes.append(batch)
+            yield event
+
+    def throughput(self) -> float:
+        if len(self.stamps) < 2:
+            return float("nan")
+        return sum(self.sizes[1:]) / (self.stamps[-1] - self.stamps[0])
+
+
+def project_settings(samples: int, backend: str) -> tuple[Any, dict[str, Any]]:
+    from nnstudio.graph.project_file import load_project
+    from nnstudio.resources_path import resource
+    project = load_project(resource("examples", "mnist-cnn.json"))
+    project.path = None
+    project.training.update(epochs=1, max_train_samples=samples, max_test_samples=200, backend=backend,
+                            validation_split=0.05)
+    return project, dict(project.training)
+
+
+def headless(samples: int, backend: str) -> float:
+    from nnstudio.data.registry import get_dataset
+    from nnstudio.training.config import TrainingConfig
+    from nnstudio.training.trainer import Trainer
+    project, settings = project_settings(samples, backend)
+    dataset = get_dataset(settings["dataset"])
+    timed = TimedTrainer(Trainer(project.graph, dataset, TrainingConfig.from_dict(settings), None, None))
+    for _ in timed.run():
+        pass
+    return timed.throughput()
+
+
+def in_gui(samples: int, backend: str, panels: bool = True, timeout_s: float = 300.0) -> dict[str, float]:
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from nnstudio.ui.main_window import MainWindow
+    from nnstudio.ui.training_controller import install_training
+    from nnstudio.ui.worker import default_make_trainer
+
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow()
+    controller = install_training(window)
+    project, _ = project_settings(samples, backend)
+    window.set_project(project)
+    window.resize(1600, 1000)
+    window.show()
+    for name, dock in controller.docks.items():
+        if name == "training":
+            continue
+        if not panels:
+            dock.hide()
+        elif name in ("boundary", "histograms", "confusion"):  # the tabs behind: float them so all panels draw
+            dock.setFloating(True)
+            dock.show()
+    app.processEvents()
+    timed: list[TimedTrainer] = []
+
+    def make(request: Any, dataset: Any) -> TimedTrainer:
+        timed.append(TimedTrainer(default_make_trainer(request, dataset)))
+        return timed[-1]
+
+    controller.make_trainer = make
+    lateness: list[float] = []
+    clock = QElapsedTimer()
+    probe = QTimer()
+    probe.setInterval(10)
+    expected = [0.0]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed() / 1e6
+        lateness.append(max(0.0, now - expected[0]))
+        expected[0] = now + 10.0
+
+    probe.timeout.connect(tick)
+    done: list[Any] = []
+    controller.run_finished.connect(done.append)
+    clock.start()
+    expected[0] = 10.0
+    probe.start()
+    loop = QEventLoop()
+    controller.run_finished.connect(lambda _r: loop.quit())
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    controller.train()
+    loop.exec()
+    probe.stop()
+    redraws = controller.dashboard.redraw_count
+    window.undo_stack.setClean()
+    window.close()
+    if not done:
+        raise RuntimeError("the GUI run did not finish in time")
+    values = np.array(lateness[5:] or [0.0])  # skip start-up ticks
+    return {"throughput": timed[0].throughput(), "latency_p50_ms": float(np.percentile(values, 50)),
+            "latency_p99_ms": float(np.percentile(values, 99)), "latency_max_ms": float(values.max()),
+            "ticks": float(len(values)), "redraws": float(redraws), "reason": done[0].reason,
+            **{f"redraw_s_{k}": v for k, v in controller.dashboard.redraw_seconds.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=1500, help="training samples (one epoch)")
+    parser.add_argument("--backend", default="numpy", choices=("numpy", "cupy", "auto"))
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--no-panels", action="store_true", help="hide the live panels (to see what they cost)")
+    parser.add_argument("--repeats", type=int, default=1, help="alternate headless / GUI runs; medians reported")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("NNSTUDIO_DATA_DIR", tempfile.mkdtemp(prefix="nnstudio-bench-"))
+    bases, guis = [], []
+    for _ in range(max(args.repeats, 1)):  # alternate, so a busy machine affects both alike
+        bases.append(headless(args.samples, args.backend))
+        guis.append(in_gui(args.samples, args.backend, panels=not args.no_panels))
+    base = float(np.median(bases))
+    gui = {k: float(np.median([g[k] for g in guis])) for k in guis[0] if k != "reason"}
+    gui["reason"] = guis[-1]["reason"]
+    report = {"samples": args.samples, "backend": args.backend, "headless_samples_per_s": base,
+              "gui_samples_per_s": gui["throughput"], "ratio": gui["throughput"] / base, **gui}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"mnist-cnn, {args.samples} samples, backend {args.backend}")
+        print(f"  headless      {base:8.1f} samples/s")
+        print(f"  GUI (panels)  {gui['throughput']:8.1f} samples/s   ratio {report['ratio']:.2f} (target >= 0.85)")
+        print(f"  GUI latency   p50 {gui['latency_p50_ms']:.1f} ms   p99 {gui['latency_p99_ms']:.1f} ms   "
+              f"max {gui['latency_max_ms']:.1f} ms (target p99 < 50 ms), {int(gui['ticks'])} ticks, "
+              f"{int(gui['redraws'])} panel redraws")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
