@@ -132,10 +132,8 @@ def quit_when_shown(app: QApplication, window: Any) -> None:
 def run_gui(project_path: str | os.PathLike | None = None) -> int:
     """Create the application, show the main window (opening ``project_path`` if given) and run it."""
     app = create_application()
-    from nnstudio.ui.i18n import set_language, system_language
-    from nnstudio.ui.settings import make_settings
-    language = str(make_settings().value("ui/language", "") or system_language())
-    set_language(language)
+    from nnstudio.ui.preferences import apply_language
+    apply_language(app)  # stored choice or the system locale; picks a CJK font and Qt's own texts for zh
     from nnstudio.ui.main_window import MainWindow
     window = MainWindow()
     window.show()

@@ -4,11 +4,15 @@ Why this exists: after single digits, reading a whole code at once (one CNN, one
 position) shows what a network can do beyond MNIST.  The panel generates a captcha with the same
 generator as the ``captcha`` dataset (:func:`nnstudio.data.captcha_digits.generate_captchas`, at the size
 the network reads), shows it, and shows each digit the network reads with its confidence, green when right
-and red when wrong.  Without a trained captcha network it says so and still shows captchas.
+and red when wrong.  Given no network, it reads with the captcha CNN that ships trained in
+``resources/models`` (so the panel works on first launch); without that either, it says so and still shows
+captchas.
 """
 from __future__ import annotations
 
 import random
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
@@ -18,13 +22,36 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 from nnstudio.data import captcha_digits
 from nnstudio.engine.model import Model
 from nnstudio.errors import UserError
-from nnstudio.predictor import CaptchaReader, CaptchaReading
+from nnstudio.predictor import CaptchaReader, CaptchaReading, load_project_model
+from nnstudio.resources_path import resource
 from nnstudio.ui.digit_panel import gray_qimage
 from nnstudio.ui.i18n import tr
+
+SHIPPED_MODEL = "captcha-cnn"  # resources/models/captcha-cnn.json and .npz
+SHIPPED_MODEL_TITLE = "Captcha CNN (built in)"
 
 RIGHT = QColor("#34D399")
 WRONG = QColor("#F87171")
 CARD_STYLE = "QFrame#captchaCard { background: #23262E; border: 1px solid #2F3440; border-radius: 10px; }"
+
+
+def shipped_model_paths() -> tuple[Path, Path]:
+    """The shipped captcha model: (project file, weights)."""
+    return resource("models", f"{SHIPPED_MODEL}.json"), resource("models", f"{SHIPPED_MODEL}.npz")
+
+
+@lru_cache(maxsize=1)
+def _shipped_model() -> Model:
+    project, weights = shipped_model_paths()
+    if not project.is_file() or not weights.is_file():
+        raise UserError(f"the shipped captcha model is missing ({project.name} / {weights.name} in "
+                        f"{project.parent})")
+    return load_project_model(project, weights)
+
+
+def shipped_reader() -> CaptchaReader:
+    """A reader with the shipped captcha CNN (read from disk once per process); UserError when it is missing."""
+    return CaptchaReader(_shipped_model(), name=tr(SHIPPED_MODEL_TITLE))
 
 
 class CaptchaImage(QWidget):
@@ -101,10 +128,12 @@ class CaptchaPanel(QWidget):
     reading_changed = Signal(object)  # CaptchaReading or None
 
     def __init__(self, model: Model | CaptchaReader | None = None, parent: QWidget | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, shipped: bool = True) -> None:
+        """``shipped``: with no ``model`` (now or after ``set_model(None)``), read with the shipped CNN."""
         super().__init__(parent)
         self._reader: CaptchaReader | None = None
         self._source: Model | None = None
+        self._use_shipped = bool(shipped)
         self._seeds = random.Random(seed)
         self.image: np.ndarray | None = None  # uint8 (H, W), bright ink on dark
         self.true_digits: list[int] = []
@@ -154,13 +183,19 @@ class CaptchaPanel(QWidget):
         return self._reader
 
     def set_model(self, model: Model | CaptchaReader | None, name: str = "") -> None:
-        """Read captchas with ``model`` (a trained captcha network, output (4, 10)); None: no network.
+        """Read captchas with ``model`` (a trained captcha network, output (4, 10)); None: the shipped
+        network (no network when the panel was made with ``shipped=False`` or the shipped one is missing).
 
         Calling it again with the same Model copies its new weights (to follow a run live).  UserError when
         the network is not a captcha reader.
         """
         if model is None:
             self._reader, self._source = None, None
+            if self._use_shipped:
+                try:
+                    self._reader = shipped_reader()
+                except UserError:
+                    self._reader = None  # the panel then says that no captcha network is trained
         elif isinstance(model, CaptchaReader):
             self._reader, self._source = model, None
         elif isinstance(model, Model):

@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.autosaver = recovery.Autosaver(lambda: self.project, self.is_modified, parent=self)
         self.resize(1440, 900)
+        self._install_extensions()
         self.restore_layout()
         self.last_error = ""
         self._show_start_page()
@@ -118,6 +119,38 @@ class MainWindow(QMainWindow):
         if self._layout_restored:
             self.restoreDockWidget(dock)
         return dock
+
+    def _install_extensions(self) -> None:
+        """Training, the digit canvas, teaching panels and export/import: each adds its own docks and menus."""
+        from nnstudio.ui.captcha_panel import CaptchaPanel
+        from nnstudio.ui.digit_panel import DigitPanel
+        from nnstudio.ui.interop_actions import install_interop
+        from nnstudio.ui.teaching_controller import install_teaching
+        from nnstudio.ui.training_controller import install_training
+
+        self.training = install_training(self)
+        self.teaching = install_teaching(self)  # after training: it listens to the run's hints
+        install_interop(self, self.training)
+        self.digit_panel = DigitPanel()
+        digit_dock = self.add_dock(self.digit_panel, tr("Draw a digit"), Area.RightDockWidgetArea, "draw_digit")
+        digit_dock.hide()
+        self.captcha_panel = CaptchaPanel()
+        captcha_dock = self.add_dock(self.captcha_panel, tr("Captcha"), Area.RightDockWidgetArea, "captcha")
+        captcha_dock.hide()
+        self.draw_digit_requested.connect(self.show_digit_canvas)
+        self.digit_panel.input_changed.connect(self._drawing_changed)
+
+    def show_digit_canvas(self) -> None:
+        dock = self.docks["draw_digit"]
+        dock.show()
+        dock.raise_()
+        self.digit_panel.canvas.setFocus()
+
+    def _drawing_changed(self, image: Any) -> None:
+        """The feature-map panel follows the drawing (an all-zero image means the canvas was cleared)."""
+        probe = getattr(self.training, "set_probe_drawing", None)
+        if probe is not None:
+            probe(image.reshape(1, 28, 28) if image is not None and image.any() else None)
 
     # ------------------------------------------------------------------------------------------------
     # construction

@@ -112,20 +112,12 @@ class TeachingController(QObject):
         """Receive the trainer's Hint events from the training controller."""
         if controller is None:
             return
-        signal = getattr(controller, "hint_received", None)
-        if signal is not None:
-            signal.connect(self.hints.add_hint)
-            return
-        # The controller connects each run's ``session.hint`` to its own ``_hint`` when the run starts;
-        # wrapping that bound method forwards every hint here as well.
-        original = getattr(controller, "_hint", None)
-        if callable(original):
-            def forward(event: Any, _original: Any = original) -> None:
-                _original(event)
-                self.hints.add_hint(event)
-                if getattr(event, "message", None) and self.docks["hints"].isHidden():
-                    self._show_dock("hints")
-            controller._hint = forward
+        controller.hint_received.connect(self._hint_received)
+
+    def _hint_received(self, event: Any) -> None:
+        self.hints.add_hint(event)
+        if getattr(event, "message", None) and self.docks["hints"].isHidden():
+            self._show_dock("hints")
 
     def _action(self, menu: QMenu, text: str, slot: Any) -> QAction:
         action = QAction(text, self.window)
@@ -195,6 +187,9 @@ class TeachingController(QObject):
 
 def install_teaching(main_window: Any) -> TeachingController:
     """Add the teaching docks, the Learn menu, Models compared and Preferences to ``main_window``."""
+    existing = getattr(main_window, "teaching_controller", None)
+    if existing is not None:  # installed once per window
+        return existing
     controller = TeachingController(main_window)
     main_window.teaching_controller = controller
     return controller.install()

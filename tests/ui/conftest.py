@@ -31,6 +31,19 @@ def isolated_user_dirs(tmp_path, monkeypatch):
     return answers
 
 
+@pytest.fixture(autouse=True)
+def close_leftover_windows(qapp):
+    """Close top-level windows a test left open, so they cannot cover the next test's widgets."""
+    yield
+    from PySide6.QtWidgets import QApplication
+    for widget in QApplication.topLevelWidgets():
+        if widget.isVisible():
+            if hasattr(widget, "undo_stack"):
+                widget.undo_stack.setClean()
+            widget.close()
+    QApplication.processEvents()
+
+
 @pytest.fixture
 def dialog_answers(isolated_user_dirs):
     """Push QMessageBox.StandardButton values here to answer the next questions the window asks."""

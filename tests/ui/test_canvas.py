@@ -21,6 +21,7 @@ from nnstudio.graph.compile import compile_graph  # noqa: E402
 from nnstudio.graph.document import Graph  # noqa: E402
 from nnstudio.predictor import DigitPredictor, default_predictor  # noqa: E402
 from nnstudio.ui.canvas import CANVAS_SIZE, DrawingCanvas  # noqa: E402
+from nnstudio.ui import captcha_panel  # noqa: E402
 from nnstudio.ui.captcha_panel import CaptchaPanel  # noqa: E402
 from nnstudio.ui.digit_panel import DigitPanel  # noqa: E402
 
@@ -325,11 +326,41 @@ def captcha_model() -> Model:
 
 
 def test_captcha_panel_without_a_model_says_so(qtbot) -> None:
-    panel = CaptchaPanel(seed=1)
+    panel = CaptchaPanel(seed=1, shipped=False)
     qtbot.addWidget(panel)
     assert panel.image is not None and panel.image.shape == (40, 100) and len(panel.true_digits) == 4
     assert panel.reading is None and "No captcha network" in panel.message.text()
     assert all(tile.digit is None for tile in panel.tiles)
+
+
+def test_captcha_panel_says_so_when_the_shipped_model_is_missing(qtbot, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(captcha_panel, "shipped_model_paths",
+                        lambda: (tmp_path / "none.json", tmp_path / "none.npz"))
+    captcha_panel._shipped_model.cache_clear()
+    try:
+        panel = CaptchaPanel(seed=1)
+        qtbot.addWidget(panel)
+        assert panel.reader is None and "No captcha network" in panel.message.text()
+    finally:
+        captcha_panel._shipped_model.cache_clear()
+
+
+def test_captcha_panel_reads_with_the_shipped_model_by_default(qtbot) -> None:
+    """The shipped CNN reads captchas it never saw (seeds unlike the training set's) mostly right."""
+    panel = CaptchaPanel(seed=7)
+    qtbot.addWidget(panel)
+    assert panel.reader is not None and panel.reader.image_shape == (40, 100)
+    assert "built in" in panel.message.text()
+    right = []
+    for seed in range(900_001, 900_021):
+        panel.new_captcha(seed)
+        assert panel.reading is not None and len(panel.reading.digits) == 4
+        right.append(sum(a == b for a, b in zip(panel.reading.digits, panel.true_digits)))
+    assert np.mean(right) >= 3.0, right
+    panel.set_model(captcha_model())
+    assert "built in" not in panel.message.text()
+    panel.set_model(None)  # back to the shipped model
+    assert panel.reader is not None and "built in" in panel.message.text()
 
 
 def test_captcha_panel_reads_four_digits_with_confidences(qtbot) -> None:

@@ -117,9 +117,11 @@ def test_window_layout_and_geometry_are_remembered(qtbot):
     first = MainWindow()
     qtbot.addWidget(first)
     first.show()
-    first.resize(731, 547)  # within the offscreen screen, so restoreGeometry keeps it
+    hint = first.minimumSizeHint()  # the docks set a floor; stay just above it and within the screen
+    width, height = max(731, hint.width()), max(547, hint.height() + 11)
+    first.resize(width, height)
     size = first.size()
-    assert size.height() == 547
+    assert (size.width(), size.height()) == (width, height)
     first.docks["problems"].hide()
     first.close()
     second = MainWindow()
@@ -169,28 +171,41 @@ def test_start_page_lists_recent_projects_and_examples(window, tmp_path, monkeyp
     assert window.project.name == "XOR" and window.project.path is None
 
 
-def test_run_gui_opens_the_given_project_and_returns_the_exit_code(qtbot, tmp_path):
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+def test_run_gui_opens_the_given_project_and_returns_the_exit_code(tmp_path):
+    """run_gui in its own process (it runs and ends the application's event loop)."""
+    import json
+    import os
+    import subprocess
+    import sys
 
     from nnstudio.graph.project_file import save_project
-    from nnstudio.ui.app import run_gui
-    from nnstudio.ui.main_window import MainWindow
 
     path = tmp_path / "given.nnproj"
     save_project(_small_project(), path)
-    seen = {}
-
-    def finish() -> None:
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        seen["titles"] = [w.windowTitle() for w in windows]
-        seen["nodes"] = [len(w.project.graph.nodes) for w in windows if w.project is not None]
-        for w in windows:
-            w.close()
-            w.deleteLater()
-        QApplication.instance().exit(0)
-
-    QTimer.singleShot(200, finish)
-    assert run_gui(path) == 0
+    script = """
+import json, sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from nnstudio.ui.app import create_application, run_gui
+from nnstudio.ui.main_window import MainWindow
+seen = {}
+def finish():
+    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+    seen["titles"] = [w.windowTitle() for w in windows]
+    seen["nodes"] = [len(w.project.graph.nodes) for w in windows if w.project is not None]
+    for w in windows:
+        w.close()
+    QApplication.instance().exit(0)
+create_application()
+QTimer.singleShot(300, finish)
+code = run_gui(sys.argv[1])
+print("SEEN", json.dumps(seen))
+sys.exit(code)
+"""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.split("SEEN", 1)[1])
     assert any("given.nnproj" in t for t in seen["titles"])
     assert seen["nodes"] == [3]

@@ -79,7 +79,9 @@ class Dashboard(QObject):
 
     def redraw(self) -> None:
         for name, panel in self.panels.items():
-            if panel.dirty and panel.isVisible() and not panel.visibleRegion().isEmpty():
+            # isVisible() is False for the hidden tabs of tabbed docks, which is what saves the work;
+            # visibleRegion() is not used: window managers report it unreliably for covered windows.
+            if panel.dirty and panel.isVisible():
                 started = time.perf_counter()
                 panel.redraw()
                 self.redraw_seconds[name] += time.perf_counter() - started
