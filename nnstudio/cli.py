@@ -590,6 +590,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
 
+    p = sub.add_parser("export", help="export a trained project to ONNX or a PyTorch module",
+                       description="Export a project and its weights to ONNX (opset 17) or to a standalone "
+                                   "PyTorch file.")
+    _export_arguments(p, "export")
+    p = sub.add_parser("import", help="import an ONNX model as a project",
+                       description="Build a project (graph and weights) from an ONNX model.")
+    _export_arguments(p, "import")
+
     p = sub.add_parser("data", help="list or download datasets", description="List or download datasets.")
     data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser, required=True)
     q = data_sub.add_parser("list", help="the datasets that can be used now", description="List the datasets.")
@@ -599,6 +607,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name", help="mnist or fashion-mnist")
     q.set_defaults(func=cmd_data_download)
     return parser
+
+
+def _export_arguments(parser: argparse.ArgumentParser, which: str) -> None:
+    """The export/import options live with the exporter; onnx itself is imported only when they run."""
+    from nnstudio.export import add_export_arguments, add_import_arguments, cli_export, cli_import  # noqa: PLC0415
+
+    if which == "export":
+        add_export_arguments(parser)
+        parser.set_defaults(func=cli_export)
+    else:
+        add_import_arguments(parser)
+        parser.set_defaults(func=cli_import)
 
 
 def one_line(text: str) -> str:
