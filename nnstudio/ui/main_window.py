@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
         """Training, the digit canvas, teaching panels and export/import: each adds its own docks and menus."""
         from nnstudio.ui.captcha_panel import CaptchaPanel
         from nnstudio.ui.digit_panel import DigitPanel
+        from nnstudio.ui.download_dialog import install_downloads
         from nnstudio.ui.interop_actions import install_interop
         from nnstudio.ui.teaching_controller import install_teaching
         from nnstudio.ui.training_controller import install_training
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
         self.training = install_training(self)
         self.teaching = install_teaching(self)  # after training: it listens to the run's hints
         install_interop(self, self.training)
+        install_downloads(self)
         self.digit_panel = DigitPanel()
         digit_dock = self.add_dock(self.digit_panel, tr("Draw a digit"), Area.RightDockWidgetArea, "draw_digit")
         digit_dock.hide()

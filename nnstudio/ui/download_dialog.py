@@ -1,0 +1,125 @@
+"""Train > Download full MNIST / Fashion-MNIST: the same download as ``nnstudio data download``, with a
+progress dialog, run off the GUI thread; Cancel stops it and keeps the partial file for a later resume."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtWidgets import QMessageBox, QProgressDialog
+
+from nnstudio.errors import UserError
+from nnstudio.ui.i18n import tr
+
+TITLES = {"mnist": "Download full MNIST (70,000 digits)…",
+          "fashion-mnist": "Download Fashion-MNIST (70,000 images)…"}
+
+
+class _Cancelled(Exception):
+    """Raised from the progress callback to stop the download (the .part file stays for resuming)."""
+
+
+class DownloadWorker(QObject):
+    progress = Signal(int, int, str)   # done bytes, total bytes, file name
+    finished = Signal(str, str)        # folder ("" on failure), message ("" on success)
+
+    def __init__(self, name: str, download: Callable[..., Any] | None = None, **options: Any) -> None:
+        super().__init__()
+        self.name = name
+        self.options = options
+        self._cancel = threading.Event()
+        if download is None:
+            from nnstudio.data.download import download as download  # noqa: PLC0415
+        self._download = download
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def _report(self, done: int, total: int, file_name: str) -> None:
+        if self._cancel.is_set():
+            raise _Cancelled()
+        self.progress.emit(done, total, file_name)
+
+    def run(self) -> None:
+        try:
+            folder = self._download(self.name, progress=self._report, **self.options)
+        except _Cancelled:
+            self.finished.emit("", tr("Download cancelled; it will resume where it stopped next time."))
+        except UserError as exc:
+            self.finished.emit("", str(exc))
+        else:
+            self.finished.emit(str(folder), "")
+
+
+class DownloadController(QObject):
+    """Runs one download at a time for a window, with a modal-less progress dialog."""
+
+    done = Signal(str, str)
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.thread: QThread | None = None
+        self.worker: DownloadWorker | None = None
+        self.dialog: QProgressDialog | None = None
+        menu = getattr(window, "train_menu", None)
+        if menu is not None:
+            menu.addSeparator()
+            for name, title in TITLES.items():
+                action = menu.addAction(tr(title))
+                action.triggered.connect(lambda _checked=False, n=name: self.start(n))
+
+    def start(self, name: str, **options: Any) -> bool:
+        if self.thread is not None:
+            return False
+        self.worker = DownloadWorker(name, **options)
+        self.thread = QThread(self)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.progress.connect(self._progress, Qt.ConnectionType.QueuedConnection)
+        self.worker.finished.connect(self._finished, Qt.ConnectionType.QueuedConnection)
+        self.dialog = QProgressDialog(tr("Connecting…"), tr("Cancel"), 0, 100, self.window)
+        self.dialog.setWindowTitle(tr("Downloading {name}", name=name))
+        self.dialog.setMinimumDuration(0)
+        self.dialog.canceled.connect(self.worker.cancel)
+        self.dialog.show()
+        self.thread.start()
+        return True
+
+    def _progress(self, done: int, total: int, file_name: str) -> None:
+        if self.dialog is None:
+            return
+        if total > 0:
+            self.dialog.setMaximum(100)
+            self.dialog.setValue(min(100, int(100 * done / total)))
+        else:
+            self.dialog.setMaximum(0)  # unknown size: a busy indicator
+        self.dialog.setLabelText(tr("{file}: {done:.1f} MB", file=file_name, done=done / 1e6))
+
+    def _finished(self, folder: str, message: str) -> None:
+        if self.dialog is not None:
+            self.dialog.reset()
+            self.dialog.deleteLater()
+            self.dialog = None
+        if self.thread is not None:
+            self.thread.quit()
+            self.thread.wait(5000)
+            self.thread.deleteLater()
+        if self.worker is not None:
+            self.worker.deleteLater()
+        self.thread = self.worker = None
+        if folder:
+            from nnstudio.data.registry import clear_cache  # noqa: PLC0415
+            clear_cache()
+            text = tr("Downloaded to {folder}. Projects using this dataset now train on the full set.",
+                      folder=folder)
+            self.window.statusBar().showMessage(text, 10000)
+        else:
+            self.window.show_error(tr("Download"), message)
+        self.done.emit(folder, message)
+
+
+def install_downloads(window: Any) -> DownloadController:
+    controller = DownloadController(window)
+    window.downloads = controller
+    return controller
