@@ -94,7 +94,7 @@ class DownloadController(QObject):
             self.dialog.setValue(min(100, int(100 * done / total)))
         else:
             self.dialog.setMaximum(0)  # unknown size: a busy indicator
-        self.dialog.setLabelText(tr("{file}: {done:.1f} MB", file=file_name, done=done / 1e6))
+        self.dialog.setLabelText(tr("{file}: {done} MB received", file=file_name, done=f"{done / 1e6:.1f}"))
 
     def _finished(self, folder: str, message: str) -> None:
         if self.dialog is not None:
