@@ -336,6 +336,8 @@ def test_self_test_flag(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "nnstudio.selftest", fake)
     assert main(["--self-test"]) == 0
     monkeypatch.setitem(sys.modules, "nnstudio.selftest", None)  # not in this build
+    import nnstudio
+    monkeypatch.delattr(nnstudio, "selftest", raising=False)  # an earlier test may have imported the real one
     code, _, err = run(["--self-test"], capsys)
     assert code == 1
     assert_one_line_error(err, "self-test")
