@@ -107,7 +107,18 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setDesktopFileName("nnstudio")
     app.setWindowIcon(app_icon())
     apply_theme(app)
+    app.aboutToQuit.connect(_release_clipboard)
     return app
+
+
+def _release_clipboard() -> None:
+    """Drop blocks we copied before Qt tears down: mime data still owned by the clipboard when the
+    application object is destroyed crashes the interpreter's exit (seen with PySide6 6.11)."""
+    from nnstudio.ui.editor.scene import GRAPH_MIME
+    clipboard = QApplication.clipboard()
+    mime = clipboard.mimeData() if clipboard is not None else None
+    if mime is not None and mime.hasFormat(GRAPH_MIME):
+        clipboard.clear()
 
 
 def quit_when_shown(app: QApplication, window: Any) -> None:

@@ -41,6 +41,7 @@ def close_leftover_windows(qapp):
             if hasattr(widget, "undo_stack"):
                 widget.undo_stack.setClean()
             widget.close()
+    QApplication.clipboard().clear()  # mime data left on the clipboard crashes Qt's teardown at exit
     QApplication.processEvents()
 
 
