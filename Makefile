@@ -39,8 +39,11 @@ gui-debs:
 test-debs:
 	$(call install_debs,$(TEST_DEBS))
 
+# The GUI tests run in a process of their own, apart from the core tests (which load PyTorch and
+# onnxruntime for comparisons), so the two stacks never share one interpreter.
 test: dev-venv test-debs
-	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q --ignore=tests/ui
+	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q tests/ui
 
 bench: venv
 	$(VENV)/bin/nnstudio bench

@@ -488,6 +488,7 @@ def main():
     if rank == 0 and args.out:
         module.save_nnstudio_weights(model, args.out)
         print(f"saved {args.out}")
+    dist.barrier()  # let rank 0 finish saving before the group is torn down on every rank
     dist.destroy_process_group()
 
 
