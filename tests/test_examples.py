@@ -49,10 +49,14 @@ def test_example_loads_and_validates(path: Path):
     report = check_graph(project.graph, sample_shape=info.sample_shape, loss=config.loss,
                          num_classes=info.num_classes)
     assert report.ok and not report.warnings, [m.text for m in report.messages]
-    # Laid out left to right: every wire goes to a node further right.
+    # Laid out like the editor's Auto-layout (tools/layout_examples.py): bands of left-to-right columns,
+    # every node placed and no two on the same spot.
     nodes = project.graph.nodes
     assert all(n.position is not None for n in nodes.values())
-    assert all(nodes[e.src].position[0] < nodes[e.dst].position[0] for e in project.graph.edges)
+    assert len({tuple(n.position) for n in nodes.values()}) == len(nodes)
+    for e in project.graph.edges:  # within a band every wire points right
+        src, dst = nodes[e.src].position, nodes[e.dst].position
+        assert src[0] < dst[0] or dst[1] > src[1], (e.src, e.dst)
     assert "goal" in raw and raw["goal"]["metric"] in ("test_acc", "test_r2", "hint", "reason")
 
 
