@@ -21,7 +21,7 @@ endef
 
 $(VPY):
 	$(PY) -m venv $(VENV)
-	$(VPY) -m pip install --upgrade pip
+	$(VPY) -m pip install --upgrade pip setuptools wheel
 
 venv: $(VPY)
 	$(VPY) -m pip install -e .
