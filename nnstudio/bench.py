@@ -20,7 +20,6 @@ import argparse
 import importlib.util
 import json
 import math
-import os
 import platform
 import statistics
 import sys
@@ -29,7 +28,7 @@ from typing import Any, Callable, TextIO
 
 import numpy as np
 
-from nnstudio.engine.backend import Backend, get_backend, to_device, to_host
+from nnstudio.engine.backend import Backend, blas_threads, get_backend, to_device, to_host
 from nnstudio.engine.layers import Activation, Conv2D, Dense, Flatten, Layer, Pool2D
 from nnstudio.engine.losses import get_loss
 from nnstudio.engine.model import Model, ModelNode
@@ -43,18 +42,6 @@ INPUT_SHAPES = {"mlp": (784,), "lenet": (1, 28, 28)}
 LABELS = {"mlp": "MLP 784-256-128-10", "lenet": "LeNet-5"}
 LR = 0.01
 MOMENTUM = 0.9
-
-
-def cpu_threads() -> int:
-    """Threads the BLAS library may use: the usual environment variables, else the CPUs we may run on."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        value = os.environ.get(var, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 # -- the networks ------------------------------------------------------------------------------------
@@ -212,7 +199,7 @@ def run_bench(repeats: int = 5, json_out: bool = False, backend: str | None = No
     if unknown:
         raise UserError(f"bench: unknown model(s) {', '.join(unknown)}; expected {', '.join(MODELS)}")
     chosen = get_backend(backend)
-    threads = cpu_threads()
+    threads = blas_threads()
     torch = _load_torch() if compare_torch else None
     runner = TorchRunner(torch, threads, chosen.is_gpu) if torch is not None else None
     batches = GPU_BATCHES if chosen.is_gpu else CPU_BATCHES

@@ -34,7 +34,8 @@ class Backend:
         return self.name == "cupy"
 
 
-def _blas_threads() -> int:
+def blas_threads() -> int:
+    """Threads the BLAS library may use: the usual environment variables, else the CPUs we may run on."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         value = os.environ.get(var, "")
         if value.isdigit() and int(value) > 0:
@@ -48,7 +49,7 @@ def _blas_threads() -> int:
 @lru_cache(maxsize=None)
 def _numpy_backend() -> Backend:
     major_minor = ".".join(np.__version__.split(".")[:2])
-    threads = _blas_threads()
+    threads = blas_threads()
     return Backend("numpy", np, f"NumPy {major_minor} · {threads} thread{'s' if threads != 1 else ''}")
 
 
