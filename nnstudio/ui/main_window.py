@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox,
@@ -149,10 +150,24 @@ class MainWindow(QMainWindow):
         self.digit_panel.canvas.setFocus()
 
     def _drawing_changed(self, image: Any) -> None:
-        """The feature-map panel follows the drawing (an all-zero image means the canvas was cleared)."""
-        probe = getattr(self.training, "set_probe_drawing", None)
-        if probe is not None:
-            probe(image.reshape(1, 28, 28) if image is not None and image.any() else None)
+        """The feature-map panel follows the drawing (an all-zero image means the canvas was cleared):
+        during a run through the worker's probe, otherwise from the canvas's own model, as you draw."""
+        sample = image.reshape(1, 28, 28) if image is not None and image.any() else None
+        self.training.set_probe_drawing(sample)
+        if sample is None or self.training.is_training:
+            return
+        from nnstudio.ui.worker import Probe
+        predictor = getattr(self.digit_panel, "_predictor", None)
+        model = getattr(predictor, "model", None)
+        if model is None:
+            return
+        activations, kinds = {}, {}
+        for nid, value in self.digit_panel.activations_for_drawing().items():
+            kind = getattr(model.layer(nid), "type_name", "")
+            if kind in ("Conv2D", "Pool2D", "Dense") or nid == model.output_id:
+                activations[nid], kinds[nid] = np.asarray(value, dtype=np.float32), kind
+        if activations:
+            self.training.dashboard.feature_maps.set_probe(Probe(0, activations, kinds, sample))
 
     # ------------------------------------------------------------------------------------------------
     # construction
