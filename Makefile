@@ -39,11 +39,12 @@ gui-debs:
 test-debs:
 	$(call install_debs,$(TEST_DEBS))
 
-# The GUI tests run in a process of their own, apart from the core tests (which load PyTorch and
-# onnxruntime for comparisons), so the two stacks never share one interpreter.
+# The GUI tests run apart from the core tests (which load PyTorch and onnxruntime for comparisons), one
+# process per file, so Qt objects of one file's tests never outlive into another's.
 test: dev-venv test-debs
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q --ignore=tests/ui
-	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q tests/ui
+	@set -e; for f in tests/ui/test_*.py; do \
+	  echo "== $$f"; QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q -p no:cacheprovider "$$f"; done
 
 bench: venv
 	$(VENV)/bin/nnstudio bench

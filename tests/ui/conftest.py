@@ -6,6 +6,7 @@ Every test gets its own ``NNSTUDIO_DATA_DIR`` and settings file, so nothing touc
 """
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -43,6 +44,11 @@ def close_leftover_windows(qapp):
             widget.close()
     QApplication.clipboard().clear()  # mime data left on the clipboard crashes Qt's teardown at exit
     QApplication.processEvents()
+    # Delete what the test scheduled for deletion and collect its Python wrappers now, while the
+    # application is in a known state, rather than at a random point of a later test.
+    from PySide6.QtCore import QCoreApplication, QEvent
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 @pytest.fixture
