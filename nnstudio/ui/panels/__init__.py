@@ -25,7 +25,11 @@ __all__ = ["BoundaryPanel", "ConfusionPanel", "CurvesPanel", "Dashboard", "Expor
            "GradientPanel", "HistogramPanel"]
 
 CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
-REDRAW_INTERVAL_MS = 16  # screen rate; panels without new data skip the frame
+REDRAW_INTERVAL_MS = 16
+# Panels that draw many images or plots at once repaint at most this often (seconds): their content is a
+# snapshot (a probe, histograms, a boundary grid), so a few frames a second read as live and leave the GUI
+# thread free; the curves and gradients keep the full rate.
+MIN_REDRAW_INTERVAL_S = {"feature_maps": 0.5, "histograms": 1.0, "boundary": 0.25, "confusion": 0.5}  # screen rate; panels without new data skip the frame
 
 # The worker-side view each panel needs (so hidden panels cost the run nothing).
 VIEWS = {"gradients": "gradients", "boundary": "boundary", "feature_maps": "probe", "histograms": "histograms", "confusion": "predictions"}
@@ -65,6 +69,7 @@ class Dashboard(QObject):
         self.timer.timeout.connect(self.redraw)
         self.timer.start()
         self.redraw_count = 0
+        self._last_redraw: dict[str, float] = {}
         self.redraw_seconds = {name: 0.0 for name in self.panels}  # GUI-thread time per panel (for the bench)
 
     def wanted_views(self, visible: Callable[[str], bool] | None = None) -> set[str]:
@@ -96,10 +101,14 @@ class Dashboard(QObject):
             panel.clear()
 
     def redraw(self) -> None:
+        now = time.perf_counter()
         for name, panel in self.panels.items():
             # isVisible() is False for the hidden tabs of tabbed docks, which is what saves the work;
             # visibleRegion() is not used: window managers report it unreliably for covered windows.
             if panel.dirty and panel.isVisible():
+                if now - self._last_redraw.get(name, -1e9) < MIN_REDRAW_INTERVAL_S.get(name, 0.0):
+                    continue  # a heavy panel: its latest data waits for the next allowed frame
+                self._last_redraw[name] = now
                 started = time.perf_counter()
                 panel.redraw()
                 cache_axes(panel)

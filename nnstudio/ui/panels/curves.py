@@ -50,6 +50,24 @@ def configure_plot(plot: pg.PlotItem, left: str, bottom: str) -> None:
     plot.getViewBox().setMouseEnabled(x=True, y=False)
 
 
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k at or above ``value`` (at least 1)."""
+    if not math.isfinite(value) or value <= 1:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= value)
+
+
+def grow_x_range(plot: pg.PlotItem, last_x: float) -> None:
+    """Keep the x axis at [0, nice ceiling]: it changes a few times per run instead of at every step, so
+    the axis (whose labels are costly to paint) is re-rendered rarely while training."""
+    upper = nice_ceiling(last_x)
+    view = plot.getViewBox()
+    if view.autoRangeEnabled()[0] or abs(view.viewRange()[0][1] - upper) > 1e-9:
+        view.enableAutoRange(x=False)
+        plot.setXRange(0.0, upper, padding=0.0)
+
+
 class CurvesPanel(ExportablePanel):
     """Two stacked plots sharing the step axis: loss (top) and accuracy (bottom)."""
 
@@ -149,6 +167,8 @@ class CurvesPanel(ExportablePanel):
             y = e[col]
             keep = np.isfinite(y)
             self.items[key].setData(ex[keep], y[keep])
+        if len(x):
+            grow_x_range(self.loss_plot, float(x[-1]))  # the accuracy plot follows through the x link
         self.set_caption(self._summary_text())
 
     def _summary_text(self) -> str:

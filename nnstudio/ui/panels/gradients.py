@@ -17,7 +17,7 @@ import pyqtgraph as pg
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import GrowingBuffer
-from nnstudio.ui.panels.curves import configure_plot
+from nnstudio.ui.panels.curves import configure_plot, grow_x_range
 from nnstudio.ui.panels.export import ExportablePanel
 
 VANISHING_ABSOLUTE = 1e-7
@@ -72,6 +72,7 @@ class GradientPanel(ExportablePanel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(tr("Gradient magnitudes"), parent)
+        self._bar_bounds: tuple | None = None  # (layer names, y from, y to) last applied to the bar axes
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("w")
         self.body.addWidget(self.view)
@@ -103,6 +104,7 @@ class GradientPanel(ExportablePanel):
             self.norms[layer].clear()
         self.problems, self.trainer_hints, self._reported = [], [], set()
         self._step_offset = 0.0
+        self._bar_bounds = None
         self.show_notice("")
         self.dirty = True
 
@@ -183,9 +185,17 @@ class GradientPanel(ExportablePanel):
             colours = [pg.intColor(self.layers.index(n), hues=9, values=1, maxValue=220) for n in names]
             self.bars.setOpts(x=np.arange(len(heights)), height=np.array(heights) - base, y0=base,
                               brushes=colours, pens=colours)
-            self.bar_plot.getAxis("bottom").setTicks([list(enumerate(names))])
-            self.bar_plot.setYRange(base, max(heights) + 0.5, padding=0)
-            self.bar_plot.setXRange(-0.6, len(heights) - 0.4, padding=0)
+            # Axis changes repaint the axis labels, which is costly: only when the layers or the whole
+            # decades spanned change, not at every step.
+            bounds = (tuple(names), base, math.ceil(max(heights) + 0.5))
+            if bounds != self._bar_bounds:
+                self._bar_bounds = bounds
+                self.bar_plot.getAxis("bottom").setTicks([list(enumerate(names))])
+                self.bar_plot.setYRange(base, bounds[2], padding=0)
+                self.bar_plot.setXRange(-0.6, len(heights) - 0.4, padding=0)
+        steps = [self.steps[l].view() for l in self.layers if len(self.steps[l])]
+        if steps:
+            grow_x_range(self.plot, float(max(s[-1] for s in steps)))
 
     def history(self) -> dict[str, np.ndarray]:
         if not self.layers or not any(len(self.norms[l]) for l in self.layers):
