@@ -61,11 +61,21 @@ def nice_ceiling(value: float) -> float:
 def grow_x_range(plot: pg.PlotItem, last_x: float) -> None:
     """Keep the x axis at [0, nice ceiling]: it changes a few times per run instead of at every step, so
     the axis (whose labels are costly to paint) is re-rendered rarely while training."""
-    upper = nice_ceiling(last_x)
+    set_range_if_changed(plot, "x", 0.0, nice_ceiling(last_x))
+
+
+def set_range_if_changed(plot: pg.PlotItem, axis: str, low: float, high: float) -> None:
+    """Fix one axis of ``plot`` at [low, high], touching it (and repainting its labels) only on a change."""
     view = plot.getViewBox()
-    if view.autoRangeEnabled()[0] or abs(view.viewRange()[0][1] - upper) > 1e-9:
-        view.enableAutoRange(x=False)
-        plot.setXRange(0.0, upper, padding=0.0)
+    index = 0 if axis == "x" else 1
+    current = view.viewRange()[index]
+    if view.autoRangeEnabled()[index] or abs(current[0] - low) > 1e-9 or abs(current[1] - high) > 1e-9:
+        if axis == "x":
+            view.enableAutoRange(x=False)
+            plot.setXRange(low, high, padding=0.0)
+        else:
+            view.enableAutoRange(y=False)
+            plot.setYRange(low, high, padding=0.0)
 
 
 class CurvesPanel(ExportablePanel):
@@ -169,6 +179,9 @@ class CurvesPanel(ExportablePanel):
             self.items[key].setData(ex[keep], y[keep])
         if len(x):
             grow_x_range(self.loss_plot, float(x[-1]))  # the accuracy plot follows through the x link
+            losses = b["loss"][np.isfinite(b["loss"])]
+            if len(losses):
+                set_range_if_changed(self.loss_plot, "y", 0.0, nice_ceiling(float(losses.max())))
         self.set_caption(self._summary_text())
 
     def _summary_text(self) -> str:

@@ -17,7 +17,7 @@ import pyqtgraph as pg
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import GrowingBuffer
-from nnstudio.ui.panels.curves import configure_plot, grow_x_range
+from nnstudio.ui.panels.curves import configure_plot, grow_x_range, set_range_if_changed
 from nnstudio.ui.panels.export import ExportablePanel
 
 VANISHING_ABSOLUTE = 1e-7
@@ -196,6 +196,13 @@ class GradientPanel(ExportablePanel):
         steps = [self.steps[l].view() for l in self.layers if len(self.steps[l])]
         if steps:
             grow_x_range(self.plot, float(max(s[-1] for s in steps)))
+            # The log axis spans whole decades, so it changes only when a norm crosses one.
+            norms = np.concatenate([self.norms[l].view() for l in self.layers])
+            norms = norms[np.isfinite(norms) & (norms > 0)]
+            if len(norms):
+                low = math.floor(math.log10(max(float(norms.min()), FLOOR)))
+                high = max(math.ceil(math.log10(float(norms.max()))), low + 1)
+                set_range_if_changed(self.plot, "y", low, high)
 
     def history(self) -> dict[str, np.ndarray]:
         if not self.layers or not any(len(self.norms[l]) for l in self.layers):
