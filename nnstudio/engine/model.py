@@ -14,7 +14,6 @@ as BatchNorm's running statistics), written atomically.
 """
 from __future__ import annotations
 
-import heapq
 import io
 import os
 import zipfile
@@ -24,6 +23,7 @@ from typing import Any, Iterable, NamedTuple
 import numpy as np
 
 from nnstudio.engine.backend import to_device, to_host
+from nnstudio.engine.dag import stable_order
 from nnstudio.engine.layers.activation import sigmoid, softmax
 from nnstudio.engine.layers.base import Layer, Shape, as_shape
 from nnstudio.errors import UserError
@@ -100,23 +100,14 @@ def topological_order(nodes: dict[str, ModelNode], input_id: str, output_id: str
             if src not in nodes and src != input_id:
                 raise UserError(f"Node '{nid}': its input '{src}' is not a node of the network")
             stack.append(src)
-    # Kahn's algorithm over the needed nodes, always taking the smallest ready id.
+    # Dependency order over the needed nodes, always taking the smallest ready id.
     pending = {nid: (0 if nid == input_id else len(set(nodes[nid].inputs))) for nid in needed}
     consumers: dict[str, list[str]] = {nid: [] for nid in needed}
     for nid in needed:
         if nid != input_id:
             for src in set(nodes[nid].inputs):
                 consumers[src].append(nid)
-    ready = [nid for nid, count in pending.items() if count == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        nid = heapq.heappop(ready)
-        order.append(nid)
-        for dst in consumers[nid]:
-            pending[dst] -= 1
-            if pending[dst] == 0:
-                heapq.heappush(ready, dst)
+    order = stable_order(consumers, pending)
     if len(order) != len(needed):
         stuck = sorted(nid for nid in needed if nid not in order)
         raise UserError(f"Model: the connections form a loop through nodes {', '.join(stuck)}; "

@@ -7,11 +7,11 @@ corrupted), and its shapes and parameter counts must agree with what the engine 
 """
 from __future__ import annotations
 
-import heapq
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from nnstudio.engine.dag import stable_order
 from nnstudio.errors import UserError
 from nnstudio.graph.catalogue import BLOCKS
 
@@ -284,17 +284,7 @@ def _infer(graph: Any, sample_shape: Any, loss: str | None, num_classes: int | N
         add(Message(None, "the graph has no output node: every node feeds another one"))
 
     # Topological order (ties by id); what is left over sits on or behind a cycle.
-    indegree = {nid: len(incoming[nid]) for nid in known}
-    ready = [nid for nid, d in indegree.items() if d == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        nid = heapq.heappop(ready)
-        order.append(nid)
-        for dst in succ[nid]:
-            indegree[dst] -= 1
-            if indegree[dst] == 0:
-                heapq.heappush(ready, dst)
+    order = stable_order(succ, {nid: len(incoming[nid]) for nid in known})
     stuck = known - set(order)
     while stuck:
         cycle = _find_cycle(succ, stuck)
