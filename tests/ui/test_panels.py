@@ -2,7 +2,6 @@
 helpers behind them (buffers, EMA, gradient warnings, mosaics, boundary colours, confusion counts) are right."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,31 +18,8 @@ from nnstudio.ui.panels.curves import ema  # noqa: E402
 from nnstudio.ui.panels.export import csv_text  # noqa: E402
 from nnstudio.ui.panels.feature_maps import tile_maps  # noqa: E402
 from nnstudio.ui.panels.gradients import detect_gradient_problems  # noqa: E402
+from nnstudio.training.events import BatchReport, EpochReport  # noqa: E402
 from nnstudio.ui.worker import Boundary, Histograms, Predictions, Probe, RunInfo  # noqa: E402
-
-
-@dataclass
-class BatchReport:
-    epoch: int
-    step: int
-    global_step: int
-    loss: float
-    accuracy: float
-    lr: float = 0.01
-    samples_per_s: float = 100.0
-    grad_norms: dict | None = None
-    eta_s: float = 1.0
-
-
-@dataclass
-class EpochReport:
-    epoch: int
-    train_loss: float
-    train_acc: float
-    val_loss: float
-    val_acc: float
-    confusion: object = None
-    seconds: float = 1.0
 
 
 def info(**kw) -> RunInfo:
@@ -54,7 +30,7 @@ def info(**kw) -> RunInfo:
 
 
 def batches(n: int, start: int = 1, norms=lambda i: {"d1": 0.5, "d2": 1.0}) -> list[BatchReport]:
-    return [BatchReport(1, i, i, 1.0 / i, min(1.0, i / n), grad_norms=norms(i)) for i in range(start, start + n)]
+    return [BatchReport(1, i, i, 1.0 / i, min(1.0, i / n), 0.01, 100.0, norms(i), 1.0) for i in range(start, start + n)]
 
 
 # -- pure helpers --------------------------------------------------------------------------------------------------
@@ -134,9 +110,9 @@ def test_curves_panel_draws_batches_and_epochs(dashboard, qtbot, tmp_path):
     panel = dashboard.curves
     panel.begin_run(info())
     panel.add_batches(batches(30))
-    panel.add_epoch(EpochReport(1, 0.5, 0.6, 0.55, 0.58))
+    panel.add_epoch(EpochReport(1, 0.5, 0.6, 0.55, 0.58, None, 1.0))
     panel.add_batches(batches(10, start=31))
-    panel.add_epoch(EpochReport(2, 0.3, 0.8, 0.35, 0.75))
+    panel.add_epoch(EpochReport(2, 0.3, 0.8, 0.35, 0.75, None, 1.0))
     qtbot.waitUntil(lambda: not panel.dirty, timeout=2000)  # the dashboard's timer redrew it
     x, y = panel.items["loss_raw"].xData, panel.items["loss_raw"].yData
     assert len(x) == 40 and y[0] == 1.0

@@ -26,48 +26,7 @@ from nnstudio.graph.document import Graph  # noqa: E402
 from nnstudio.ui.worker import (Boundary, Histograms, Predictions, Probe, ReportInbox, RunInfo, RunResult,  # noqa: E402
                                 TrainingRequest, TrainingSession, check_dataset_fits, nan_message)
 from nnstudio.errors import UserError  # noqa: E402
-
-
-# -- events with the documented names and fields ----------------------------------------------------------
-@dataclass
-class RunStarted:
-    total_steps: int
-
-
-@dataclass
-class BatchReport:
-    epoch: int
-    step: int
-    global_step: int
-    loss: float
-    accuracy: float
-    lr: float
-    samples_per_s: float
-    grad_norms: dict
-    eta_s: float
-
-
-@dataclass
-class EpochReport:
-    epoch: int
-    train_loss: float
-    train_acc: float
-    val_loss: float
-    val_acc: float
-    confusion: Any
-    seconds: float
-
-
-@dataclass
-class RunFinished:
-    reason: str
-    message: str = ""
-
-
-@dataclass
-class Hint:
-    message: str
-    layer: str = ""
+from nnstudio.training.events import BatchReport, EpochReport, RunFinished, RunStarted  # noqa: E402
 
 
 @dataclass
@@ -97,7 +56,7 @@ class ToyTrainer:
         bs, epochs, lr = int(s["batch_size"]), int(s["epochs"]), float(s["learning_rate"])
         n = ds.n_train
         steps = math.ceil(n / bs)
-        yield RunStarted(steps * epochs)
+        yield RunStarted(epochs, steps, n, len(ds.y_test), "numpy", model.param_count())
         g = 0
         rng = np.random.default_rng(0)
         for epoch in range(1, epochs + 1):
@@ -113,10 +72,10 @@ class ToyTrainer:
                 losses.append(value)
                 yield BatchReport(epoch, step, g, float(value), float(acc), lr, 1000.0, model.grad_norms(), 1.0)
                 if not math.isfinite(value):
-                    yield RunFinished("nan", nan_message(epoch, step))
+                    yield RunFinished("error", nan_message(epoch, step), epoch - 1)
                     return
                 if self.stop:
-                    yield RunFinished("stopped")
+                    yield RunFinished("stopped", "", epoch - 1)
                     return
                 if self.delay:
                     time.sleep(self.delay)
@@ -127,7 +86,7 @@ class ToyTrainer:
             val_loss, _ = self.loss.forward(out, ds.y_test)
             yield EpochReport(epoch, float(np.mean(losses)), float(acc), float(val_loss),
                               float((pred == ds.y_test).mean()), confusion, 0.1)
-        yield RunFinished("finished")
+        yield RunFinished("completed", "", epochs)
 
 
 def toy_graph(shape=(2,), softmax=True) -> Graph:
