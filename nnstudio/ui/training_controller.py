@@ -10,6 +10,7 @@ graph anyway) and stops the run cleanly when the window closes.
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +29,7 @@ from nnstudio.userdirs import atomic_write_bytes
 
 Area = Qt.DockWidgetArea
 STOP_WAIT_MS = 5000
+PROGRESS_INTERVAL_S = 0.2  # the progress bar and its text change at most 5 times a second
 
 # (dashboard attribute, dock name, title) of the live panels, docked at the bottom as tabs.
 PANEL_DOCKS = (("curves", "training_curves", "Loss and accuracy"),
@@ -67,6 +69,8 @@ class TrainingController(QObject):
         self.session: TrainingSession | None = None
         self.last_result: RunResult | None = None
         self.info: RunInfo | None = None
+        self._latest_report: Any = None  # the newest BatchReport (the progress bar shows it at most 5 times a second)
+        self._progress_shown_at = 0.0
         self.make_trainer: Callable[[TrainingRequest, Any], Any] = default_make_trainer
         self.load_dataset: Callable[[str], Any] = default_load_dataset
         self.probe_drawing: np.ndarray | None = None
@@ -325,7 +329,12 @@ class TrainingController(QObject):
         self.panel.show_status(tr("Training on {dataset}{backend}...", dataset=info.dataset, backend=backend))
 
     def _batches(self, reports: list) -> None:
-        if reports and self.info is not None:
+        if not reports or self.info is None:
+            return
+        self._latest_report = reports[-1]
+        now = time.perf_counter()
+        if now - self._progress_shown_at >= PROGRESS_INTERVAL_S:
+            self._progress_shown_at = now
             self.panel.show_progress(reports[-1], self.info.epochs, self.info.steps_per_epoch)
 
     def _epoch(self, report: Any) -> None:
@@ -345,6 +354,9 @@ class TrainingController(QObject):
 
     def _finished(self, result: RunResult) -> None:
         self.last_result = result
+        if self._latest_report is not None and self.info is not None:  # the throttle may have held it back
+            self.panel.show_progress(self._latest_report, self.info.epochs, self.info.steps_per_epoch)
+        self._latest_report = None
         if result.weights is not None:
             self.weights = result.weights
             self.weights_saved = False

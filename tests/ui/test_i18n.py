@@ -36,7 +36,8 @@ def tr_strings() -> dict[str, str]:
 def dynamic_strings() -> list[str]:
     """Texts handed to tr() through a variable (combo box entries, dock titles)."""
     from nnstudio.ui import training_controller, training_panel
-    texts = [title for _attr, _name, title in training_controller.PANEL_DOCKS]
+    from nnstudio.ui.panels import boundary
+    texts = [title for _attr, _name, title in training_controller.PANEL_DOCKS] + [boundary.PLACEHOLDER]
     for table in (training_panel.LOSS_TEXT, training_panel.OPTIMIZER_TEXT, training_panel.SCHEDULE_TEXT):
         texts += list(table.values())
     return texts

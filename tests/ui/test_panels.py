@@ -179,7 +179,7 @@ def test_boundary_panel(dashboard):
     panel.redraw()
     assert panel.image.image.shape == (16, 16, 3)
     assert len(panel.points.data) == 50
-    assert not panel.placeholder.isVisible()
+    assert panel.title_label.text() == ""  # the "2 features only" caption is gone
 
 
 def test_confusion_panel_and_samples_dialog(dashboard, qtbot):
@@ -190,7 +190,8 @@ def test_confusion_panel_and_samples_dialog(dashboard, qtbot):
     panel.set_predictions(Predictions(1, np.arange(6), "train", y_true, y_pred))
     panel.redraw()
     assert panel.image.image.shape == (3, 3)
-    assert [t.textItem.toPlainText() for t in panel.texts] == ["1", "", "1", "", "1", "", "1", "", "2"]
+    assert panel.counts.labels == [["1", "", "1"], ["", "1", ""], ["1", "", "2"]]
+    assert panel.counts.light.tolist() == [[False] * 3, [False, True, False], [False, False, True]]
     rows, samples = panel.samples_in(2, 0)
     assert rows.tolist() == [4] and samples.shape == (1, 1, 8, 8)
     panel.show_samples(0, 2)

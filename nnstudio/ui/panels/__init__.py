@@ -1,8 +1,10 @@
 """Live training panels (pyqtgraph) and the dashboard that feeds and redraws them.
 
 Why this exists: one place routes a training session's signals to every panel and redraws the ones whose
-data changed from a single screen-rate QTimer, so however often reports arrive (the session drains its
-inbox at ~20 Hz) each panel draws at most once per frame and only while it has something new.
+data changed from a single QTimer, so however often reports arrive (the session drains its inbox at ~20 Hz)
+each panel draws at most once per drain, only while it has something new and only as often as its cost
+allows: each panel may use a small share of the GUI thread (``GUI_SHARE``), measured as it runs, so a slow
+machine shows fewer frames rather than a slower run or a sluggish window.
 """
 from __future__ import annotations
 
@@ -25,11 +27,17 @@ __all__ = ["BoundaryPanel", "ConfusionPanel", "CurvesPanel", "Dashboard", "Expor
            "GradientPanel", "HistogramPanel"]
 
 CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
-REDRAW_INTERVAL_MS = 16
-# Panels that draw many images or plots at once repaint at most this often (seconds): their content is a
-# snapshot (a probe, histograms, a boundary grid), so a few frames a second read as live and leave the GUI
-# thread free; the curves and gradients keep the full rate.
-MIN_REDRAW_INTERVAL_S = {"feature_maps": 0.5, "histograms": 1.0, "boundary": 0.25, "confusion": 0.5}  # screen rate; panels without new data skip the frame
+REDRAW_INTERVAL_MS = 25  # how often the dashboard looks for panels with new data (the session drains at 20 Hz)
+# The share of the GUI thread's time each panel may use while it has new data: after a redraw that cost
+# c seconds (setting the data plus the paint that followed), the panel's next redraw waits c / share.  A
+# fast machine draws the curves at the drain rate; a slow or busy one draws them less often instead of
+# taking time from training or from the user's clicks.  The curves and gradients get the larger shares.
+GUI_SHARE = {"curves": 0.05, "gradients": 0.05, "feature_maps": 0.025, "histograms": 0.02, "boundary": 0.04,
+             "confusion": 0.02}
+# Panels that show a snapshot (a probe, histograms, a boundary grid, a confusion matrix) repaint at most
+# this often (seconds) whatever they cost: a few frames a second read as live.
+MIN_REDRAW_INTERVAL_S = {"feature_maps": 0.5, "histograms": 1.0, "boundary": 0.2, "confusion": 0.5}
+COST_SMOOTHING = 0.7  # weight of the past in each panel's cost estimate
 
 # The worker-side view each panel needs (so hidden panels cost the run nothing).
 VIEWS = {"gradients": "gradients", "boundary": "boundary", "feature_maps": "probe", "histograms": "histograms", "confusion": "predictions"}
@@ -69,8 +77,12 @@ class Dashboard(QObject):
         self.timer.timeout.connect(self.redraw)
         self.timer.start()
         self.redraw_count = 0
-        self._last_redraw: dict[str, float] = {}
         self.redraw_seconds = {name: 0.0 for name in self.panels}  # GUI-thread time per panel (for the bench)
+        self.redraws = {name: 0 for name in self.panels}
+        self._last_redraw: dict[str, float] = {}
+        self._due: dict[str, float] = {}  # earliest time of each panel's next redraw
+        self._cost: dict[str, float] = {}  # smoothed seconds per redraw, paint included
+        self._pending: dict[str, tuple[float, float]] = {}  # redraw seconds, paint seconds before it
 
     def wanted_views(self, visible: Callable[[str], bool] | None = None) -> set[str]:
         """The worker-side views for the panels that are visible (all of them when ``visible`` is None)."""
@@ -105,15 +117,41 @@ class Dashboard(QObject):
         for name, panel in self.panels.items():
             # isVisible() is False for the hidden tabs of tabbed docks, which is what saves the work;
             # visibleRegion() is not used: window managers report it unreliably for covered windows.
-            if panel.dirty and panel.isVisible():
-                if now - self._last_redraw.get(name, -1e9) < MIN_REDRAW_INTERVAL_S.get(name, 0.0):
-                    continue  # a heavy panel: its latest data waits for the next allowed frame
-                self._last_redraw[name] = now
-                started = time.perf_counter()
-                panel.redraw()
-                cache_axes(panel)
-                self.redraw_seconds[name] += time.perf_counter() - started
-                self.redraw_count += 1
+            if not (panel.dirty and panel.isVisible()):
+                continue
+            self._settle(name, panel)
+            if now < self._due.get(name, 0.0):
+                continue  # its latest data waits for the panel's next turn
+            started = time.perf_counter()  # wall time, as for the paints (see PanelView)
+            panel.redraw()
+            cache_axes(panel)
+            spent = time.perf_counter() - started
+            self._pending[name] = (spent, self._paint_seconds(panel))
+            self._last_redraw[name] = now
+            self._due[name] = now + max(MIN_REDRAW_INTERVAL_S.get(name, 0.0), self._cost.get(name, 0.0) / GUI_SHARE[name])
+            self.redraw_seconds[name] += spent
+            self.redraws[name] += 1
+            self.redraw_count += 1
+
+    @staticmethod
+    def _paint_seconds(panel: Any) -> float:
+        return float(getattr(getattr(panel, "view", None), "paint_seconds", 0.0))
+
+    def _settle(self, name: str, panel: Any) -> None:
+        """Fold the last redraw of ``name`` and the paints since into its cost, and move its next turn."""
+        if name not in self._pending:
+            return
+        spent, painted_before = self._pending.pop(name)
+        cost = spent + self._paint_seconds(panel) - painted_before
+        # The estimate starts from zero, so the first redraw (which builds the plots) does not hold the next
+        # ones back for long.
+        self._cost[name] = COST_SMOOTHING * self._cost.get(name, 0.0) + (1.0 - COST_SMOOTHING) * cost
+        self._due[name] = self._last_redraw[name] + max(MIN_REDRAW_INTERVAL_S.get(name, 0.0),
+                                                        self._cost[name] / GUI_SHARE[name])
+
+    def redraw_interval(self, name: str) -> float:
+        """Seconds between redraws of panel ``name`` at its current cost (what the pacing allows)."""
+        return max(MIN_REDRAW_INTERVAL_S.get(name, 0.0), self._cost.get(name, 0.0) / GUI_SHARE[name])
 
     def redraw_all(self) -> None:
         """Redraw every dirty panel, visible or not (before a screenshot or an export)."""

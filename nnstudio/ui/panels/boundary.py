@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
 from nnstudio.ui.i18n import tr
+from nnstudio.ui.panels.cells import PanelView
 from nnstudio.ui.panels.export import ExportablePanel
 
 # Playground's orange and blue first, then distinct hues for more classes.
@@ -50,6 +51,9 @@ def boundary_rgb(values: np.ndarray) -> np.ndarray:
     return np.clip(mixed, 0, 255).astype(np.uint8)
 
 
+PLACEHOLDER = "Shown for datasets with 2 features (the toy sets)."
+
+
 class BoundaryPanel(ExportablePanel):
     """A heatmap of the model's output over the plane, with the training points on top."""
 
@@ -57,8 +61,7 @@ class BoundaryPanel(ExportablePanel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(tr("Decision boundary"), parent)
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground("w")
+        self.view = PanelView()
         self.body.addWidget(self.view, 1)
         self.plot = self.view.addPlot()
         self.plot.setAspectLocked(True)
@@ -67,9 +70,9 @@ class BoundaryPanel(ExportablePanel):
         self.plot.addItem(self.image)
         self.points = pg.ScatterPlotItem(size=7, pen=pg.mkPen("w", width=1))
         self.plot.addItem(self.points)
-        self.placeholder = pg.TextItem(tr("Shown for datasets with 2 features (the toy sets)."),
-                                       color="#64748B", anchor=(0.5, 0.5))
-        self.plot.addItem(self.placeholder)
+        # A caption line, not a TextItem in the plot: pyqtgraph's TextItem there repainted the view ~30 times
+        # a second while idle (measured), which a training run pays for on the GUI thread.
+        self.set_caption(tr(PLACEHOLDER))
         self.boundary: Any = None
         self.info: Any = None
 
@@ -77,7 +80,7 @@ class BoundaryPanel(ExportablePanel):
         self.boundary = None
         self.image.clear()
         self.points.setData([])
-        self.placeholder.show()
+        self.set_caption(tr(PLACEHOLDER))
         self.dirty = True
 
     def begin_run(self, info: Any = None, continuing: bool = False) -> None:
@@ -87,9 +90,9 @@ class BoundaryPanel(ExportablePanel):
         points = getattr(info, "points", None)
         if points is None:
             self.points.setData([])
-            self.placeholder.show()
+            self.set_caption(tr(PLACEHOLDER))
             return
-        self.placeholder.hide()
+        self.set_caption("")
         labels = np.asarray(info.labels).reshape(len(points), -1)[:, 0]
         if info.num_classes >= 2:
             colours = class_colours(info.num_classes)[np.clip(labels.astype(int), 0, info.num_classes - 1)]

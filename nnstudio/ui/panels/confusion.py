@@ -16,6 +16,7 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from nnstudio.ui.i18n import tr
+from nnstudio.ui.panels.cells import CellTexts, PanelView
 from nnstudio.ui.panels.export import ExportablePanel
 
 MAX_LABELLED = 20  # classes up to which every cell shows its count
@@ -88,8 +89,7 @@ class ConfusionPanel(ExportablePanel):
     def __init__(self, parent: Any = None, dataset_getter: Callable[[], Any] | None = None) -> None:
         super().__init__(tr("Confusion matrix (validation)"), parent)
         self.dataset_getter = dataset_getter
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground("w")
+        self.view = PanelView()
         self.body.addWidget(self.view, 1)
         self.plot = self.view.addPlot()
         self.plot.setAspectLocked(True)
@@ -100,7 +100,8 @@ class ConfusionPanel(ExportablePanel):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("CET-L12"))
         self.plot.addItem(self.image)
-        self.texts: list[pg.TextItem] = []
+        self.counts = CellTexts()  # the count in each cell, painted in one go
+        self.plot.addItem(self.counts)
         self.matrix: np.ndarray | None = None
         self.class_names: list[str] = []
         self.predictions: Any = None
@@ -113,9 +114,7 @@ class ConfusionPanel(ExportablePanel):
     def clear(self) -> None:
         self.matrix, self.predictions = None, None
         self.image.clear()
-        for t in self.texts:
-            self.plot.removeItem(t)
-        self.texts = []
+        self.counts.set_cells([], np.zeros((0, 0), dtype=bool))
         self.dirty = True
 
     def begin_run(self, info: Any = None, continuing: bool = False) -> None:
@@ -153,20 +152,10 @@ class ConfusionPanel(ExportablePanel):
         share = m / np.maximum(rows, 1)
         self.image.setImage(share, levels=(0.0, 1.0))
         self.image.setRect(0, 0, k, k)
-        if len(self.texts) != (k * k if k <= MAX_LABELLED else 0):
-            for t in self.texts:
-                self.plot.removeItem(t)
-            self.texts = []
-            if k <= MAX_LABELLED:
-                for i in range(k * k):
-                    text = pg.TextItem("", anchor=(0.5, 0.5))
-                    text.setPos(i % k + 0.5, i // k + 0.5)
-                    self.plot.addItem(text)
-                    self.texts.append(text)
-        for i, text in enumerate(self.texts):
-            r, c = divmod(i, k)
-            text.setText(str(int(m[r, c])) if m[r, c] else "")
-            text.setColor("#FFFFFF" if share[r, c] > 0.5 else "#1E293B")
+        if k <= MAX_LABELLED:
+            self.counts.set_cells([[str(int(v)) if v else "" for v in row] for row in m.tolist()], share > 0.5)
+        else:
+            self.counts.set_cells([], np.zeros((0, 0), dtype=bool))
         names = self.class_names if len(self.class_names) == k else [str(i) for i in range(k)]
         ticks = [[(i + 0.5, n[:6]) for i, n in enumerate(names)]]
         self.plot.getAxis("bottom").setTicks(ticks)

@@ -15,6 +15,7 @@ import pyqtgraph as pg
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import SeriesTable
+from nnstudio.ui.panels.cells import PanelView
 from nnstudio.ui.panels.export import ExportablePanel
 
 EMA_ALPHA = 0.95  # weight of the past in the smoothed curve
@@ -85,8 +86,7 @@ class CurvesPanel(ExportablePanel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(tr("Loss and accuracy"), parent)
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground("w")
+        self.view = PanelView()
         self.body.addWidget(self.view)
         self.loss_plot = self.view.addPlot(row=0, col=0)
         self.acc_plot = self.view.addPlot(row=1, col=0)

@@ -17,6 +17,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox
 
 from nnstudio.ui.i18n import tr
+from nnstudio.ui.panels.cells import Cell, PanelView
 from nnstudio.ui.panels.export import ExportablePanel
 
 MAX_MAPS = 16
@@ -41,6 +42,14 @@ def tile_maps(maps: np.ndarray, max_maps: int = MAX_MAPS, gap: int = 1) -> np.nd
     return mosaic[:-gap or None, :-gap or None]
 
 
+def nice_ceiling_any(value: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k at or above ``value`` (any positive size; 1 for zero or non-finite)."""
+    if not math.isfinite(value) or value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= value * (1 - 1e-12))
+
+
 class FeatureMapPanel(ExportablePanel):
     """A mosaic per conv / pool layer and a bar chart per dense layer, refreshed during training."""
 
@@ -59,18 +68,17 @@ class FeatureMapPanel(ExportablePanel):
         self.source_label = QLabel("")
         row.addWidget(self.source_label, 1)
         self.body.addLayout(row)
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground("w")
+        self.view = PanelView()
         self.body.addWidget(self.view, 1)
         self.cmap = pg.colormap.get("viridis")
         self.layer_ids: list[str] = []
         self.images: dict[str, pg.ImageItem] = {}
         self.bars: dict[str, pg.BarGraphItem] = {}
-        self.plots: dict[str, pg.PlotItem] = {}
+        self.plots: dict[str, Cell] = {}
         self.input_image: pg.ImageItem | None = None
         self.probe: Any = None
         self._brushes = (pg.mkBrush("#F97316"), pg.mkBrush("#3B82F6"))  # negative, positive: made once
-        self._shapes: dict[str, tuple[int, ...]] = {}
+        self._shapes: dict[str, tuple] = {}  # per layer: the mosaic shape or bar bounds last fitted
 
     def clear(self) -> None:
         self.view.clear()
@@ -90,7 +98,9 @@ class FeatureMapPanel(ExportablePanel):
         self.dirty = True
 
     def _rebuild(self, probe: Any) -> None:
-        """Maps side by side in the first row (input, conv, pool, ...), vector outputs as bars below."""
+        """Maps side by side in the first row (input, conv, pool, ...), vector outputs as bars below.
+
+        Cells are light (:class:`Cell`), so a rebuild in the middle of a run does not stall the GUI."""
         self.view.clear()
         self._shapes = {}
         self.images, self.bars, self.plots = {}, {}, {}
@@ -99,48 +109,37 @@ class FeatureMapPanel(ExportablePanel):
         vectors = [n for n in self.layer_ids if probe.activations[n].ndim != 3]
         sample = getattr(probe, "input", None)
         self.input_image = None
+        top = self.view.addLayout(row=0, col=0)
         col = 0
         if sample is not None and np.asarray(sample).ndim == 3:
-            plot = self.view.addPlot(row=0, col=col, title=tr("input"))
-            self._image_plot(plot)
+            cell = Cell(top, 0, col, tr("input"), lock_aspect=True, invert_y=True)
             self.input_image = pg.ImageItem(axisOrder="row-major")
             self.input_image.setColorMap(pg.colormap.get("CET-L1"))
-            plot.addItem(self.input_image)
+            cell.view.addItem(self.input_image)
+            self.plots["__input__"] = cell
             col += 1
         for nid in maps:
             value = probe.activations[nid]
-            plot = self.view.addPlot(row=0, col=col, title=self._title(nid, probe, value))
-            self._image_plot(plot)
+            cell = Cell(top, 0, col, self._title(nid, probe, value), lock_aspect=True, invert_y=True)
             image = pg.ImageItem(axisOrder="row-major")
             image.setColorMap(self.cmap)
-            plot.addItem(image)
-            self.plots[nid], self.images[nid] = plot, image
+            cell.view.addItem(image)
+            self.plots[nid], self.images[nid] = cell, image
             col += 1
-        columns = max(col, 1)
         if vectors:
-            inner = self.view.addLayout(row=1, col=0, colspan=columns)
+            bottom = self.view.addLayout(row=1, col=0)
             for i, nid in enumerate(vectors):
                 value = probe.activations[nid]
-                plot = inner.addPlot(row=0, col=i, title=self._title(nid, probe, value))
-                plot.showGrid(y=True, alpha=0.2)
-                plot.getViewBox().setMouseEnabled(x=False, y=False)
+                cell = Cell(bottom, 0, i, self._title(nid, probe, value), axes=("left",))
                 bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#3B82F6")
-                plot.addItem(bars)
-                self.plots[nid], self.bars[nid] = plot, bars
+                cell.view.addItem(bars)
+                self.plots[nid], self.bars[nid] = cell, bars
 
     @staticmethod
     def _title(nid: str, probe: Any, value: np.ndarray) -> str:
         kind = probe.kinds.get(nid, "")
         shape = "×".join(map(str, value.shape))
-        return f"<span style='font-size:8pt'>{nid} · {kind} {shape}</span>"
-
-    @staticmethod
-    def _image_plot(plot: pg.PlotItem) -> None:
-        plot.hideAxis("left")
-        plot.hideAxis("bottom")
-        plot.setAspectLocked(True)
-        plot.invertY(True)
-        plot.getViewBox().setMouseEnabled(x=False, y=False)
+        return f"{nid} · {kind} {shape}"
 
     def redraw(self) -> None:
         self.dirty = False
@@ -158,12 +157,24 @@ class FeatureMapPanel(ExportablePanel):
                 self.images[nid].setImage(mosaic, levels=(0.0, 1.0))
                 if self._shapes.get(nid) != mosaic.shape:  # the view range changes only with the shape
                     self._shapes[nid] = mosaic.shape
-                    self.plots[nid].setRange(xRange=(0, mosaic.shape[1]), yRange=(0, mosaic.shape[0]), padding=0.02)
+                    self.plots[nid].view.setRange(xRange=(0, mosaic.shape[1]), yRange=(0, mosaic.shape[0]), padding=0.02)
             elif nid in self.bars:
                 units = np.asarray(value, dtype=np.float64).reshape(-1)[:MAX_UNITS]
                 negative, positive = self._brushes
                 brushes = [positive if v >= 0 else negative for v in units.tolist()]
                 self.bars[nid].setOpts(x=np.arange(units.size), height=units, brushes=brushes)
+                self._fit_bars(nid, units)
+
+    def _fit_bars(self, nid: str, units: np.ndarray) -> None:
+        """Keep a dense layer's bars in view; the range moves only when the values outgrow it by a step."""
+        finite = units[np.isfinite(units)]
+        top = float(np.abs(finite).max()) if finite.size else 1.0
+        high = nice_ceiling_any(top)
+        low = -high if finite.size and float(finite.min()) < 0 else 0.0
+        bounds = (units.size, low, high)
+        if self._shapes.get(nid) != bounds:
+            self._shapes[nid] = bounds
+            self.plots[nid].view.setRange(xRange=(-0.6, units.size - 0.4), yRange=(low, high), padding=0.02)
 
     def history(self) -> dict[str, np.ndarray]:
         if self.probe is None:

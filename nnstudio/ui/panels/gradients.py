@@ -9,6 +9,7 @@ grew tenfold, or became Inf / NaN, is exploding, each with a fix to try.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -18,6 +19,7 @@ import pyqtgraph as pg
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import GrowingBuffer
 from nnstudio.ui.panels.curves import configure_plot, grow_x_range, set_range_if_changed
+from nnstudio.ui.panels.cells import PanelView
 from nnstudio.ui.panels.export import ExportablePanel
 
 VANISHING_ABSOLUTE = 1e-7
@@ -26,6 +28,7 @@ EXPLODING_FACTOR = 10.0
 RECENT = 10  # steps averaged for "now"
 REFERENCE = 50  # steps before those, averaged for "before"
 FLOOR = 1e-12  # log axis floor for zero gradients
+CHECK_INTERVAL_S = 0.5  # the vanishing / exploding check runs at most this often
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,7 @@ class GradientPanel(ExportablePanel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(tr("Gradient magnitudes"), parent)
         self._bar_bounds: tuple | None = None  # (layer names, y from, y to) last applied to the bar axes
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground("w")
+        self.view = PanelView()
         self.body.addWidget(self.view)
         self.plot = self.view.addPlot(row=0, col=0)
         configure_plot(self.plot, tr("gradient L2 norm"), tr("step"))
@@ -97,6 +99,8 @@ class GradientPanel(ExportablePanel):
         self.trainer_hints: list[str] = []
         self._reported: set[tuple[str, str]] = set()
         self._step_offset = 0.0
+        self._checked_at = -1e9
+        self._unchecked = False
 
     def clear(self) -> None:
         for layer in self.layers:
@@ -105,6 +109,8 @@ class GradientPanel(ExportablePanel):
         self.problems, self.trainer_hints, self._reported = [], [], set()
         self._step_offset = 0.0
         self._bar_bounds = None
+        self._checked_at = -1e9
+        self._unchecked = False
         self.show_notice("")
         self.dirty = True
 
@@ -139,7 +145,8 @@ class GradientPanel(ExportablePanel):
             got = True
         if got:
             self.dirty = True
-            if not self.trainer_hints:
+            self._unchecked = True
+            if time.perf_counter() - self._checked_at >= CHECK_INTERVAL_S:
                 self._check()
 
     def add_hint(self, hint: Any) -> None:
@@ -160,6 +167,10 @@ class GradientPanel(ExportablePanel):
         return float(np.median(part))
 
     def _check(self) -> None:
+        self._checked_at = time.perf_counter()
+        self._unchecked = False
+        if self.trainer_hints:  # the trainer's own hints are shown instead
+            return
         recent = {l: v for l in self.layers if (v := self._window(l, RECENT, 0)) is not None}
         before = {l: v for l in self.layers if len(self.norms[l]) >= RECENT + REFERENCE
                   and (v := self._window(l, RECENT + REFERENCE, RECENT)) is not None}
@@ -172,6 +183,8 @@ class GradientPanel(ExportablePanel):
 
     def redraw(self) -> None:
         self.dirty = False
+        if self._unchecked:
+            self._check()
         heights, names = [], []
         for layer in self.layers:
             norms = self.norms[layer].view()

@@ -13,6 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from nnstudio.ui.i18n import tr
+from nnstudio.ui.panels.cells import Cell, PanelView
 from nnstudio.ui.panels.export import ExportablePanel
 
 WEIGHT_COLOUR = (59, 130, 246, 160)
@@ -26,16 +27,16 @@ class HistogramPanel(ExportablePanel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(tr("Weight and activation histograms"), parent)
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setBackground("w")
+        self.view = PanelView()
         self.body.addWidget(self.view, 1)
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self.cells: dict[tuple[str, str], Cell] = {}
         self.keys: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self.data: Any = None
 
     def clear(self) -> None:
         self.view.clear()
-        self.curves, self.keys, self.data = {}, ((), ()), None
+        self.curves, self.cells, self.keys, self.data = {}, {}, ((), ()), None
         self.dirty = True
 
     def begin_run(self, info: Any = None, continuing: bool = False) -> None:
@@ -47,17 +48,16 @@ class HistogramPanel(ExportablePanel):
 
     def _rebuild(self, weights: tuple[str, ...], activations: tuple[str, ...]) -> None:
         self.view.clear()
-        self.curves = {}
+        self.curves, self.cells = {}, {}
         for col, (kind, names, colour) in enumerate((("weights", weights, WEIGHT_COLOUR),
                                                      ("activations", activations, ACTIVATION_COLOUR))):
             for row, name in enumerate(names):
                 title = tr("{name} weights", name=name) if kind == "weights" else tr("{name} output", name=name)
-                plot = self.view.addPlot(row=row, col=col, title=title)
-                plot.getViewBox().setMouseEnabled(x=False, y=False)
-                plot.hideAxis("left")
-                plot.showGrid(x=True, alpha=0.2)
-                self.curves[(kind, name)] = plot.plot(stepMode="center", fillLevel=0, brush=colour,
-                                                      pen=pg.mkPen(colour[:3], width=1))
+                cell = Cell(self.view.ci, row, col, title, axes=("bottom",))
+                curve = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=colour, pen=pg.mkPen(colour[:3], width=1))
+                cell.view.addItem(curve)
+                self.curves[(kind, name)] = curve
+                self.cells[(kind, name)] = cell
         self.keys = (weights, activations)
 
     def redraw(self) -> None:

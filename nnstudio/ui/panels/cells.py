@@ -1,0 +1,122 @@
+"""Light building blocks for panels that show many small plots (feature maps, histograms, confusion counts).
+
+Why this exists: a pyqtgraph ``PlotItem`` builds its context menu from a designer form, four axes and
+buttons, about 10 ms each on an idle machine and several times that while a run keeps the CPU busy.  A panel
+of a dozen plots built that way stalled the GUI for a fifth of a second when its first data arrived.  A cell
+here is a title, a ``ViewBox`` without menu and only the axes it shows (about 2 ms), and a matrix of counts
+is one item that paints its texts itself instead of a hundred ``TextItem`` objects.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+
+TITLE_SIZE = "8pt"
+
+
+class PanelView(pg.GraphicsLayoutWidget):
+    """The plotting area of a panel; it adds up the time its paints take, which the dashboard uses to pace
+    the panel's redraws (a panel that costs more is redrawn less often).  Wall time, not CPU time: on a
+    machine whose cores are all busy training, a paint also waits for a core, and that wait is the sign
+    to draw less often (measured: pacing by CPU time there drew twice as often and cost a fifth of the
+    training speed)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setBackground("w")
+        self.paint_seconds = 0.0
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        started = time.perf_counter()
+        super().paintEvent(event)
+        self.paint_seconds += time.perf_counter() - started
+
+
+class Cell:
+    """A titled ViewBox with optional left / bottom axes, laid out in its own small grid."""
+
+    def __init__(self, parent: pg.GraphicsLayout, row: int, col: int, title: str, *, axes: Sequence[str] = (),
+                 lock_aspect: bool = False, invert_y: bool = False, colspan: int = 1) -> None:
+        self.layout = parent.addLayout(row=row, col=col, colspan=colspan)
+        self.layout.setContentsMargins(2, 2, 2, 2)
+        self.layout.setSpacing(0)
+        self.title = pg.LabelItem(title, size=TITLE_SIZE, color="#334155")
+        self.layout.addItem(self.title, row=0, col=0, colspan=2)
+        self.view = pg.ViewBox(enableMenu=False, lockAspect=lock_aspect, invertY=invert_y)
+        self.view.setMouseEnabled(x=False, y=False)
+        self.layout.addItem(self.view, row=1, col=1)
+        self.axes: dict[str, pg.AxisItem] = {}
+        if "left" in axes:
+            self.axes["left"] = pg.AxisItem("left", linkView=self.view)
+            self.layout.addItem(self.axes["left"], row=1, col=0)
+        if "bottom" in axes:
+            self.axes["bottom"] = pg.AxisItem("bottom", linkView=self.view)
+            self.layout.addItem(self.axes["bottom"], row=2, col=1)
+        for axis in self.axes.values():
+            axis.setPen("#64748B")
+            axis.setTextPen("#334155")
+            axis.setCacheMode(axis.CacheMode.DeviceCoordinateCache)
+
+    def set_title(self, text: str) -> None:
+        if self.title.text != text:
+            self.title.setText(text)
+
+
+class CellTexts(pg.GraphicsObject):
+    """Texts centred in the unit cells of a (rows, cols) grid, drawn in one paint at a readable size.
+
+    Cell (r, c) spans [c, c + 1] x [r, r + 1] in view coordinates.  The font follows the cell's size on
+    screen (so the counts shrink with the view) and stays upright whatever the view's y direction.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.labels: list[list[str]] = []
+        self.light: np.ndarray = np.zeros((0, 0), dtype=bool)  # white text on dark cells
+        self._shape = (0, 0)
+
+    def set_cells(self, labels: Sequence[Sequence[str]], light: np.ndarray) -> None:
+        self.labels = [list(row) for row in labels]
+        self.light = np.asarray(light, dtype=bool)
+        shape = (len(self.labels), len(self.labels[0]) if self.labels else 0)
+        if shape != self._shape:
+            self.prepareGeometryChange()
+            self._shape = shape
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        rows, cols = self._shape
+        return QRectF(0.0, 0.0, float(cols), float(rows))
+
+    def paint(self, painter: QPainter, *args: Any) -> None:
+        rows, cols = self._shape
+        if not rows or not cols:
+            return
+        transform = painter.transform()
+        origin = transform.map(QPointF(0.0, 0.0))
+        corner = transform.map(QPointF(1.0, 1.0))
+        cell_w, cell_h = abs(corner.x() - origin.x()), abs(corner.y() - origin.y())
+        longest = max((len(t) for row in self.labels for t in row), default=1) or 1
+        size = min(cell_h * 0.45, cell_w * 0.8 / (0.6 * longest), 14.0)
+        if size < 5.0:  # too small to read: the colours alone say it
+            return
+        painter.save()
+        painter.resetTransform()
+        font = QFont(painter.font())
+        font.setPixelSize(int(size))
+        painter.setFont(font)
+        dark, white = QPen(QColor("#1E293B")), QPen(QColor("#FFFFFF"))
+        flags = int(Qt.AlignmentFlag.AlignCenter)
+        for r, row in enumerate(self.labels):
+            for c, text in enumerate(row):
+                if not text:
+                    continue
+                centre = transform.map(QPointF(c + 0.5, r + 0.5))
+                painter.setPen(white if self.light[r, c] else dark)
+                painter.drawText(QRectF(centre.x() - cell_w / 2, centre.y() - cell_h / 2, cell_w, cell_h), flags, text)
+        painter.restore()
