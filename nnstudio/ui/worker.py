@@ -28,11 +28,12 @@ from PySide6.QtCore import QMutex, QMutexLocker, QObject, Qt, QThread, QTimer, Q
 from nnstudio.engine.backend import to_device, to_host
 from nnstudio.errors import UserError
 from nnstudio.ui.i18n import tr
+from nnstudio.ui.priority import lower_training_priority
 
 # Worker-side views: minimum seconds between two updates, and the share of the run each may take.
 BOUNDARY_INTERVAL_S = 0.25
-PROBE_INTERVAL_S = 0.5
-HISTOGRAM_INTERVAL_S = 1.0
+PROBE_INTERVAL_S = 1.0
+HISTOGRAM_INTERVAL_S = 2.0
 EXTRA_BUDGET = 0.03
 BOUNDARY_GRID = 64
 HISTOGRAM_BINS = 40
@@ -303,6 +304,7 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         started = time.perf_counter()
         result: RunResult | None = None
+        lower_training_priority()  # the window stays first in line for a core (see ui/priority.py)
         try:
             result = self._run()
         except UserError as exc:

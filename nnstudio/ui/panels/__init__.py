@@ -32,11 +32,11 @@ REDRAW_INTERVAL_MS = 25  # how often the dashboard looks for panels with new dat
 # c seconds (setting the data plus the paint that followed), the panel's next redraw waits c / share.  A
 # fast machine draws the curves at the drain rate; a slow or busy one draws them less often instead of
 # taking time from training or from the user's clicks.  The curves and gradients get the larger shares.
-GUI_SHARE = {"curves": 0.05, "gradients": 0.05, "feature_maps": 0.025, "histograms": 0.02, "boundary": 0.04,
-             "confusion": 0.02}
+GUI_SHARE = {"curves": 0.03, "gradients": 0.025, "feature_maps": 0.015, "histograms": 0.01, "boundary": 0.03,
+             "confusion": 0.01}
 # Panels that show a snapshot (a probe, histograms, a boundary grid, a confusion matrix) repaint at most
 # this often (seconds) whatever they cost: a few frames a second read as live.
-MIN_REDRAW_INTERVAL_S = {"feature_maps": 0.5, "histograms": 1.0, "boundary": 0.2, "confusion": 0.5}
+MIN_REDRAW_INTERVAL_S = {"feature_maps": 1.0, "histograms": 2.0, "boundary": 0.2, "confusion": 0.5}
 COST_SMOOTHING = 0.7  # weight of the past in each panel's cost estimate
 
 # The worker-side view each panel needs (so hidden panels cost the run nothing).

@@ -117,6 +117,7 @@ class CurvesPanel(ExportablePanel):
         self._ema_acc = float("nan")
         self._step_offset = 0.0
         self._epoch_offset = 0.0
+        self._epochs_drawn = -1
         self.summary = self.title_label  # the header row carries the latest figures
 
     # -- data in -------------------------------------------------------------------------------------------
@@ -125,6 +126,7 @@ class CurvesPanel(ExportablePanel):
         self.epochs.clear()
         self._ema_loss = self._ema_acc = float("nan")
         self._step_offset = self._epoch_offset = 0.0
+        self._epochs_drawn = -1
         self.set_caption("")
         self.show_notice("")
         self.dirty = True
@@ -171,12 +173,14 @@ class CurvesPanel(ExportablePanel):
         self.items["loss_ema"].setData(x, _finite_or_nan(b["loss_smooth"]), connect="finite")
         self.items["acc_raw"].setData(x, b["accuracy"], connect="finite")
         self.items["acc_ema"].setData(x, b["accuracy_smooth"], connect="finite")
-        ex = e["step"]
-        for key, col in (("loss_train", "train_loss"), ("loss_val", "val_loss"), ("acc_train", "train_acc"),
-                         ("acc_val", "val_acc")):
-            y = e[col]
-            keep = np.isfinite(y)
-            self.items[key].setData(ex[keep], y[keep])
+        if self._epochs_drawn != len(e):  # the per-epoch points change once an epoch
+            self._epochs_drawn = len(e)
+            ex = e["step"]
+            for key, col in (("loss_train", "train_loss"), ("loss_val", "val_loss"), ("acc_train", "train_acc"),
+                             ("acc_val", "val_acc")):
+                y = e[col]
+                keep = np.isfinite(y)
+                self.items[key].setData(ex[keep], y[keep])
         if len(x):
             grow_x_range(self.loss_plot, float(x[-1]))  # the accuracy plot follows through the x link
             losses = b["loss"][np.isfinite(b["loss"])]
