@@ -9,7 +9,8 @@ does) and inside the main window offscreen with every training panel visible.  R
 * event-loop latency of the GUI thread: a QTimer fires every 10 ms and records how late each tick is;
   the 50th / 99th percentile and the maximum (target: p99 under 50 ms).
 
-Run: ``QT_QPA_PLATFORM=offscreen python tools/bench_gui_training.py [--samples 1500] [--json]``.
+Run: ``QT_QPA_PLATFORM=offscreen python tools/bench_gui_training.py [--samples 1500] [--epochs 1] [--repeats 1]
+[--json]``; ``--samples 0 --epochs 0`` trains the example exactly as shipped.
 This is a measurement to report, not a timed test.
 """
 from __future__ import annotations
@@ -64,8 +65,11 @@ def project_settings(samples: int, backend: str, epochs: int = 1) -> tuple[Any, 
     from nnstudio.resources_path import resource
     project = load_project(resource("examples", "mnist-cnn.json"))
     project.path = None
-    project.training.update(epochs=epochs, max_train_samples=samples, max_test_samples=200, backend=backend,
-                            validation_split=0.05)
+    project.training.update(max_test_samples=200, backend=backend, validation_split=0.05)
+    if samples > 0:  # 0: every training sample, as the example itself
+        project.training["max_train_samples"] = samples
+    if epochs > 0:  # 0: the example's own epochs
+        project.training["epochs"] = epochs
     return project, dict(project.training)
 
 
@@ -154,8 +158,8 @@ def in_gui(samples: int, backend: str, panels: bool = True, timeout_s: float = 9
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=int, default=1500, help="training samples per epoch")
-    parser.add_argument("--epochs", type=int, default=1, help="epochs per run (the example itself trains 12)")
+    parser.add_argument("--samples", type=int, default=1500, help="training samples per epoch (0: all)")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs per run (0: the example's own, 12)")
     parser.add_argument("--backend", default="numpy", choices=("numpy", "cupy", "auto"))
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--no-panels", action="store_true", help="hide the live panels (to see what they cost)")

@@ -202,3 +202,36 @@ def test_confusion_panel_and_samples_dialog(dashboard, qtbot):
 def test_export_without_history_is_a_user_error(dashboard, tmp_path):
     with pytest.raises(UserError, match="no history"):
         dashboard.histograms.export_csv(tmp_path / "h.csv")
+
+
+# -- pacing: a panel's redraws follow its measured cost --------------------------------------------------------------
+def test_dashboard_paces_each_panel_by_its_cost(dashboard, qtbot):
+    from nnstudio.ui.panels import GUI_SHARE, MIN_REDRAW_INTERVAL_S
+    board = dashboard
+    board.timer.stop()  # redraw() is called by hand below
+    board.curves.begin_run(info())
+    board.curves.add_batches(batches(5))
+    board.redraw()
+    assert board.redraws["curves"] == 1 and not board.curves.dirty
+    qtbot.waitUntil(lambda: board.curves.view.paint_seconds > 0, timeout=5000)  # the paint is measured too
+    board._cost["curves"] = 0.5  # as if each redraw cost half a second: the next may come 0.5 / share later
+    board.curves.add_batches(batches(5, start=6))
+    board.redraw()
+    assert board.redraws["curves"] == 1 and board.curves.dirty  # new data waits for the panel's turn
+    assert board.redraw_interval("curves") >= 0.5 / GUI_SHARE["curves"] * 0.7  # smoothing keeps most of it
+    board._due["curves"] = 0.0  # its turn came
+    board.redraw()
+    assert board.redraws["curves"] == 2 and not board.curves.dirty
+    # a cheap snapshot panel still waits its minimum interval
+    assert board.redraw_interval("histograms") >= MIN_REDRAW_INTERVAL_S["histograms"]
+
+
+def test_hidden_panels_are_not_redrawn(dashboard):
+    board = dashboard
+    board.timer.stop()
+    board.curves.add_batches(batches(3))
+    board.curves.hide()
+    board.redraw()
+    assert board.redraws["curves"] == 0 and board.curves.dirty
+    board.redraw_all()  # before an export: drawn whatever its visibility
+    assert not board.curves.dirty

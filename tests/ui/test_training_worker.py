@@ -252,3 +252,28 @@ def test_trainer_crash_is_reported_not_raised(qtbot):
         session.start()
     result: RunResult = blocker.args[0]
     assert result.reason == "error" and "boom" in result.message
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_the_run_trains_at_a_lower_priority_than_the_gui(qtbot):
+    import os
+    import threading
+
+    from nnstudio.ui.priority import TRAINING_NICE
+    seen: dict[str, int] = {}
+
+    class Recording(ToyTrainer):
+        def run(self):
+            seen["training"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            yield from super().run()
+
+    settings = dict(SETTINGS, epochs=1)
+    request = TrainingRequest(toy_graph(), settings, None)
+    ds = make_toy("circle")
+    session = TrainingSession(request, make_trainer=lambda r, d: Recording(r.graph, d, r.settings, r.weights),
+                              load_dataset=lambda name: ds)
+    gui_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    with qtbot.waitSignal(session.finished, timeout=30000):
+        session.start()
+    assert seen["training"] >= TRAINING_NICE
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui_before

@@ -32,7 +32,7 @@ REDRAW_INTERVAL_MS = 25  # how often the dashboard looks for panels with new dat
 # c seconds (setting the data plus the paint that followed), the panel's next redraw waits c / share.  A
 # fast machine draws the curves at the drain rate; a slow or busy one draws them less often instead of
 # taking time from training or from the user's clicks.  The curves and gradients get the larger shares.
-GUI_SHARE = {"curves": 0.03, "gradients": 0.025, "feature_maps": 0.015, "histograms": 0.01, "boundary": 0.03,
+GUI_SHARE = {"curves": 0.025, "gradients": 0.02, "feature_maps": 0.015, "histograms": 0.01, "boundary": 0.03,
              "confusion": 0.01}
 # Panels that show a snapshot (a probe, histograms, a boundary grid, a confusion matrix) repaint at most
 # this often (seconds) whatever they cost: a few frames a second read as live.

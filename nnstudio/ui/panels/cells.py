@@ -51,6 +51,7 @@ class Cell:
         self.view.setMouseEnabled(x=False, y=False)
         self.layout.addItem(self.view, row=1, col=1)
         self.axes: dict[str, pg.AxisItem] = {}
+        self.bounds: Any = None  # what the owner last fitted the view to (it refits only on a change)
         if "left" in axes:
             self.axes["left"] = pg.AxisItem("left", linkView=self.view)
             self.layout.addItem(self.axes["left"], row=1, col=0)
