@@ -46,7 +46,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
 }
 
 # Top-level keys this version understands; any others are kept in ``Project.extras`` and written back.
-_KNOWN_KEYS = ("format", "version", "name", "description_en", "description_zh", "graph", "training")
+_KNOWN_KEYS = ("format", "version", "name", "name_zh", "description_en", "description_zh", "graph", "training")
 
 
 def default_training() -> dict[str, Any]:
@@ -62,6 +62,7 @@ class Project:
     training: dict[str, Any] = field(default_factory=default_training)
     description_en: str = ""
     description_zh: str = ""
+    name_zh: str = ""  # the name in Simplified Chinese (examples have one)
     extras: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None  # where it was loaded from or last saved; not part of the file
 
@@ -216,6 +217,7 @@ def project_from_dict(data: Any, source: str = "project") -> Project:
         training=validate_training(data.get("training"), source),
         description_en=_text(source, "description_en", data.get("description_en"), ""),
         description_zh=_text(source, "description_zh", data.get("description_zh"), ""),
+        name_zh=_text(source, "name_zh", data.get("name_zh"), ""),
         extras={k: copy.deepcopy(v) for k, v in data.items() if k not in _KNOWN_KEYS},
     )
 
@@ -225,6 +227,8 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     training = {k: project.training[k] for k in TRAINING_DEFAULTS if k in project.training}
     training.update({k: project.training[k] for k in sorted(project.training) if k not in TRAINING_DEFAULTS})
     out: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "name": project.name}
+    if project.name_zh:
+        out["name_zh"] = project.name_zh
     if project.description_en:
         out["description_en"] = project.description_en
     if project.description_zh:

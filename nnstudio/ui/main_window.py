@@ -40,6 +40,11 @@ STATE_VERSION = 1
 Area = Qt.DockWidgetArea
 
 
+def shown_name(project: Project) -> str:
+    """The project's name in the interface's language (examples carry a Chinese name too)."""
+    return pick(project.name, project.name_zh)
+
+
 class MainWindow(QMainWindow):
     graph_changed = Signal(object)      # the GraphEvent
     project_opened = Signal(object)     # the Project
@@ -322,7 +327,7 @@ class MainWindow(QMainWindow):
             self.setWindowTitle("NN Studio")
             self.setWindowModified(False)
             return
-        name = self.project.path.name if self.project.path else tr("{name} (unsaved)", name=self.project.name)
+        name = self.project.path.name if self.project.path else tr("{name} (unsaved)", name=shown_name(self.project))
         self.setWindowTitle(f"{name}[*] — NN Studio")
         self.setWindowModified(self.is_modified())
 
@@ -394,7 +399,7 @@ class MainWindow(QMainWindow):
         """Ask what to do with unsaved changes; True when it is fine to go on (saved or discarded)."""
         if not self.is_modified():
             return True
-        name = self.project.path.name if self.project and self.project.path else self.project.name  # type: ignore
+        name = self.project.path.name if self.project and self.project.path else shown_name(self.project)  # type: ignore
         answer = QMessageBox.question(
             self, tr("Unsaved changes"),
             tr("“{name}” has unsaved changes. Save them before closing it?", name=name),

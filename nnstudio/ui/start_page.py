@@ -40,7 +40,7 @@ def list_examples(folder: Path | None = None) -> list[ExampleInfo]:
             continue
         if not isinstance(data, dict) or "graph" not in data:
             continue
-        name = str(data.get("name") or path.stem)
+        name = pick(str(data.get("name") or path.stem), str(data.get("name_zh") or ""))
         description = pick(str(data.get("description_en", "")), str(data.get("description_zh", "")))
         found.append(ExampleInfo(path, name, description))
     return sorted(found, key=lambda e: e.name.lower())

@@ -39,6 +39,7 @@ def test_round_trip_is_equal_and_stable(tmp_path, example_path):
     project = load_project(example_path)
     project.description_en = "The classic"
     project.description_zh = "经典的卷积网络"
+    project.name_zh = "经典网络"
     project.extras["author"] = {"name": "Ada"}
     project.training["momentum"] = 0.8  # a setting this version does not know is kept
     target = tmp_path / "copy.nnproj"
@@ -48,8 +49,8 @@ def test_round_trip_is_equal_and_stable(tmp_path, example_path):
     assert again.extras == {"author": {"name": "Ada"}} and again.training["momentum"] == 0.8
     text = target.read_text(encoding="utf-8")
     assert "经典的卷积网络" in text and text.endswith("\n")
-    assert list(json.loads(text)) == ["format", "version", "name", "description_en", "description_zh", "graph",
-                                      "training", "author"]
+    assert list(json.loads(text)) == ["format", "version", "name", "name_zh", "description_en", "description_zh",
+                                      "graph", "training", "author"]
     save_project(again, tmp_path / "third.nnproj")
     assert (tmp_path / "third.nnproj").read_bytes() == target.read_bytes()
 

@@ -176,3 +176,13 @@ def test_main_window_in_chinese(qtbot):
         win.undo_stack.setClean()
     finally:
         apply_interface_language("en")
+
+
+def test_example_gallery_names_follow_the_language():
+    from nnstudio.ui.start_page import list_examples
+    english = list_examples()
+    assert english and not any(CJK.search(e.name) for e in english)
+    i18n.set_language("zh")
+    chinese = list_examples()
+    assert len(chinese) == len(english) and all(CJK.search(e.name) for e in chinese)
+    assert all(CJK.search(e.description) for e in chinese)
