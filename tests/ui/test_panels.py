@@ -235,3 +235,11 @@ def test_hidden_panels_are_not_redrawn(dashboard):
     assert board.redraws["curves"] == 0 and board.curves.dirty
     board.redraw_all()  # before an export: drawn whatever its visibility
     assert not board.curves.dirty
+
+
+def test_log_axis_ticks_label_decades_only():
+    from nnstudio.ui.panels.gradients import decade_ticks
+    major, minor = decade_ticks(-3, 1)
+    assert [label for _, label in major] == ["0.001", "0.01", "0.1", "1", "10"]
+    assert len(minor) == 4 * 8 and all(label == "" for _, label in minor)
+    assert decade_ticks(-7, -6)[0][0][1] == "1e-7"

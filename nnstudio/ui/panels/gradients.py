@@ -68,6 +68,18 @@ def detect_gradient_problems(recent: Mapping[str, float], before: Mapping[str, f
     return problems
 
 
+def decade_label(power: int) -> str:
+    return f"{10.0 ** power:g}" if -3 <= power <= 3 else f"1e{power}"
+
+
+def decade_ticks(low: int, high: int) -> list[list[tuple[float, str]]]:
+    """Ticks for a log10 axis spanning 10^low..10^high: every decade labelled, 2..9 times it unlabelled
+    (pyqtgraph labels all of them when few decades show, and in a short panel they run into each other)."""
+    major = [(float(k), decade_label(k)) for k in range(low, high + 1)]
+    minor = [(k + math.log10(m), "") for k in range(low, high) for m in range(2, 10)]
+    return [major, minor]
+
+
 class GradientPanel(ExportablePanel):
     """Lines of per-layer gradient norms on a log axis, plus bars of the latest step."""
 
@@ -76,6 +88,7 @@ class GradientPanel(ExportablePanel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(tr("Gradient magnitudes"), parent)
         self._bar_bounds: tuple | None = None  # (layer names, y from, y to) last applied to the bar axes
+        self._decades: tuple[int, int] | None = None  # the log axis's span in powers of ten
         self.view = PanelView()
         self.body.addWidget(self.view)
         self.plot = self.view.addPlot(row=0, col=0)
@@ -110,6 +123,7 @@ class GradientPanel(ExportablePanel):
         self.problems, self.trainer_hints, self._reported = [], [], set()
         self._step_offset = 0.0
         self._bar_bounds = None
+        self._decades: tuple[int, int] | None = None
         self._checked_at = -1e9
         self._unchecked = False
         self.show_notice("")
@@ -216,7 +230,10 @@ class GradientPanel(ExportablePanel):
             if len(norms):
                 low = math.floor(math.log10(max(float(norms.min()), FLOOR)))
                 high = max(math.ceil(math.log10(float(norms.max()))), low + 1)
-                set_range_if_changed(self.plot, "y", low, high)
+                if (low, high) != self._decades:
+                    self._decades = (low, high)
+                    self.plot.getAxis("left").setTicks(decade_ticks(low, high))
+                set_range_if_changed(self.plot, "y", low - 0.1, high + 0.1)  # room for the end labels
 
     def history(self) -> dict[str, np.ndarray]:
         if not self.layers or not any(len(self.norms[l]) for l in self.layers):
