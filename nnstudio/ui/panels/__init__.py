@@ -128,7 +128,6 @@ class Dashboard(QObject):
             spent = time.perf_counter() - started
             self._pending[name] = (spent, self._paint_seconds(panel))
             self._last_redraw[name] = now
-            self._due[name] = now + max(MIN_REDRAW_INTERVAL_S.get(name, 0.0), self._cost.get(name, 0.0) / GUI_SHARE[name])
             self.redraw_seconds[name] += spent
             self.redraws[name] += 1
             self.redraw_count += 1
@@ -138,7 +137,8 @@ class Dashboard(QObject):
         return float(getattr(getattr(panel, "view", None), "paint_seconds", 0.0))
 
     def _settle(self, name: str, panel: Any) -> None:
-        """Fold the last redraw of ``name`` and the paints since into its cost, and move its next turn."""
+        """Fold the last redraw of ``name`` and the paints since into its cost, and set its next turn (called
+        before each decision, so the paint that followed the redraw is counted)."""
         if name not in self._pending:
             return
         spent, painted_before = self._pending.pop(name)
@@ -146,8 +146,7 @@ class Dashboard(QObject):
         # The estimate starts from zero, so the first redraw (which builds the plots) does not hold the next
         # ones back for long.
         self._cost[name] = COST_SMOOTHING * self._cost.get(name, 0.0) + (1.0 - COST_SMOOTHING) * cost
-        self._due[name] = self._last_redraw[name] + max(MIN_REDRAW_INTERVAL_S.get(name, 0.0),
-                                                        self._cost[name] / GUI_SHARE[name])
+        self._due[name] = self._last_redraw[name] + self.redraw_interval(name)
 
     def redraw_interval(self, name: str) -> float:
         """Seconds between redraws of panel ``name`` at its current cost (what the pacing allows)."""

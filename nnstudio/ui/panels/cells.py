@@ -51,7 +51,7 @@ class Cell:
         self.view.setMouseEnabled(x=False, y=False)
         self.layout.addItem(self.view, row=1, col=1)
         self.axes: dict[str, pg.AxisItem] = {}
-        self.bounds: Any = None  # what the owner last fitted the view to (it refits only on a change)
+        self.bounds: Any = None  # what fit() last showed
         if "left" in axes:
             self.axes["left"] = pg.AxisItem("left", linkView=self.view)
             self.layout.addItem(self.axes["left"], row=1, col=0)
@@ -62,6 +62,14 @@ class Cell:
             axis.setPen("#64748B")
             axis.setTextPen("#334155")
             axis.setCacheMode(axis.CacheMode.DeviceCoordinateCache)
+
+    def fit(self, x_range: tuple[float, float], y_range: tuple[float, float], key: Any = None) -> None:
+        """Show ``x_range`` x ``y_range``, touching the view (and re-rendering its axes) only when they, or
+        ``key`` (e.g. the data's shape), changed since the last call."""
+        bounds = (tuple(x_range), tuple(y_range), key)
+        if bounds != self.bounds:
+            self.bounds = bounds
+            self.view.setRange(xRange=x_range, yRange=y_range, padding=0.02)
 
     def set_title(self, text: str) -> None:
         if self.title.text != text:

@@ -51,12 +51,29 @@ def configure_plot(plot: pg.PlotItem, left: str, bottom: str) -> None:
     plot.getViewBox().setMouseEnabled(x=True, y=False)
 
 
-def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 5 x 10^k at or above ``value`` (at least 1)."""
-    if not math.isfinite(value) or value <= 1:
+def round_up_125(value: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k at or above ``value`` (1 for zero, negative or non-finite values)."""
+    if not math.isfinite(value) or value <= 0:
         return 1.0
     power = 10.0 ** math.floor(math.log10(value))
-    return next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= value)
+    return next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= value * (1 - 1e-12))
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k at or above ``value`` (at least 1)."""
+    return round_up_125(value) if math.isfinite(value) and value > 1 else 1.0
+
+
+def round_span(values: np.ndarray) -> tuple[float, float]:
+    """Round bounds for ``values``: [0, top] when none is negative, else symmetric [-top, top]."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    if float(finite.min()) >= 0.0:
+        return 0.0, round_up_125(float(finite.max()))
+    top = round_up_125(float(np.abs(finite).max()))
+    return -top, top
 
 
 def grow_x_range(plot: pg.PlotItem, last_x: float) -> None:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.cells import Cell, PanelView
+from nnstudio.ui.panels.curves import round_span
 from nnstudio.ui.panels.export import ExportablePanel
 
 MAX_MAPS = 16
@@ -40,14 +41,6 @@ def tile_maps(maps: np.ndarray, max_maps: int = MAX_MAPS, gap: int = 1) -> np.nd
     padded[:c, :h, :w] = scaled
     mosaic = padded.reshape(rows, cols, h + gap, w + gap).transpose(0, 2, 1, 3).reshape(rows * (h + gap), cols * (w + gap))
     return mosaic[:-gap or None, :-gap or None]
-
-
-def nice_ceiling_any(value: float) -> float:
-    """The smallest of 1, 2, 5 x 10^k at or above ``value`` (any positive size; 1 for zero or non-finite)."""
-    if not math.isfinite(value) or value <= 0:
-        return 1.0
-    power = 10.0 ** math.floor(math.log10(value))
-    return next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= value * (1 - 1e-12))
 
 
 class FeatureMapPanel(ExportablePanel):
@@ -78,7 +71,6 @@ class FeatureMapPanel(ExportablePanel):
         self.input_image: pg.ImageItem | None = None
         self.probe: Any = None
         self._brushes = (pg.mkBrush("#F97316"), pg.mkBrush("#3B82F6"))  # negative, positive: made once
-        self._shapes: dict[str, tuple] = {}  # per layer: the mosaic shape or bar bounds last fitted
 
     def clear(self) -> None:
         self.view.clear()
@@ -102,7 +94,6 @@ class FeatureMapPanel(ExportablePanel):
 
         Cells are light (:class:`Cell`), so a rebuild in the middle of a run does not stall the GUI."""
         self.view.clear()
-        self._shapes = {}
         self.images, self.bars, self.plots = {}, {}, {}
         self.layer_ids = list(probe.activations)
         maps = [n for n in self.layer_ids if probe.activations[n].ndim == 3]
@@ -155,26 +146,13 @@ class FeatureMapPanel(ExportablePanel):
             if nid in self.images:
                 mosaic = tile_maps(value)
                 self.images[nid].setImage(mosaic, levels=(0.0, 1.0))
-                if self._shapes.get(nid) != mosaic.shape:  # the view range changes only with the shape
-                    self._shapes[nid] = mosaic.shape
-                    self.plots[nid].view.setRange(xRange=(0, mosaic.shape[1]), yRange=(0, mosaic.shape[0]), padding=0.02)
+                self.plots[nid].fit((0, mosaic.shape[1]), (0, mosaic.shape[0]))
             elif nid in self.bars:
                 units = np.asarray(value, dtype=np.float64).reshape(-1)[:MAX_UNITS]
                 negative, positive = self._brushes
                 brushes = [positive if v >= 0 else negative for v in units.tolist()]
                 self.bars[nid].setOpts(x=np.arange(units.size), height=units, brushes=brushes)
-                self._fit_bars(nid, units)
-
-    def _fit_bars(self, nid: str, units: np.ndarray) -> None:
-        """Keep a dense layer's bars in view; the range moves only when the values outgrow it by a step."""
-        finite = units[np.isfinite(units)]
-        top = float(np.abs(finite).max()) if finite.size else 1.0
-        high = nice_ceiling_any(top)
-        low = -high if finite.size and float(finite.min()) < 0 else 0.0
-        bounds = (units.size, low, high)
-        if self._shapes.get(nid) != bounds:
-            self._shapes[nid] = bounds
-            self.plots[nid].view.setRange(xRange=(-0.6, units.size - 0.4), yRange=(low, high), padding=0.02)
+                self.plots[nid].fit((-0.6, units.size - 0.4), round_span(units))  # moves only in round steps
 
     def history(self) -> dict[str, np.ndarray]:
         if self.probe is None:

@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.cells import Cell, PanelView
 from nnstudio.ui.panels.export import ExportablePanel
-from nnstudio.ui.panels.feature_maps import nice_ceiling_any
+from nnstudio.ui.panels.curves import round_span, round_up_125
 
 WEIGHT_COLOUR = (59, 130, 246, 160)
 ACTIVATION_COLOUR = (249, 115, 22, 160)
@@ -72,26 +72,10 @@ class HistogramPanel(ExportablePanel):
         for kind, table in (("weights", data.weights), ("activations", data.activations)):
             for name, (counts, edges) in table.items():
                 self.curves[(kind, name)].setData(edges, counts)
-                self._fit(self.cells[(kind, name)], np.asarray(edges), np.asarray(counts))
-
-    def _fit(self, cell: Cell, edges: np.ndarray, counts: np.ndarray) -> None:
-        """Show the histogram in round bounds (1, 2, 5 x 10^k) that change only when the data outgrow them:
-        an axis whose range changes is re-rendered, which for eight small plots at every update was most
-        of this panel's cost."""
-        finite = edges[np.isfinite(edges)]
-        if finite.size == 0:
-            return
-        lo, hi = float(finite.min()), float(finite.max())
-        if lo >= 0.0:
-            x_range = (0.0, nice_ceiling_any(hi))
-        else:
-            bound = nice_ceiling_any(max(-lo, hi))
-            x_range = (-bound, bound)
-        top = float(np.nanmax(counts)) if counts.size else 1.0
-        bounds = (x_range, nice_ceiling_any(top))
-        if getattr(cell, "bounds", None) != bounds:
-            cell.bounds = bounds
-            cell.view.setRange(xRange=x_range, yRange=(0.0, bounds[1]), padding=0.02)
+                # Round bounds that change only when the data outgrow them: an axis whose range changes is
+                # re-rendered, which for eight small plots at every update was most of this panel's cost.
+                top = float(np.nanmax(counts)) if len(counts) else 1.0
+                self.cells[(kind, name)].fit(round_span(np.asarray(edges)), (0.0, round_up_125(top)))
 
     def history(self) -> dict[str, np.ndarray]:
         if self.data is None:
