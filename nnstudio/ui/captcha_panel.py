@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from nnstudio.data import captcha_digits
 from nnstudio.engine.model import Model
 from nnstudio.errors import UserError
 from nnstudio.predictor import CaptchaReader, CaptchaReading, load_project_model
 from nnstudio.resources_path import resource
-from nnstudio.ui.digit_panel import gray_qimage
+from nnstudio.ui.digit_panel import gray_qimage, titled_card
 from nnstudio.ui.i18n import tr
 
 SHIPPED_MODEL = "captcha-cnn"  # resources/models/captcha-cnn.json and .npz
@@ -154,13 +154,7 @@ class CaptchaPanel(QWidget):
         self.summary = QLabel()
         self.summary.setStyleSheet("font-weight: 600;")
 
-        card = QFrame()
-        card.setObjectName("captchaCard")
-        inner = QVBoxLayout(card)
-        inner.setContentsMargins(14, 12, 14, 12)
-        title = QLabel(tr("What the network reads"))
-        title.setStyleSheet("font-weight: 600; font-size: 11pt;")
-        inner.addWidget(title)
+        card, inner = titled_card("captchaCard", tr("What the network reads"))
         self._tile_row = QHBoxLayout()
         for tile in self.tiles:
             self._tile_row.addWidget(tile)

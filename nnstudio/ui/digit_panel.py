@@ -41,6 +41,18 @@ def format_percent(value: float) -> str:
     return "> 99%" if value >= 0.995 else f"{value:.0%}"
 
 
+def titled_card(object_name: str, title: str) -> tuple[QFrame, QVBoxLayout]:
+    """A framed card (styled by its object name in the theme) with a bold title; add the rest to the layout."""
+    card = QFrame()
+    card.setObjectName(object_name)
+    layout = QVBoxLayout(card)
+    layout.setContentsMargins(14, 12, 14, 12)
+    heading = QLabel(title)
+    heading.setStyleSheet("font-weight: 600; font-size: 11pt;")
+    layout.addWidget(heading)
+    return card, layout
+
+
 def gray_qimage(image: np.ndarray) -> QImage:
     """A Grayscale8 QImage (its own copy) of a 2-D array in [0, 1]."""
     pixels = np.ascontiguousarray(np.clip(np.asarray(image) * 255.0 + 0.5, 0, 255).astype(np.uint8))
@@ -218,13 +230,7 @@ class DigitPanel(QWidget):
         head.addWidget(preview_caption, 1, 1, Qt.AlignmentFlag.AlignRight)
         head.setColumnStretch(0, 1)
 
-        card = QFrame()
-        card.setObjectName("digitCard")
-        right = QVBoxLayout(card)
-        right.setContentsMargins(14, 12, 14, 12)
-        title = QLabel(tr("Prediction"))
-        title.setStyleSheet("font-weight: 600; font-size: 11pt;")
-        right.addWidget(title)
+        card, right = titled_card("digitCard", tr("Prediction"))
         right.addLayout(head)
         right.addWidget(self.bars, 1)
         right.addWidget(self.model_label)
