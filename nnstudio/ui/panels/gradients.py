@@ -94,8 +94,7 @@ class GradientPanel(ExportablePanel):
         self.plot = self.view.addPlot(row=0, col=0)
         configure_plot(self.plot, tr("gradient L2 norm"), tr("step"))
         self.plot.setLogMode(x=False, y=True)
-        self.legend = self.plot.addLegend(offset=(-10, 10))
-        self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        # No legend: the bars below name each layer in its line's colour, and a legend box sat on the lines.
         self.bar_plot = self.view.addPlot(row=1, col=0)
         # No grid here: its lines span the plot, so every bar update repainted them (half the panel's paint
         # time, measured); the axis labels are enough for a handful of bars.
