@@ -4,10 +4,11 @@ Why this exists: the GUI thread and the training thread share Python's GIL, and 
 holds it.  When every core is busy training (NumPy's BLAS starts one thread per core), the GUI thread is
 preempted in the middle of a paint while holding the GIL, so a 2 ms paint takes 8 ms and the training
 thread waits for the GIL all that time.  With the training threads at a lower priority the GUI thread gets
-a core as soon as it has work, finishes quickly and lets go of the GIL.  Measured on two cores with every
-panel open (``tools/bench_gui_training.py``): training kept 85 % of its headless speed instead of 82 % while
-the loss curves were redrawn twice as often (7 instead of 3.5 times a second), and the event loop's 99th
-percentile lateness went from 27 ms to 14 ms.
+a core as soon as it has work, finishes quickly and lets go of the GIL.  In one measurement on two cores with
+every panel open (``tools/bench_gui_training.py``, 2 epochs, 5 pairs) training kept 85 % of its headless
+speed instead of 82 % while the loss curves were redrawn twice as often (7 instead of 3.5 times a second),
+and the event loop's 99th percentile lateness went from 27 ms to 14 ms; the panels' shares were lowered
+afterwards, trading those extra frames for training speed.
 
 Qt's thread priorities do nothing for normal threads on Linux, so there the kernel's per-thread nice value
 is raised (which any user may do, but not undo: the BLAS helper threads keep it, and they only ever work
