@@ -157,7 +157,7 @@ def test_chinese_interface_renders_cjk_glyphs(qtbot):
         apply_font_for_language("en")
 
 
-def test_main_window_in_chinese(qtbot):
+def test_main_window_in_chinese(qtbot, tmp_path):
     i18n.set_language("zh")
     from nnstudio.ui.main_window import MainWindow
     from nnstudio.ui.preferences import apply_interface_language
@@ -172,7 +172,7 @@ def test_main_window_in_chinese(qtbot):
         win.resize(1100, 700)
         win.show()
         qtbot.waitExposed(win)
-        win.grab().save("/tmp/teaching_zh_window.png")
+        assert win.grab().save(str(tmp_path / "window_zh.png"))
         win.undo_stack.setClean()
     finally:
         apply_interface_language("en")

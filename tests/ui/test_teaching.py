@@ -111,7 +111,7 @@ def test_models_compared_page_lists_five_models_and_opens_examples(qtbot):
 
 # -- gradient check ---------------------------------------------------------------------------------------
 
-def test_gradcheck_panel_runs_in_a_thread_and_colours_rows(qtbot):
+def test_gradcheck_panel_runs_in_a_thread_and_colours_rows(qtbot, tmp_path):
     from nnstudio.ui.gradcheck_panel import PASS_COLOUR, GradCheckPanel
     graph = small_cnn()
     panel = GradCheckPanel(lambda: (graph, TRAINING))
@@ -128,7 +128,7 @@ def test_gradcheck_panel_runs_in_a_thread_and_colours_rows(qtbot):
     assert "All 4 gradients agree" in panel.status.text()
     qtbot.waitUntil(lambda: not panel.is_running())
     panel.resize(640, 320)
-    panel.grab().save("/tmp/teaching_gradcheck.png")
+    assert panel.grab().save(str(tmp_path / "gradcheck.png"))
 
 
 def test_gradcheck_panel_reports_invalid_network(qtbot):

@@ -193,7 +193,7 @@ def test_dashboard_screenshot_after_a_short_real_run(qtbot, tmp_path, monkeypatc
     qtbot.wait(200)
     board.redraw_all()
     assert board.feature_maps.images and board.confusion.matrix.shape == (10, 10)
-    path = Path(os.environ.get("NNSTUDIO_SCREENSHOT", "/tmp/train.png"))
+    path = Path(os.environ.get("NNSTUDIO_SCREENSHOT", str(tmp_path / "train.png")))
     assert win.grab().save(str(path))
     assert path.stat().st_size > 10000
     win.undo_stack.setClean()
