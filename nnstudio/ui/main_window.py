@@ -423,24 +423,28 @@ class MainWindow(QMainWindow):
             path, _ = QFileDialog.getOpenFileName(self, tr("Open project"), start, PROJECT_FILTER)
             if not path:
                 return False
-        try:
-            project = load_project(path)
-        except UserError as exc:
-            self.show_error(tr("Cannot open the project"), str(exc))
+        project = self._load_or_report(path, tr("Cannot open the project"))
+        if project is None:
             return False
         self.set_project(project)
         add_recent_project(path, self.settings)
         self.statusBar().showMessage(tr("Opened {path}", path=os.fspath(path)), 5000)
         return True
 
+    def _load_or_report(self, path: str | os.PathLike, title: str) -> Project | None:
+        """The project in ``path``, or None after showing why it cannot be loaded (nothing else changes)."""
+        try:
+            return load_project(path)
+        except UserError as exc:
+            self.show_error(title, str(exc))
+            return None
+
     def open_example(self, path: str | os.PathLike) -> bool:
         """Start a new, unsaved project from an example file."""
         if not self.maybe_save():
             return False
-        try:
-            project = load_project(path)
-        except UserError as exc:
-            self.show_error(tr("Cannot open the example"), str(exc))
+        project = self._load_or_report(path, tr("Cannot open the example"))
+        if project is None:
             return False
         project.path = None
         self.set_project(project)

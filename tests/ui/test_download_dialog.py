@@ -11,11 +11,7 @@ import pytest
 
 from nnstudio import userdirs
 
-
-def _idx(array: np.ndarray) -> bytes:
-    code = 0x08  # unsigned byte
-    header = bytes([0, 0, code, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return header + array.tobytes()
+from ..data.conftest import idx_bytes
 
 
 @pytest.fixture
@@ -27,7 +23,7 @@ def idx_server():
         "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
         "t10k-labels-idx1-ubyte.gz": (np.arange(10) % 10).astype(np.uint8),
     }
-    blobs = {name: gzip.compress(_idx(a), mtime=0) for name, a in files.items()}
+    blobs = {name: gzip.compress(idx_bytes(a), mtime=0) for name, a in files.items()}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802

@@ -61,6 +61,14 @@ def test_bad_or_newer_file_leaves_the_open_project_untouched(window, tmp_path):
         assert window.undo_stack.count() == 1  # the history survives too
 
 
+def test_a_broken_example_is_reported_and_opens_nothing(window, tmp_path):
+    broken = tmp_path / "broken-example.json"
+    broken.write_text("{ not json", encoding="utf-8")
+    assert not window.open_example(broken)
+    assert window.project is None
+    assert "not valid JSON" in window.last_error and "broken-example.json" in window.last_error, window.last_error
+
+
 def test_close_with_unsaved_changes_asks(window, dialog_answers, tmp_path):
     window.set_project(_small_project())
     window.scene.add_block("Dense", QPointF(900, 0))
