@@ -122,7 +122,7 @@ class GradientPanel(ExportablePanel):
         self.problems, self.trainer_hints, self._reported = [], [], set()
         self._step_offset = 0.0
         self._bar_bounds = None
-        self._decades: tuple[int, int] | None = None
+        self._decades = None
         self._checked_at = -1e9
         self._unchecked = False
         self.show_notice("")
