@@ -301,7 +301,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         for key, value in finished.test_metrics.items():
             record[f"test_{key}"] = list(value) if isinstance(value, tuple) else _json_float(value)
         print(json.dumps(record), file=out, flush=True)
-    elif finished.reason != "error":
+    elif finished.ok:
         if finished.test_acc is not None:
             text = f"test: loss {_num(finished.test_loss)} accuracy {_pct(finished.test_acc)}"
         elif "mse" in finished.test_metrics:
@@ -310,7 +310,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             text = "test: no test samples"
         print(text + f" ({finished.reason} after {finished.epochs_done} epochs, {seconds:.1f}s)", file=out)
-    if finished.reason == "error":
+    if not finished.ok:
         print(f"error: {finished.message} (the last good weights were saved to {weights_out})", file=err)
         return 1
     print(f"weights saved to {weights_out}", file=err)
@@ -318,15 +318,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _read_npz(path: str) -> dict[str, np.ndarray]:
-    import zipfile  # noqa: PLC0415
+    from nnstudio.engine.weights_io import read_weights  # noqa: PLC0415
 
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except FileNotFoundError:
-        raise UserError(f"weights file '{path}' does not exist") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise UserError(f"weights file '{path}' is not a readable .npz file ({exc})") from None
+    return read_weights(path)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

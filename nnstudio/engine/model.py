@@ -14,9 +14,7 @@ as BatchNorm's running statistics), written atomically.
 """
 from __future__ import annotations
 
-import io
 import os
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Iterable, NamedTuple
 
@@ -27,7 +25,6 @@ from nnstudio.engine.dag import stable_order
 from nnstudio.engine.layers.activation import sigmoid, softmax
 from nnstudio.engine.layers.base import Layer, Shape, as_shape
 from nnstudio.errors import UserError
-from nnstudio.userdirs import atomic_write_bytes
 
 # Activations a loss can absorb (the names losses use in ``fuses_with``).
 FUSABLE = ("softmax", "sigmoid")
@@ -412,21 +409,16 @@ class Model:
         return LoadResult(missing, unexpected)
 
     def save_npz(self, path: str | os.PathLike) -> None:
-        """Write the state dict to ``path`` as .npz, atomically."""
-        buffer = io.BytesIO()
-        np.savez(buffer, **self.state_dict())
-        atomic_write_bytes(path, buffer.getvalue())
+        """Write the state dict to ``path`` as .npz, atomically (refused when it holds NaN)."""
+        from nnstudio.engine.weights_io import write_weights  # noqa: PLC0415
+
+        write_weights(path, self.state_dict())
 
     def load_npz(self, path: str | os.PathLike, strict: bool = True) -> LoadResult:
         """Load weights saved by :meth:`save_npz`; UserError naming the file when it cannot be used."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                state = {key: data[key] for key in data.files}
-        except FileNotFoundError:
-            raise UserError(f"Weights file '{os.fspath(path)}' does not exist") from None
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise UserError(f"Weights file '{os.fspath(path)}' is not a readable .npz file ({exc})") from None
-        return self.load_state_dict(state, strict=strict, source=f"'{os.fspath(path)}'")
+        from nnstudio.engine.weights_io import read_weights  # noqa: PLC0415
+
+        return self.load_state_dict(read_weights(path), strict=strict, source=f"'{os.fspath(path)}'")
 
     def to(self, xp: Any) -> "Model":
         """Move the model to another backend (``numpy`` or ``cupy`` module), keeping its weights."""

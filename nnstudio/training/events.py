@@ -92,7 +92,11 @@ class Hint:
 
 @dataclass
 class RunFinished:
-    """The run ended: "completed", "stopped" (request_stop) or "error" (NaN loss, out of memory).
+    """The run ended.  ``reason`` is one of :data:`END_REASONS`:
+
+    * "completed": every epoch ran; "stopped": ``request_stop`` ended it early (both keep the weights);
+    * "nan": the loss became NaN or infinite (the weights from before that step are put back);
+    * "out_of_memory": the device or the host ran out of memory; "error": anything else that ended it.
 
     Test metrics are filled for "completed" and "stopped"; ``test_acc`` is None for regression, where
     ``test_metrics`` holds ``mse`` and ``r2``.
@@ -108,5 +112,12 @@ class RunFinished:
     test_metrics: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
+    @property
+    def ok(self) -> bool:
+        """Whether the run ended as asked (completed or stopped), so its weights may replace earlier ones."""
+        return self.reason in ("completed", "stopped")
+
+
+END_REASONS = ("completed", "stopped", "nan", "out_of_memory", "error")
 
 Event = RunStarted | BatchReport | EpochReport | ProbeReport | Hint | RunFinished

@@ -72,6 +72,19 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "OutOfMemory" in type(exc).__name__
 
 
+def nan_message(epoch: int, step: int) -> str:
+    """What a run that diverged says (the CLI prints it, the GUI shows it)."""
+    return (f"loss became NaN at epoch {epoch}, step {step}: lower the learning rate or enable gradient clipping "
+            "(the weights from before that step were kept)")
+
+
+def oom_message(batch_size: int, gpu: bool) -> str:
+    """What a run that ran out of memory says."""
+    where = "the GPU" if gpu else "this computer"
+    return (f"{where} ran out of memory with batch size {batch_size}: choose a smaller batch size (or a smaller "
+            "network) and train again")
+
+
 def _probabilities(model: Model, loss: Loss, out: Any) -> Any:
     """The model's output as the loss reads it, squashed when the loss was handed raw scores."""
     if loss.fuses_with is not None and model.loss_from_logits(loss):
@@ -284,12 +297,11 @@ class Trainer:
                     value = float(value_dev)
                     if not math.isfinite(value):
                         state.restore()
-                        message = (f"loss became NaN at epoch {epoch}, step {step}: lower the learning rate or "
-                                   "enable gradient clipping")
+                        message = nan_message(epoch, step)
                         bad = BatchReport(epoch, step, global_step + 1, value, float("nan"), lr, 0.0, None, 0.0)
                         if monitor is not None:
                             yield from monitor.observe(bad)
-                        self.finished = RunFinished("error", message, epochs_done, steps_done=global_step,
+                        self.finished = RunFinished("nan", message, epochs_done, steps_done=global_step,
                                                     seconds=time.perf_counter() - started)
                         yield self.finished
                         return
@@ -323,10 +335,8 @@ class Trainer:
                 raise
             if updating or not state.current_is_finite():
                 state.restore()
-            where = "the GPU" if self.backend.is_gpu else "this computer"
-            self.finished = RunFinished("error", f"{where} ran out of memory with batch size {bs}: choose a smaller "
-                                                 "batch size (or a smaller network) and train again",
-                                        epochs_done, steps_done=global_step, seconds=time.perf_counter() - started)
+            self.finished = RunFinished("out_of_memory", oom_message(bs, self.backend.is_gpu), epochs_done,
+                                        steps_done=global_step, seconds=time.perf_counter() - started)
             yield self.finished
 
     def _finish(self, reason: str, message: str, epochs_done: int, steps: int, model: Model, loss: Loss,
@@ -411,4 +421,5 @@ class _WeightGuard:
         return bool(to_host(flags.all()))
 
 
-__all__ = ["Evaluation", "Hint", "Trainer", "evaluate", "is_out_of_memory", "load_dataset"]
+__all__ = ["Evaluation", "Hint", "Trainer", "evaluate", "is_out_of_memory", "load_dataset", "nan_message",
+           "oom_message"]

@@ -166,7 +166,7 @@ def test_nan_loss_stops_and_keeps_last_good_weights(moons):
     with np.errstate(all="ignore"):
         events = list(trainer.run())
     finished = events[-1]
-    assert finished.reason == "error"
+    assert finished.reason == "nan" and not finished.ok
     assert finished.message.startswith("loss became NaN at epoch ")
     assert "lower the learning rate or enable gradient clipping" in finished.message
     assert all(math.isfinite(e.loss) for e in events if isinstance(e, BatchReport))  # the NaN batch is not reported
@@ -263,7 +263,7 @@ def test_out_of_memory_stops_cleanly(mlp_graph, moons, monkeypatch):
 
     monkeypatch.setattr(trainer.model, "forward", boom)
     rest = list(trainer.run())
-    assert isinstance(rest[-1], RunFinished) and rest[-1].reason == "error"
+    assert isinstance(rest[-1], RunFinished) and rest[-1].reason == "out_of_memory"
     assert "ran out of memory with batch size 64" in rest[-1].message and "smaller batch" in rest[-1].message
     assert first[-1].global_step == 1
     after = trainer.state_dict()
