@@ -22,6 +22,7 @@ from typing import Any, Callable
 from nnstudio.engine.optimizers import OPTIMIZERS, SCHEDULES
 from nnstudio.errors import UserError
 from nnstudio.graph.document import Graph
+from nnstudio.graph.settings import TrainingSettings
 from nnstudio.graph.shapes import LOSS_NAMES
 from nnstudio.userdirs import atomic_write_bytes
 
@@ -65,6 +66,12 @@ class Project:
     name_zh: str = ""  # the name in Simplified Chinese (examples have one)
     extras: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None  # where it was loaded from or last saved; not part of the file
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The training section is always the evented mapping, however it is assigned.
+        if name == "training" and isinstance(value, dict) and not isinstance(value, TrainingSettings):
+            value = TrainingSettings(value)
+        super().__setattr__(name, value)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Project):

@@ -198,15 +198,16 @@ def _find_cycle(succ: dict[str, list[str]], among: set[str]) -> list[str] | None
 
 
 def infer_shapes(graph: Any, sample_shape: Any = None, loss: str | None = None,
-                 num_classes: int | None = None) -> ShapeReport:
+                 num_classes: int | None = None, dataset_name: str | None = None) -> ShapeReport:
     """Infer every node's output shape and check the graph; never raises.
 
     ``sample_shape`` (the dataset's sample shape), ``loss`` (a loss name) and ``num_classes`` (0 for
-    regression) add checks of the input and output against the training setup.
+    regression) add checks of the input and output against the training setup; ``dataset_name`` names the
+    dataset in those messages.
     """
     report = ShapeReport()
     try:
-        _infer(graph, sample_shape, loss, num_classes, report)
+        _infer(graph, sample_shape, loss, num_classes, report, dataset_name)
     except Exception as exc:  # a corrupted document must still give a report, never a crash
         report.messages.append(Message(None, f"the graph could not be checked: it is damaged ({exc})"))
     report.total_params = sum(report.param_counts.values())
@@ -214,7 +215,8 @@ def infer_shapes(graph: Any, sample_shape: Any = None, loss: str | None = None,
     return report
 
 
-def _infer(graph: Any, sample_shape: Any, loss: str | None, num_classes: int | None, report: ShapeReport) -> None:
+def _infer(graph: Any, sample_shape: Any, loss: str | None, num_classes: int | None, report: ShapeReport,
+           dataset_name: str | None = None) -> None:
     add = report.messages.append
     raw_nodes = getattr(graph, "nodes", None)
     raw_edges = getattr(graph, "edges", None)
@@ -333,11 +335,12 @@ def _infer(graph: Any, sample_shape: Any, loss: str | None, num_classes: int | N
         except _Problem as exc:
             add(Message(nid, str(exc)))
 
-    _check_training(report, raw_nodes, params, sample_shape, loss, num_classes)
+    _check_training(report, raw_nodes, params, sample_shape, loss, num_classes, dataset_name)
 
 
 def _check_training(report: ShapeReport, nodes: dict[str, Any], params: dict[str, dict[str, Any]],
-                    sample_shape: Any, loss: str | None, num_classes: int | None) -> None:
+                    sample_shape: Any, loss: str | None, num_classes: int | None,
+                    dataset_name: str | None = None) -> None:
     add = report.messages.append
     in_id = report.input_id
     if sample_shape is not None and in_id is not None and report.shapes.get(in_id) is not None:
@@ -348,10 +351,14 @@ def _check_training(report: ShapeReport, nodes: dict[str, Any], params: dict[str
         else:
             expected = report.shapes[in_id]
             if sample != expected:
-                text = f"the dataset's samples are shaped {fmt(sample)} but Input '{in_id}' expects {fmt(expected)}"
+                # The one home of the "does the dataset fit the Input" rule (GUI, CLI and trainer use it).
+                whose = f"dataset '{dataset_name}'" if dataset_name else "the dataset"
+                text = f"{whose} has samples shaped {fmt(sample)} but Input '{in_id}' expects {fmt(expected)}"
                 if math.prod(sample) == math.prod(expected):
                     text += (f" (both hold {math.prod(sample)} values: set the Input shape to {list(sample)}, "
                              "followed by a Reshape if the next blocks need another shape)")
+                else:
+                    text += f": set the Input shape to {list(sample)} or choose a dataset that fits the network"
                 add(Message(in_id, text))
     if loss is None:
         return

@@ -37,12 +37,12 @@ from nnstudio.engine.losses import accuracy as device_accuracy
 from nnstudio.engine.model import Model, apply_activation
 from nnstudio.engine.optimizers import make_optimizer, make_schedule
 from nnstudio.errors import UserError
-from nnstudio.graph.compile import check_graph, compile_graph
-from nnstudio.graph.shapes import infer_shapes
+from nnstudio.graph.compile import compile_graph
 from nnstudio.training import metrics
 from nnstudio.training.config import TrainingConfig
 from nnstudio.training.events import BatchReport, EpochReport, Hint, ProbeReport, RunFinished, RunStarted
 from nnstudio.training.hints import HintMonitor, facts_from_model
+from nnstudio.training.validation import require_trainable
 
 SPEED_SMOOTHING = 0.9  # exponential smoothing of the step time behind samples/s and the ETA
 
@@ -169,18 +169,8 @@ class Trainer:
 
     # -- set-up ---------------------------------------------------------------------------------------------
     def _check_fits(self) -> None:
-        ds, cfg = self.dataset, self.config
-        found = tuple(int(s) for s in ds.sample_shape)
-        report = infer_shapes(self.graph)
-        in_id = report.input_id
-        expected = report.shapes.get(in_id) if in_id is not None else None
-        if expected is not None and tuple(expected) != found:
-            same = math.prod(found) == math.prod(expected)
-            raise UserError(f"dataset '{ds.name}' has samples shaped {found} but the Input node '{in_id}' expects "
-                            f"{tuple(expected)}: set the Input shape to {list(found)}"
-                            + (" (followed by a Reshape if the next blocks need another shape)" if same else
-                               " or choose a dataset that fits the network"))
-        check_graph(self.graph, sample_shape=found, loss=cfg.loss, num_classes=int(ds.num_classes))
+        # The one validation step the Problems panel, the Train action and `nnstudio check` also use.
+        require_trainable(self.graph, self.config.to_dict(), self.dataset)
 
     def _prepare_indices(self) -> None:
         cfg, ds = self.config, self.dataset

@@ -112,7 +112,7 @@ def test_only_an_input_is_not_a_network():
 def test_sample_shape_mismatch():
     g = build([("in", "Input", {}), ("d", "Dense", {})], [("in", "d")])
     r = infer_shapes(g, sample_shape=(784,))
-    assert texts(r)[0].startswith("the dataset's samples are shaped (784,) but Input 'in' expects (1, 28, 28)")
+    assert texts(r)[0].startswith("the dataset has samples shaped (784,) but Input 'in' expects (1, 28, 28)")
     assert infer_shapes(g, sample_shape=[1, 28, 28]).ok
 
 
