@@ -181,21 +181,18 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from nnstudio.data.registry import dataset_info  # noqa: PLC0415
-    from nnstudio.graph.shapes import infer_shapes  # noqa: PLC0415
+    from nnstudio.training.validation import validate_project  # noqa: PLC0415
 
     project = _load_project(args.project)
     config = _config_for(project, args.dataset)
-    sample_shape = num_classes = None
-    dataset_note = ""
-    try:
-        info = dataset_info(config.dataset, **config.dataset_options)
-        sample_shape, num_classes = info.sample_shape, info.num_classes
-        dataset_note = f"dataset {config.dataset}: samples {tuple(sample_shape)}, " + \
-            (f"{num_classes} classes" if num_classes else "regression")
-    except UserError as exc:
-        dataset_note = f"dataset {config.dataset}: not checked ({exc})"
-    report = infer_shapes(project.graph, sample_shape=sample_shape, loss=config.loss, num_classes=num_classes)
+    # The same validation step as the app's Problems panel and Train action.
+    validation = validate_project(project.graph, config.to_dict())
+    report, facts = validation.report, validation.dataset
+    if facts is not None:
+        dataset_note = f"dataset {config.dataset}: samples {tuple(facts.sample_shape)}, " + \
+            (f"{facts.num_classes} classes" if facts.num_classes else "regression")
+    else:
+        dataset_note = f"dataset {config.dataset}: not checked"
     rows = []
     for nid in sorted(project.graph.nodes, key=lambda n: _order_key(project.graph, n)):
         node = project.graph.nodes[nid]
