@@ -18,6 +18,7 @@ import io
 import keyword
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,18 @@ class PyTorchExport:
 
 
 def _identifiers(ids: list[str]) -> dict[str, str]:
-    """A unique, safe Python identifier for every node id ("conv2d_1" stays "conv2d_1")."""
+    """A unique, safe Python identifier for every node id ("conv2d_1" stays "conv2d_1").
+
+    Python folds identifiers with NFKC, so uniqueness is checked on the folded name (two ids such as "ﬁ" and
+    "fi" would otherwise become one attribute); a name that is still not an identifier (``\\w`` accepts
+    characters such as "²" that Python does not) falls back to ASCII.
+    """
     out: dict[str, str] = {}
     taken: set[str] = set()
     for nid in ids:
-        name = re.sub(r"\W", "_", nid).strip("_") or "node"
+        name = unicodedata.normalize("NFKC", re.sub(r"\W", "_", nid)).strip("_") or "node"
+        if not ("a" + name).isidentifier():
+            name = re.sub(r"[^0-9A-Za-z_]", "_", name).strip("_") or "node"
         if name[0].isdigit():
             name = "n_" + name
         if keyword.iskeyword(name) or name in _RESERVED or name.startswith("_"):
@@ -86,7 +94,33 @@ def class_name_for(project_name: str) -> str:
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    return "(" + ", ".join(str(int(d)) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def doc_text(text: Any) -> str:
+    """``text`` made safe inside a generated ``\"\"\"docstring\"\"\"`` (or a comment), still readable.
+
+    Project names, node ids and file names come from files a user may have been sent, so they must never
+    end the docstring or start a new line of code: backslashes and quotes are escaped, and every
+    non-printable character (newlines, carriage returns, form feeds, line/paragraph separators, lone
+    surrogates) is shown as its escape (a newline reads ``\\n`` in the docstring).  Showing rather than
+    reproducing them also keeps lone surrogates out of the runtime docstring, which Python must encode as
+    UTF-8 when it creates the class.  Printable non-ASCII text (a Chinese name) stays as it is.
+    """
+    out = []
+    for ch in str(text):
+        if ch in "\\\"'":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append("\\" + repr(ch)[1:-1])  # repr gives "\\n", "\\x0c", "\\u2028", "\\ud800"
+    return "".join(out)
+
+
+def _ints(values: Any) -> str:
+    """A tuple of ints as source text; int() so a value can only ever be written as a number."""
+    return repr(tuple(int(v) for v in values))
 
 
 def _layer_code(model: Model, nid: str, attr: str) -> tuple[str | None, list[tuple[str, str, bool]]]:
@@ -100,24 +134,24 @@ def _layer_code(model: Model, nid: str, attr: str) -> tuple[str | None, list[tup
         keys = [(f"{nid}/W", f"{attr}.weight", True)]
         if layer.use_bias:
             keys.append((f"{nid}/b", f"{attr}.bias", False))
-        return f"nn.Linear({fan_in}, {layer.units}, bias={layer.use_bias})", keys
+        return f"nn.Linear({fan_in}, {int(layer.units)}, bias={bool(layer.use_bias)})", keys
     if kind == "Conv2D":
         top, bottom, left, right = layer.pads(in_shape[1], in_shape[2])
         padding = (top, left) if (top, left) == (bottom, right) else (0, 0)
         keys = [(f"{nid}/W", f"{attr}.weight", False)]
         if layer.use_bias:
             keys.append((f"{nid}/b", f"{attr}.bias", False))
-        return (f"nn.Conv2d({in_shape[0]}, {layer.filters}, kernel_size={tuple(layer.kernel)}, "
-                f"stride={tuple(layer.strides)}, padding={padding}, bias={layer.use_bias})"), keys
+        return (f"nn.Conv2d({int(in_shape[0])}, {int(layer.filters)}, kernel_size={_ints(layer.kernel)}, "
+                f"stride={_ints(layer.strides)}, padding={_ints(padding)}, bias={bool(layer.use_bias)})"), keys
     if kind == "Pool2D":
         cls = "nn.MaxPool2d" if layer.mode == "max" else "nn.AvgPool2d"
-        return f"{cls}(kernel_size={layer.size}, stride={layer.stride})", []
+        return f"{cls}(kernel_size={int(layer.size)}, stride={int(layer.stride)})", []
     if kind == "Activation":
-        return {"relu": "nn.ReLU()", "leaky_relu": f"nn.LeakyReLU(negative_slope={layer.alpha!r})",
+        return {"relu": "nn.ReLU()", "leaky_relu": f"nn.LeakyReLU(negative_slope={float(layer.alpha)!r})",
                 "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()", "softmax": "nn.Softmax(dim=-1)", "sign": "Sign()",
                 "linear": "nn.Identity()"}[layer.function], []
     if kind == "Dropout":
-        return f"nn.Dropout(p={layer.rate!r})", []
+        return f"nn.Dropout(p={float(layer.rate)!r})", []
     if kind == "BatchNorm":
         dims = {1: "1d", 2: "1d", 3: "2d", 4: "3d"}.get(len(in_shape))
         if dims is None:
@@ -126,8 +160,8 @@ def _layer_code(model: Model, nid: str, attr: str) -> tuple[str | None, list[tup
         keys = [(f"{nid}/{ours}", f"{attr}.{theirs}", False) for ours, theirs in
                 (("gamma", "weight"), ("beta", "bias"), ("running_mean", "running_mean"),
                  ("running_var", "running_var"))]
-        momentum = round(1.0 - layer.momentum, 12)
-        return f"nn.BatchNorm{dims}({in_shape[0]}, eps={layer.eps!r}, momentum={momentum!r})", keys
+        momentum = round(1.0 - float(layer.momentum), 12)
+        return f"nn.BatchNorm{dims}({int(in_shape[0])}, eps={float(layer.eps)!r}, momentum={momentum!r})", keys
     if kind == "Flatten":
         return "nn.Flatten()", []
     if kind in ("Reshape", "Add", "Concat"):
@@ -143,18 +177,18 @@ def _forward_line(model: Model, nid: str, names: dict[str, str], has_module: boo
     var, x = names[nid], srcs[0]
     in_shape = model.shapes[node.inputs[0]]
     if kind == "Reshape":
-        dims = ", ".join(str(d) for d in layer.shape)
+        dims = ", ".join(str(int(d)) for d in layer.shape)
         return f"{var} = {x}.reshape({x}.shape[0], {dims})"
     if kind == "Add":
         return f"{var} = " + " + ".join(srcs)
     if kind == "Concat":
-        return f"{var} = torch.cat([{', '.join(srcs)}], dim={layer.axis % len(in_shape) + 1})"
+        return f"{var} = torch.cat([{', '.join(srcs)}], dim={int(layer.axis) % len(in_shape) + 1})"
     if kind == "Dense" and len(in_shape) > 1:
         x = f"torch.flatten({x}, 1)"
     if kind == "Conv2D":
         top, bottom, left, right = layer.pads(in_shape[1], in_shape[2])
         if (top, left) != (bottom, right):  # odd "same" padding: the extra row/column at the bottom/right
-            x = f"F.pad({x}, ({left}, {right}, {top}, {bottom}))"
+            x = f"F.pad({x}, {_ints((left, right, top, bottom))})"
     assert has_module
     return f"{var} = self.{var}({x})"
 
@@ -269,7 +303,7 @@ def pytorch_source(net: Any, class_name: str | None = None, weights_name: str = 
     ctor: list[str] = []
     keys: list[tuple[str, str, bool]] = []
     forward: list[str] = []
-    table: list[str] = [f"    {model.input_id:<16} Input        {_shape_text(model.input_shape)}"]
+    table: list[str] = [f"    {doc_text(model.input_id):<16} Input        {_shape_text(model.input_shape)}"]
     uses_sign = uses_pad = False
     fused = model.output_activation if model.output_activation in FUSABLE else None
     for nid in layer_ids:
@@ -287,7 +321,7 @@ def pytorch_source(net: Any, class_name: str | None = None, weights_name: str = 
             forward.append(f"    return {src}")
         forward.append(line)
         count = layer.param_count()
-        table.append((f"    {nid:<16} {layer.type_name:<12} {_shape_text(model.shapes[nid]):<16}"
+        table.append((f"    {doc_text(nid):<16} {layer.type_name:<12} {_shape_text(model.shapes[nid]):<16}"
                       + (f" {count} parameters" if count else "")).rstrip())
     forward.append(f"return {names[model.output_id]}")
     loss_name = "nn.CrossEntropyLoss" if fused == "softmax" else "nn.BCEWithLogitsLoss"
@@ -296,13 +330,14 @@ def pytorch_source(net: Any, class_name: str | None = None, weights_name: str = 
                        "changes nothing.")
     weight_map = "\n".join(f"    {k!r}: ({n!r}, {t})," for k, n, t in keys)
     lines = [
-        f'"""{net.name}: a PyTorch model exported from NN Studio {__version__}.',
+        f'"""{doc_text(net.name)}: a PyTorch model exported from NN Studio {__version__}.',
         "",
         "Blocks in execution order (output shapes without the batch axis):",
         "",
         *table,
         "",
-        f"Run it: python {module_name} [{weights_name}]  (loads NN Studio's weights and runs a random batch)",
+        f"Run it: python {doc_text(module_name)} [{doc_text(weights_name)}]  "
+        "(loads NN Studio's weights and runs a random batch)",
         '"""',
         "from __future__ import annotations",
         "",
@@ -329,7 +364,7 @@ def pytorch_source(net: Any, class_name: str | None = None, weights_name: str = 
         "",
         "",
         f"class {cls}(nn.Module):",
-        f'    """{net.name}, layer for layer; attributes are named after the NN Studio node ids."""',
+        f'    """{doc_text(net.name)}, layer for layer; attributes are named after the NN Studio node ids."""',
         "",
         "    def __init__(self) -> None:",
         "        super().__init__()",
@@ -378,8 +413,10 @@ def export_pytorch(project_or_graph: Project | Graph | str | os.PathLike, state_
     if target.suffix != ".py":
         raise UserError(f"PyTorch export: the output file must end in .py so it can be imported. "
                         f"Received: '{os.fspath(path)}'")
-    if class_name is not None and not class_name.isidentifier():
-        raise UserError(f"PyTorch export: class_name must be a Python identifier. Received: {class_name!r}")
+    if class_name is not None and (not class_name.isidentifier() or keyword.iskeyword(class_name)
+                                   or class_name in _RESERVED):
+        raise UserError(f"PyTorch export: class_name must be a Python identifier that is not a keyword or a name "
+                        f"the generated module uses. Received: {class_name!r}")
     net = load_network(project_or_graph, state_dict)
     weights = target.with_suffix(".npz")
     source, cls = pytorch_source(net, class_name, weights.name, target.name)
