@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Sequence, TextIO
 import numpy as np
 
 from nnstudio import __version__
+from nnstudio.engine.weights_io import check_writable, last_good_path, weights_are_finite, write_weights
 from nnstudio.errors import UserError
 
 BACKENDS = ("auto", "numpy", "cupy")
@@ -227,35 +229,163 @@ def _order_key(graph: Any, node_id: str) -> tuple[float, float, str]:
 def cmd_train(args: argparse.Namespace) -> int:
     from nnstudio.engine.backend import get_backend  # noqa: PLC0415
     from nnstudio.graph.project_file import weights_path_for  # noqa: PLC0415
-    from nnstudio.training.events import BatchReport, EpochReport, Hint, RunFinished, RunStarted  # noqa: PLC0415
     from nnstudio.training.trainer import Trainer  # noqa: PLC0415
 
     project = _load_project(args.project)
     config = _config_for(project, args.dataset, epochs=args.epochs, backend=args.backend,
                          max_train_samples=args.max_samples, max_test_samples=args.max_samples, seed=args.seed,
                          batch_size=args.batch_size, learning_rate=args.learning_rate)
+    project_weights = weights_path_for(args.project)
+    # Refused now rather than after the run: the weights of a long run must have somewhere to go.
+    weights_out = check_writable(Path(args.weights_out) if args.weights_out else project_weights)
     weights_in = None
-    if args.weights_in:
+    if getattr(args, "resume", False):
+        if args.weights_in:
+            raise UserError("train: --continue (from the project's weights file) and --weights-in name two starting "
+                            "points; use one of them")
+        if not project_weights.is_file():
+            raise UserError(f"train --continue: there are no weights to continue from ('{project_weights}' does "
+                            "not exist); train once without --continue, or name a file with --weights-in")
+        weights_in = _read_npz(os.fspath(project_weights))
+    elif args.weights_in:
         weights_in = _read_npz(args.weights_in)
     dataset = _dataset(config)
     backend = get_backend(config.backend)
     trainer = Trainer(project.graph, dataset, config, backend, weights_in)
-    weights_out = Path(args.weights_out) if args.weights_out else weights_path_for(args.project)
     out, err = sys.stdout, sys.stderr
     bar = _ProgressBar(err)
     finished: Any = None
     events = trainer.run()
     started = time.perf_counter()
-    while True:
+    with _StopSignals(trainer.request_stop) as signals:
         try:
-            event = next(events)
-        except StopIteration:
-            break
-        except KeyboardInterrupt:
-            trainer.request_stop()  # finish the batch, score the test set, save what was learned
+            finished = _train_loop(args, project, config, dataset, trainer, events, bar, signals, out, err)
+        except KeyboardInterrupt:  # a second Ctrl-C / SIGTERM: leave without saving anything
             bar.clear()
-            print("stopping after this batch (Ctrl-C again to abort)", file=err)
-            continue
+            print(f"error: training aborted by a second {signals.name}; '{weights_out}' was not changed",
+                  file=err)
+            return signals.exit_status
+        except UserError:
+            raise
+        except Exception:  # a bug: keep what was learned, then let the traceback show
+            bar.clear()
+            kept = _keep_last_good(trainer, weights_out, steps_done=1)  # the step count is unknown here
+            if kept is not None:
+                print(f"the last good weights were saved to {kept}", file=err)
+            raise
+        bar.clear()
+        signals.saving = True  # a signal now would only cost the save: it is noted and the save goes on
+        last_good = None
+        if finished.ok:
+            write_weights(weights_out, trainer.state_dict())
+        else:
+            last_good = _keep_last_good(trainer, weights_out, finished.steps_done)
+    seconds = time.perf_counter() - started
+    if args.json:
+        record = {"final": True, "reason": finished.reason, "message": finished.message,
+                  "epochs_done": finished.epochs_done, "test_loss": _json_float(finished.test_loss),
+                  "test_acc": _json_float(finished.test_acc), "seconds": round(seconds, 3),
+                  "weights": str(weights_out) if finished.ok else None,
+                  "last_good_weights": None if last_good is None else str(last_good)}
+        for key, value in finished.test_metrics.items():
+            record[f"test_{key}"] = list(value) if isinstance(value, tuple) else _json_float(value)
+        print(json.dumps(record), file=out, flush=True)
+    elif finished.ok:
+        if finished.test_acc is not None:
+            text = f"test: loss {_num(finished.test_loss)} accuracy {_pct(finished.test_acc)}"
+        elif "mse" in finished.test_metrics:
+            text = (f"test: mse {_num(finished.test_metrics['mse'])} "
+                    f"r2 {_num(finished.test_metrics.get('r2'))}")
+        else:
+            text = "test: no test samples"
+        print(text + f" ({finished.reason} after {finished.epochs_done} epochs, {seconds:.1f}s)", file=out)
+    if not finished.ok:
+        state = "was left as it was" if weights_out.exists() else "was not written"
+        kept = (f"; the last good weights (after {finished.steps_done} steps) were saved to '{last_good}'"
+                if last_good is not None else "; no finite weights from this run were worth keeping")
+        print(f"error: {finished.message}; '{weights_out}' {state}{kept}", file=err)
+        return 1
+    if signals.received is not None:
+        print(f"stopped by {signals.name} after {finished.steps_done} steps; weights saved to {weights_out}",
+              file=err)
+        return signals.exit_status
+    print(f"weights saved to {weights_out}", file=err)
+    return 0
+
+
+class _StopSignals:
+    """Ctrl-C (SIGINT) and SIGTERM ask the trainer to stop after the current batch instead of killing it.
+
+    A KeyboardInterrupt raised inside the training generator would close it mid-step and lose the run; a
+    handler that only sets a flag lets the batch finish, the weights be saved and the process exit 130 / 143
+    as shells expect.  A second signal raises KeyboardInterrupt: the user wants out now, and nothing is saved.
+    """
+
+    EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+    def __init__(self, on_stop: Any) -> None:
+        self.on_stop = on_stop
+        self.received: int | None = None
+        self.saving = False
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopSignals":
+        for sig in self.EXIT_STATUS:
+            try:
+                self.previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread (an embedding app): signals stay as they were
+                pass
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.saving:
+            self.received = self.received or signum
+            return
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+        self.on_stop()
+
+    @property
+    def name(self) -> str:
+        return "SIGTERM" if self.received == signal.SIGTERM else "Ctrl-C"
+
+    @property
+    def exit_status(self) -> int:
+        return self.EXIT_STATUS.get(self.received, 130)
+
+
+def _keep_last_good(trainer: Any, weights_out: Path, steps_done: int) -> Path | None:
+    """Write the trainer's weights beside ``weights_out`` (never over it) when they are finite and learned."""
+    if trainer.model is None or steps_done <= 0:
+        return None
+    state = trainer.state_dict()
+    if not weights_are_finite(state):
+        return None
+    path = last_good_path(weights_out)
+    try:
+        write_weights(path, state)
+    except UserError:
+        return None
+    return path
+
+
+def _train_loop(args: argparse.Namespace, project: Any, config: Any, dataset: Any, trainer: Any, events: Any,
+                bar: _ProgressBar, signals: _StopSignals, out: TextIO, err: TextIO) -> Any:
+    """Print the run's events as they come; returns its RunFinished."""
+    from nnstudio.training.events import BatchReport, EpochReport, Hint, RunFinished, RunStarted  # noqa: PLC0415
+
+    finished: Any = None
+    told = False
+    for event in events:
+        if signals.received is not None and not told and bar.enabled:
+            told = True  # on a terminal, say at once that the signal was heard
+            bar.clear()
+            print("stopping after this batch (Ctrl-C again to abort)", file=err, flush=True)
         if isinstance(event, RunStarted):
             print(f"training '{project.name}' on {dataset.name}: {event.n_train} training / {event.n_val} validation "
                   f"/ {event.n_test} test samples, {event.param_count:,} parameters, {event.total_epochs} epochs of "
@@ -286,32 +416,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"hint: {event.text}", file=err)
         elif isinstance(event, RunFinished):
             finished = event
-    bar.clear()
-    if trainer.model is not None:
-        trainer.model.save_npz(weights_out)
-    seconds = time.perf_counter() - started
-    if args.json:
-        record = {"final": True, "reason": finished.reason, "message": finished.message,
-                  "epochs_done": finished.epochs_done, "test_loss": _json_float(finished.test_loss),
-                  "test_acc": _json_float(finished.test_acc), "seconds": round(seconds, 3),
-                  "weights": str(weights_out)}
-        for key, value in finished.test_metrics.items():
-            record[f"test_{key}"] = list(value) if isinstance(value, tuple) else _json_float(value)
-        print(json.dumps(record), file=out, flush=True)
-    elif finished.ok:
-        if finished.test_acc is not None:
-            text = f"test: loss {_num(finished.test_loss)} accuracy {_pct(finished.test_acc)}"
-        elif "mse" in finished.test_metrics:
-            text = (f"test: mse {_num(finished.test_metrics['mse'])} "
-                    f"r2 {_num(finished.test_metrics.get('r2'))}")
-        else:
-            text = "test: no test samples"
-        print(text + f" ({finished.reason} after {finished.epochs_done} epochs, {seconds:.1f}s)", file=out)
-    if not finished.ok:
-        print(f"error: {finished.message} (the last good weights were saved to {weights_out})", file=err)
-        return 1
-    print(f"weights saved to {weights_out}", file=err)
-    return 0
+    return finished
 
 
 def _read_npz(path: str) -> dict[str, np.ndarray]:
@@ -534,7 +639,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a project and save its weights",
                        description="Train a project. A progress bar with samples/s goes to stderr (on a terminal); "
                                    "each epoch's training and validation loss and accuracy go to stdout, then the "
-                                   "test metrics. Ctrl-C stops after the current batch and still saves the weights.")
+                                   "test metrics. Ctrl-C (or SIGTERM) stops after the current batch, saves the "
+                                   "weights and exits with status 130 (143). A run that ends in NaN or out of "
+                                   "memory leaves the weights file as it was and saves its last good weights "
+                                   "beside it as W.lastgood.npz.")
     p.add_argument("project")
     p.add_argument("--epochs", type=int, help="number of epochs (default: the project's)")
     p.add_argument("--dataset", help="train on this dataset instead of the project's")
@@ -542,6 +650,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-out", metavar="W.npz",
                    help="where to save the weights (default: PROJECT.weights.npz beside the project)")
     p.add_argument("--weights-in", metavar="W.npz", help="continue training from these weights")
+    p.add_argument("--continue", dest="resume", action="store_true",
+                   help="continue training from the project's weights file (PROJECT.weights.npz beside the "
+                        "project) instead of fresh initial weights")
     p.add_argument("--max-samples", type=int, metavar="N",
                    help="use at most N training samples (and at most N test samples)")
     p.add_argument("--batch-size", type=int, help="batch size (default: the project's)")

@@ -129,7 +129,9 @@ def test_train_nan_exits_1_and_keeps_weights(tmp_path, capsys):
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "loss became NaN at epoch" in errors[0]
-    weights = np.load(tmp_path / "w.npz")
+    # A failed run never writes the weights file; its last good weights go beside it.
+    assert not (tmp_path / "w.npz").exists() and "w.lastgood.npz" in errors[0]
+    weights = np.load(tmp_path / "w.lastgood.npz")
     assert all(np.isfinite(weights[k]).all() for k in weights.files)
 
 

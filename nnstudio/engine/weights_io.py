@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -68,4 +69,38 @@ def write_weights(path: str | os.PathLike, weights: Mapping[str, np.ndarray]) ->
         raise UserError(f"weights file '{os.fspath(path)}' cannot be written ({exc.strerror or exc})") from None
 
 
-__all__ = ["read_weights", "weights_are_finite", "weights_bytes", "write_weights"]
+def last_good_path(path: str | os.PathLike) -> Path:
+    """Where a failed run keeps its last good weights: ``net.weights.npz`` -> ``net.weights.lastgood.npz``.
+
+    Beside the real file, never over it: a run that ended in NaN or out of memory must not replace weights
+    that were fine, yet what it learned before failing is worth keeping.
+    """
+    p = Path(path)
+    return p.with_name(p.stem + ".lastgood" + p.suffix) if p.suffix else p.with_name(p.name + ".lastgood.npz")
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """``path`` if a weights file can be written there; UserError saying why not (checked before training).
+
+    An hour of training must not end in "cannot be written": a folder, a missing or read-only parent folder
+    or a special file are refused up front.
+    """
+    p = Path(path)
+    name = os.fspath(path)
+    if p.is_dir():
+        raise UserError(f"weights file '{name}' is a folder: choose a file name")
+    if p.exists() and not p.is_file():
+        raise UserError(f"weights file '{name}' exists and is not a regular file: choose another name")
+    parent = p.parent
+    if not parent.exists():
+        raise UserError(f"weights file '{name}' cannot be written: the folder '{os.fspath(parent)}' does not exist")
+    if not parent.is_dir():
+        raise UserError(f"weights file '{name}' cannot be written: '{os.fspath(parent)}' is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"weights file '{name}' cannot be written: no permission to write in the folder "
+                        f"'{os.fspath(parent)}'")
+    return p
+
+
+__all__ = ["check_writable", "last_good_path", "read_weights", "weights_are_finite", "weights_bytes",
+           "write_weights"]
