@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
+from typing import Mapping
 
 import platformdirs
 
@@ -43,3 +45,51 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def atomic_write_files(files: Mapping[Path, bytes]) -> None:
+    """Write several files so that either all of them change or none does (a project and its weights).
+
+    Every new content goes to a temporary file first, so a full disk or a missing permission changes
+    nothing.  Each existing target is kept as a hard link (or a copy) until all are replaced, and put
+    back if a later one fails, so a project is never left beside weights that belong to something else.
+    """
+    pid = os.getpid()
+    temps: dict[Path, Path] = {}
+    backups: dict[Path, Path] = {}
+    done: list[Path] = []
+    try:
+        for target, data in files.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{pid}.tmp")
+            temps[target] = tmp
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for target, tmp in temps.items():
+            if target.exists():
+                backup = target.with_name(f".{target.name}.{pid}.bak")
+                try:
+                    os.link(target, backup)
+                except OSError:  # no hard links on this file system
+                    shutil.copy2(target, backup)
+                backups[target] = backup
+            os.replace(tmp, target)
+            done.append(target)
+    except BaseException:
+        for target in reversed(done):  # undo: the earlier files get their old content back
+            try:
+                if target in backups:
+                    os.replace(backups.pop(target), target)
+                else:
+                    target.unlink()
+            except OSError:
+                pass
+        raise
+    finally:
+        for leftover in (*temps.values(), *backups.values()):
+            try:
+                leftover.unlink()
+            except OSError:
+                pass

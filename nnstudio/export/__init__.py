@@ -8,19 +8,17 @@ front end is ``nnstudio export`` / ``nnstudio import``, wired through :func:`cli
 from __future__ import annotations
 
 import argparse
-import io
 import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from nnstudio.engine.weights_io import weights_bytes
 from nnstudio.errors import UserError
 from nnstudio.export.onnx_export import DEFAULT_OPSET, Network, build_onnx_model, export_onnx, load_network
 from nnstudio.export.onnx_import import SUPPORTED_OPS, import_onnx, import_onnx_model
 from nnstudio.export.pytorch_export import DDP_SCRIPT, PyTorchExport, export_pytorch, write_ddp_script
-from nnstudio.graph.project_file import load_project, save_project, weights_path_for
-from nnstudio.userdirs import atomic_write_bytes
+from nnstudio.graph.project_file import load_project, project_to_json, weights_path_for
+from nnstudio.userdirs import atomic_write_files
 
 FORMATS = ("onnx", "pytorch")
 
@@ -46,6 +44,8 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="the ONNX file to import")
     parser.add_argument("-o", "--output", required=True,
                         help="the project file to write; its weights go beside it as <name>.weights.npz")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the project file and its weights file when they exist")
 
 
 def cli_export(args: Any) -> int:
@@ -71,16 +71,29 @@ def cli_export(args: Any) -> int:
 
 
 def cli_import(args: Any) -> int:
-    """Run ``nnstudio import`` from parsed arguments: writes the project and its weights beside it."""
-    project, state = import_onnx(args.model)
+    """Run ``nnstudio import`` from parsed arguments: writes the project and its weights beside it.
+
+    Both files are written or neither is (a project beside another network's weights would load and then
+    fail, or worse, run), and existing files are replaced only with ``--force``: an import is one typo
+    away from the name of a project someone trained for hours.
+    """
     out = Path(args.output)
     weights = weights_path_for(out)
-    buffer = io.BytesIO()
-    np.savez(buffer, **state)
+    for path, what in ((out, "project file"), (weights, "weights file")):
+        if path.is_dir():
+            raise UserError(f"import: the {what} '{os.fspath(path)}' is a folder: name a file with -o")
+    existing = [f"'{os.fspath(p)}'" for p in (out, weights) if p.exists()]
+    if existing and not getattr(args, "force", False):
+        raise UserError(f"import: {' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
+                        "add --force to replace them (nothing was written)")
+    project, state = import_onnx(args.model)
+    files = {out: project_to_json(project).encode("utf-8"), weights: weights_bytes(state)}
     try:
-        atomic_write_bytes(weights, buffer.getvalue())
+        atomic_write_files(files)
     except OSError as exc:
-        raise UserError(f"weights file '{os.fspath(weights)}' cannot be written ({exc.strerror or exc})") from None
-    save_project(project, out)
+        where = f" '{exc.filename}'" if exc.filename else ""
+        raise UserError(f"import: '{os.fspath(out)}' and '{os.fspath(weights)}' cannot be written{where} "
+                        f"({exc.strerror or exc}); neither was changed") from None
+    project.path = out
     print(f"imported {args.model}: {len(project.graph.nodes)} blocks; wrote {out} and {weights}")
     return 0
