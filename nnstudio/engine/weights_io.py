@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import io
 import os
+import stat
+import struct
 import zipfile
+import zlib
 from pathlib import Path
-from typing import Mapping
+from typing import BinaryIO, Mapping
 
 import numpy as np
 
@@ -19,28 +22,136 @@ from nnstudio.errors import UserError
 
 WEIGHT_KINDS = "fiu"  # float, signed and unsigned integer arrays; anything else is not a weights file
 
+# A zip member may expand far beyond its compressed size (a "zip bomb").  Members may declare in total the
+# file's own size (stored arrays) plus this much expansion: generous for real weights, whose compressed
+# form is rarely 100 times smaller, and never more than MAX_EXPANSION however large the file.
+EXPANSION_FACTOR = 100
+MIN_EXPANSION = 64 * 2**20
+MAX_EXPANSION = 2 * 2**30
+MAX_MEMBERS = 200_000
+MAX_HEADER_BYTES = 10_000  # NumPy's own limit for a .npy header
+NPY_MAGIC = b"\x93NUMPY"
+
+# Exceptions a damaged or hostile archive can raise from zipfile, zlib and NumPy's header parser.
+_BROKEN = (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, MemoryError, struct.error, zlib.error,
+           NotImplementedError, RuntimeError, OverflowError, SyntaxError, TypeError, IndexError)
+
+
+def expansion_limit(file_size: int) -> int:
+    """The most bytes the members of a ``file_size``-byte archive may declare in total."""
+    return file_size + min(MAX_EXPANSION, max(MIN_EXPANSION, EXPANSION_FACTOR * file_size))
+
 
 def read_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The arrays of the weights file ``path``; UserError naming the file when it cannot be used."""
+    """The arrays of the weights file ``path``; UserError naming the file when it cannot be used.
+
+    Everything is checked before any array data is read: the path is a regular file (not a folder, a FIFO
+    or ``/dev/zero``), it is a zip archive (a renamed ``.npy`` is named as such), every member is a ``.npy``
+    array, stored or deflated, unencrypted and named once, whose header declares numbers (no strings,
+    complex values, objects or records) in exactly as many bytes as the member holds, and the members
+    together declare no more than :func:`expansion_limit` of the file's size.  Reading then stops at the
+    declared size, so a lying header or a truncated stream cannot make it read or allocate more.
+    """
     name = os.fspath(path)
+    label = f"weights file '{name}'"
     try:
-        with np.load(name, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise UserError(f"weights file '{name}' holds a single array, not an .npz archive of weights "
-                                "keyed node/param")
-            arrays = {key: data[key] for key in data.files}
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
-        raise UserError(f"weights file '{name}' does not exist") from None
+        raise UserError(f"{label} does not exist") from None
     except IsADirectoryError:
-        raise UserError(f"weights file '{name}' is a folder, not an .npz file") from None
-    except UserError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, MemoryError) as exc:
-        raise UserError(f"weights file '{name}' is not a readable .npz file ({exc})") from None
-    for key, value in arrays.items():
-        if value.dtype.kind not in WEIGHT_KINDS:
-            raise UserError(f"weights file '{name}': array '{key}' must hold numbers. Received: dtype {value.dtype}")
-    return arrays
+        raise UserError(f"{label} is a folder, not an .npz file") from None
+    except OSError as exc:
+        raise UserError(f"{label} cannot be read ({exc.strerror or exc})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise UserError(f"{label} is a folder, not an .npz file")
+        raise UserError(f"{label} is not a regular file (a device, pipe or socket); expected an .npz file")
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            return _read_archive(fh, info.st_size, label)
+        except UserError:
+            raise
+        except _BROKEN as exc:
+            raise UserError(f"{label} is not a readable .npz file ({type(exc).__name__}: {exc})") from None
+
+
+def _read_archive(fh: BinaryIO, size: int, label: str) -> dict[str, np.ndarray]:
+    head = fh.read(len(NPY_MAGIC))
+    fh.seek(0)
+    if head == NPY_MAGIC:
+        raise UserError(f"{label} holds a single array (a .npy file), not an .npz archive of weights keyed "
+                        "node/param")
+    if not zipfile.is_zipfile(fh):
+        raise UserError(f"{label} is not an .npz file: expected a zip archive of .npy arrays")
+    fh.seek(0)
+    with zipfile.ZipFile(fh) as archive:
+        members = archive.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise UserError(f"{label} has {len(members):,} members; a weights file has at most {MAX_MEMBERS:,}")
+        seen: set[str] = set()
+        declared = 0
+        for member in members:
+            where = f"{label}, member '{member.filename}'"
+            if not member.filename.endswith(".npy"):
+                raise UserError(f"{where}: expected only .npy arrays in the archive")
+            if member.filename in seen:
+                raise UserError(f"{where} appears twice; expected each weight once")
+            seen.add(member.filename)
+            if member.flag_bits & 0x1:
+                raise UserError(f"{where} is encrypted; weights files are not")
+            if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise UserError(f"{where} uses compression method {member.compress_type}; expected stored or "
+                                "deflated, as NumPy writes")
+            if member.compress_size > size or (member.compress_type == zipfile.ZIP_STORED
+                                               and member.compress_size != member.file_size):
+                raise UserError(f"{where} declares {member.compress_size:,} bytes in a {size:,}-byte file: "
+                                "the file is truncated or damaged")
+            declared += member.file_size
+        limit = expansion_limit(size)
+        if declared > limit:
+            raise UserError(f"{label} would expand to {declared:,} bytes from {size:,}; refusing more than "
+                            f"{limit:,} (a damaged file or a zip bomb)")
+        return {member.filename[:-4]: _read_member(archive, member, label) for member in members}
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str) -> np.ndarray:
+    where = f"{label}, array '{member.filename[:-4]}'"
+    with archive.open(member) as fp:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp, max_header_size=MAX_HEADER_BYTES)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp, max_header_size=MAX_HEADER_BYTES)
+        else:
+            raise UserError(f"{where}: .npy format version {version[0]}.{version[1]} is not used for weights; "
+                            "expected 1.0 or 2.0")
+        if dtype.kind not in WEIGHT_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+            raise UserError(f"{where} must hold numbers (float or integer). Received: dtype {dtype}")
+        count = 1
+        for dim in shape:
+            count *= int(dim)
+        nbytes = count * dtype.itemsize
+        header_bytes = fp.tell()
+        if header_bytes + nbytes != member.file_size:
+            raise UserError(f"{where}: its header declares shape {tuple(shape)} of {dtype} ({nbytes:,} bytes), "
+                            f"but the member holds {member.file_size - header_bytes:,} bytes of data")
+        data = bytearray(nbytes)
+        view = memoryview(data)
+        got = 0
+        while got < nbytes:
+            chunk = fp.read(min(nbytes - got, 1 << 24))
+            if not chunk:
+                raise UserError(f"{where} is truncated: {got:,} of {nbytes:,} bytes")
+            view[got:got + len(chunk)] = chunk
+            got += len(chunk)
+        if fp.read(1):  # also lets zipfile check the CRC at the end of the member
+            raise UserError(f"{where} holds more data than its header declares")
+    array = np.frombuffer(data, dtype=dtype, count=count)
+    array = array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+    return array.astype(dtype.newbyteorder("="), copy=False) if not dtype.isnative else array
 
 
 def weights_are_finite(weights: Mapping[str, np.ndarray]) -> bool:
