@@ -15,6 +15,7 @@ import json
 import math
 import numbers
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -213,6 +214,7 @@ def project_from_dict(data: Any, source: str = "project") -> Project:
     if data.get("format") != FORMAT:
         raise UserError(f"{source} is not an NN Studio project: expected \"format\": \"{FORMAT}\", found "
                         f"{data.get('format')!r}")
+    _check_structure(data, source)
     data = migrate(data, source)
     try:
         graph = Graph.from_dict(data.get("graph", {"nodes": [], "edges": []}))
@@ -274,28 +276,96 @@ def _pretty(value: Any, level: int) -> str:
 
 # -- files ------------------------------------------------------------------------------------------------
 
+MAX_PROJECT_BYTES = 64 * 2**20  # examples are a few KB and a 20,000-node network about 3 MB
+MAX_NESTING = 64  # a project is about six levels deep; far deeper only comes from a damaged or hostile file
+
+
+def _read_project_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of a project file, refusing what is not a regular file or is implausibly large.
+
+    ``/dev/zero`` or a FIFO given as a project would otherwise be read forever (or wait for a writer),
+    so the file is opened without blocking, checked with fstat and read up to the cap.
+    """
+    name = os.fspath(path)
+    try:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise UserError(f"project file '{name}' does not exist") from None
+    except IsADirectoryError:
+        raise UserError(f"'{name}' is a folder, not a project file") from None
+    except OSError as exc:
+        raise UserError(f"project file '{name}' cannot be read ({exc.strerror or exc})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise UserError(f"'{name}' is a folder, not a project file")
+        raise UserError(f"project file '{name}' is not a regular file (a device, pipe or socket)")
+    too_big = UserError(f"project file '{name}' is larger than {MAX_PROJECT_BYTES // 2**20} MiB; a project "
+                        "holds the network's layout, not its data or weights")
+    if info.st_size > MAX_PROJECT_BYTES:
+        os.close(fd)
+        raise too_big
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            raw = fh.read(MAX_PROJECT_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"project file '{name}' cannot be read ({exc.strerror or exc})") from None
+    if len(raw) > MAX_PROJECT_BYTES:
+        raise too_big
+    return raw
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_structure(data: Any, source: str) -> None:
+    """UserError for what no project file holds and later steps could not handle: deep nesting (copying it
+    in :func:`migrate` overflows the stack), text with unpaired surrogates (it cannot be saved as UTF-8)
+    and infinite numbers ("1e999" parses as infinity, which JSON cannot write back).  Iterative, linear."""
+    stack: list[tuple[Any, int, str]] = [(data, 0, "")]
+    while stack:
+        value, depth, where = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UserError(f"{source}: the text at {where or 'the top'} is not valid Unicode (it holds an "
+                                f"unpaired surrogate). Received: {value[:80]!r}") from None
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"{source}: the number at {where or 'the top'} must be finite. Received: {value!r}")
+        elif isinstance(value, (dict, list)):
+            if depth >= MAX_NESTING:
+                raise UserError(f"{source} is nested more than {MAX_NESTING} levels deep (at {where}); a "
+                                "project file is a few levels deep")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    child = f"{where}.{key}" if where else str(key)
+                    if isinstance(key, str):
+                        stack.append((key, depth + 1, child.encode("utf-8", "backslashreplace").decode()))
+                    stack.append((item, depth + 1, child.encode("utf-8", "backslashreplace").decode()))
+            else:
+                stack.extend((item, depth + 1, f"{where}[{i}]") for i, item in enumerate(value))
+
+
 def load_project(path: str | os.PathLike) -> Project:
     """Read, migrate and validate a project file; UserError naming the file for anything wrong in it."""
     p = Path(path)
     source = f"project file '{os.fspath(path)}'"
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"project file '{os.fspath(path)}' does not exist") from None
-    except IsADirectoryError:
-        raise UserError(f"'{os.fspath(path)}' is a folder, not a project file") from None
-    except OSError as exc:
-        raise UserError(f"project file '{os.fspath(path)}' cannot be read ({exc.strerror or exc})") from None
+    raw = _read_project_bytes(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UserError(f"{source} is not UTF-8 text (bad byte at position {exc.start})") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise UserError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:
         raise UserError(f"{source} is not a usable JSON file: it is nested too deeply") from None
+    except ValueError as exc:  # NaN / Infinity, or an integer with thousands of digits
+        raise UserError(f"{source} is not usable JSON: {exc}") from None
     project = project_from_dict(data, source)
     project.path = p
     return project
@@ -303,7 +373,14 @@ def load_project(path: str | os.PathLike) -> Project:
 
 def save_project(project: Project, path: str | os.PathLike) -> None:
     """Write ``project`` to ``path`` atomically (a failed write leaves any previous file untouched)."""
-    data = project_to_json(project).encode("utf-8")
+    try:
+        data = project_to_json(project).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UserError(f"project '{project.name!r}' cannot be saved to '{os.fspath(path)}': some text in it is "
+                        f"not valid Unicode (an unpaired surrogate at position {exc.start} of the file)") from None
+    except RecursionError:
+        raise UserError(f"project '{project.name!r}' cannot be saved to '{os.fspath(path)}': it holds values "
+                        "nested too deeply") from None
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:
