@@ -518,6 +518,8 @@ def _as_probabilities(outputs: np.ndarray, activation: str | None, loss: str) ->
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from nnstudio.training.metrics import predicted_classes  # noqa: PLC0415
+
     project = _load_project(args.project)
     config = _config_for(project, None, backend=args.backend)
     model = _build_model(project, config.backend, args.weights)
@@ -530,12 +532,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if regression:
             record: dict[str, Any] = {"input": name, "predicted": float(outputs[i].ravel()[0]), "probabilities": None}
         else:
-            if probs is not None:
-                predicted: Any = probs[i].argmax(axis=-1)
-            elif outputs.shape[-1] == 1:
-                predicted = (outputs[i][..., 0] >= 0).astype(np.int64)
-            else:
-                predicted = outputs[i].argmax(axis=-1)
+            # The one class decision (argmax, or the loss's threshold for one unit) the trainer scores with.
+            predicted: Any = probs[i].argmax(axis=-1) if probs is not None else \
+                predicted_classes(outputs[i:i + 1], config.loss)[0]
             predicted = predicted.tolist() if isinstance(predicted, np.ndarray) else int(predicted)
             record = {"input": name, "predicted": predicted,
                       "probabilities": None if probs is None else np.round(probs[i], 6).tolist()}
