@@ -5,7 +5,7 @@ Each example in resources/examples carries a "goal" (kept by the project loader 
   {"metric": "test_acc", "max": 0.99}        ... below 0.99 (perceptron-xor must NOT learn XOR)
   {"metric": "test_r2", "min": 0.95}         regression
   {"metric": "hint", "kind": "overfitting"}  the run must produce this hint
-  {"metric": "reason", "value": "error"}     the run must end this way (exploding gradients -> NaN stop)
+  {"metric": "reason", "value": "nan"}       the run must end this way (exploding gradients -> NaN stop)
 and "fast": true for the toy examples the test suite trains itself.
 
 Usage:

@@ -6,10 +6,12 @@ import threading
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
+
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
 from nnstudio.errors import UserError
 from nnstudio.ui.i18n import tr
+from nnstudio.ui.threads import start_worker
 
 TITLES = {"mnist": "Download full MNIST (70,000 digits)…",
           "fashion-mnist": "Download Fashion-MNIST (70,000 images)…"}
@@ -22,6 +24,7 @@ class _Cancelled(Exception):
 class DownloadWorker(QObject):
     progress = Signal(int, int, str)   # done bytes, total bytes, file name
     finished = Signal(str, str)        # folder ("" on failure), message ("" on success)
+    done = Signal()                    # after finished: ends the thread (nnstudio.ui.threads)
 
     def __init__(self, name: str, download: Callable[..., Any] | None = None, **options: Any) -> None:
         super().__init__()
@@ -47,8 +50,12 @@ class DownloadWorker(QObject):
             self.finished.emit("", tr("Download cancelled; it will resume where it stopped next time."))
         except UserError as exc:
             self.finished.emit("", str(exc))
+        except Exception as exc:  # noqa: BLE001 - the dialog must always finish, with a message
+            self.finished.emit("", tr("The download failed: {error}", error=f"{type(exc).__name__}: {exc}"))
         else:
             self.finished.emit(str(folder), "")
+        finally:
+            self.done.emit()
 
 
 class DownloadController(QObject):
@@ -73,18 +80,23 @@ class DownloadController(QObject):
         if self.thread is not None:
             return False
         self.worker = DownloadWorker(name, **options)
-        self.thread = QThread(self)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
         self.worker.progress.connect(self._progress, Qt.ConnectionType.QueuedConnection)
         self.worker.finished.connect(self._finished, Qt.ConnectionType.QueuedConnection)
         self.dialog = QProgressDialog(tr("Connecting…"), tr("Cancel"), 0, 100, self.window)
         self.dialog.setWindowTitle(tr("Downloading {name}", name=name))
         self.dialog.setMinimumDuration(0)
-        self.dialog.canceled.connect(self.worker.cancel)
+        self.dialog.canceled.connect(self._cancel)
         self.dialog.show()
-        self.thread.start()
+        self.thread = start_worker(self.worker, self.worker.done, "nnstudio-download", self._thread_ended)
         return True
+
+    def _cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+
+    def _thread_ended(self) -> None:
+        """The worker and its thread delete themselves (nnstudio.ui.threads); forget them."""
+        self.thread = self.worker = None
 
     def _progress(self, done: int, total: int, file_name: str) -> None:
         if self.dialog is None:
@@ -101,13 +113,6 @@ class DownloadController(QObject):
             self.dialog.reset()
             self.dialog.deleteLater()
             self.dialog = None
-        if self.thread is not None:
-            self.thread.quit()
-            self.thread.wait(5000)
-            self.thread.deleteLater()
-        if self.worker is not None:
-            self.worker.deleteLater()
-        self.thread = self.worker = None
         if folder:
             from nnstudio.data.registry import clear_cache  # noqa: PLC0415
             clear_cache()

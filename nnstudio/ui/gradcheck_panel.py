@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from nnstudio.errors import UserError
 from nnstudio.teaching import THRESHOLD, GradCheckResult, GradRow, gradient_check
+from nnstudio.ui.threads import start_worker
 from nnstudio.ui.i18n import tr
 
 PASS_COLOUR = "#3FB950"
@@ -35,6 +36,7 @@ class _CheckWorker(QObject):
 
     finished = Signal(object)  # GradCheckResult
     failed = Signal(str)
+    done = Signal()  # after either: ends the thread (nnstudio.ui.threads)
 
     def __init__(self, graph: Any, training: dict[str, Any] | None, batch: int, max_entries: int) -> None:
         super().__init__()
@@ -48,6 +50,8 @@ class _CheckWorker(QObject):
             self.failed.emit(str(exc))
         except Exception as exc:  # noqa: BLE001 - a crash in the check must reach the user, not kill the thread
             self.failed.emit(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.done.emit()
 
 
 class GradCheckPanel(QWidget):
@@ -132,28 +136,19 @@ class GradCheckPanel(QWidget):
             self.status.setText(tr("Open or build a network first."))
             return False
         copy = graph.copy() if hasattr(graph, "copy") else graph  # edits during the check cannot reach it
-        self._thread = QThread(self)
-        self._worker = _CheckWorker(copy, dict(training or {}), self.batch_spin.value(), self.entries_spin.value())
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        self._worker.finished.connect(self._done)
-        self._worker.failed.connect(self._fail)
-        self._worker.finished.connect(self._thread.quit)
-        self._worker.failed.connect(self._thread.quit)
-        self._thread.finished.connect(self._cleanup)
+        worker = _CheckWorker(copy, dict(training or {}), self.batch_spin.value(), self.entries_spin.value())
+        worker.finished.connect(self._done)
+        worker.failed.connect(self._fail)
         self.run_button.setEnabled(False)
         self.status.setText(tr("Checking gradients…"))
-        self._thread.start()
+        self._worker = worker  # held while it runs; it deletes itself when its thread ends
+        self._thread = start_worker(worker, worker.done, "nnstudio-gradient-check", self._cleanup)
         return True
 
     @Slot()
     def _cleanup(self) -> None:
-        if self._worker is not None:
-            self._worker.deleteLater()
-        if self._thread is not None:
-            self._thread.deleteLater()
-        self._worker = None
-        self._thread = None
+        """The thread ended (the worker and the thread delete themselves: see nnstudio.ui.threads)."""
+        self._thread = self._worker = None
         self.run_button.setEnabled(True)
 
     @Slot(object)
@@ -210,8 +205,7 @@ class GradCheckPanel(QWidget):
     def shutdown(self) -> None:
         """Wait for a running check (call before the window closes)."""
         if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait(10000)
+            self._thread.wait(10000)  # the check cannot be interrupted; it ends by itself
 
 
 __all__ = ["GradCheckPanel", "GradCheckResult", "GradRow", "THRESHOLD", "gradient_check"]

@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from nnstudio.errors import UserError
 from nnstudio.graph.catalogue import BLOCKS
 from nnstudio.ui.i18n import current_language, pick, tr
 
-GRAPH_KEYS = ("insert", "insert_after", "block", "params", "set_param", "nodes")
+# Keys of a fix that are not training settings ("reset_weights": the fix invalidates the trained weights).
+GRAPH_KEYS = ("insert", "insert_after", "block", "params", "set_param", "nodes", "reset_weights")
 MAX_HINTS = 20
 
 
@@ -111,7 +111,13 @@ def hint_message(hint: Any) -> str:
 
 
 def apply_fix(window: Any, fix: Any) -> str:
-    """Apply ``fix`` to the window's project as one undoable step; returns the fix in words."""
+    """Apply ``fix`` to the window's project as one undoable step; returns the fix in words.
+
+    A fix that changes how weights start or what they mean (``"reset_weights"`` in the fix) also resets the
+    trained weights, so the next run really starts from the fix (undo restores the network, not the weights).
+    """
+    from nnstudio.ui.editor.commands import SetTrainingCommand  # noqa: PLC0415
+
     actions = plan_fix(fix)
     project = getattr(window, "project", None)
     if project is None:
@@ -124,12 +130,8 @@ def apply_fix(window: Any, fix: Any) -> str:
     try:
         for a in actions:
             if a.kind == "setting":
-                if controller is not None and hasattr(controller, "edit_setting"):
-                    controller.edit_setting(a.key, a.value)
-                elif undo is not None:
-                    undo.push(_SetTraining(project, a.key, a.value))
-                else:
-                    project.training[a.key] = a.value
+                command = SetTrainingCommand(project.training, a.key, a.value)
+                undo.push(command) if undo is not None else command.redo()
             elif a.kind == "param":
                 _set_param(window, project.graph, a)
             else:
@@ -137,27 +139,13 @@ def apply_fix(window: Any, fix: Any) -> str:
     finally:
         if undo is not None:
             undo.endMacro()
+    # Trained weights made for another initialisation, activation or wiring would undo the fix's effect.
+    invalidates = bool(fix.get("reset_weights")) or any(
+        a.kind == "insert" or (a.kind == "param" and a.key in ("init", "function")) for a in actions)
+    if invalidates and controller is not None and getattr(controller, "weights", None) is not None:
+        controller.reset_weights()
+        description += " " + tr("(the trained weights were reset: the next run starts from the fix)")
     return description
-
-
-class _SetTraining(QUndoCommand):
-    """A training setting changed by a hint when the window has no training controller to ask."""
-
-    _MISSING = object()
-
-    def __init__(self, project: Any, key: str, value: Any) -> None:
-        super().__init__(tr("Set training {key}", key=key))
-        self.project, self.key, self.new = project, key, value
-        self.old = project.training.get(key, self._MISSING)
-
-    def redo(self) -> None:
-        self.project.training[self.key] = self.new
-
-    def undo(self) -> None:
-        if self.old is self._MISSING:
-            self.project.training.pop(self.key, None)
-        else:
-            self.project.training[self.key] = self.old
 
 
 def _set_param(window: Any, graph: Any, a: FixAction) -> None:

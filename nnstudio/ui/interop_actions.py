@@ -76,8 +76,7 @@ class InteropActions:
             return False
         self.window.set_project(project, clean=False)
         if self.training is not None:
-            self.training.weights = state
-            self.training.weights_saved = False
+            self.training.adopt_weights(state)
         self.window.statusBar().showMessage(tr("Imported {path}", path=str(path)), 8000)
         return True
 

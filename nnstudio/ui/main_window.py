@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.project: Project | None = None
         self.docks: dict[str, QDockWidget] = {}
         self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe_settings: Callable[[], None] | None = None
         self._layout_restored = False
 
         self.undo_stack = QUndoStack(self)
@@ -147,6 +148,53 @@ class MainWindow(QMainWindow):
         captcha_dock.hide()
         self.draw_digit_requested.connect(self.show_digit_canvas)
         self.digit_panel.input_changed.connect(self._drawing_changed)
+        self.training.weights_changed.connect(self._update_title)
+        self.training.weights_changed.connect(self._follow_project_model)
+        self.training.live_weights.connect(self._live_weights)
+        self.training.run_starting.connect(self._run_starting)
+        self._canvas_follows = False  # whether the canvas reads with the open project's network
+        self._live_tried = False
+
+    def _follow_project_model(self, weights: Any = None) -> None:
+        """The canvas reads with the open project's network when it is a trained classifier of 28 x 28
+        drawings (``weights``, else the project's trained weights), and with the built-in model otherwise;
+        its model line says which."""
+        from nnstudio.graph.compile import compile_graph
+        from nnstudio.predictor import is_digit_model
+        project = self.project
+        weights = weights if weights is not None else self.training.weights
+        model = None
+        if project is not None and weights is not None:
+            try:
+                candidate = compile_graph(project.graph, "numpy", seed=0)
+                candidate.load_state_dict(weights, source=tr("the trained weights"))
+                model = candidate if is_digit_model(candidate) else None
+            except UserError:
+                model = None
+        try:
+            if model is not None:
+                names = [str(i) for i in range(int(model.output_shape[0]))]
+                self.digit_panel.set_model(model, name=tr("{name} (this project)", name=shown_name(project)),
+                                           class_names=names)
+                self._canvas_follows = True
+            elif self._canvas_follows or self.digit_panel.predictor is None:
+                self.digit_panel.set_model(None)
+                self._canvas_follows = False
+        except UserError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            self._canvas_follows = False
+
+    def _live_weights(self, snapshot: Any) -> None:
+        """While the open project trains, the canvas follows its weights epoch by epoch (a fresh run of a
+        digit classifier starts being followed after its first epoch)."""
+        if self._canvas_follows:
+            self.digit_panel.set_weights(snapshot.weights)
+        elif not self._live_tried:
+            self._live_tried = True
+            self._follow_project_model(snapshot.weights)
+
+    def _run_starting(self, _continuing: bool) -> None:
+        self._live_tried = False
 
     def show_digit_canvas(self) -> None:
         dock = self.docks["draw_digit"]
@@ -172,7 +220,9 @@ class MainWindow(QMainWindow):
             if kind in ("Conv2D", "Pool2D", "Dense") or nid == model.output_id:
                 activations[nid], kinds[nid] = np.asarray(value, dtype=np.float32), kind
         if activations:
-            self.training.dashboard.feature_maps.set_probe(Probe(0, activations, kinds, sample))
+            panel = self.training.dashboard.feature_maps
+            panel.set_probe(Probe(0, activations, kinds, sample))
+            panel.source_label.setText(self.digit_panel.model_label.text())  # which model these maps are of
 
     # ------------------------------------------------------------------------------------------------
     # construction
@@ -320,7 +370,11 @@ class MainWindow(QMainWindow):
     # state shown in the chrome
     # ------------------------------------------------------------------------------------------------
     def is_modified(self) -> bool:
-        return self.project is not None and not self.undo_stack.isClean()
+        """Unsaved edits of the network or its settings, or trained weights not yet saved with it."""
+        if self.project is None:
+            return False
+        training = getattr(self, "training", None)
+        return not self.undo_stack.isClean() or (training is not None and training.has_unsaved_weights())
 
     def _update_title(self, *_: Any) -> None:
         if self.project is None:
@@ -376,16 +430,22 @@ class MainWindow(QMainWindow):
         """Show ``project`` in the editor (a fresh undo history); lays out graphs without positions."""
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._unsubscribe_settings is not None:
+            self._unsubscribe_settings()
+            self._unsubscribe_settings = None
         self.project = project
         graph = project.graph
         if graph.nodes and any(n.position is None for n in graph.nodes.values()):
             for node_id, pos in layout_positions(graph).items():
                 graph.move_node(node_id, pos)
         self.undo_stack.clear()
-        self.scene.loss = project.training.get("loss") if isinstance(project.training, dict) else None
+        self.scene.settings = project.training  # validation reads the graph with its training settings
         self.scene.set_graph(graph)
         self.inspector.bind_graph()
         self._unsubscribe = graph.subscribe(self.graph_changed.emit)
+        subscribe = getattr(project.training, "subscribe", None)
+        if callable(subscribe):
+            self._unsubscribe_settings = subscribe(self._settings_changed)
         if not clean:
             self.undo_stack.resetClean()
         self.stack.setCurrentWidget(self.view)
@@ -395,14 +455,20 @@ class MainWindow(QMainWindow):
         self.view.fit_all()
         self.project_opened.emit(project)
 
+    def _settings_changed(self, _event: Any) -> None:
+        """A training setting changed (panel, undo, a hint's fix): the Problems list and badges follow."""
+        self.scene.schedule_validation()
+
     def maybe_save(self) -> bool:
         """Ask what to do with unsaved changes; True when it is fine to go on (saved or discarded)."""
         if not self.is_modified():
             return True
         name = self.project.path.name if self.project and self.project.path else shown_name(self.project)  # type: ignore
+        only_weights = self.undo_stack.isClean()
+        text = (tr("“{name}” has trained weights that are not saved. Save them before closing it?", name=name)
+                if only_weights else tr("“{name}” has unsaved changes. Save them before closing it?", name=name))
         answer = QMessageBox.question(
-            self, tr("Unsaved changes"),
-            tr("“{name}” has unsaved changes. Save them before closing it?", name=name),
+            self, tr("Unsaved changes"), text,
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
@@ -470,12 +536,29 @@ class MainWindow(QMainWindow):
         return self._save_to(Path(path))
 
     def _save_to(self, path: Path) -> bool:
+        """Save the project and its trained weights beside it, both or neither (as far as a file system allows:
+        the weights are staged first, the project replaced, then the weights moved into place)."""
         assert self.project is not None
+        training = getattr(self, "training", None)
         try:
-            save_project(self.project, path)
+            staged = training.stage_weights(path) if training is not None else None
         except UserError as exc:
             self.show_error(tr("Cannot save the project"), str(exc))
             return False
+        try:
+            save_project(self.project, path)
+        except UserError as exc:
+            if staged is not None:
+                staged.discard()
+            self.show_error(tr("Cannot save the project"), str(exc))
+            return False
+        if staged is not None:
+            try:
+                staged.commit()
+            except UserError as exc:
+                self.show_error(tr("Cannot save the weights"), str(exc))
+                return False
+            training.mark_weights_saved()
         self.undo_stack.setClean()
         recovery.discard_recovery()
         add_recent_project(path, self.settings)

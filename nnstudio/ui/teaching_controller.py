@@ -113,6 +113,17 @@ class TeachingController(QObject):
         if controller is None:
             return
         controller.hint_received.connect(self._hint_received)
+        # Hints and applied-fix notes belong to one run of one project.
+        controller.run_starting.connect(self._run_starting)
+        project_opened = getattr(self.window, "project_opened", None)
+        if project_opened is not None:
+            project_opened.connect(self._project_opened)
+
+    def _run_starting(self, _continuing: bool) -> None:
+        self.hints.clear()
+
+    def _project_opened(self, _project: Any) -> None:
+        self.hints.clear()
 
     def _hint_received(self, event: Any) -> None:
         self.hints.add_hint(event)

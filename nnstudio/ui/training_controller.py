@@ -2,30 +2,39 @@
 
 Why this exists: the main window knows nothing about training; :func:`install_training` adds everything
 from outside (the training panel, the live panels as docks, entries in the Train menu) and returns the
-:class:`TrainingController` that owns the current run.  The controller keeps the trained weights between
-runs (Train again continues from them until Reset weights), writes them beside the project file, refuses
-graph edits while a run is going (``is_training`` / ``edit_refusal()``; the run compiles a copy of the
-graph anyway) and stops the run cleanly when the window closes.
+:class:`TrainingController`, the one owner of the open project's runs and trained weights:
+
+* the trained weights are project state: a run that ends as asked (completed or stopped) replaces them and
+  marks the project modified (``weights_changed``); the window writes them with the project on Save / Save
+  As (:meth:`write_weights_for`) and asks before they are lost (:meth:`has_unsaved_weights`).  A run that
+  ends in NaN, out of memory or an error never replaces them;
+* the settings it trains with are the project's own (``project.training``, an evented mapping changed only
+  through :class:`~nnstudio.ui.editor.commands.SetTrainingCommand`), and Train refuses exactly what the
+  Problems panel lists (:func:`nnstudio.training.validation.validate_project`);
+* opening a project or starting a fresh run resets every panel, the progress line and the hints
+  (``run_starting`` tells the other panels).
 """
 from __future__ import annotations
 
-import io
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QUndoCommand
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QScrollArea
 
+from nnstudio.engine.weights_io import read_weights, write_weights
 from nnstudio.errors import UserError
+from nnstudio.training.validation import validate_project
+from nnstudio.ui.editor.commands import SetTrainingCommand
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels import Dashboard
 from nnstudio.ui.training_panel import TrainingPanel
 from nnstudio.ui.worker import (RunInfo, RunResult, TrainingRequest, TrainingSession, default_load_dataset,
                                 default_make_trainer)
-from nnstudio.userdirs import atomic_write_bytes
 
 Area = Qt.DockWidgetArea
 STOP_WAIT_MS = 5000
@@ -40,32 +49,22 @@ PANEL_DOCKS = (("curves", "training_curves", "Loss and accuracy"),
                ("confusion", "training_confusion", "Confusion matrix"))
 
 
-class SetTrainingSetting(QUndoCommand):
-    """One edit of the project's training section (undoable like any graph edit)."""
-
-    def __init__(self, controller: "TrainingController", key: str, old: Any, new: Any) -> None:
-        super().__init__(tr("Set training {key}", key=key))
-        self.controller, self.key, self.old, self.new = controller, key, old, new
-
-    def redo(self) -> None:
-        self.controller.apply_setting(self.key, self.new)
-
-    def undo(self) -> None:
-        self.controller.apply_setting(self.key, self.old)
-
-
 class TrainingController(QObject):
     """Owns the training run of the window's project and the panels that show it."""
 
     hint_received = Signal(object)  # the trainer's Hint events, for other panels (teaching, hints)
+    run_starting = Signal(bool)  # a run is about to start (True: it continues from trained weights)
     run_finished = Signal(object)  # RunResult
+    weights_changed = Signal()  # the project's trained weights changed (trained, reset, loaded, saved)
+    live_weights = Signal(object)  # WeightsSnapshot of the running model after each epoch
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
         self.window = window
         self.dataset: Any = None
         self.weights: dict[str, np.ndarray] | None = None
-        self.weights_saved = True
+        self.weights_saved = True  # False while the weights differ from the file beside the project
+        self._unsubscribe_settings: Callable[[], None] | None = None
         self.session: TrainingSession | None = None
         self.last_result: RunResult | None = None
         self.info: RunInfo | None = None
@@ -115,9 +114,6 @@ class TrainingController(QObject):
             w.project_opened.connect(self.project_opened)
         if hasattr(w, "graph_changed"):
             w.graph_changed.connect(self._graph_changed)
-        undo = getattr(w, "undo_stack", None)
-        if undo is not None:
-            undo.cleanChanged.connect(self._clean_changed)
         w.installEventFilter(self)
         app = QApplication.instance()
         if app is not None:
@@ -152,6 +148,7 @@ class TrainingController(QObject):
         return getattr(self.window, "project", None)
 
     def settings(self) -> dict[str, Any]:
+        """The settings a run uses: the project's own training section (the panel only shows it)."""
         project = self.project
         merged = self.panel.settings()
         if project is not None and isinstance(project.training, dict):
@@ -159,52 +156,53 @@ class TrainingController(QObject):
         return merged
 
     def project_opened(self, project: Any) -> None:
+        """Another project is open: stop its predecessor's run and show nothing of it any more."""
         if self.is_training:
             self.stop_and_wait()
+        if self._unsubscribe_settings is not None:
+            self._unsubscribe_settings()
+            self._unsubscribe_settings = None
+        subscribe = getattr(project.training, "subscribe", None)
+        if callable(subscribe):
+            self._unsubscribe_settings = subscribe(self._settings_changed)
         self.panel.set_settings(project.training if isinstance(project.training, dict) else {})
-        self.weights, self.weights_saved, self.dataset, self.info = None, True, None, None
+        self.weights, self.weights_saved, self.dataset, self.info, self.last_result = None, True, None, None, None
+        self._latest_report = None
         self.dashboard.clear()
+        self.panel.clear_progress()
         path = self.weights_path()
         if path is not None and path.is_file():
             try:
-                with np.load(path, allow_pickle=False) as data:
-                    self.weights = {k: data[k] for k in data.files}
+                self.weights = read_weights(path)
                 self.panel.show_status(tr("Loaded trained weights from {path}.", path=path.name))
-            except (OSError, ValueError) as exc:
-                self.panel.show_status(tr("Could not read the weights file {path}: {error}", path=str(path),
-                                          error=exc), error=True)
+            except UserError as exc:
+                self.panel.show_status(str(exc), error=True)
         else:
             self.panel.show_status(tr("Ready."))
+        self.weights_changed.emit()
+
+    def _settings_changed(self, _event: Any) -> None:
+        project = self.project
+        if project is not None:
+            self.panel.set_settings(project.training)
 
     def edit_setting(self, key: str, value: Any) -> None:
+        """Change a training setting of the project as one undoable step."""
         project = self.project
         if project is None:
             return
-        old = project.training.get(key)
-        if old == value:
+        command = SetTrainingCommand(project.training, key, value)
+        if command.old == command.new or (command.new is None and key not in project.training):
             return
         undo = getattr(self.window, "undo_stack", None)
         if undo is not None:
-            undo.push(SetTrainingSetting(self, key, old, value))
+            undo.push(command)
         else:
-            self.apply_setting(key, value)
+            command.redo()
 
-    def apply_setting(self, key: str, value: Any) -> None:
-        project = self.project
-        if project is None:
-            return
-        if value is None:
-            project.training.pop(key, None)
-        else:
-            project.training[key] = value
-        if key == "loss" and hasattr(self.window, "scene"):
-            self.window.scene.loss = value
-        self.panel.set_settings(project.training)
-
-    def weights_path(self) -> Path | None:
-        """``<project>.weights.npz`` beside the saved project; None when unsaved or a shipped resource."""
-        project = self.project
-        path = getattr(project, "path", None)
+    def weights_path(self, project_path: Any = None) -> Path | None:
+        """``<project>.weights.npz`` beside the project file; None when unsaved or a shipped resource."""
+        path = project_path if project_path is not None else getattr(self.project, "path", None)
         if not path:
             return None
         from nnstudio.resources_path import resources_root  # noqa: PLC0415
@@ -213,26 +211,30 @@ class TrainingController(QObject):
         from nnstudio.graph.project_file import weights_path_for  # noqa: PLC0415
         return weights_path_for(path)
 
-    def save_weights(self) -> Path | None:
-        """Write the current weights beside the project file (when it has been saved somewhere)."""
-        path = self.weights_path()
-        if path is None or self.weights is None:
+    def has_unsaved_weights(self) -> bool:
+        """Whether the trained weights differ from what is saved beside the project (or it was never saved)."""
+        return not self.weights_saved
+
+    def stage_weights(self, project_path: Any) -> "StagedWeights | None":
+        """Prepare the weights file for a save of the project to ``project_path``: written beside it under a
+        temporary name, moved into place by ``commit()`` once the project itself is saved (``discard()`` if it
+        is not).  With no weights, ``commit()`` removes an old file there, so reopening cannot bring back
+        weights that were reset.  None when the project needs no weights file; UserError when unwritable."""
+        path = self.weights_path(project_path)
+        if path is None:
             return None
-        buffer = io.BytesIO()
-        np.savez(buffer, **self.weights)
-        atomic_write_bytes(path, buffer.getvalue())
-        self.weights_saved = True
-        return path
+        return StagedWeights(path, self.weights)
 
-    def _clean_changed(self, clean: bool) -> None:
-        if clean and not self.weights_saved:
-            self._save_weights_reporting()
+    def adopt_weights(self, weights: dict[str, np.ndarray] | None) -> None:
+        """Make ``weights`` the project's trained weights (unsaved until the project is saved)."""
+        self.weights = weights
+        self.weights_saved = False
+        self.weights_changed.emit()
 
-    def _save_weights_reporting(self) -> None:
-        try:
-            self.save_weights()
-        except OSError as exc:
-            self.panel.show_status(tr("Could not save the weights: {error}", error=exc), error=True)
+    def mark_weights_saved(self) -> None:
+        if not self.weights_saved:
+            self.weights_saved = True
+            self.weights_changed.emit()
 
     # -- editing guard -------------------------------------------------------------------------------------------
     @property
@@ -279,7 +281,10 @@ class TrainingController(QObject):
         return dock is None or (dock.isVisible() and not dock.visibleRegion().isEmpty())
 
     def train(self, start_paused: bool = False) -> bool:
-        """Start a run (continuing from the current weights, if any); False when it cannot start."""
+        """Start a run (continuing from the current weights, if any); False when it cannot start.
+
+        Train refuses exactly what the Problems panel lists: both come from the same validation step.
+        """
         if self.is_training:
             return False
         project = self.project
@@ -287,40 +292,68 @@ class TrainingController(QObject):
             self.panel.show_status(tr("Open or create a network first."), error=True)
             return False
         settings = self.settings()
-        continuing = self.weights is not None
-        request = TrainingRequest(project.graph.copy(), settings, self.weights,
+        refusal = validate_project(project.graph, settings).refusal()
+        if refusal is not None:
+            self.panel.show_status(tr("Cannot train: {reason}", reason=refusal.split("\n")[0]) + " "
+                                   + tr("(see the Problems panel)"), error=True)
+            self._status_bar(refusal.split("\n")[0])
+            return False
+        weights = self.weights
+        if weights is not None and not self._weights_fit(project.graph, weights):
+            weights = None  # the network changed since it was trained: this run starts afresh
+            self._status_bar(tr("The network changed since it was trained: this run starts from fresh weights."))
+        continuing = weights is not None
+        request = TrainingRequest(project.graph.copy(), settings, weights,
                                   probe_index=self.dashboard.feature_maps.sample_box.value(),
                                   probe_input=self.probe_drawing, start_paused=start_paused,
                                   views=self.dashboard.wanted_views(self.panel_visible))
-        dataset = self.dataset if self.dataset is not None and getattr(self.dataset, "_nnstudio_key", None) \
-            == settings.get("dataset") else None
+        key = (settings.get("dataset"), repr(sorted(dict(settings.get("dataset_options") or {}).items())))
+        dataset = self.dataset if self.dataset is not None and getattr(self.dataset, "_nnstudio_key", None) == key \
+            else None
         session = TrainingSession(request, self, self.make_trainer, self._loader, dataset)
         self.session = session
+        self.run_starting.emit(continuing)  # hints and notes of the previous run go
+        self._latest_report = None
+        self.panel.clear_progress()
         self.dashboard.connect_session(session, continuing)
         session.started.connect(self._started)
         session.batches.connect(self._batches)
         session.epoch.connect(self._epoch)
         session.hint.connect(self._hint)
+        session.weights.connect(self.live_weights)
         session.finished.connect(self._finished)
-        session.paused_changed.connect(lambda paused: self._set_state("paused" if paused else "running"))
+        session.paused_changed.connect(self._paused_changed)
         self._set_state("paused" if start_paused else "running")
         self._set_editing(False)
         self.panel.show_status(tr("Preparing the data and the network..."))
         session.start()
         return True
 
-    def _loader(self, name: str) -> Any:
-        dataset = self.load_dataset(name)
+    @staticmethod
+    def _weights_fit(graph: Any, weights: dict[str, np.ndarray]) -> bool:
+        """Whether ``weights`` (keyed node/param) are exactly the parameters of ``graph``'s network."""
+        from nnstudio.graph.compile import compile_graph  # noqa: PLC0415
         try:
-            dataset._nnstudio_key = name  # remember which setting produced it, to reuse it next run
+            compile_graph(graph, "numpy", seed=0).load_state_dict(weights, source=tr("the trained weights"))
+        except UserError:
+            return False
+        return True
+
+    def _paused_changed(self, paused: bool) -> None:
+        self._set_state("paused" if paused else "running")
+
+    def _loader(self, name: str, options: dict[str, Any] | None = None) -> Any:
+        dataset = self.load_dataset(name, options) if options else self.load_dataset(name)
+        try:  # remember which setting produced it, to reuse it next run
+            dataset._nnstudio_key = (name, repr(sorted(dict(options or {}).items())))
         except AttributeError:
             pass
         return dataset
 
     def _started(self, info: RunInfo) -> None:
         self.info = info
-        if self.session is not None:
-            self.dataset = self.session.worker.dataset
+        if info.data is not None:
+            self.dataset = info.data
         if info.points is not None and self.docks.get("boundary") is not None:
             self.docks["boundary"].raise_()
         elif info.is_image and self.docks.get("feature_maps") is not None:
@@ -355,18 +388,20 @@ class TrainingController(QObject):
     def _finished(self, result: RunResult) -> None:
         self.last_result = result
         if self._latest_report is not None and self.info is not None:  # the throttle may have held it back
-            self.panel.show_progress(self._latest_report, self.info.epochs, self.info.steps_per_epoch)
+            self.panel.show_final_progress(self._latest_report, self.info.epochs, self.info.steps_per_epoch)
+        else:
+            self.panel.progress_label.setText("")
         self._latest_report = None
-        if result.weights is not None:
-            self.weights = result.weights
-            self.weights_saved = False
-            if self.weights_path() is not None:
-                self._save_weights_reporting()
+        kept = False
+        if result.ok and result.weights is not None:
+            self.adopt_weights(result.weights)  # project state now: Save writes it, closing asks first
+        else:
+            kept = self.weights is not None
         self._set_state("idle")
         self._set_editing(True)
         self.dashboard.redraw_all()
-        if result.reason in ("finished", "stopped"):
-            done = tr("Training finished.") if result.reason == "finished" else tr("Training stopped.")
+        if result.ok:
+            done = tr("Training finished.") if result.reason == "completed" else tr("Training stopped.")
             test_loss = getattr(result.finished, "test_loss", None)
             test_acc = getattr(result.finished, "test_acc", None)
             if test_loss is not None and np.isfinite(test_loss):
@@ -377,8 +412,10 @@ class TrainingController(QObject):
             self.panel.show_status(done + " " + tr("Train again to continue from these weights."))
         else:
             message = result.message or tr("Training failed.")
-            self.panel.show_status(message.split("\n\n")[0], error=True)
-            self._status_bar(message.split("\n")[0])
+            if kept:
+                message += " " + tr("The weights from before this run were kept.")
+            self.panel.show_status(message, error=True)
+            self._status_bar(message)
         self.run_finished.emit(result)
 
     def pause(self) -> None:
@@ -415,17 +452,17 @@ class TrainingController(QObject):
         self.dashboard.timer.stop()
 
     def reset_weights(self) -> None:
+        """Forget the trained weights: the next run starts afresh (the file goes when the project is saved)."""
         if self.is_training:
             return
+        had = self.weights is not None or (self.weights_path() is not None and self.weights_path().is_file())
         self.weights = None
-        self.weights_saved = True
-        path = self.weights_path()
-        if path is not None and path.is_file():
-            path.unlink()
+        self.weights_saved = not had
+        self.info = self.last_result = None
         self.dashboard.clear()
-        self.panel.progress.setValue(0)
-        self.panel.progress_label.setText("")
+        self.panel.clear_progress()
         self.panel.show_status(tr("Weights reset: the next run starts from fresh random weights."))
+        self.weights_changed.emit()
 
     def set_probe_drawing(self, sample: np.ndarray | None) -> None:
         """Show the feature maps of a drawing (e.g. the canvas) instead of a test sample."""
@@ -447,12 +484,19 @@ class TrainingController(QObject):
             self.panel.show_status(tr("Train the network first: there are no trained weights to evaluate."),
                                    error=True)
             return None
+        settings = self.settings()
+        refusal = validate_project(project.graph, settings).refusal()
+        if refusal is not None:
+            self.panel.show_status(tr("Cannot evaluate: {reason}", reason=refusal.split("\n")[0]), error=True)
+            return None
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            figures = evaluate_weights(project.graph.copy(), self.settings(), self.weights,
-                                       self.dataset if self.dataset is not None else None, self.load_dataset)
+            figures = evaluate_weights(project.graph.copy(), settings, self.weights, self.dataset, self._loader)
         except UserError as exc:
             self.panel.show_status(str(exc), error=True)
+            return None
+        except Exception as exc:  # noqa: BLE001 - a message in the panel, never a traceback on stderr
+            self.panel.show_status(tr("Cannot evaluate: {reason}", reason=f"{type(exc).__name__}: {exc}"), error=True)
             return None
         finally:
             QApplication.restoreOverrideCursor()
@@ -506,13 +550,39 @@ class TrainingController(QObject):
                       [int(width * 0.36), int(width * 0.3), int(width * 0.34)], Qt.Orientation.Horizontal)
 
 
+class StagedWeights:
+    """A weights file written under a temporary name, waiting for the project save to succeed."""
+
+    def __init__(self, path: Path, weights: dict[str, np.ndarray] | None) -> None:
+        self.path = path
+        self.tmp: Path | None = None
+        if weights is not None:
+            self.tmp = path.with_name(f".{path.name}.staged.npz")
+            write_weights(self.tmp, weights)  # atomic itself; refuses NaN weights
+
+    def commit(self) -> None:
+        try:
+            if self.tmp is not None:
+                os.replace(self.tmp, self.path)
+            elif self.path.is_file():
+                self.path.unlink()
+        except OSError as exc:
+            self.discard()
+            raise UserError(f"weights file '{self.path}' cannot be written ({exc.strerror or exc})") from None
+
+    def discard(self) -> None:
+        if self.tmp is not None and self.tmp.exists():
+            self.tmp.unlink()
+
+
 def evaluate_weights(graph: Any, settings: dict[str, Any], weights: dict[str, np.ndarray], dataset: Any,
-                     load_dataset: Callable[[str], Any]) -> dict[str, float]:
+                     load_dataset: Callable[..., Any]) -> dict[str, float]:
     """Compile ``graph``, load ``weights`` and measure loss and accuracy on the dataset's test split."""
     from nnstudio.graph.compile import compile_graph  # noqa: PLC0415
     from nnstudio.training.trainer import evaluate  # noqa: PLC0415
-    if dataset is None:
-        dataset = load_dataset(str(settings.get("dataset", "")))
+    key = (settings.get("dataset"), repr(sorted(dict(settings.get("dataset_options") or {}).items())))
+    if dataset is None or getattr(dataset, "_nnstudio_key", key) != key:
+        dataset = load_dataset(str(settings.get("dataset", "")), dict(settings.get("dataset_options") or {}))
     if len(dataset.x_test) == 0:
         raise UserError(tr("Dataset '{name}' has no test split to evaluate on.", name=dataset.name))
     model = compile_graph(graph, "numpy", seed=int(settings.get("seed", 0)))
@@ -537,4 +607,4 @@ def install_training(main_window: Any) -> TrainingController:
     return controller.install()
 
 
-__all__ = ["SetTrainingSetting", "TrainingController", "evaluate_weights", "install_training"]
+__all__ = ["StagedWeights", "TrainingController", "evaluate_weights", "install_training"]

@@ -121,9 +121,17 @@ class TrainingPanel(QWidget):
                                     for b in backend_choices()])
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
+        self.clip_norm = QDoubleSpinBox()  # 0 shows "Off": no clipping (clip_norm null in the project)
+        self.clip_norm.setRange(0.0, 1e6)
+        self.clip_norm.setDecimals(2)
+        self.clip_norm.setSingleStep(0.5)
+        self.clip_norm.setSpecialValueText(tr("Off"))
+        self.clip_norm.setToolTip(tr("Scale the gradients down whenever their overall size (norm) is above this "
+                                     "value; a guard against exploding gradients"))
         for label, widget in ((tr("Loss"), self.loss), (tr("Optimizer"), self.optimizer),
                               (tr("Learning rate"), self.learning_rate), (tr("Batch size"), self.batch_size),
                               (tr("Epochs"), self.epochs), (tr("Schedule"), self.schedule),
+                              (tr("Gradient clipping"), self.clip_norm),
                               (tr("Augmentation"), self.augment), (tr("Validation split"), self.validation_split),
                               (tr("Backend"), self.backend), (tr("Seed"), self.seed)):
             form.addRow(label, widget)
@@ -189,6 +197,7 @@ class TrainingPanel(QWidget):
         self.epochs.valueChanged.connect(lambda v: self._edited("epochs", int(v)))
         self.validation_split.valueChanged.connect(lambda v: self._edited("validation_split", round(float(v), 4)))
         self.seed.valueChanged.connect(lambda v: self._edited("seed", int(v)))
+        self.clip_norm.valueChanged.connect(lambda v: self._edited("clip_norm", float(v) if v > 0 else None))
         self.augment.toggled.connect(lambda v: self._edited("augment", bool(v)))
 
     def _edited(self, key: str, value: Any) -> None:
@@ -237,6 +246,7 @@ class TrainingPanel(QWidget):
             self.validation_split.setValue(float(merged["validation_split"]))
             self.seed.setValue(int(merged["seed"]))
             self.augment.setChecked(bool(merged["augment"]))
+            self.clip_norm.setValue(float(merged.get("clip_norm") or 0.0))
         finally:
             self._loading = False
 
@@ -247,7 +257,8 @@ class TrainingPanel(QWidget):
                 "batch_size": int(self.batch_size.value()), "epochs": int(self.epochs.value()),
                 "schedule": self.schedule.currentData(), "augment": bool(self.augment.isChecked()),
                 "validation_split": round(float(self.validation_split.value()), 4),
-                "backend": self.backend.currentData(), "seed": int(self.seed.value())}
+                "backend": self.backend.currentData(), "seed": int(self.seed.value()),
+                "clip_norm": float(self.clip_norm.value()) or None}
 
     # -- run state and progress ------------------------------------------------------------------------------
     def set_state(self, state: str) -> None:
@@ -260,7 +271,8 @@ class TrainingPanel(QWidget):
         self.reset_button.setEnabled(not running)
         self.evaluate_button.setEnabled(not running)
         for widget in (self.dataset, self.open_data, self.loss, self.optimizer, self.learning_rate, self.batch_size,
-                       self.epochs, self.schedule, self.augment, self.validation_split, self.backend, self.seed):
+                       self.epochs, self.schedule, self.augment, self.validation_split, self.backend, self.seed,
+                       self.clip_norm):
             widget.setEnabled(not running)
         self._loading = True
         try:
@@ -277,6 +289,19 @@ class TrainingPanel(QWidget):
         self.progress_label.setText(progress_text(epoch, epochs, step, steps_per_epoch,
                                                   float(getattr(report, "samples_per_s", 0.0) or 0.0),
                                                   getattr(report, "eta_s", None)))
+
+    def clear_progress(self) -> None:
+        """No run to show: an empty bar and no progress line (a new project, reset weights)."""
+        self.progress.setValue(0)
+        self.progress_label.setText("")
+
+    def show_final_progress(self, report: Any, epochs: int, steps_per_epoch: int | None) -> None:
+        """Where the run ended, without a time left (it is not running any more)."""
+        self.show_progress(report, epochs, steps_per_epoch)
+        epoch, step = int(getattr(report, "epoch", 0)), int(getattr(report, "step", 0))
+        batch = f"{step}/{steps_per_epoch}" if steps_per_epoch else str(step)
+        self.progress_label.setText(tr("ended at epoch {epoch}/{epochs} · batch {batch}", epoch=epoch,
+                                       epochs=epochs, batch=batch))
 
     def show_status(self, text: str, error: bool = False) -> None:
         self.status.setStyleSheet("color: #B91C1C;" if error else "")

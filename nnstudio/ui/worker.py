@@ -1,21 +1,22 @@
-"""Training in a background QThread, with throttled, coalesced reports for the GUI.
+"""Training in a background QThread: the thread, the mailbox between the threads, and the Qt signals.
 
-Why this exists: the trainer is a plain generator of events (``nnstudio.training``); the GUI must stay
-responsive however fast it yields.  :class:`TrainingWorker` lives in its own QThread (``moveToThread``,
-``started -> run``, ``done -> quit``, ``deleteLater``), builds the trainer there (CuPy's current stream is
-per thread), iterates ``trainer.run()`` and checks the stop / pause / step flags between yields.  It never
-emits a Qt signal per batch: every report goes into a :class:`ReportInbox` (a lock-protected host buffer
-where batch reports accumulate and the latest probe / boundary / histogram wins) and the GUI-side
-:class:`TrainingSession` drains it on a ~20 Hz QTimer and re-emits it as GUI-thread signals.
+Why this exists: the trainer (``nnstudio.training.Trainer``) is a plain generator of events and is the
+authority on a run: it validates, builds the model, guards the weights and says how the run ended
+(``RunFinished.reason``).  The GUI must stay responsive however fast it yields, so this module only carries
+those events across threads:
 
-Besides passing the trainer's events on, the worker computes the views only it can compute cheaply, because
-only its thread may touch the model: the decision-boundary grid for 2-D inputs, feature maps of a chosen
-sample, weight and activation histograms, and the validation predictions behind the confusion matrix.  Each
-is rate-limited and adapts its interval to its own cost, so together they take a few percent of the run.
+* :class:`TrainingWorker` lives in its own QThread (the recipe of :mod:`nnstudio.ui.threads`), builds the
+  trainer there (CuPy's current stream is per thread), iterates ``trainer.run()`` and obeys the pause / step /
+  stop requests of a :class:`RunControl` between yields;
+* it never emits a Qt signal per batch: reports go into a :class:`ReportInbox` (batches pile up, events
+  queue, views keep only the latest) that the GUI-side :class:`TrainingSession` drains at ~20 Hz and re-emits
+  as GUI-thread signals;
+* between batches it asks the Qt-free :mod:`nnstudio.training.views` for what the live panels show (decision
+  boundary, one sample's layer outputs, histograms, validation predictions), each throttled to a small share
+  of the run, since only the worker's thread may touch the model.
 """
 from __future__ import annotations
 
-import math
 import threading
 import time
 import traceback
@@ -23,24 +24,24 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QMutex, QMutexLocker, QObject, Qt, QThread, QTimer, QWaitCondition, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
-from nnstudio.engine.backend import to_device, to_host
 from nnstudio.errors import UserError
+from nnstudio.training import views
+from nnstudio.training.events import BatchReport, EpochReport, ProbeReport, RunFinished, RunStarted
+from nnstudio.training.trainer import is_out_of_memory, oom_message
+from nnstudio.training.views import Boundary, Histograms, Predictions, Probe
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.priority import lower_training_priority
+from nnstudio.ui.threads import start_worker
 
 # Worker-side views: minimum seconds between two updates, and the share of the run each may take.
 BOUNDARY_INTERVAL_S = 0.25
 PROBE_INTERVAL_S = 1.0
 HISTOGRAM_INTERVAL_S = 2.0
 EXTRA_BUDGET = 0.03
-BOUNDARY_GRID = 64
-HISTOGRAM_BINS = 40
-HISTOGRAM_SAMPLES = 32
-VALIDATION_PREDICT_LIMIT = 5000
 DRAIN_INTERVAL_MS = 50  # the GUI sees at most ~20 updates a second
-PAUSE_SLICE_MS = 50
+PAUSE_SLICE_S = 0.05
 
 
 # -- what crosses from the worker to the GUI (plain data, host arrays) ------------------------------------
@@ -60,7 +61,7 @@ class TrainingRequest:
 
 @dataclass
 class RunInfo:
-    """Sent once the trainer is built: what the panels need to set themselves up."""
+    """Sent once the trainer is built: what the panels need to set themselves up (from ``RunStarted``)."""
 
     dataset: str
     sample_shape: tuple[int, ...]
@@ -75,50 +76,16 @@ class RunInfo:
     extent: tuple[float, float, float, float] | None = None  # x0, x1, y0, y1 of the boundary grid
     backend: str = ""
     steps_per_epoch: int | None = None
-
-
-@dataclass
-class Probe:
-    """Outputs of every layer for one sample: (C, H, W) maps for conv / pool, vectors for dense."""
-
-    step: int
-    activations: dict[str, np.ndarray]
-    kinds: dict[str, str]
-    input: np.ndarray | None = None
-
-
-@dataclass
-class Histograms:
-    """Per-layer histograms (counts, bin edges) of weights and of activations on a probe batch."""
-
-    step: int
-    weights: dict[str, tuple[np.ndarray, np.ndarray]]
-    activations: dict[str, tuple[np.ndarray, np.ndarray]]
-
-
-@dataclass
-class Boundary:
-    """The model's output over the plane: (H, W, K) class probabilities, or (H, W) for one output."""
-
-    step: int
-    extent: tuple[float, float, float, float]
-    values: np.ndarray
-
-
-@dataclass
-class Predictions:
-    """Validation predictions after an epoch, to show the samples behind a confusion-matrix cell."""
-
-    epoch: int
-    indices: np.ndarray  # rows of dataset.x_train (or x_test when there is no validation split)
-    source: str  # "train" or "test"
-    y_true: np.ndarray
-    y_pred: np.ndarray
+    data: Any = None  # the loaded Dataset (host arrays), reused by the next run and the confusion panel
 
 
 @dataclass
 class RunResult:
-    """How a run ended: reason is finished, stopped, nan, error or out_of_memory."""
+    """How a run ended: ``reason`` is the trainer's (completed, stopped, nan, out_of_memory, error).
+
+    ``weights`` are the model's weights when it ended (the trainer has put back the last good ones after a
+    NaN); only an ``ok`` run's weights may replace the project's.
+    """
 
     reason: str
     message: str
@@ -128,46 +95,20 @@ class RunResult:
     seconds: float = 0.0
     finished: Any = None  # the trainer's own RunFinished (test metrics), when it sent one
 
-
-def event_kind(event: Any) -> str:
-    """Events are matched by class name so the worker depends only on the documented contract."""
-    return type(event).__name__
-
-
-def nan_message(epoch: int, step: int) -> str:
-    return tr("loss became NaN at epoch {epoch}, step {step}: lower the learning rate or enable gradient "
-              "clipping", epoch=epoch, step=step)
+    @property
+    def ok(self) -> bool:
+        return self.reason in ("completed", "stopped")
 
 
-def oom_message(batch_size: Any) -> str:
-    return tr("The GPU ran out of memory with batch size {batch}: choose a smaller batch size (or the NumPy "
-              "backend) and train again.", batch=batch_size)
+@dataclass
+class WeightsSnapshot:
+    """The model's weights at the end of an epoch (host copies), for views that follow the run live."""
+
+    epoch: int
+    weights: dict[str, np.ndarray]
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or "OutOfMemory" in type(exc).__name__
-
-
-def input_shape_of(graph: Any) -> tuple[int, ...] | None:
-    """The shape set on the graph's Input node (None when it has none)."""
-    for node in getattr(graph, "nodes", {}).values():
-        if node.type == "Input":
-            shape = node.params.get("shape")
-            return tuple(int(s) for s in shape) if shape is not None else None
-    return None
-
-
-def check_dataset_fits(graph: Any, dataset: Any) -> None:
-    """Refuse a dataset whose samples do not match the Input node, naming both shapes."""
-    expected = input_shape_of(graph)
-    found = tuple(int(s) for s in dataset.sample_shape)
-    if expected is not None and expected != found:
-        raise UserError(tr("Dataset '{name}' has samples of shape {found}, but the Input node expects {expected}. "
-                           "Change the Input block's sample shape or pick another dataset.",
-                           name=dataset.name, found=list(found), expected=list(expected)))
-
-
-# -- the inbox between the threads ---------------------------------------------------------------------
+# -- between the threads ------------------------------------------------------------------------------------
 
 class ReportInbox:
     """Thread-safe mailbox: batch reports pile up, ordered events queue, views keep only the latest."""
@@ -197,11 +138,81 @@ class ReportInbox:
         return batches, events, latest
 
 
+class RunControl:
+    """Pause / step / stop requests and the wanted views, shared by the GUI and the worker thread.
+
+    A plain object (not a QObject), so the GUI can keep asking it things however the worker's life ends.
+    """
+
+    def __init__(self, paused: bool, views_wanted: set[str], probe_index: int, probe_input: np.ndarray | None) -> None:
+        self._cond = threading.Condition()
+        self.paused = paused
+        self.stopped = False
+        self.steps = 0
+        self.views = set(views_wanted)
+        self.probe_index = probe_index
+        self.probe_input = probe_input
+        self.probe_changed = True
+        self.trainer: Any = None
+
+    def pause(self) -> None:
+        with self._cond:
+            self.paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self.paused = False
+            self._cond.notify_all()
+
+    def step(self) -> None:
+        """Run one more batch, then stay paused."""
+        with self._cond:
+            self.paused = True
+            self.steps += 1
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self.stopped = True
+            self.paused = False
+            self._cond.notify_all()
+            trainer = self.trainer
+        if trainer is not None:
+            trainer.request_stop()
+
+    def set_views(self, wanted: set[str]) -> None:
+        with self._cond:
+            self.views = set(wanted)
+
+    def set_probe(self, index: int | None, sample: np.ndarray | None) -> None:
+        with self._cond:
+            self.probe_input = None if sample is None else np.asarray(sample, dtype=np.float32)
+            if index is not None:
+                self.probe_index = int(index)
+            self.probe_changed = True
+
+    def snapshot(self) -> tuple[set[str], bool, int, np.ndarray | None]:
+        """(views, probe changed since last asked, probe index, probe input) for the worker."""
+        with self._cond:
+            changed, self.probe_changed = self.probe_changed, False
+            return set(self.views), changed, self.probe_index, self.probe_input
+
+    def wait_after(self, after_batch: bool) -> None:
+        """Block the worker while paused (a requested step lets exactly one batch through)."""
+        with self._cond:
+            if self.steps > 0 and after_batch:  # a step was requested: this batch was it
+                self.steps -= 1
+                if self.steps > 0:
+                    return
+            while self.paused and not self.stopped and self.steps == 0:
+                self._cond.wait(PAUSE_SLICE_S)
+
+
 # -- building the trainer ----------------------------------------------------------------------------------
 
-def default_load_dataset(name: str) -> Any:
+def default_load_dataset(name: str, options: dict[str, Any] | None = None) -> Any:
     from nnstudio.data.registry import get_dataset  # noqa: PLC0415 - heavy import, only in the worker
-    return get_dataset(name)
+    return get_dataset(name, **(options or {}))
 
 
 def default_make_trainer(request: TrainingRequest, dataset: Any) -> Any:
@@ -229,76 +240,25 @@ class _Throttle:
 # -- the worker ------------------------------------------------------------------------------------------------
 
 class TrainingWorker(QObject):
-    """Iterates the trainer in a QThread; controlled from the GUI thread through thread-safe methods."""
+    """Iterates the trainer in a QThread; steered through its :class:`RunControl`."""
 
     done = Signal()
 
-    def __init__(self, request: TrainingRequest, inbox: ReportInbox,
+    def __init__(self, request: TrainingRequest, inbox: ReportInbox, control: RunControl,
                  make_trainer: Callable[[TrainingRequest, Any], Any] = default_make_trainer,
-                 load_dataset: Callable[[str], Any] = default_load_dataset, dataset: Any = None) -> None:
+                 load_dataset: Callable[..., Any] = default_load_dataset, dataset: Any = None) -> None:
         super().__init__()
         self.request = request
         self.inbox = inbox
+        self.control = control
         self._make_trainer = make_trainer
         self._load_dataset = load_dataset
         self.dataset = dataset
         self.trainer: Any = None
-        self._mutex = QMutex()
-        self._wake = QWaitCondition()
-        self._paused = request.start_paused
-        self._stop = False
-        self._steps = 0
-        self._views = set(request.views)
-        self._probe_input = request.probe_input
-        self._probe_index = request.probe_index
-        self._probe_changed = True
-        self._good_weights: dict[str, np.ndarray] | None = request.weights
-        self._trainer_probes = False
         self._throttles = {"boundary": _Throttle(BOUNDARY_INTERVAL_S), "probe": _Throttle(PROBE_INTERVAL_S),
                            "histograms": _Throttle(HISTOGRAM_INTERVAL_S)}
-        self._val_cache: tuple[np.ndarray, str] | None = None
-        self._last_batch: Any = None
-
-    # -- control (called from the GUI thread) ---------------------------------------------------------------
-    def pause(self) -> None:
-        with QMutexLocker(self._mutex):
-            self._paused = True
-
-    def resume(self) -> None:
-        with QMutexLocker(self._mutex):
-            self._paused = False
-            self._wake.wakeAll()
-
-    def step(self) -> None:
-        """Run one more batch, then stay paused."""
-        with QMutexLocker(self._mutex):
-            self._paused = True
-            self._steps += 1
-            self._wake.wakeAll()
-
-    def stop(self) -> None:
-        with QMutexLocker(self._mutex):
-            self._stop = True
-            self._paused = False
-            self._wake.wakeAll()
-        trainer = self.trainer
-        if trainer is not None and hasattr(trainer, "request_stop"):
-            trainer.request_stop()
-
-    def set_views(self, views: set[str]) -> None:
-        with QMutexLocker(self._mutex):
-            self._views = set(views)
-
-    def set_probe(self, index: int | None = None, sample: np.ndarray | None = None) -> None:
-        with QMutexLocker(self._mutex):
-            self._probe_input = None if sample is None else np.asarray(sample, dtype=np.float32)
-            if index is not None:
-                self._probe_index = int(index)
-            self._probe_changed = True
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
+        self._trainer_probes = False
+        self._extent: tuple[float, float, float, float] | None = None
 
     # -- the loop (runs in the worker thread) ---------------------------------------------------------------
     def run(self) -> None:
@@ -308,19 +268,18 @@ class TrainingWorker(QObject):
         try:
             result = self._run()
         except UserError as exc:
-            result = RunResult("error", str(exc), self._good_weights)
+            result = RunResult("error", str(exc), self._weights())
         except Exception as exc:  # noqa: BLE001 - a failed run must end cleanly and say why
             if is_out_of_memory(exc):
-                result = RunResult("out_of_memory", oom_message(self.request.settings.get("batch_size")),
-                                   self._good_weights)
+                result = RunResult("out_of_memory", oom_message(self.request.settings.get("batch_size"),
+                                                                "GPU" in str(self.request.settings.get("backend"))),
+                                   None)
             else:
-                result = RunResult("error", tr("Training failed with an internal error:") + "\n"
-                                   + "".join(traceback.format_exception_only(type(exc), exc)).strip(),
-                                   self._good_weights)
-                result.message += "\n\n" + traceback.format_exc()
+                detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                result = RunResult("error", tr("Training failed with an internal error:") + " " + detail, None)
         finally:
             if result is None:
-                result = RunResult("error", tr("Training ended unexpectedly."), self._good_weights)
+                result = RunResult("error", tr("Training ended unexpectedly."), None)
             result.seconds = time.perf_counter() - started
             self.inbox.put_event(result)
             self.done.emit()
@@ -328,87 +287,42 @@ class TrainingWorker(QObject):
     def _run(self) -> RunResult:
         settings = self.request.settings
         if self.dataset is None:
-            self.dataset = self._load_dataset(str(settings.get("dataset", "")))
-        check_dataset_fits(self.request.graph, self.dataset)
-        self.trainer = self._make_trainer(self.request, self.dataset)
-        if self._stop:
+            self.dataset = self._load_dataset(str(settings.get("dataset", "")),
+                                              dict(settings.get("dataset_options") or {}))
+        self.trainer = self._make_trainer(self.request, self.dataset)  # validates: UserError when it cannot train
+        self.control.trainer = self.trainer
+        if self.control.stopped:
             self.trainer.request_stop()
-        last_epoch, last_step, nan_at, finished = 0, 0, None, None
-        announced = False
-        stop_sent = False
-        after_stop = 0
+        finished: RunFinished | None = None
+        last: BatchReport | None = None
         generator = self.trainer.run()
         try:
             for event in generator:
-                kind = event_kind(event)
-                if not announced:  # the trainer builds its model when the run starts
-                    announced = True
-                    self._snapshot_weights()  # the starting point is the first "last good" state
+                if isinstance(event, RunStarted):
                     self.inbox.put_event(self._run_info(event))
-                if kind == "BatchReport":
-                    last_epoch, last_step = int(event.epoch), int(event.global_step)
-                    self._last_batch = event
+                elif isinstance(event, BatchReport):
+                    last = event
                     self.inbox.put_batch(event)
-                    if not math.isfinite(float(event.loss)) and nan_at is None:
-                        nan_at = (int(event.epoch), int(event.step))
-                    else:
-                        self._views_after_batch(int(event.global_step))
-                    if self._stop:
-                        after_stop += 1
-                elif kind == "EpochReport":
+                    self._views_after_batch(int(event.global_step))
+                elif isinstance(event, EpochReport):
                     self.inbox.put_event(event)
-                    self._snapshot_weights()
-                    self._predictions_after_epoch(int(event.epoch))
-                elif kind == "ProbeReport":
+                    self._after_epoch(int(event.epoch))
+                elif isinstance(event, ProbeReport):
                     self._trainer_probes = True
-                    self.inbox.put_latest("probe", self._probe_from_trainer(event))
-                elif kind == "RunFinished":
+                    self.inbox.put_latest("probe", views.probe_from_report(event))
+                elif isinstance(event, RunFinished):
                     finished = event
                     break
-                else:  # RunStarted, Hint and anything newer: the GUI decides
+                else:  # Hint and anything newer: the GUI decides
                     self.inbox.put_event(event)
-                if nan_at is not None and finished is None:
-                    if hasattr(self.trainer, "request_stop"):
-                        self.trainer.request_stop()
-                    break
-                if hasattr(self.trainer, "want_grad_norms"):
-                    with QMutexLocker(self._mutex):
-                        self.trainer.want_grad_norms = "gradients" in self._views
-                if self._stop and not stop_sent:
-                    stop_sent = True
-                    self.trainer.request_stop()
-                if after_stop > 2:  # the trainer does not honour request_stop: stop iterating it
-                    break
-                self._wait_while_paused(kind == "BatchReport")
+                self.trainer.want_grad_norms = "gradients" in self.control.snapshot()[0]
+                self.control.wait_after(isinstance(event, BatchReport))
         finally:
             generator.close()
-        return self._result(finished, nan_at, last_epoch, last_step)
-
-    def _wait_while_paused(self, after_batch: bool) -> None:
-        with QMutexLocker(self._mutex):
-            if self._steps > 0 and after_batch:  # a step was requested: this batch was it
-                self._steps -= 1
-                if self._steps > 0:
-                    return
-            while self._paused and not self._stop and self._steps == 0:
-                self._wake.wait(self._mutex, PAUSE_SLICE_MS)
-
-    def _result(self, finished: Any, nan_at: tuple[int, int] | None, epoch: int, step: int) -> RunResult:
-        reason = str(getattr(finished, "reason", "")) if finished is not None else ""
-        message = str(getattr(finished, "message", "") or "")
-        reason = {"completed": "finished"}.get(reason, reason)
-        if reason == "error" and "NaN" in message:
-            reason = "nan"
-        elif reason == "error" and "out of memory" in message:
-            reason = "out_of_memory"
-        if nan_at is not None and reason in ("", "stopped", "finished", "nan"):
-            reason, message = "nan", message if reason == "nan" and message else nan_message(*nan_at)
-        elif not reason:
-            reason = "stopped" if self._stop else "finished"
-        weights = self._current_weights()
-        if weights is None or not all(np.isfinite(w).all() for w in weights.values()):
-            weights = self._good_weights
-        result = RunResult(reason, message, weights, epoch, step)
+        if finished is None:  # the trainer always ends with RunFinished; a generator that did not is a bug
+            return RunResult("error", tr("Training ended unexpectedly."), None)
+        result = RunResult(finished.reason, finished.message, self._weights(),
+                           last.epoch if last is not None else 0, last.global_step if last is not None else 0)
         result.finished = finished
         return result
 
@@ -417,178 +331,59 @@ class TrainingWorker(QObject):
     def model(self) -> Any:
         return getattr(self.trainer, "model", None)
 
-    def _current_weights(self) -> dict[str, np.ndarray] | None:
+    def _weights(self) -> dict[str, np.ndarray] | None:
+        from nnstudio.engine.weights_io import weights_are_finite  # noqa: PLC0415
         model = self.model
         if model is None or not getattr(model, "built", True):
             return None
-        return model.state_dict()
+        weights = model.state_dict()
+        return weights if weights_are_finite(weights) else None
 
-    def _snapshot_weights(self) -> None:
-        weights = self._current_weights()
-        if weights is not None and all(np.isfinite(w).all() for w in weights.values()):
-            self._good_weights = weights
-
-    def _run_info(self, first_event: Any) -> RunInfo:
+    def _run_info(self, started: RunStarted) -> RunInfo:
         ds = self.dataset
-        model = self.model
-        layers: list[str] = list(getattr(first_event, "layers", []) or [])
-        if model is not None and not layers:
-            layers = [nid for nid in model.order if nid != model.input_id and model.layer(nid).params]
         info = RunInfo(ds.name, tuple(ds.sample_shape), int(ds.num_classes), list(ds.class_names), ds.task,
-                       len(ds.sample_shape) == 3, int(self.request.settings.get("epochs", 1)), layers,
-                       backend=str(getattr(getattr(self.trainer, "backend", None), "human_name", "")))
-        steps = getattr(self.trainer, "steps_per_epoch", None)
-        if steps is None:
-            split = float(self.request.settings.get("validation_split", 0.0) or 0.0)
-            n_fit = ds.n_train - int(round(ds.n_train * split))
-            steps = math.ceil(n_fit / max(int(self.request.settings.get("batch_size", 1) or 1), 1))
-        info.steps_per_epoch = int(steps)
-        if tuple(ds.sample_shape) == (2,):
-            x = np.asarray(ds.x_train)
-            keep = np.random.default_rng(0).permutation(len(x))[:1000]
-            info.points, info.labels = x[keep].astype(np.float32), np.asarray(ds.y_train)[keep]
-            info.extent = self._extent()
+                       len(ds.sample_shape) == 3, int(started.total_epochs), list(started.layers),
+                       backend=started.backend_name, steps_per_epoch=int(started.steps_per_epoch), data=ds)
+        if views.is_plane(ds):
+            info.points, info.labels = views.plane_points(ds)
+            info.extent = self._extent = views.plane_extent(ds)
         return info
 
     def _views_after_batch(self, step: int) -> None:
         model = self.model
         if model is None:
             return
-        with QMutexLocker(self._mutex):
-            views = set(self._views)
-            changed = self._probe_changed
-            self._probe_changed = False
-        now = time.perf_counter()
-        if "boundary" in views and tuple(self.dataset.sample_shape) == (2,) and self._throttles["boundary"].due(now):
-            self.inbox.put_latest("boundary", self._boundary(model, step))
-            self._throttles["boundary"].ran(now, time.perf_counter())
-        now = time.perf_counter()
-        if "probe" in views and not self._trainer_probes and (changed or self._throttles["probe"].due(now)):
-            self.inbox.put_latest("probe", self._probe(model, step))
-            self._throttles["probe"].ran(now, time.perf_counter())
-        now = time.perf_counter()
-        if "histograms" in views and self._throttles["histograms"].due(now):
-            self.inbox.put_latest("histograms", self._histograms(model, step))
-            self._throttles["histograms"].ran(now, time.perf_counter())
+        wanted, changed, index, sample = self.control.snapshot()
+        jobs = (("boundary", self._extent is not None and "boundary" in wanted, False,
+                 lambda: views.boundary(model, self._extent, step)),
+                ("probe", "probe" in wanted and not self._trainer_probes, changed,
+                 lambda: views.probe(model, views.probe_sample(self.dataset, sample, index), step)),
+                ("histograms", "histograms" in wanted, False, lambda: views.histograms(model, self.dataset, step)))
+        for key, wanted_now, forced, job in jobs:
+            now = time.perf_counter()
+            if wanted_now and (forced or self._throttles[key].due(now)):
+                self.inbox.put_latest(key, job())
+                self._throttles[key].ran(now, time.perf_counter())
 
-    def _extent(self) -> tuple[float, float, float, float]:
-        """The plane shown by the boundary view: the training points' box plus a margin."""
-        x = np.asarray(self.dataset.x_train)
-        lo, hi = x.min(axis=0), x.max(axis=0)
-        pad = 0.15 * np.maximum(hi - lo, 1e-3)
-        return float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])
-
-    def _boundary(self, model: Any, step: int) -> Boundary:
-        x0, x1, y0, y1 = self._extent()
-        gx, gy = np.meshgrid(np.linspace(x0, x1, BOUNDARY_GRID, dtype=np.float32),
-                             np.linspace(y0, y1, BOUNDARY_GRID, dtype=np.float32))
-        grid = np.stack([gx.ravel(), gy.ravel()], axis=1)
-        out = model.predict(grid, batch_size=BOUNDARY_GRID * BOUNDARY_GRID)
-        out = out.reshape(BOUNDARY_GRID, BOUNDARY_GRID, -1)
-        values = out[..., 0] if out.shape[-1] == 1 else out
-        return Boundary(step, (x0, x1, y0, y1), values.astype(np.float32))
-
-    def _probe_sample(self) -> np.ndarray:
-        with QMutexLocker(self._mutex):
-            sample, index = self._probe_input, self._probe_index
-        if sample is not None and tuple(sample.shape) == tuple(self.dataset.sample_shape):
-            return sample.astype(np.float32)
-        x = self.dataset.x_test if len(self.dataset.x_test) else self.dataset.x_train
-        return np.asarray(x[int(index) % len(x)], dtype=np.float32)
-
-    def _probe(self, model: Any, step: int) -> Probe:
-        sample = self._probe_sample()
-        model.forward(to_device(sample[None], model.xp, model.dtype), training=False, capture=True)
-        activations, kinds = {}, {}
-        for nid in model.order:
-            if nid == model.input_id or nid not in model.activations:
-                continue
-            kind = getattr(model.layer(nid), "type_name", type(model.layer(nid)).__name__)
-            value = model.activations[nid]
-            if kind in ("Conv2D", "Pool2D", "Dense") or (nid == model.output_id and value.ndim == 2):
-                activations[nid] = np.asarray(to_host(value[0]), dtype=np.float32)
-                kinds[nid] = kind
-        model.activations = {}
-        return Probe(step, activations, kinds, sample)
-
-    def _probe_from_trainer(self, event: Any) -> Probe:
-        acts = {}
-        for nid, value in dict(getattr(event, "activations", {}) or {}).items():
-            arr = np.asarray(value, dtype=np.float32)
-            # A batch of one sample (N, ...) becomes the sample's own output.
-            acts[str(nid)] = arr[0] if arr.ndim in (2, 4) else arr
-        kinds = {nid: ("Conv2D" if a.ndim == 3 else "Dense") for nid, a in acts.items()}
-        return Probe(int(getattr(event, "step", 0)), acts, kinds, None)
-
-    def _histograms(self, model: Any, step: int) -> Histograms:
-        weights: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for nid in model.order:
-            if nid == model.input_id:
-                continue
-            for name, param in model.layer(nid).params.items():
-                if param.ndim >= 2:  # weights and kernels; biases are too few values to histogram
-                    weights[f"{nid}/{name}"] = _histogram(to_host(param))
-        activations: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        x = self.dataset.x_test if len(self.dataset.x_test) else self.dataset.x_train
-        batch = np.asarray(x[:HISTOGRAM_SAMPLES], dtype=np.float32)
-        model.forward(to_device(batch, model.xp, model.dtype), training=False, capture=True)
-        # The outputs of the non-linearities tell most (dead ReLUs, saturated sigmoids); without any, all layers.
-        ids = [nid for nid in model.order if nid != model.input_id and nid in model.activations]
-        chosen = [nid for nid in ids if getattr(model.layer(nid), "type_name", "") == "Activation"] or \
-            [nid for nid in ids if getattr(model.layer(nid), "type_name", "") not in ("Flatten", "Reshape", "Dropout")]
-        for nid in chosen:
-            activations[nid] = _histogram(to_host(model.activations[nid]))
-        model.activations = {}
-        return Histograms(step, weights, activations)
-
-    def _validation(self) -> tuple[np.ndarray, str]:
-        if self._val_cache is None:
-            ds = self.dataset
-            trainer_idx = getattr(self.trainer, "val_indices", None)
-            if trainer_idx is not None:
-                self._val_cache = (np.asarray(trainer_idx), "train")
-            else:
-                from nnstudio.data.dataset import split_indices  # noqa: PLC0415
-                split = float(self.request.settings.get("validation_split", 0.0) or 0.0)
-                seed = int(self.request.settings.get("seed", 0) or 0)
-                _, val = split_indices(ds.n_train, split, seed) if split > 0 else (None, np.zeros(0, int))
-                self._val_cache = (val, "train") if len(val) else (np.arange(ds.n_test), "test")
-            idx, source = self._val_cache
-            self._val_cache = (idx[:VALIDATION_PREDICT_LIMIT], source)
-        return self._val_cache
-
-    def _predictions_after_epoch(self, epoch: int) -> None:
-        ds, model = self.dataset, self.model
-        with QMutexLocker(self._mutex):
-            wanted = "predictions" in self._views
-        if not wanted or model is None or ds.task != "classification" or ds.num_classes < 2:
+    def _after_epoch(self, epoch: int) -> None:
+        model = self.model
+        if model is None:
             return
-        idx, source = self._validation()
-        x = ds.x_train if source == "train" else ds.x_test
-        y = ds.y_train if source == "train" else ds.y_test
-        if len(idx) == 0:
-            return
-        out = model.predict(np.asarray(x[idx], dtype=np.float32), batch_size=256)
-        pred = (out[:, 0] > 0.5).astype(np.int64) if out.shape[1] == 1 else out.argmax(axis=1)
-        self.inbox.put_event(Predictions(epoch, idx, source, np.asarray(y[idx]).astype(np.int64), pred))
-
-
-def _histogram(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    flat = np.asarray(values, dtype=np.float64).reshape(-1)
-    flat = flat[np.isfinite(flat)]
-    if flat.size == 0:
-        return np.zeros(HISTOGRAM_BINS), np.linspace(-1, 1, HISTOGRAM_BINS + 1)
-    lo, hi = float(flat.min()), float(flat.max())
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5, hi + 0.5
-    counts, edges = np.histogram(flat, bins=HISTOGRAM_BINS, range=(lo, hi))
-    return counts.astype(np.float64), edges
+        if "predictions" in self.control.snapshot()[0]:
+            rows, source = views.validation_rows(self.dataset, getattr(self.trainer, "val_indices", None))
+            loss = str(self.request.settings.get("loss", "cross_entropy"))
+            found = views.predictions(model, self.dataset, rows, source, epoch, loss)
+            if found is not None:
+                self.inbox.put_event(found)
+        weights = self._weights()
+        if weights is not None:
+            self.inbox.put_latest("weights", WeightsSnapshot(epoch, weights))
 
 
 # -- the GUI side ---------------------------------------------------------------------------------------------
 
 class TrainingSession(QObject):
-    """One run, seen from the GUI thread: owns the thread and worker, drains the inbox at ~20 Hz."""
+    """One run, seen from the GUI thread: starts the worker's thread and drains the inbox at ~20 Hz."""
 
     started = Signal(object)  # RunInfo
     batches = Signal(list)  # BatchReport list since the last drain
@@ -597,23 +392,20 @@ class TrainingSession(QObject):
     probe = Signal(object)  # Probe
     histograms = Signal(object)  # Histograms
     boundary = Signal(object)  # Boundary
+    weights = Signal(object)  # WeightsSnapshot after each epoch
     hint = Signal(object)  # the trainer's Hint (and any other event the GUI may want)
     finished = Signal(object)  # RunResult
     paused_changed = Signal(bool)
 
     def __init__(self, request: TrainingRequest, parent: QObject | None = None,
                  make_trainer: Callable[[TrainingRequest, Any], Any] = default_make_trainer,
-                 load_dataset: Callable[[str], Any] = default_load_dataset, dataset: Any = None) -> None:
+                 load_dataset: Callable[..., Any] = default_load_dataset, dataset: Any = None) -> None:
         super().__init__(parent)
         self.inbox = ReportInbox()
-        self.thread = QThread()
-        self.thread.setObjectName("nnstudio-training")
-        self.worker = TrainingWorker(request, self.inbox, make_trainer, load_dataset, dataset)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        # Direct: QThread.quit is thread-safe, and stop_and_wait() blocks the GUI thread's event loop.
-        self.worker.done.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
-        self.thread.finished.connect(self._on_thread_finished)
+        self.control = RunControl(request.start_paused, request.views, request.probe_index, request.probe_input)
+        self._worker_args = (request, self.inbox, self.control, make_trainer, load_dataset, dataset)
+        self.thread: Any = None
+        self._worker: TrainingWorker | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_INTERVAL_MS)
         self._timer.timeout.connect(self.drain)
@@ -627,75 +419,73 @@ class TrainingSession(QObject):
 
     @property
     def is_paused(self) -> bool:
-        return self._running and self.worker.paused
+        return self._running and self.control.paused
 
     def start(self) -> None:
+        # Held while it runs (it has no parent); it deletes itself when its thread ends: never touched after.
+        self._worker = TrainingWorker(*self._worker_args)
         self._running = True
         self._timer.start()
-        self.thread.start()
+        self.thread = start_worker(self._worker, self._worker.done, "nnstudio-training", self._on_thread_finished)
 
     def pause(self) -> None:
         if self._running:
-            self.worker.pause()
+            self.control.pause()
             self.paused_changed.emit(True)
 
     def resume(self) -> None:
         if self._running:
-            self.worker.resume()
+            self.control.resume()
             self.paused_changed.emit(False)
 
     def step(self) -> None:
         if self._running:
-            self.worker.step()
+            self.control.step()
             self.paused_changed.emit(True)
 
     def stop(self) -> None:
         if self._running:
-            self.worker.stop()
+            self.control.stop()
 
     def stop_and_wait(self, timeout_ms: int = 5000) -> bool:
         """Ask the run to stop and block until its thread ended (True) or the timeout passed (False)."""
         if not self._running:
             return True
-        self.worker.stop()
+        self.control.stop()
         ended = self.thread.wait(timeout_ms)
         if ended:
             self._on_thread_finished()
         return ended
 
-    def set_views(self, views: set[str]) -> None:
-        self.worker.set_views(views)
+    def set_views(self, wanted: set[str]) -> None:
+        self.control.set_views(wanted)
 
     def set_probe(self, index: int | None = None, sample: np.ndarray | None = None) -> None:
-        self.worker.set_probe(index, sample)
+        self.control.set_probe(index, sample)
 
     def drain(self) -> None:
         """Hand everything the worker produced since the last call to the GUI, coalesced."""
         batches, events, latest = self.inbox.drain()
-        result = None
         for event in events:
             if isinstance(event, RunInfo):
                 self.info = event
                 self.started.emit(event)
         if batches:
             self.batches.emit(batches)
-        for key in ("probe", "histograms", "boundary"):
+        for key in ("probe", "histograms", "boundary", "weights"):
             if key in latest:
                 getattr(self, key).emit(latest[key])
         for event in events:
-            kind = event_kind(event)
             if isinstance(event, RunInfo):
                 continue
             if isinstance(event, RunResult):
-                result = event
+                self.result = event
             elif isinstance(event, Predictions):
                 self.predictions.emit(event)
-            elif kind == "EpochReport":
+            elif isinstance(event, EpochReport):
                 self.epoch.emit(event)
             else:
                 self.hint.emit(event)
-        if result is not None:
-            self.result = result
 
     def _on_thread_finished(self) -> None:
         if not self._running:
@@ -703,7 +493,12 @@ class TrainingSession(QObject):
         self._running = False
         self._timer.stop()
         self.drain()
-        self.worker.deleteLater()
+        self._worker = None  # deleted in its thread as the thread ended
         result = self.result or RunResult("error", tr("Training ended unexpectedly."), None)
         self.result = result
         self.finished.emit(result)
+
+
+__all__ = ["Boundary", "Histograms", "Predictions", "Probe", "ReportInbox", "RunControl", "RunInfo", "RunResult",
+           "TrainingRequest", "TrainingSession", "TrainingWorker", "WeightsSnapshot", "default_load_dataset",
+           "default_make_trainer"]

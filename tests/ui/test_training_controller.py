@@ -15,9 +15,9 @@ pytest.importorskip("pytestqt")
 
 from nnstudio.graph.project_file import Project, default_training  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("_training_doubles", Path(__file__).with_name("test_training_worker.py"))
-doubles = sys.modules.setdefault("_training_doubles", importlib.util.module_from_spec(_spec))
-if not hasattr(doubles, "ToyTrainer"):
+_spec = importlib.util.spec_from_file_location("_nnstudio_toy_network", Path(__file__).with_name("toy_network.py"))
+doubles = sys.modules.setdefault("_nnstudio_toy_network", importlib.util.module_from_spec(_spec))
+if not hasattr(doubles, "toy_graph"):
     _spec.loader.exec_module(doubles)
 
 main_window = pytest.importorskip("nnstudio.ui.main_window")
@@ -37,9 +37,6 @@ def window(qtbot, tmp_path, monkeypatch):
     project = Project(name="toy", graph=doubles.toy_graph(), training=training, path=tmp_path / "toy.nnproj")
     controller = install_training(win)  # the window may have installed it already: the same one comes back
     win.set_project(project)
-    if os.environ.get("_TOY_DELAY"):  # slow the run down (the engine-based double sleeps between batches)
-        controller.make_trainer = lambda r, d: doubles.ToyTrainer(r.graph, d, r.settings, r.weights,
-                                                                  delay=float(os.environ["_TOY_DELAY"]))
     win.resize(1400, 900)
     win.show()
     yield win, controller
@@ -93,7 +90,7 @@ def test_train_fills_panels_saves_weights_and_continues(window, qtbot):
         controller.docks[name].setFloating(True)
     qtbot.waitUntil(lambda: all(controller.panel_visible(n) for n in controller.docks), timeout=3000)
     result = run_to_end(qtbot, controller)
-    assert result.reason == "finished", result.message
+    assert result.reason == "completed", result.message
     board = controller.dashboard
     board.redraw_all()
     steps = controller.info.steps_per_epoch
@@ -105,8 +102,12 @@ def test_train_fills_panels_saves_weights_and_continues(window, qtbot):
     assert board.confusion.matrix is not None and board.confusion.matrix.sum() > 0
     assert board.histograms.curves
     assert "d1" in board.feature_maps.bars
-    # weights beside the project, and Train again continues the curves
-    assert controller.weights is not None and Path(win.project.path).with_name("toy.weights.npz").is_file()
+    # the weights are project state: the project is modified until Save writes them beside it
+    weights_file = Path(win.project.path).with_name("toy.weights.npz")
+    assert controller.weights is not None and not weights_file.exists()
+    assert win.is_modified() and win.isWindowModified()
+    assert win.save() and weights_file.is_file() and not win.is_modified()
+    # Train again continues the curves
     run_to_end(qtbot, controller)
     board.redraw_all()
     assert board.curves.items["loss_raw"].xData[-1] == 4 * steps
@@ -115,13 +116,13 @@ def test_train_fills_panels_saves_weights_and_continues(window, qtbot):
     assert "Test set" in controller.panel.status.text()
     controller.reset_weights()
     assert controller.weights is None and len(board.curves.batches) == 0
-    assert not Path(win.project.path).with_name("toy.weights.npz").exists()
+    assert win.is_modified() and weights_file.exists()  # a reset is an unsaved change like any other
+    assert win.save() and not weights_file.exists()
 
 
-def test_editing_is_refused_while_training(window, qtbot, monkeypatch):
-    monkeypatch.setenv("_TOY_DELAY", "0.002")
+def test_editing_is_refused_while_training(window, qtbot):
     win, controller = window
-    win.project.training["epochs"] = 1000
+    win.project.training.set("epochs", 1000)
     assert controller.edit_refusal() is None
     controller.train()
     assert controller.is_training
@@ -137,12 +138,31 @@ def test_editing_is_refused_while_training(window, qtbot, monkeypatch):
 
 def test_nan_is_shown_to_the_user(window, qtbot):
     win, controller = window
-    win.project.graph = doubles.toy_graph(softmax=False)
-    win.project.training.update(learning_rate=10.0, optimizer="sgd", loss="mse", epochs=20)
-    result = run_to_end(qtbot, controller)
+    win.set_project(Project(name="diverges", graph=doubles.toy_graph(softmax=False),
+                            training=dict(default_training(), dataset="circle", learning_rate=10.0, optimizer="sgd",
+                                          loss="mse", epochs=20, backend="numpy")))
+    with np.errstate(all="ignore"):
+        result = run_to_end(qtbot, controller)
     assert result.reason == "nan", result.message
     assert "loss became NaN" in controller.panel.status.text()
-    assert controller.weights is not None and all(np.isfinite(w).all() for w in controller.weights.values())
+    assert controller.weights is None and not win.is_modified()  # a failed run never becomes the project's weights
+
+
+def test_a_failed_run_keeps_the_previous_weights(window, qtbot):
+    win, controller = window
+    win.set_project(Project(name="regression", graph=doubles.toy_graph(softmax=False),
+                            training=dict(default_training(), dataset="circle", learning_rate=0.01, loss="mse",
+                                          epochs=1, backend="numpy")))
+    assert run_to_end(qtbot, controller).ok
+    good = {k: v.copy() for k, v in controller.weights.items()}
+    win.project.training.set("learning_rate", 10.0)
+    win.project.training.set("optimizer", "sgd")
+    win.project.training.set("epochs", 20)
+    with np.errstate(all="ignore"):
+        result = run_to_end(qtbot, controller)
+    assert result.reason == "nan", result.message
+    assert all(np.array_equal(good[k], controller.weights[k]) for k in good)
+    assert "kept" in controller.panel.status.text()
 
 
 def test_step_from_idle_trains_one_batch(window, qtbot):
@@ -157,16 +177,15 @@ def test_step_from_idle_trains_one_batch(window, qtbot):
     qtbot.waitUntil(lambda: not controller.is_training, timeout=10000)
 
 
-def test_closing_the_window_during_training_stops_it(window, qtbot, monkeypatch):
-    monkeypatch.setenv("_TOY_DELAY", "0.002")
+def test_closing_the_window_during_training_stops_it(window, qtbot):
     win, controller = window
-    win.project.training["epochs"] = 1000
+    win.project.training.set("epochs", 1000)
     controller.train()
     qtbot.waitUntil(lambda: len(controller.dashboard.curves.batches) > 0 or controller.info is not None, timeout=10000)
     session = controller.session
     win.undo_stack.setClean()
     win.close()
-    assert not controller.is_training and session.thread.isFinished()
+    assert not controller.is_training
     assert session.result.reason == "stopped"
 
 
@@ -188,7 +207,7 @@ def test_dashboard_screenshot_after_a_short_real_run(qtbot, tmp_path, monkeypatc
     controller.train()
     controller.session.finished.connect(finished.append)
     qtbot.waitUntil(lambda: bool(finished), timeout=120000)
-    assert finished[0].reason == "finished", finished[0].message
+    assert finished[0].reason == "completed", finished[0].message
     board = controller.dashboard
     qtbot.wait(200)
     board.redraw_all()

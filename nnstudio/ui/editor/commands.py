@@ -18,6 +18,7 @@ Point = tuple[float, float]
 
 MOVE_ID = 1001
 PARAM_ID = 1002
+SETTING_ID = 1003
 
 
 Record = tuple[list[Any], list[Any]]
@@ -197,3 +198,38 @@ def auto_layout_command(graph: Any, positions: dict[str, Point]) -> MoveNodesCom
     old = {nid: graph.nodes[nid].position for nid in positions if nid in graph.nodes}
     new = {nid: pos for nid, pos in positions.items() if nid in graph.nodes}
     return MoveNodesCommand(graph, old, new, text=tr("Auto-layout"), mergeable=False)
+
+
+class SetTrainingCommand(QUndoCommand):
+    """Change one training setting of the project (the panel, a hint's fix: every setting edit is this).
+
+    Number edits of the same setting in quick succession (a spin box held down) merge into one undo step.
+
+    ``redo``/``undo`` only call :meth:`TrainingSettings.set`; the views hear the settings' own event.
+    """
+
+    def __init__(self, settings: Any, key: str, value: Any, text: str = "") -> None:
+        super().__init__(text or tr("Set training {key}", key=key))
+        from nnstudio.graph.settings import MISSING  # noqa: PLC0415
+
+        self.settings, self.key, self.new = settings, key, value
+        self.old = settings.get(key, MISSING)
+        self.at = time.monotonic()
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return SETTING_ID
+
+    def redo(self) -> None:
+        self.settings.set(self.key, self.new)
+
+    def undo(self) -> None:
+        self.settings.set(self.key, self.old)
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802
+        # Only number edits merge (a spin box held down); choosing a loss twice is two steps.
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (self.new, other.new))
+        if not numbers or not isinstance(other, SetTrainingCommand) or other.settings is not self.settings \
+                or other.key != self.key or other.at - self.at > SetParamCommand.MERGE_WINDOW_S:
+            return False
+        self.new, self.at = other.new, other.at
+        return True

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsSceneM
 from nnstudio.graph.catalogue import BLOCKS, short_label
 from nnstudio.graph.document import Edge, Graph, GraphEvent
 from nnstudio.graph.shapes import ShapeReport, infer_shapes
+from nnstudio.training.validation import validate_project
 from nnstudio.ui.editor.commands import (AddNodeCommand, ConnectCommand, DeleteCommand, MoveNodesCommand,
                                          PasteCommand, SetParamCommand, auto_layout_command)
 from nnstudio.ui.editor.edge_item import EdgeItem, wire_path
@@ -53,8 +54,8 @@ class EditorScene(QGraphicsScene):
         self.edge_items: dict[Edge, EdgeItem] = {}
         self._edges_at: dict[str, set[Edge]] = {}  # node id -> wires touching it, so a move reroutes only those
         self.snap_enabled = True
-        self.sample_shape: Any = None
-        self.loss: str | None = None
+        # The project's training settings (None: check the wiring alone); validation reads them with the graph.
+        self.settings: Any = None
         self.last_refusal = ""
         self._report = ShapeReport()
         self._dirty = False
@@ -255,7 +256,10 @@ class EditorScene(QGraphicsScene):
         """Re-run shape inference and refresh the labels and problem marks that changed."""
         self._timer.stop()
         self._dirty = False
-        report = infer_shapes(self.graph, self.sample_shape, self.loss)
+        if self.settings is None:
+            report = infer_shapes(self.graph)
+        else:  # the same step as the Train action and `nnstudio check`
+            report = validate_project(self.graph, self.settings).report
         self._report = report
         problems: dict[str, tuple[str, str]] = {}
         for message in report.messages:

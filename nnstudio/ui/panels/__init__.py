@@ -89,6 +89,8 @@ class Dashboard(QObject):
         return {view for name, view in VIEWS.items() if visible is None or visible(name)}
 
     def connect_session(self, session: Any, continuing: bool = False) -> None:
+        self.gradients.clear_hints()  # the previous run's advice does not describe this one
+
         def started(info: Any) -> None:
             for panel in self.panels.values():
                 panel.begin_run(info, continuing)

@@ -163,6 +163,11 @@ class GradientPanel(ExportablePanel):
             if time.perf_counter() - self._checked_at >= CHECK_INTERVAL_S:
                 self._check()
 
+    def clear_hints(self) -> None:
+        """Forget the hints shown (a new run starts); the curves stay when it continues the last one."""
+        self.problems, self.trainer_hints, self._reported = [], [], set()
+        self.show_notice("")
+
     def add_hint(self, hint: Any) -> None:
         """A Hint event from the trainer: shown instead of the panel's own detection."""
         message = str(getattr(hint, "message", "") or hint)

@@ -1,0 +1,189 @@
+"""Views of a model while it trains: the decision boundary, one sample's layer outputs, histograms, and the
+validation predictions behind a confusion matrix.
+
+Why this exists: the live panels show more than the trainer reports, and only the thread that owns the model
+may run it.  These functions compute those views from a model and a dataset as plain data (host NumPy arrays
+in small dataclasses); the GUI's worker thread calls them between batches, throttled, and hands the results
+to the panels.  Nothing here knows about Qt or threads, so the views are tested without a display and could
+serve the CLI or a notebook the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nnstudio.engine.backend import to_device, to_host
+from nnstudio.training.metrics import predicted_classes
+
+BOUNDARY_GRID = 64
+HISTOGRAM_BINS = 40
+HISTOGRAM_SAMPLES = 32
+VALIDATION_PREDICT_LIMIT = 5000
+BOUNDARY_POINTS = 1000
+
+
+@dataclass
+class Probe:
+    """Outputs of every layer for one sample: (C, H, W) maps for conv / pool, vectors for dense."""
+
+    step: int
+    activations: dict[str, np.ndarray]
+    kinds: dict[str, str]
+    input: np.ndarray | None = None
+
+
+@dataclass
+class Histograms:
+    """Per-layer histograms (counts, bin edges) of weights and of activations on a probe batch."""
+
+    step: int
+    weights: dict[str, tuple[np.ndarray, np.ndarray]]
+    activations: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class Boundary:
+    """The model's output over the plane: (H, W, K) class probabilities, or (H, W) for one output."""
+
+    step: int
+    extent: tuple[float, float, float, float]
+    values: np.ndarray
+
+
+@dataclass
+class Predictions:
+    """Validation predictions after an epoch, to show the samples behind a confusion-matrix cell."""
+
+    epoch: int
+    indices: np.ndarray  # rows of dataset.x_train (or x_test when there is no validation split)
+    source: str  # "train" or "test"
+    y_true: np.ndarray
+    y_pred: np.ndarray
+
+
+def is_plane(dataset: Any) -> bool:
+    """Whether the dataset's samples are points of the plane (a decision boundary can be drawn)."""
+    return tuple(dataset.sample_shape) == (2,)
+
+
+def plane_extent(dataset: Any) -> tuple[float, float, float, float]:
+    """The plane shown by the boundary view: the training points' box plus a margin (x0, x1, y0, y1)."""
+    x = np.asarray(dataset.x_train)
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    pad = 0.15 * np.maximum(hi - lo, 1e-3)
+    return float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])
+
+
+def plane_points(dataset: Any, limit: int = BOUNDARY_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``limit`` training points and their labels, the same subsample every time."""
+    x = np.asarray(dataset.x_train)
+    keep = np.random.default_rng(0).permutation(len(x))[:limit]
+    return x[keep].astype(np.float32), np.asarray(dataset.y_train)[keep]
+
+
+def boundary(model: Any, extent: tuple[float, float, float, float], step: int, grid: int = BOUNDARY_GRID) -> Boundary:
+    """The model's output over a ``grid`` x ``grid`` raster of the plane ``extent``."""
+    x0, x1, y0, y1 = extent
+    gx, gy = np.meshgrid(np.linspace(x0, x1, grid, dtype=np.float32), np.linspace(y0, y1, grid, dtype=np.float32))
+    points = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    out = model.predict(points, batch_size=grid * grid).reshape(grid, grid, -1)
+    values = out[..., 0] if out.shape[-1] == 1 else out
+    return Boundary(step, (x0, x1, y0, y1), values.astype(np.float32))
+
+
+def probe_sample(dataset: Any, sample: np.ndarray | None, index: int) -> np.ndarray:
+    """The sample to probe: ``sample`` when it fits the dataset, else test (or training) sample ``index``."""
+    if sample is not None and tuple(sample.shape) == tuple(dataset.sample_shape):
+        return np.asarray(sample, dtype=np.float32)
+    x = dataset.x_test if len(dataset.x_test) else dataset.x_train
+    return np.asarray(x[int(index) % len(x)], dtype=np.float32)
+
+
+def layer_kind(model: Any, node_id: str) -> str:
+    layer = model.layer(node_id)
+    return str(getattr(layer, "type_name", type(layer).__name__))
+
+
+def probe(model: Any, sample: np.ndarray, step: int) -> Probe:
+    """Every conv, pool and dense output (and the network's output) for one sample."""
+    model.forward(to_device(sample[None], model.xp, model.dtype), training=False, capture=True)
+    activations, kinds = {}, {}
+    for nid in model.order:
+        if nid == model.input_id or nid not in model.activations:
+            continue
+        kind = layer_kind(model, nid)
+        value = model.activations[nid]
+        if kind in ("Conv2D", "Pool2D", "Dense") or (nid == model.output_id and value.ndim == 2):
+            activations[nid] = np.asarray(to_host(value[0]), dtype=np.float32)
+            kinds[nid] = kind
+    model.activations = {}
+    return Probe(step, activations, kinds, sample)
+
+
+def probe_from_report(event: Any) -> Probe:
+    """The trainer's own ProbeReport (a batch of probe samples) as the view of its first sample."""
+    acts = {}
+    for nid, value in dict(getattr(event, "activations", {}) or {}).items():
+        arr = np.asarray(value, dtype=np.float32)
+        acts[str(nid)] = arr[0] if arr.ndim in (2, 4) else arr  # the batch's first sample
+    kinds = {nid: ("Conv2D" if a.ndim == 3 else "Dense") for nid, a in acts.items()}
+    return Probe(int(getattr(event, "step", 0)), acts, kinds, None)
+
+
+def histogram(values: np.ndarray, bins: int = HISTOGRAM_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, edges) of the finite values; an empty or constant input still gets a usable range."""
+    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        return np.zeros(bins), np.linspace(-1, 1, bins + 1)
+    lo, hi = float(flat.min()), float(flat.max())
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(flat, bins=bins, range=(lo, hi))
+    return counts.astype(np.float64), edges
+
+
+def histograms(model: Any, dataset: Any, step: int, samples: int = HISTOGRAM_SAMPLES) -> Histograms:
+    """Histograms of every weight matrix / kernel and of the activations on the first test samples."""
+    weights: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for nid in model.order:
+        if nid == model.input_id:
+            continue
+        for name, param in model.layer(nid).params.items():
+            if param.ndim >= 2:  # weights and kernels; biases are too few values to histogram
+                weights[f"{nid}/{name}"] = histogram(to_host(param))
+    x = dataset.x_test if len(dataset.x_test) else dataset.x_train
+    batch = np.asarray(x[:samples], dtype=np.float32)
+    model.forward(to_device(batch, model.xp, model.dtype), training=False, capture=True)
+    # The outputs of the non-linearities tell most (dead ReLUs, saturated sigmoids); without any, all layers.
+    ids = [nid for nid in model.order if nid != model.input_id and nid in model.activations]
+    chosen = [nid for nid in ids if layer_kind(model, nid) == "Activation"] or \
+        [nid for nid in ids if layer_kind(model, nid) not in ("Flatten", "Reshape", "Dropout")]
+    activations = {nid: histogram(to_host(model.activations[nid])) for nid in chosen}
+    model.activations = {}
+    return Histograms(step, weights, activations)
+
+
+def validation_rows(dataset: Any, val_indices: np.ndarray | None,
+                    limit: int = VALIDATION_PREDICT_LIMIT) -> tuple[np.ndarray, str]:
+    """The rows a confusion matrix is computed on: the trainer's validation split, else the test split."""
+    if val_indices is not None and len(val_indices):
+        return np.asarray(val_indices)[:limit], "train"
+    return np.arange(int(dataset.n_test))[:limit], "test"
+
+
+def predictions(model: Any, dataset: Any, rows: np.ndarray, source: str, epoch: int, loss_name: str) -> Predictions | None:
+    """The predicted class of each row, decided as the trainer's metrics decide it (None: not a classifier)."""
+    if dataset.task != "classification" or dataset.num_classes < 2 or len(rows) == 0:
+        return None
+    x = dataset.x_train if source == "train" else dataset.x_test
+    y = np.asarray((dataset.y_train if source == "train" else dataset.y_test)[rows])
+    out = model.predict(np.asarray(x[rows], dtype=np.float32), batch_size=256)
+    return Predictions(epoch, rows, source, y.astype(np.int64), predicted_classes(out, loss_name, y))
+
+
+__all__ = ["Boundary", "Histograms", "Predictions", "Probe", "boundary", "histogram", "histograms", "is_plane",
+           "plane_extent", "plane_points", "predictions", "probe", "probe_from_report", "probe_sample",
+           "validation_rows"]
