@@ -413,7 +413,10 @@ def _train_loop(args: argparse.Namespace, project: Any, config: Any, dataset: An
                 print(text + f" ({event.seconds:.1f}s)", file=out, flush=True)
         elif isinstance(event, Hint):
             bar.clear()
-            print(f"hint: {event.text}", file=err)
+            print(f"hint: {event.text}", file=err, flush=True)
+            if args.json:
+                print(json.dumps({"hint": event.kind, "node": event.node_id, "text": event.text,
+                                  "epoch": event.epoch, "step": event.step}), file=out, flush=True)
         elif isinstance(event, RunFinished):
             finished = event
     return finished
@@ -659,7 +662,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning rate (default: the project's)")
     p.add_argument("--seed", type=int, help="seed for weights, split and batch order (default: the project's)")
     p.add_argument("--json", action="store_true",
-                   help="print one JSON object per epoch and a final one with the test metrics to stdout")
+                   help="print one JSON object per epoch, one per hint ({\"hint\": KIND, \"node\", \"text\", "
+                        "\"epoch\", \"step\"}) and a final one with the test metrics to stdout")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test accuracy (or MSE) and confusion matrix of trained weights",

@@ -75,15 +75,26 @@ class ProbeReport:
 class Hint:
     """Advice in plain words about the running training, with a one-click fix.
 
+    ``kind`` is a stable name (``learning_rate``, ``exploding_gradients``, ``vanishing_gradients``,
+    ``overfitting``, ``dead_relu``, ``loss_activation``, ``cannot_separate``); ``node_id`` the block it is
+    about, or None for the whole network; ``epoch`` and ``step`` (the run's global step, 1-based) say when
+    it was noticed (0 before the first batch).
+
     ``fix`` keys: training settings by name (``{"learning_rate": 0.0001}``, ``{"clip_norm": 1.0}``,
     ``{"augment": True}``); ``"nodes"``: ``{node_id: {param: value}}`` parameter changes; ``"insert"``:
-    a list of ``{"type", "params", "after"}`` blocks to add after a node.  Empty when no automatic fix exists.
+    a list of ``{"type", "params", "after"}`` blocks, applied in list order, each wired in right after its
+    ``after`` node and taking over that node's outgoing wires (so a chain after one node is listed last block
+    first); ``"reset_weights": True``: the fix changes how weights start or what they mean (initialisation,
+    activation, new blocks), so trained weights are discarded and the next run starts afresh; the hint's
+    text says so.  Empty when no automatic fix exists.
     """
 
     kind: str
     node_id: str | None
     text: str
     fix: dict[str, Any] = field(default_factory=dict)
+    epoch: int = 0
+    step: int = 0
 
     @property
     def message(self) -> str:

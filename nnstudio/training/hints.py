@@ -1,20 +1,33 @@
 """Advice while training: rules over the event stream that turn symptoms into plain words and a fix.
 
 Why this exists: a learner sees a loss curve go up, or a flat accuracy, and cannot tell why.  The patterns
-behind the classic failures are simple to detect from what the trainer already reports, so
-:class:`HintMonitor` watches the events (batch losses, per-layer gradient norms when they are reported,
-probe activations, epoch metrics) and yields :class:`~nnstudio.training.events.Hint` events:
+behind the classic failures are simple to detect from what the trainer already measures, so
+:class:`HintMonitor` watches the events and yields :class:`~nnstudio.training.events.Hint` events.  The
+trainer owns the one monitor of a run and feeds it the same facts in every front end: every batch's loss
+and per-layer gradient norms (measured for the monitor even when no view shows them), the epoch metrics,
+and its own probes of held-out samples (:meth:`HintMonitor.wants_probe`), never the views' probes.
 
-* ``learning_rate``: the loss became NaN / infinite, or rose clearly over a window of batches;
-* ``dead_relu``: more than half of a ReLU layer's units (or channels) output 0 for every probe sample;
-* ``overfitting``: the gap between training and validation accuracy grows, or validation loss rises
-  while training loss falls;
-* ``vanishing_gradients``: a layer's gradient norm below 1e-7, or below 1e-4 x the median of the others;
-* ``exploding_gradients``: a layer's gradient norm growing tenfold (and large), or Inf / NaN;
+A wrong hint teaches the wrong lesson, so every rule asks for a symptom *and* its consequence, judged
+against the run's own history rather than absolute thresholds (``tools/hint_report.py`` measures each
+rule's precision and recall over the shipped examples):
+
+* ``learning_rate``: the loss became NaN / infinite, or rose over several consecutive windows of batches to
+  well above the best it reached (one noisy window, or the jolt of a resumed run, is not a trend);
+* ``exploding_gradients``: a layer's gradient norm became Inf / NaN, or left its own history far behind
+  (tenfold above its median) while the loss rose with it; a clean run's gradient spikes leave the loss alone;
+* ``vanishing_gradients``: while the loss is not improving, the first layers' gradient norms stay a
+  thousandth of the largest layer's or less (they barely learn);
+* ``overfitting``: validation loss rising for epochs while the training loss keeps falling, so the gap
+  between them grows (a plateau, where neither moves, is not overfitting);
+* ``dead_relu``: more than half of a ReLU layer's units (or channels) output 0 for every probe sample, in
+  two probes in a row;
+* ``cannot_separate``: a network without hidden layers whose training accuracy stopped improving far from
+  100 %: one layer draws one straight line (a flat boundary), so data like XOR needs a hidden layer;
 * ``loss_activation``: a loss that does not fit the output activation (e.g. cross-entropy after sigmoid).
 
-Each kind is reported once per layer per run.  The ``fix`` of a hint follows the convention documented on
-:class:`~nnstudio.training.events.Hint` (training keys, ``"nodes"`` parameter changes, ``"insert"`` blocks).
+Each kind is reported once per run (``dead_relu`` once per layer).  The ``fix`` of a hint follows the
+convention documented on :class:`~nnstudio.training.events.Hint`; a fix that changes initialisation,
+activations or wiring carries ``"reset_weights": True`` and says in its text that the weights start afresh.
 """
 from __future__ import annotations
 
@@ -27,18 +40,35 @@ import numpy as np
 
 from nnstudio.training.events import BatchReport, EpochReport, Hint, ProbeReport, RunStarted
 
-LOSS_WINDOW = 20  # batches per window when comparing the loss with the window before
-LOSS_RISE = 1.5  # the later window's median loss must be this many times the earlier one's
-LOSS_RISE_OF_START = 0.25  # ... and higher by at least this fraction of the first window's median
-NORM_WINDOW = 5  # gradient-norm reports averaged before judging a layer
-VANISH_ABS = 1e-7
-VANISH_REL = 1e-4  # ... or below this fraction of the median of the other layers
-VANISH_REL_MAX = 1e-5  # ... or below this fraction of the best-learning layer (deep chains: the median sits halfway)
-EXPLODE_FACTOR = 10.0
-EXPLODE_MIN = 1.0  # a tenfold growth only counts once the norm is this large
-DEAD_FRACTION = 0.5
-GAP_MIN = 0.05
+KINDS = ("loss_activation", "learning_rate", "exploding_gradients", "vanishing_gradients", "overfitting",
+         "dead_relu", "cannot_separate")
 PER_LAYER = ("dead_relu",)  # kinds reported once per layer; the others once per run
+
+LOSS_WINDOW = 20  # batches per window of the loss trend
+RISE_WINDOWS = 3  # the last this many window medians must each be higher than the one before ...
+LOSS_RISE = 1.5  # ... the last one this many times the best window median of the run ...
+LOSS_RISE_OF_START = 0.25  # ... and higher than that best by this fraction of the first window's median
+NORM_HISTORY = 50  # gradient norms of a layer kept as its own history
+EXPLODE_FACTOR = 10.0  # a norm this many times its layer's median ...
+EXPLODE_LOSS = 2.0  # ... while the loss is this many times both its start and its recent median ...
+EXPLODE_STEPS = 2  # ... in this many batches in a row
+START_BATCHES = 5  # batches whose median is the loss at the start
+VANISH_WINDOW = 20  # batches whose gradient norms are averaged before judging vanishing ones
+VANISH_REL = 1e-3  # a layer below this fraction of the largest layer's norm barely learns
+VANISH_ABS = 1e-7
+VANISH_STUCK = 0.5  # "stuck": the loss still above this fraction of its first window's median
+PLATEAU_GAIN = 0.95  # "not improving": the recent loss median above this fraction of the one before
+DEAD_FRACTION = 0.5
+DEAD_PROBES = 2  # probes in a row that must find a layer dead
+PROBE_FIRST = (10, 25)  # steps of the monitor's first probes; then every PROBE_EVERY steps
+PROBE_EVERY = 50
+OVERFIT_EPOCHS = 4  # epochs since the best validation loss, its median this many times above that best ...
+OVERFIT_VAL_RISE = 1.03
+OVERFIT_TRAIN_FALL = 0.7  # ... while the training loss fell below this fraction of its value at that best ...
+OVERFIT_ACC_GAP = 0.03  # ... and training accuracy beats validation by this much, and by twice the noise
+SEPARATE_EPOCHS = 5  # epochs without a better training accuracy ...
+SEPARATE_MIN_STEPS = 40  # ... spanning at least this many batches ...
+SEPARATE_ACC = 0.85  # ... while the best training accuracy stays below this
 
 
 @dataclass
@@ -59,14 +89,20 @@ class NetworkFacts:
     is_image: bool = False
     augment: bool = False
     task: str = "classification"
+    input_id: str | None = None
+    input_size: int = 0  # values per sample
+    hidden_layers: int = -1  # Dense / Conv2D layers before the last one (-1: unknown)
 
 
 def facts_from_model(model: Any, loss: str, learning_rate: float, clip_norm: float | None = None,
                      is_image: bool = False, augment: bool = False, task: str = "classification") -> NetworkFacts:
     """:class:`NetworkFacts` of a built engine :class:`~nnstudio.engine.model.Model`."""
     facts = NetworkFacts(loss, float(learning_rate), clip_norm, model.output_id, model.output_activation,
-                         is_image=is_image, augment=augment, task=task)
+                         is_image=is_image, augment=augment, task=task, input_id=model.input_id)
+    shape = getattr(model, "input_shape", None)
+    facts.input_size = int(np.prod(shape)) if shape else 0
     last_dense = None
+    weighted = 0
     for nid in model.order:
         if nid == model.input_id:
             continue
@@ -82,8 +118,11 @@ def facts_from_model(model: Any, loss: str, learning_rate: float, clip_norm: flo
                 facts.idle_dropouts.append(nid)
         if layer.params:
             facts.param_layers.append(nid)
+        if kind in ("Dense", "Conv2D"):
+            weighted += 1
         if kind == "Dense":
             last_dense = nid
+    facts.hidden_layers = max(weighted - 1, 0)
     if last_dense is not None:
         src = model.nodes[last_dense].inputs[0]
         facts.dropout_after = src if src != model.input_id else None
@@ -95,6 +134,14 @@ def _fmt_lr(value: float) -> float:
     return float(f"{value / 10:.2g}")
 
 
+def _names(ids: list[str]) -> str:
+    quoted = [f"'{i}'" for i in ids]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+RESET_NOTE = " Applying the fix resets the trained weights (they were made for the old network)."
+
+
 class HintMonitor:
     """Feed it every event with :meth:`observe`; it returns the hints the event triggers."""
 
@@ -102,29 +149,46 @@ class HintMonitor:
         self.facts = facts
         self.emitted: set[tuple[str, str | None]] = set()
         self.losses: list[float] = []
-        self.norms: dict[str, deque[float]] = {}
-        self.norm_history: dict[str, list[float]] = {}
+        self.windows: list[float] = []  # medians of consecutive LOSS_WINDOW-batch windows
+        self.norm_history: dict[str, deque[float]] = {}
+        self.recent_norms: dict[str, deque[float]] = {}
         self.epochs: list[EpochReport] = []
+        self.dead_streak: dict[str, int] = {}
+        self.explode_streak: dict[str, int] = {}
+        self.n_val = 0
+        self.epoch = 0
+        self.step = 0
 
     # -- plumbing -----------------------------------------------------------------------------------------
     def observe(self, event: Any) -> list[Hint]:
         if isinstance(event, RunStarted):
+            self.n_val = int(event.n_val)
             found = self._loss_activation()
         elif isinstance(event, BatchReport):
+            self.epoch, self.step = event.epoch, event.global_step
             found = self._batch(event)
         elif isinstance(event, EpochReport):
+            self.epoch = event.epoch
             found = self._epoch(event)
         elif isinstance(event, ProbeReport):
             found = self._probe(event)
         else:
             found = []
-        return [h for h in found if self._first(h)]
+        hints = [h for h in found if self._first(h)]
+        for h in hints:
+            h.epoch, h.step = self.epoch, self.step
+        return hints
 
     def observe_all(self, events: Iterable[Any]) -> list[Hint]:
         out: list[Hint] = []
         for event in events:
             out.extend(self.observe(event))
         return out
+
+    @staticmethod
+    def wants_probe(step: int) -> bool:
+        """Whether the trainer should probe held-out samples for the monitor after global step ``step``."""
+        return step in PROBE_FIRST or (step > 0 and step % PROBE_EVERY == 0)
 
     def _first(self, hint: Hint) -> bool:
         key = (hint.kind, hint.node_id if hint.kind in PER_LAYER else None)
@@ -162,6 +226,9 @@ class HintMonitor:
             fix = {"nodes": {out: {"function": "linear"}}}
         if text is None:
             return []
+        if "nodes" in fix:
+            text += RESET_NOTE
+            fix["reset_weights"] = True
         return [Hint("loss_activation", out, text, fix)]
 
     # -- batches: loss trend and gradient norms --------------------------------------------------------------
@@ -180,61 +247,65 @@ class HintMonitor:
                               f"The loss became {'NaN' if math.isnan(loss) else 'infinite'} at epoch {report.epoch}, "
                               f"step {report.step}: the learning rate {lr:g} is too high for this network. "
                               f"Try {_fmt_lr(lr):g}, or enable gradient clipping.", self._lr_fix()))
-        else:
-            self.losses.append(loss)
-            w = LOSS_WINDOW
-            if len(self.losses) >= 2 * w:
-                # Medians resist single noisy batches; the rise must also be large next to the loss at the
-                # start, so the jitter of an already small loss does not count.
-                first = float(np.median(self.losses[:w]))
-                before = float(np.median(self.losses[-2 * w:-w]))
-                after = float(np.median(self.losses[-w:]))
-                if after > LOSS_RISE * before and after - before > LOSS_RISE_OF_START * first:
-                    hints.append(Hint("learning_rate", None,
-                                      f"The loss is rising (median {before:.3g} -> {after:.3g} over the last "
-                                      f"{2 * w} batches): the learning rate {lr:g} is probably too high. "
-                                      f"Try {_fmt_lr(lr):g}.", self._lr_fix()))
+            return hints
+        self.losses.append(loss)
+        if len(self.losses) % LOSS_WINDOW == 0:
+            self.windows.append(float(np.median(self.losses[-LOSS_WINDOW:])))
+            hints.extend(self._loss_trend())
         if report.grad_norms:
-            hints.extend(self._gradients(report.grad_norms))
+            hints.extend(self._gradients(report.grad_norms, loss))
         return hints
 
-    def _gradients(self, norms: dict[str, float]) -> list[Hint]:
+    def _loss_trend(self) -> list[Hint]:
+        m = self.windows
+        if len(m) < RISE_WINDOWS + 1:
+            return []
+        recent = m[-(RISE_WINDOWS + 1):]
+        # Medians resist single noisy batches; a trend is several windows, each above the one before; the
+        # rise must be large next to the best the run reached and to the loss at its start, so the jitter of
+        # an already small loss, or the jolt when a resumed run's optimiser starts afresh, does not count.
+        best, first, last = min(m), m[0], m[-1]
+        rising = all(b > a for a, b in zip(recent, recent[1:]))
+        if not (rising and last > LOSS_RISE * best and last - best > LOSS_RISE_OF_START * first):
+            return []
+        lr = self.facts.learning_rate
+        n = LOSS_WINDOW * len(recent)
+        return [Hint("learning_rate", None,
+                     f"The loss keeps rising (median {recent[0]:.3g} -> {last:.3g} over the last {n} batches, "
+                     f"its best was {best:.3g}): the learning rate {lr:g} is probably too high. "
+                     f"Try {_fmt_lr(lr):g}.", self._lr_fix())]
+
+    def _gradients(self, norms: dict[str, float], loss: float) -> list[Hint]:
         exploding: list[tuple[float, str, str]] = []  # (how bad, layer, what happened)
+        earlier = self.losses[:-1]
+        start = float(np.median(earlier[:START_BATCHES])) if earlier else loss
+        recent = float(np.median(earlier[-LOSS_WINDOW:])) if earlier else loss
+        # A clean run's gradients spike now and then while its loss barely notices; exploding gradients
+        # leave the layer's own history far behind batch after batch, and drag the loss above where it started.
+        loss_up = loss > EXPLODE_LOSS * max(start, recent)
         for nid, value in norms.items():
             value = float(value)
             if not math.isfinite(value):
                 exploding.append((math.inf, nid, f"its gradient became {'NaN' if math.isnan(value) else 'infinite'}"))
                 continue
-            self.norms.setdefault(nid, deque(maxlen=NORM_WINDOW)).append(value)
-            history = self.norm_history.setdefault(nid, [])
-            earlier = history[-NORM_WINDOW:]
+            history = self.norm_history.setdefault(nid, deque(maxlen=NORM_HISTORY))
+            typical = float(np.median(history)) if history else 0.0
+            if loss_up and typical > 0 and value > EXPLODE_FACTOR * typical:
+                self.explode_streak[nid] = self.explode_streak.get(nid, 0) + 1
+                if self.explode_streak[nid] >= EXPLODE_STEPS:
+                    exploding.append((value / typical, nid,
+                                      f"its gradient norm reached {value:.3g}, {value / typical:.0f} times its usual "
+                                      f"{typical:.3g}, while the loss rose from about {start:.3g} to {loss:.3g}"))
+            else:
+                self.explode_streak[nid] = 0
             history.append(value)
-            del history[:-NORM_WINDOW]
-            # Growth beyond every recent value, not a dip and back: a norm that swings by 10x between
-            # batches is noise, one that leaves all of its recent values far behind is exploding.
-            if earlier and value > EXPLODE_MIN and value > EXPLODE_FACTOR * max(earlier):
-                exploding.append((value / max(earlier), nid,
-                                  f"its gradient norm jumped from {max(earlier):.3g} to {value:.3g} within "
-                                  f"{len(earlier)} step{'s' if len(earlier) > 1 else ''}"))
+            self.recent_norms.setdefault(nid, deque(maxlen=VANISH_WINDOW)).append(value)
         if exploding:
             _, nid, what = max(exploding, key=lambda e: e[0])
             others = len(exploding) - 1
             return [self._exploding(nid, what + (f" (and in {others} other layer{'s' if others > 1 else ''})"
                                                  if others else ""))]
-        ready = {nid: float(np.mean(v)) for nid, v in self.norms.items() if len(v) == NORM_WINDOW}
-        if len(ready) < 2:
-            return []
-        weak: list[tuple[float, str, float]] = []
-        for nid, value in ready.items():
-            others = [v for k, v in ready.items() if k != nid]
-            median, top = float(np.median(others)), max(others)
-            if value < VANISH_ABS or (len(others) >= 2 and value < VANISH_REL * median) or \
-                    value < VANISH_REL_MAX * top:
-                weak.append((value / max(top, 1e-30), nid, median))
-        if not weak:
-            return []
-        _, nid, median = min(weak)
-        return [self._vanishing(nid, ready[nid], median, max(ready.values()))]
+        return self._vanishing_check()
 
     def _exploding(self, nid: str, what: str) -> Hint:
         lr = self.facts.learning_rate
@@ -243,7 +314,30 @@ class HintMonitor:
                     "enable gradient clipping (clip_norm 1.0); BatchNorm also helps keep values in range.",
                     {"learning_rate": _fmt_lr(lr), "clip_norm": 1.0})
 
-    def _vanishing(self, nid: str, value: float, median: float, top: float) -> Hint:
+    def _stuck(self) -> bool:
+        """Whether the loss is not improving (the last window's median not clearly below the one before) and
+        still far from solved (above a fair fraction of where it started)."""
+        if len(self.windows) < 2:
+            return False  # too early to call it stuck
+        m = self.windows
+        return m[-1] >= PLATEAU_GAIN * m[-2] and m[-1] > VANISH_STUCK * m[0]
+
+    def _vanishing_check(self) -> list[Hint]:
+        ready = {nid: float(np.mean(v)) for nid, v in self.recent_norms.items() if len(v) == VANISH_WINDOW}
+        if len(ready) < 2 or len(self.losses) % LOSS_WINDOW != 0 or not self._stuck():
+            return []
+        if any(self.dead_streak.values()):
+            return []  # dead ReLUs pass no gradient back: that hint names the cause, this one would mislead
+        top = max(ready.values())
+        if not top > VANISH_ABS:
+            return []  # no layer learns: a zero loss (a solved perceptron), not a vanishing gradient
+        order = [nid for nid in self.facts.param_layers if nid in ready] or list(ready)
+        weak = [nid for nid in order if ready[nid] < VANISH_REL * top]
+        if not weak:
+            return []
+        return [self._vanishing(weak, ready, top)]
+
+    def _vanishing(self, weak: list[str], ready: dict[str, float], top: float) -> Hint:
         f = self.facts
         squashing = [a for a, fn in f.activations.items() if fn in ("sigmoid", "tanh") and a != f.output_id]
         nodes: dict[str, dict[str, Any]] = {a: {"function": "relu"} for a in squashing}
@@ -253,30 +347,46 @@ class HintMonitor:
         cause = (f" The network squashes with {', '.join(sorted({f.activations[a] for a in squashing}))}, whose "
                  "slope is at most 0.25 (sigmoid) or 1 (tanh) and near 0 when saturated, so the gradient shrinks "
                  "layer after layer.") if squashing else ""
-        return Hint("vanishing_gradients", nid,
-                    f"Vanishing gradients in '{nid}': its gradient norm is {value:.2g} while the other layers' "
-                    f"median is {median:.2g} and the largest {top:.2g}, so it barely learns.{cause} Use ReLU with He initialisation, or "
-                    "add BatchNorm between the layers.", {"nodes": nodes} if nodes else {})
+        first = weak[0]
+        text = (f"Vanishing gradients in {_names(weak)}: the gradient norm of '{first}' is {ready[first]:.2g} while "
+                f"the largest layer's is {top:.2g}, and the loss has stopped improving, so the first layers barely "
+                f"learn.{cause} Use ReLU with He initialisation, or add BatchNorm between the layers.")
+        fix: dict[str, Any] = {}
+        if nodes:
+            fix = {"nodes": nodes, "reset_weights": True}
+            text += RESET_NOTE
+        return Hint("vanishing_gradients", first, text, fix)
 
-    # -- epochs: overfitting ----------------------------------------------------------------------------------
+    # -- epochs: overfitting and linear limits -------------------------------------------------------------------
     def _epoch(self, report: EpochReport) -> list[Hint]:
-        if report.val_loss is None or report.val_acc is None:
-            return []
         self.epochs.append(report)
-        if len(self.epochs) < 3:
+        return self._overfitting() + self._cannot_separate()
+
+    def _overfitting(self) -> list[Hint]:
+        runs = [r for r in self.epochs if r.val_loss is not None and math.isfinite(r.val_loss)]
+        if len(runs) <= OVERFIT_EPOCHS or len(runs) != len(self.epochs):
             return []
-        e = self.epochs[-3:]
-        gaps = [r.train_acc - r.val_acc for r in e]
-        best_val = min(r.val_loss for r in self.epochs)
-        # Overfitting needs the training loss still falling while validation gets no better: a gap that
-        # merely jitters on a small validation set, or a network that learns nothing, does not count.
-        train_down = e[0].train_loss > e[1].train_loss > e[2].train_loss and e[2].train_loss < 0.95 * e[0].train_loss
-        val_worse = e[2].val_loss > 1.05 * best_val and e[2].val_loss >= e[0].val_loss
-        growing_gap = gaps[0] < gaps[1] < gaps[2] and gaps[2] > GAP_MIN
-        val_up = e[0].val_loss < e[1].val_loss < e[2].val_loss and e[2].val_loss > 1.1 * e[2].train_loss
-        has_acc = all(math.isfinite(r.train_acc) and math.isfinite(r.val_acc) for r in e)
-        gap_ok = gaps[2] > GAP_MIN if has_acc else True  # regression: the losses alone decide
-        if not (train_down and gap_ok and (val_up or (growing_gap and val_worse))):
+        e = runs[-OVERFIT_EPOCHS:]
+        best = min(runs, key=lambda r: r.val_loss)
+        if best in e:
+            return []  # validation still improves
+        # Validation loss stays above its best for epochs (its median, so one noisy epoch does not count) and
+        # ends above it; the training loss keeps falling well below where it was at that best, so the gap
+        # between them grows; and the network scores clearly better on its training samples than on unseen
+        # ones, by more than a small validation set's noise.  A plateau (training loss flat) is not overfitting.
+        val_up = float(np.median([r.val_loss for r in e])) > OVERFIT_VAL_RISE * best.val_loss and \
+            e[-1].val_loss > OVERFIT_VAL_RISE * best.val_loss
+        train_down = float(np.median([r.train_loss for r in e])) < OVERFIT_TRAIN_FALL * best.train_loss and \
+            max(r.train_loss for r in e) < best.train_loss
+        gap_grows = float(np.median([r.val_loss - r.train_loss for r in e])) > best.val_loss - best.train_loss
+        has_acc = all(r.val_acc is not None and math.isfinite(r.train_acc) and math.isfinite(r.val_acc) for r in e)
+        if has_acc:
+            p = float(np.mean([r.val_acc for r in e]))
+            noise = 2.0 * math.sqrt(max(p * (1 - p), 0.0) / max(self.n_val, 1)) if self.n_val else 0.0
+            acc_gap = float(np.mean([r.train_acc - r.val_acc for r in e])) > max(OVERFIT_ACC_GAP, noise)
+        else:
+            acc_gap = True  # regression: the losses alone decide
+        if not (val_up and train_down and gap_grows and acc_gap):
             return []
         f = self.facts
         fix: dict[str, Any] = {}
@@ -292,12 +402,39 @@ class HintMonitor:
             fix["augment"] = True
             advice.append("turn on data augmentation")
         advice.append("use more training data or train for fewer epochs")
-        scores = (f"training accuracy {e[2].train_acc:.1%} but validation {e[2].val_acc:.1%}; " if has_acc else "")
+        last = e[-1]
+        has_acc = last.val_acc is not None and math.isfinite(last.train_acc) and math.isfinite(last.val_acc)
+        scores = f"training accuracy {last.train_acc:.1%} but validation {last.val_acc:.1%}; " if has_acc else ""
         return [Hint("overfitting", None,
-                     f"Overfitting: {scores}over the last {len(e) - 1} epochs the training loss fell "
-                     f"({e[0].train_loss:.3g} -> {e[2].train_loss:.3g}) while the validation loss did not "
-                     f"({e[0].val_loss:.3g} -> {e[2].val_loss:.3g}). The network memorises the training samples: "
-                     + ", or ".join(advice) + ".", fix)]
+                     f"Overfitting: {scores}since epoch {best.epoch} the training loss fell "
+                     f"({best.train_loss:.3g} -> {last.train_loss:.3g}) while the validation loss rose "
+                     f"({best.val_loss:.3g} -> {last.val_loss:.3g}). "
+                     "The network memorises the training samples: " + ", or ".join(advice) + ".", fix)]
+
+    def _cannot_separate(self) -> list[Hint]:
+        f = self.facts
+        if f.hidden_layers != 0 or f.task == "regression" or f.input_id is None:
+            return []
+        accs = [r.train_acc for r in self.epochs]
+        if not accs or not all(math.isfinite(a) for a in accs):
+            return []
+        # The plateau spans SEPARATE_EPOCHS epochs, and at least SEPARATE_MIN_STEPS batches (tiny data sets).
+        per_epoch = max(self.step / len(accs), 1.0)
+        k = max(SEPARATE_EPOCHS, math.ceil(SEPARATE_MIN_STEPS / per_epoch))
+        if len(accs) <= k:
+            return []
+        before, recent = max(accs[:-k]), max(accs[-k:])
+        if recent > before + 0.01 or max(accs) >= SEPARATE_ACC:
+            return []
+        units = 16 if f.input_size <= 16 else 64
+        fix = {"insert": [{"type": "Activation", "params": {"function": "relu"}, "after": f.input_id},
+                          {"type": "Dense", "params": {"units": units, "init": "he"}, "after": f.input_id}],
+               "reset_weights": True}
+        return [Hint("cannot_separate", None,
+                     f"The training accuracy is stuck near {recent:.0%} (no better over the last {k} "
+                     "epochs): this network has no hidden layer, and one layer draws one straight line (a flat "
+                     "boundary), which cannot separate these classes. Add a hidden layer: a Dense block with a "
+                     f"ReLU after the input ({units} units)." + RESET_NOTE, fix)]
 
     # -- probes: dead ReLUs -------------------------------------------------------------------------------------
     def _probe(self, report: ProbeReport) -> list[Hint]:
@@ -309,13 +446,13 @@ class HintMonitor:
             if a.ndim < 2 or a.shape[0] < 2:
                 continue  # one sample cannot tell a dead unit from an inactive one
             axes = (0,) + tuple(range(2, a.ndim))  # per unit, or per channel of a feature map
-            dead = (a <= 0).all(axis=axes)
-            fraction = float(dead.mean())
-            if fraction > DEAD_FRACTION:
+            fraction = float((a <= 0).all(axis=axes).mean())
+            self.dead_streak[nid] = self.dead_streak.get(nid, 0) + 1 if fraction > DEAD_FRACTION else 0
+            if self.dead_streak[nid] >= DEAD_PROBES:
                 lr = self.facts.learning_rate
                 hints.append(Hint("dead_relu", nid,
                                   f"{fraction:.0%} of the ReLUs in '{nid}' output 0 for every probe sample: they are "
                                   "dead and no longer learn (often after a too large step). Use leaky_relu, a lower "
-                                  f"learning rate (try {_fmt_lr(lr):g}) or He initialisation.",
-                                  {"nodes": {nid: {"function": "leaky_relu"}}}))
+                                  f"learning rate (try {_fmt_lr(lr):g}) or He initialisation." + RESET_NOTE,
+                                  {"nodes": {nid: {"function": "leaky_relu"}}, "reset_weights": True}))
         return hints

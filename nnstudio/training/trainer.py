@@ -45,6 +45,7 @@ from nnstudio.training.hints import HintMonitor, facts_from_model
 from nnstudio.training.validation import require_trainable
 
 SPEED_SMOOTHING = 0.9  # exponential smoothing of the step time behind samples/s and the ETA
+HINT_PROBE_SAMPLES = 64  # samples in the hint monitor's own probe batch
 
 
 @dataclass
@@ -247,8 +248,15 @@ class Trainer:
         monitor = HintMonitor(facts_from_model(model, cfg.loss, cfg.learning_rate, cfg.clip_norm, ds.is_image,
                                                cfg.augment, ds.task)) if cfg.hints else None
 
+        # The monitor judges the same facts in every front end: gradient norms of every batch and its own
+        # probes of held-out samples, whatever the views asked for (their probes are not its business).
+        hint_probe = self._hint_probe_batch() if monitor is not None else None
+
         def emit(event: Any) -> list[Any]:
-            return [event] + (monitor.observe(event) if monitor is not None else [])
+            hints = monitor.observe(event) if monitor is not None and not isinstance(event, ProbeReport) else []
+            if isinstance(event, BatchReport) and not self.want_grad_norms:
+                event.grad_norms = None  # measured for the monitor only
+            return [event] + hints
 
         state = _WeightGuard(model)
         shuffle_rng = np.random.default_rng([cfg.seed, 1])
@@ -299,7 +307,7 @@ class Trainer:
                     acc = float("nan") if regression else \
                         device_accuracy(_probabilities(model, loss, out), yd, cfg.loss).value
                     model.backward(grad)
-                    norms = model.grad_norms() if self.want_grad_norms else None
+                    norms = model.grad_norms() if self.want_grad_norms or monitor is not None else None
                     updating = True  # an error inside the update leaves it half applied: undo it
                     optimizer.step(model.parameters(), lr)
                     updating = False
@@ -315,6 +323,8 @@ class Trainer:
                                                 n_b / max(step_time, 1e-9), norms, remaining * step_time))
                     if self.probe_every and global_step % self.probe_every == 0:
                         yield from emit(self._probe(model, global_step))
+                    if monitor is not None and monitor.wants_probe(global_step):
+                        yield from monitor.observe(self._probe(model, global_step, hint_probe))
                 epochs_done = epoch
                 yield from emit(self._epoch_report(model, loss, epoch, loss_sum / max(seen, 1),
                                                    acc_sum / max(seen, 1), time.perf_counter() - epoch_start))
@@ -364,9 +374,16 @@ class Trainer:
         report.seconds = seconds
         return report
 
-    def _probe(self, model: Model, step: int) -> ProbeReport:
+    def _hint_probe_batch(self) -> np.ndarray:
+        """The fixed samples the hint monitor probes: held-out ones when there are, else training ones."""
+        pool = self.val_indices if len(self.val_indices) else self.fit_indices
+        return np.asarray(self.dataset.x_train[pool[:HINT_PROBE_SAMPLES]], dtype=np.float32)
+
+    def _probe(self, model: Model, step: int, inputs: np.ndarray | None = None) -> ProbeReport:
         ds, k = self.dataset, self.config.probe_samples
-        if self.probe_inputs is not None:
+        if inputs is not None:
+            batch = inputs
+        elif self.probe_inputs is not None:
             batch = np.asarray(self.probe_inputs, dtype=np.float32)
             if batch.shape == tuple(ds.sample_shape):
                 batch = batch[None]
