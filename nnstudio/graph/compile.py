@@ -13,37 +13,25 @@ from typing import Any
 import numpy as np
 
 from nnstudio.engine.backend import Backend, get_backend
-from nnstudio.engine.layers import LAYER_TYPES
 from nnstudio.engine.layers.base import Layer
-from nnstudio.engine.model import InputLayer, Model, ModelNode
+from nnstudio.engine.model import Model, ModelNode
 from nnstudio.errors import UserError
 from nnstudio.graph.catalogue import get_block
 from nnstudio.graph.document import Graph, Node
+from nnstudio.graph.layer_map import engine_kwargs, layer_for
 from nnstudio.graph.shapes import ShapeReport, infer_shapes
 
 
 def layer_kwargs(node: Node) -> dict[str, Any]:
     """The engine layer's constructor arguments for a node's (validated) parameters."""
     spec = get_block(node.type)
-    kwargs = spec.validate_params(node.params, node.label)
-    if node.type == "Pool2D" and kwargs.get("stride") == 0:
-        kwargs["stride"] = None  # 0 in the document means "same as the window size"
-    return kwargs
+    return engine_kwargs(node.type, spec.validate_params(node.params, node.label))
 
 
 def make_layer(node: Node) -> Layer:
     """A fresh engine layer for ``node`` (an InputLayer for the Input block)."""
     spec = get_block(node.type)
-    kwargs = layer_kwargs(node)
-    if spec.engine_layer is None:
-        return InputLayer(kwargs.get("shape"))
-    cls = LAYER_TYPES.get(spec.engine_layer)
-    if cls is None:
-        raise UserError(f"{node.label}: this version of the engine has no {spec.engine_layer} layer")
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"{node.label}: {exc}") from None
+    return layer_for(node.type, spec.validate_params(node.params, node.label), node.label)
 
 
 def check_graph(graph: Graph, sample_shape: Any = None, loss: str | None = None,

@@ -79,93 +79,42 @@ def _need_image(label: str, shape: Shape) -> tuple[int, int, int]:
     return shape  # type: ignore[return-value]
 
 
-def conv_pads(h: int, w: int, kernel: int, stride: int, padding: Any) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) padding, as the engine computes it ("same": extra row/column at the end)."""
-    if padding == "same":
-        total_h = max((math.ceil(h / stride) - 1) * stride + kernel - h, 0)
-        total_w = max((math.ceil(w / stride) - 1) * stride + kernel - w, 0)
-        return total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2
-    p = int(padding)
-    return p, p, p, p
+def _ask_layer(node_type: str, label: str, p: dict[str, Any], shape: Any) -> tuple[Shape, int]:
+    """Output shape and parameter count as the engine layer computes them (one home for those rules);
+    the layer's own message, re-addressed to the node, when it cannot take ``shape``."""
+    from nnstudio.graph.layer_map import layer_for  # noqa: PLC0415 - the engine is imported on first use
+
+    try:
+        layer = layer_for(node_type, p, label)
+        out = layer.output_shape(shape)
+        return tuple(int(d) for d in out), int(layer.param_count(shape))
+    except (UserError, ValueError) as exc:
+        text = str(exc)
+        prefix = f"{node_type}: "
+        raise _Problem(f"{label}: {text[len(prefix):]}" if text.startswith(prefix) else text) from None
 
 
 def _single(node_type: str, label: str, p: dict[str, Any], shape: Shape,
             warn: list[str]) -> tuple[Shape, int]:
-    """Output shape and parameter count of a one-input block fed ``shape``."""
-    if node_type == "Dense":
-        units = p["units"]
-        return (units,), math.prod(shape) * units + (units if p["use_bias"] else 0)
-    if node_type == "Conv2D":
-        c, h, w = _need_image(label, shape)
-        k, s = p["kernel_size"], p["stride"]
-        top, bottom, left, right = conv_pads(h, w, k, s, p["padding"])
-        hp, wp = h + top + bottom, w + left + right
-        if k > hp or k > wp:
-            raise _Problem(f"{label}: kernel {k} is larger than the {h}x{w} input (after padding "
-                           f"{p['padding']}); use a smaller kernel_size or more padding")
-        f = p["filters"]
-        return (f, (hp - k) // s + 1, (wp - k) // s + 1), f * c * k * k + f
+    """Output shape and parameter count of a one-input block fed ``shape``, with advice for people."""
+    if node_type in ("Conv2D", "Pool2D"):
+        _need_image(label, shape)  # says to add a Reshape, which the layer cannot know
+    out, count = _ask_layer(node_type, label, p, shape)
     if node_type == "Pool2D":
-        c, h, w = _need_image(label, shape)
+        _, h, w = shape
         k = p["size"]
         s = p["stride"] or k
-        if k > h or k > w:
-            raise _Problem(f"{label}: window {k}x{k} is larger than the {h}x{w} input")
         if (h - k) % s or (w - k) % s:
             warn.append(f"{label}: {k}x{k} windows every {s} pixels do not cover the {h}x{w} input evenly; "
                         "the last rows or columns are dropped")
-        return (c, (h - k) // s + 1, (w - k) // s + 1), 0
-    if node_type in ("Dropout", "Activation"):
-        if node_type == "Activation" and p["function"] == "softmax" and len(shape) > 2:
-            warn.append(f"{label}: softmax on a {fmt(shape)} input normalises along the last axis only; "
-                        "add a Flatten and a Dense before it for class probabilities")
-        return shape, 0
-    if node_type == "BatchNorm":
-        return shape, 2 * shape[0]
-    if node_type == "Flatten":
-        return (math.prod(shape),), 0
-    if node_type == "Reshape":
-        target = list(p["shape"])
-        n = math.prod(shape)
-        known = math.prod(d for d in target if d != -1)
-        if -1 in target:
-            if n % known:
-                raise _Problem(f"{label}: cannot reshape its input {fmt(shape)} ({n} values) to {target}: "
-                               f"{n} is not a multiple of {known}")
-            return tuple(n // known if d == -1 else d for d in target), 0
-        if known != n:
-            raise _Problem(f"{label}: the target shape {target} holds {known} values but its input {fmt(shape)} "
-                           f"has {n}; the counts must be equal")
-        return tuple(target), 0
-    raise _Problem(f"{label}: no shape rule for block type {node_type!r}")
+    if node_type == "Activation" and p["function"] == "softmax" and len(shape) > 2:
+        warn.append(f"{label}: softmax on a {fmt(shape)} input normalises along the last axis only; "
+                    "add a Flatten and a Dense before it for class probabilities")
+    return out, count
 
 
 def _merge(node_type: str, label: str, p: dict[str, Any], shapes: list[Shape]) -> Shape:
-    first = shapes[0]
-    if node_type == "Add":
-        for port, s in enumerate(shapes[1:], start=1):
-            if s != first:
-                raise _Problem(f"{label}: all inputs must have the same shape; the first input is {fmt(first)} "
-                               f"but input {port + 1} is {fmt(s)}")
-        return first
-    # Concat
-    rank = len(first)
-    for port, s in enumerate(shapes[1:], start=1):
-        if len(s) != rank:
-            raise _Problem(f"{label}: all inputs must have the same rank; the first input is {fmt(first)} "
-                           f"but input {port + 1} is {fmt(s)}")
-    axis = p["axis"]
-    if not -rank <= axis < rank:
-        raise _Problem(f"{label}: axis {axis} is out of range for inputs of rank {rank} "
-                       f"(valid: {-rank} to {rank - 1})")
-    axis %= rank
-    for port, s in enumerate(shapes[1:], start=1):
-        if any(a != b for i, (a, b) in enumerate(zip(first, s)) if i != axis):
-            raise _Problem(f"{label}: inputs may differ only along axis {p['axis']}; the first input is "
-                           f"{fmt(first)} but input {port + 1} is {fmt(s)}")
-    out = list(first)
-    out[axis] = sum(s[axis] for s in shapes)
-    return tuple(out)
+    return _ask_layer(node_type, label, p, list(shapes))[0]
 
 
 # -- the whole graph ----------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def test_conv_needs_an_image():
 
 def test_kernel_larger_than_input():
     g = build([("in", "Input", {"shape": [1, 4, 4]}), ("c2", "Conv2D", {"kernel_size": 5})], [("in", "c2")])
-    assert "Conv2D 'c2': kernel 5 is larger than the 4x4 input (after padding 0)" in texts(infer_shapes(g))[0]
+    assert "Conv2D 'c2': the kernel 5x5 is larger than the padded input 4x4 (input 4x4)" in texts(infer_shapes(g))[0]
 
 
 def test_same_padding_and_strides_match_the_engine():
@@ -73,7 +73,7 @@ def test_same_padding_and_strides_match_the_engine():
 
 def test_pool_window_too_large_and_uneven_warning():
     g = build([("in", "Input", {"shape": [1, 1, 1]}), ("p", "Pool2D", {})], [("in", "p")])
-    assert "Pool2D 'p': window 2x2 is larger than the 1x1 input" in texts(infer_shapes(g))[0]
+    assert "Pool2D 'p': the window 2x2 is larger than the input 1x1" in texts(infer_shapes(g))[0]
     g = build([("in", "Input", {"shape": [1, 5, 5]}), ("p", "Pool2D", {})], [("in", "p")])
     r = infer_shapes(g)
     assert r.ok and r.shapes["p"] == (1, 2, 2) and r.warnings and "do not cover" in r.warnings[0].text
@@ -123,7 +123,7 @@ def test_add_and_concat_mismatches():
               [("in", "c1"), ("in", "c2"), ("in", "c3"), ("c1", "sum"), ("c2", "sum"), ("c1", "cat"),
                ("c2", "cat"), ("c1", "cat2"), ("c3", "cat2"), ("sum", "top"), ("cat", "top"), ("cat2", "top")])
     r = infer_shapes(g)
-    assert ("Add 'sum': all inputs must have the same shape; the first input is (4, 8, 8) but input 2 is "
+    assert ("Add 'sum': all inputs must have the same shape; input 1 is (4, 8, 8) but input 2 is "
             "(6, 8, 8)") in texts(r)
     assert r.shapes["cat"] == (10, 8, 8)
     assert any(t.startswith("Concat 'cat2': inputs may differ only along axis 1") for t in texts(r))
@@ -137,7 +137,7 @@ def test_reshape_and_batchnorm():
               [("in", "r"), ("r", "bn"), ("bn", "r2")])
     r = infer_shapes(g)
     assert r.shapes["r"] == (1, 28, 28) and r.param_counts["bn"] == 2
-    assert "Reshape 'r2': the target shape [5, 5] holds 25 values but its input (1, 28, 28) has 784" in texts(r)[0]
+    assert "Reshape 'r2': the target shape [5, 5] holds 25 values but the input (1, 28, 28) has 784" in texts(r)[0]
 
 
 @pytest.mark.parametrize("units,act,loss,classes,expected", [

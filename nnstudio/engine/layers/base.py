@@ -65,6 +65,10 @@ class Layer:
         """Output shape (no batch axis) for ``input_shape`` (a list of shapes for merge layers)."""
         return tuple(input_shape)
 
+    def param_shapes(self, input_shape: Any) -> dict[str, Shape]:
+        """The shape of each parameter the layer creates for ``input_shape`` (none by default)."""
+        return {}
+
     def build(self, input_shape: Any, xp: Any, rng: np.random.Generator, dtype: Any = np.float32) -> None:
         """Create parameters for ``input_shape`` on ``xp``; ``rng`` is a host generator (reproducible)."""
         self.xp = xp
@@ -92,8 +96,12 @@ class Layer:
         """The constructor arguments, so ``type(layer)(**layer.config())`` rebuilds it."""
         return {}
 
-    def param_count(self) -> int:
-        return int(sum(int(np.prod(p.shape)) for p in self.params.values()))
+    def param_count(self, input_shape: Any = None) -> int:
+        """How many trainable numbers the layer has: built, or (before building) for ``input_shape``, which is
+        what shape inference shows after every edit."""
+        if input_shape is None:
+            return int(sum(int(np.prod(p.shape)) for p in self.params.values()))
+        return sum(size(shape) for shape in self.param_shapes(input_shape).values())
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())

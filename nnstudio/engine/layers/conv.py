@@ -112,6 +112,11 @@ class Conv2D(Layer):
         return self.filters, (hp - kh) // sh + 1, (wp - kw) // sw + 1
 
     # -- construction ----------------------------------------------------------------------------
+    def param_shapes(self, input_shape: Any) -> dict[str, Shape]:
+        channels = self.output_shape(input_shape) and as_shape(input_shape, "Conv2D")[0]
+        kh, kw = self.kernel
+        return {"W": (self.filters, channels, kh, kw), **({"b": (self.filters,)} if self.use_bias else {})}
+
     def _build(self, input_shape: Any, rng: np.random.Generator) -> None:
         self.output_shape(input_shape)
         channels = input_shape[0]

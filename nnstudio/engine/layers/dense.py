@@ -30,6 +30,10 @@ class Dense(Layer):
         as_shape(input_shape, "Dense")
         return (self.units,)
 
+    def param_shapes(self, input_shape: Any) -> dict[str, Shape]:
+        fan_in = size(as_shape(input_shape, "Dense"))
+        return {"W": (fan_in, self.units), **({"b": (self.units,)} if self.use_bias else {})}
+
     def _build(self, input_shape: Any, rng: np.random.Generator) -> None:
         fan_in = size(as_shape(input_shape, "Dense"))
         w = initialize(self.init, (fan_in, self.units), fan_in, self.units, rng)

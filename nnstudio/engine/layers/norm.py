@@ -33,6 +33,10 @@ class BatchNorm(Layer):
     def output_shape(self, input_shape: Any) -> Shape:
         return as_shape(input_shape, "BatchNorm")
 
+    def param_shapes(self, input_shape: Any) -> dict[str, Shape]:
+        channels = as_shape(input_shape, "BatchNorm")[0]
+        return {"gamma": (channels,), "beta": (channels,)}
+
     def _build(self, input_shape: Any, rng: np.random.Generator) -> None:
         channels = as_shape(input_shape, "BatchNorm")[0]
         self.params["gamma"] = self._to_xp(np.ones(channels))
