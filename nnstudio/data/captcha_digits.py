@@ -31,6 +31,7 @@ import numpy as np
 
 from nnstudio import userdirs
 from nnstudio.data.dataset import Dataset
+from nnstudio.engine.weights_io import read_npz_arrays
 from nnstudio.errors import UserError
 
 DIGITS = 4
@@ -116,6 +117,23 @@ def cache_path(seed: int, n_train: int, n_test: int, shape: tuple[int, int]) -> 
             f"captcha-f{CACHE_FORMAT}-v{version}-seed{seed}-n{n_train}-{n_test}-{shape[0]}x{shape[1]}.npz")
 
 
+def _read_cache(path: Path, n_train: int, n_test: int, shape: tuple[int, int]) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when the cache is damaged or does not hold what its name says."""
+    try:
+        arrays = read_npz_arrays(path, str(path), kinds="ui")
+    except UserError:
+        return None
+    expected = {"x_train": (n_train, *shape), "y_train": (n_train, DIGITS), "x_test": (n_test, *shape),
+                "y_test": (n_test, DIGITS)}
+    if set(arrays) != set(expected) or any(arrays[k].shape != s for k, s in expected.items()):
+        return None
+    if arrays["x_train"].dtype != np.uint8 or arrays["x_test"].dtype != np.uint8:
+        return None
+    if any(arrays[k].min(initial=0) < 0 or arrays[k].max(initial=0) > 9 for k in ("y_train", "y_test")):
+        return None
+    return arrays
+
+
 def load_captcha(n_train: int = 6000, n_test: int = 1000, seed: int = 0, height: int = DEFAULT_SHAPE[0],
                  width: int = DEFAULT_SHAPE[1]) -> Dataset:
     if n_train < 1 or n_test < 1:
@@ -124,14 +142,8 @@ def load_captcha(n_train: int = 6000, n_test: int = 1000, seed: int = 0, height:
         raise UserError(f"dataset 'captcha': height must be 12..120 and width 30..300, found {height}x{width}")
     shape = (int(height), int(width))
     path = cache_path(seed, n_train, n_test, shape)
-    arrays = None
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-        except (OSError, KeyError, ValueError, EOFError):
-            arrays = None  # a damaged cache is regenerated below
-    if arrays is None:
+    arrays = _read_cache(path, n_train, n_test, shape) if path.exists() else None
+    if arrays is None:  # not generated yet, or a damaged cache: generate (again)
         x_tr, y_tr = generate_captchas(n_train, seed, "train", shape)
         x_te, y_te = generate_captchas(n_test, seed, "test", shape)
         arrays = {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}

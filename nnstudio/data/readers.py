@@ -21,13 +21,18 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import os
+import stat
+import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from nnstudio.data.dataset import Dataset, split_indices
+from nnstudio.engine.weights_io import read_npz_arrays
 from nnstudio.errors import UserError
+from nnstudio.memory import check_fits
 
 IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
@@ -39,51 +44,111 @@ IDX_NAMES = {
 }
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_IMAGE_PIXELS = 50_000_000  # one image; Pillow itself warns above 89 million and refuses above 179 million
+MAX_CLASSES = 100_000  # more would be a mistake (or a regression target), and one-hot labels would not fit
 
 
 # ----------------------------------------------------------------------------------------------- IDX
-def _read_maybe_gzip(path: Path) -> bytes:
+# An IDX file declares its sizes in its header; they are checked against the file before any array is
+# allocated.  A gzip file cannot say its expanded size, so what it may declare is capped by how far deflate
+# can expand (about 1,032 to 1) and by MAX_IDX_BYTES, and its data is read in chunks that stop at the
+# declared size: a lying header or a gzip bomb cannot make the reader allocate or inflate more.
+MAX_IDX_BYTES = 4 * 2**30  # one IDX file's data (the full MNIST training images are 47 MB)
+GZIP_MAX_RATIO = 1100
+_CHUNK = 1 << 22
+
+
+def open_regular(path: Path, what: str = "file"):
+    """``path`` opened for binary reading, refused (UserError) unless it is a regular file: a folder, a FIFO
+    or ``/dev/zero`` where a data file is expected must not hang or fill the memory."""
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder, expected a {what}") from None
     except OSError as exc:
-        raise UserError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    if data[:2] == GZIP_MAGIC:
-        try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise UserError(f"{path.name}: the gzip data is damaged or incomplete ({exc}); "
-                            f"delete the file and download it again") from exc
+        raise UserError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
+        raise UserError(f"{path}: is {kind}, expected a {what}")
+    return os.fdopen(fd, "rb"), info.st_size
+
+
+def _read_exactly(stream, n: int, path: Path, preallocate: bool) -> bytes | bytearray:
+    """``n`` bytes from ``stream`` in chunks (UserError when it ends sooner); preallocated only when the
+    file's size already vouched for them."""
+    data = bytearray(n) if preallocate else bytearray()
+    got = 0
+    while got < n:
+        chunk = stream.read(min(n - got, _CHUNK))
+        if not chunk:
+            raise UserError(f"{path.name}: the data ends after {got:,} of the {n:,} bytes its header declares; "
+                            f"the file is truncated or damaged")
+        if preallocate:
+            data[got:got + len(chunk)] = chunk
+        else:
+            data += chunk
+        got += len(chunk)
     return data
 
 
 def read_idx(path: str | Path, expected_ndim: int | None = None) -> np.ndarray:
     """Read one IDX file (gzip-compressed or not, sniffed from its content) into a native-order array."""
     path = Path(path)
-    data = _read_maybe_gzip(path)
+    fh, size = open_regular(path, "IDX file")
+    with fh:
+        try:
+            compressed = fh.read(2) == GZIP_MAGIC
+            fh.seek(0)
+            stream = gzip.GzipFile(fileobj=fh, mode="rb") if compressed else fh
+            return _read_idx_stream(stream, path, size, compressed, expected_ndim)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise UserError(f"{path.name}: the gzip data is damaged or incomplete ({exc}); "
+                            f"delete the file and download it again") from None
+
+
+def _read_idx_stream(stream, path: Path, size: int, compressed: bool, expected_ndim: int | None) -> np.ndarray:
     expected = f"0x000008{expected_ndim:02x}" if expected_ndim else "0x000008NN"
-    if len(data) < 4:
-        raise UserError(f"{path.name}: not an IDX file (only {len(data)} bytes, expected a 4-byte magic "
+    head = stream.read(4)
+    if len(head) < 4:
+        raise UserError(f"{path.name}: not an IDX file (only {len(head)} bytes, expected a 4-byte magic "
                         f"{expected} and a header)")
-    magic = int.from_bytes(data[:4], "big")
-    code, ndim = data[2], data[3]
-    if data[:2] != b"\x00\x00" or code not in IDX_DTYPES or ndim == 0:
+    magic = int.from_bytes(head, "big")
+    code, ndim = head[2], head[3]
+    if head[:2] != b"\x00\x00" or code not in IDX_DTYPES or ndim == 0:
         raise UserError(f"{path.name}: not an IDX file (magic 0x{magic:08x}, expected {expected})")
     if expected_ndim is not None and ndim != expected_ndim:
         raise UserError(f"{path.name}: IDX file with {ndim} dimensions (magic 0x{magic:08x}), "
                         f"expected {expected_ndim} (magic {expected})")
     header_end = 4 + 4 * ndim
-    if len(data) < header_end:
-        raise UserError(f"{path.name}: IDX header is cut short ({len(data)} bytes, expected {header_end})")
-    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    dims_bytes = stream.read(4 * ndim)
+    if len(dims_bytes) < 4 * ndim:
+        raise UserError(f"{path.name}: IDX header is cut short ({4 + len(dims_bytes)} bytes, expected {header_end})")
+    dims = tuple(int(d) for d in np.frombuffer(dims_bytes, dtype=">u4"))
     dtype = np.dtype(IDX_DTYPES[code])
     needed = math.prod(dims) * dtype.itemsize
-    found = len(data) - header_end
-    if found != needed:
-        shape = " x ".join(str(d) for d in dims)
-        raise UserError(f"{path.name}: IDX header says {shape} values ({needed} bytes of data) but the file "
-                        f"holds {found} bytes; the file is truncated or damaged")
-    array = np.frombuffer(data, dtype=dtype, offset=header_end).reshape(dims)
-    return array.astype(dtype.newbyteorder("="), copy=True)
+    shape = " x ".join(str(d) for d in dims)
+    if compressed:
+        limit = min(MAX_IDX_BYTES, GZIP_MAX_RATIO * size)
+        if needed > limit:
+            raise UserError(f"{path.name}: IDX header says {shape} values ({needed:,} bytes of data), more than "
+                            f"a {size:,}-byte gzip file can hold (at most {limit:,}); the file is damaged")
+    else:
+        found = size - header_end
+        if found != needed:
+            raise UserError(f"{path.name}: IDX header says {shape} values ({needed:,} bytes of data) but the "
+                            f"file holds {found:,} bytes; the file is truncated or damaged")
+        if needed > MAX_IDX_BYTES:
+            raise UserError(f"{path.name}: IDX data of {needed:,} bytes; at most {MAX_IDX_BYTES:,} is read")
+    data = _read_exactly(stream, needed, path, preallocate=not compressed)
+    if stream.read(1):  # for gzip this also checks the CRC at the end of the stream
+        raise UserError(f"{path.name}: IDX header says {shape} values ({needed:,} bytes of data) but the file "
+                        f"holds more; the file is damaged")
+    array = np.frombuffer(data, dtype=dtype).reshape(dims)
+    return array.astype(dtype.newbyteorder("="), copy=False) if not dtype.isnative else array
 
 
 def find_idx_files(folder: str | Path) -> dict[str, Path] | None:
@@ -128,7 +193,20 @@ def read_idx_dataset(folder: str | Path, name: str, class_names: list[str] | Non
         if images.shape[0] != labels.shape[0]:
             raise UserError(f"{files[f'{split}_labels'].name}: {labels.shape[0]} labels but "
                             f"{files[f'{split}_images'].name} holds {images.shape[0]} images")
-        parts[split] = (images_to_float(images), labels.astype(np.int64))
+        if images.shape[0] == 0 or images.shape[1] == 0 or images.shape[2] == 0:
+            raise UserError(f"{files[f'{split}_images'].name}: holds no images (shape {images.shape}); expected "
+                            f"at least one")
+        if class_names is not None and labels.max(initial=0) >= len(class_names):
+            where = int(np.argmax(labels >= len(class_names)))
+            raise UserError(f"{files[f'{split}_labels'].name}: label {int(labels[where])} at position {where}; "
+                            f"expected 0..{len(class_names) - 1} ({len(class_names)} classes)")
+        parts[split] = (images, labels.astype(np.int64))
+    if parts["train"][0].shape[1:] != parts["test"][0].shape[1:]:
+        raise UserError(f"{files['test_images'].name}: test images are {parts['test'][0].shape[1:]} but "
+                        f"{files['train_images'].name} holds {parts['train'][0].shape[1:]}; expected one size")
+    n_values = sum(images.size for images, _ in parts.values())
+    check_fits(n_values * 4, f"the images in {folder} ({n_values:,} values as float32)")
+    parts = {split: (images_to_float(images), labels) for split, (images, labels) in parts.items()}
     num_classes = int(max(parts["train"][1].max(initial=0), parts["test"][1].max(initial=0))) + 1
     names = class_names if class_names is not None else [str(i) for i in range(num_classes)]
     return Dataset(name, parts["train"][0], parts["train"][1], parts["test"][0], parts["test"][1],
@@ -144,11 +222,20 @@ def _labels_task(y: np.ndarray, where: str) -> tuple[np.ndarray, str, int]:
         y = y[:, 0]
     if y.size and not np.issubdtype(y.dtype, np.number) and y.dtype != np.bool_:
         raise UserError(f"{where}: labels must be numbers, found dtype {y.dtype}")
+    if y.dtype.kind == "c":
+        raise UserError(f"{where}: labels must be real numbers, found dtype {y.dtype}")
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        bad = int(np.argmax(~np.isfinite(y.reshape(-1))))
+        raise UserError(f"{where}: labels must be finite numbers, found {y.reshape(-1)[bad]} at position {bad}")
     if y.ndim == 1:
         if y.size == 0 or np.all(np.mod(y, 1) == 0):
+            if y.size and y.min() < 0:
+                raise UserError(f"{where}: class labels must be 0 or more, found {y.min():.0f}")
+            if y.size and y.max() >= MAX_CLASSES:
+                raise UserError(f"{where}: class label {y.max():.0f} is out of range; expected class numbers "
+                                f"0..{MAX_CLASSES - 1:,} (labels with a fractional part are read as regression "
+                                "targets)")
             yi = y.astype(np.int64)
-            if yi.size and yi.min() < 0:
-                raise UserError(f"{where}: class labels must be 0 or more, found {int(yi.min())}")
             return yi, "classification", int(yi.max(initial=-1)) + 1
         return y.astype(np.float32).reshape(-1, 1), "regression", 0
     if y.ndim == 2 and np.all(np.mod(y, 1) == 0) and y.min(initial=0) >= 0 and y.max(initial=0) <= 9:
@@ -159,10 +246,14 @@ def _labels_task(y: np.ndarray, where: str) -> tuple[np.ndarray, str, int]:
 
 def _features(x: np.ndarray, where: str) -> np.ndarray:
     """Samples as float32: uint8 images scaled to [0, 1], (N, H, W) given a channel axis, NHWC -> NCHW."""
-    if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
-        raise UserError(f"{where}: samples must be numbers, found dtype {x.dtype}")
-    if x.ndim < 2:
-        raise UserError(f"{where}: samples must be shaped (N, features...) , found shape {x.shape}")
+    if (not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_) or x.dtype.kind == "c":
+        raise UserError(f"{where}: samples must be real numbers, found dtype {x.dtype}")
+    if x.ndim < 2 or x.ndim > 4:
+        raise UserError(f"{where}: samples must be shaped (N, features), (N, H, W) or (N, C, H, W), found "
+                        f"shape {x.shape}")
+    if 0 in x.shape[1:]:
+        raise UserError(f"{where}: each sample must hold at least one value, found shape {x.shape}")
+    check_fits(x.size * 4, f"{where} ({x.size:,} values as float32)")
     scale = np.issubdtype(x.dtype, np.integer) and x.ndim >= 3 and x.max(initial=0) > 1
     out = x.astype(np.float32)
     if scale:
@@ -176,18 +267,24 @@ def _features(x: np.ndarray, where: str) -> np.ndarray:
     return out
 
 
+def _check_splits(where: str, n_train: int, n_test: int) -> None:
+    """Training needs at least one training and one test sample."""
+    if n_train == 0 or n_test == 0:
+        raise UserError(f"{where}: expected at least one training and one test sample, found {n_train} training "
+                        f"and {n_test} test samples")
+
+
 def _class_names(num_classes: int) -> list[str]:
     return [str(i) for i in range(num_classes)]
 
 
 def read_npz(path: str | Path, name: str, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise UserError(f"{path.name}: not a readable .npz file ({exc})") from exc
+    arrays = read_npz_arrays(path, path.name)
     keys = set(arrays)
+    for key in keys & {"y", "y_train", "y_test"}:
+        if arrays[key].ndim == 0:
+            raise UserError(f"{path.name}: '{key}' is a single number; expected one label per sample")
     if {"x_train", "y_train", "x_test", "y_test"} <= keys:
         x_tr, y_tr = _features(arrays["x_train"], f"{path.name} x_train"), arrays["y_train"]
         x_te, y_te = _features(arrays["x_test"], f"{path.name} x_test"), arrays["y_test"]
@@ -206,6 +303,7 @@ def read_npz(path: str | Path, name: str, test_fraction: float = 0.2, seed: int 
                             f"{ys.shape[0]} labels")
     if x_tr.shape[1:] != x_te.shape[1:]:
         raise UserError(f"{path.name}: train samples are {x_tr.shape[1:]} but test samples are {x_te.shape[1:]}")
+    _check_splits(path.name, x_tr.shape[0], x_te.shape[0])
     y_all, task, num_classes = _labels_task(np.concatenate([y_tr, y_te]), path.name)
     y_tr, y_te = y_all[: len(y_tr)], y_all[len(y_tr):]
     return Dataset(name, x_tr, y_tr, x_te, y_te, sample_shape=x_tr.shape[1:], num_classes=num_classes,
@@ -274,6 +372,7 @@ def read_csv(path: str | Path, name: str, label_column: str | None = None, test_
             and x.max() <= 255:
         x = (x / np.float32(255.0)).reshape(-1, 1, side, side)  # e.g. label,pixel0..pixel783
     train, test = split_indices(x.shape[0], test_fraction, seed)
+    _check_splits(path.name, len(train), len(test))
     names = class_names if class_names is not None else _class_names(num_classes)
     return Dataset(name, x[train], y[train], x[test], y[test], sample_shape=x.shape[1:],
                    num_classes=num_classes, class_names=names, task=task,
@@ -290,15 +389,33 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _open_image(path: Path):
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - Pillow only when images are read
+def open_image(path: Path, load: bool = True):
+    """A Pillow image from ``path``, its pixels decoded when ``load``; UserError naming the file when it is
+    not an image, is damaged, or is larger than :data:`MAX_IMAGE_PIXELS` (a decompression bomb: a small file
+    that would decode to gigabytes).  The size is checked from the header, before any pixel is decoded."""
+    from PIL import Image  # noqa: PLC0415 - Pillow only when images are read
 
-    try:
-        image = Image.open(path)
-        image.load()
-        return image
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{path.name}: not a readable image ({exc}) in {path.parent}") from exc
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                image.close()
+                raise UserError(f"{path.name}: image of {width:,} x {height:,} pixels in {path.parent}; at most "
+                                f"{MAX_IMAGE_PIXELS:,} pixels are read (a damaged file or a decompression bomb)")
+            if load:
+                image.load()
+            return image
+        except UserError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise UserError(f"{path.name}: image too large to decode safely in {path.parent} ({exc})") from None
+        except MemoryError:
+            raise UserError(f"{path.name}: image too large for the memory free in {path.parent}") from None
+        except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many types on damaged files
+            raise UserError(f"{path.name}: not a readable image in {path.parent} "
+                            f"({type(exc).__name__}: {exc})") from None
 
 
 def _is_gray(image) -> bool:
@@ -314,15 +431,19 @@ def _is_gray(image) -> bool:
 def _image_array(path: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image  # noqa: PLC0415
 
-    image = _open_image(path)
-    if image.mode in ("I", "I;16", "F") and mode == "L":
-        values = np.asarray(image, dtype=np.float32)
-        top = 65535.0 if values.max(initial=0) > 255 else 255.0
-        image = Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8))
-    image = image.convert(mode)
-    if image.size != (size[1], size[0]):
-        image = image.resize((size[1], size[0]), Image.Resampling.LANCZOS)
-    array = np.asarray(image, dtype=np.uint8)
+    image = open_image(path)
+    try:
+        if image.mode in ("I", "I;16", "F") and mode == "L":
+            values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+            top = 65535.0 if values.max(initial=0) > 255 else 255.0
+            image = Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8))
+        image = image.convert(mode)
+        if image.size != (size[1], size[0]):
+            image = image.resize((size[1], size[0]), Image.Resampling.LANCZOS)
+        array = np.asarray(image, dtype=np.uint8)
+    except Exception as exc:  # noqa: BLE001 - unusual modes Pillow cannot convert
+        raise UserError(f"{path.name}: image in mode {image.mode} cannot be converted to "
+                        f"{'gray' if mode == 'L' else 'RGB'} ({type(exc).__name__}: {exc}) in {path.parent}") from None
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
@@ -350,14 +471,13 @@ def read_image_folder(folder: str | Path, name: str, size: tuple[int, int] | int
     sizes: dict[tuple[int, int], int] = {}
     gray = True
     for f in everything:  # headers only: Pillow reads size and mode without decoding the pixels
-        from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
-
-        try:
-            with Image.open(f) as image:
-                hw = (image.size[1], image.size[0])
+        with open_image(f, load=False) as image:
+            hw = (image.size[1], image.size[0])
+            try:
                 gray = gray and (_is_gray(image) if color == "auto" else True)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise UserError(f"{f.name}: not a readable image ({exc}) in {f.parent}") from exc
+            except Exception as exc:  # noqa: BLE001 - a palette image's pixels are decoded here
+                raise UserError(f"{f.name}: not a readable image in {f.parent} ({type(exc).__name__}: {exc})") \
+                    from None
         sizes[hw] = sizes.get(hw, 0) + 1
     if size is None:
         target = max(sizes.items(), key=lambda kv: (kv[1], kv[0]))[0]
@@ -368,6 +488,9 @@ def read_image_folder(folder: str | Path, name: str, size: tuple[int, int] | int
     if min(target) < 1:
         raise UserError(f"image folder {folder}: size must be at least 1x1, found {target}")
     mode = "L" if (color == "gray" or (color == "auto" and gray)) else "RGB"
+    values = len(everything) * (1 if mode == "L" else 3) * target[0] * target[1]
+    check_fits(values * 5, f"the images in {folder} ({len(everything):,} x {target[0]} x {target[1]} "
+                           f"{'gray' if mode == 'L' else 'RGB'}, as float32)")
 
     def stack(entries: list[tuple[Path, int]]) -> tuple[np.ndarray, np.ndarray]:
         channels = 1 if mode == "L" else 3
@@ -383,6 +506,7 @@ def read_image_folder(folder: str | Path, name: str, size: tuple[int, int] | int
     else:
         x_tr, y_tr = stack(files["train"])
         x_te, y_te = stack(files["test"])
+    _check_splits(str(folder), x_tr.shape[0], x_te.shape[0])
     return Dataset(name, x_tr, y_tr, x_te, y_te, sample_shape=x_tr.shape[1:], num_classes=len(class_names),
                    class_names=class_names, task="classification",
                    description=f"images in {folder.name}/: {len(class_names)} classes, "
@@ -395,10 +519,17 @@ def load_user_dataset(path: str | Path, name: str | None = None, **options) -> D
     """Read the user's own data, choosing the reader from what ``path`` is (see the module docstring)."""
     path = Path(path).expanduser()
     name = name or f"user:{path}"
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as exc:  # e.g. a NUL character or a name too long for the system
+        raise UserError(f"{path}: not a usable path ({exc})") from None
+    if not exists:
         raise UserError(f"{path}: no such file or folder (expected a folder of IDX files or of class "
                         f"sub-folders, a .npz or a .csv file)")
     split_opts = {k: options.pop(k) for k in ("test_fraction", "seed") if k in options}
+    fraction = split_opts.get("test_fraction", 0.2)
+    if not 0 < fraction < 1:  # also refuses NaN
+        raise UserError(f"{path.name}: option test_fraction must be between 0 and 1 (exclusive), found {fraction}")
     if path.is_dir():
         if find_idx_files(path) is not None:
             _reject(options, path, set())

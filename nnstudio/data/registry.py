@@ -47,6 +47,13 @@ def _file_state(path: Path | None) -> object:
 
 
 def _tree_state(path: Path) -> object:
+    try:
+        return _tree_state_of(path)
+    except (OSError, ValueError):  # unreadable, or not a valid path at all: the reader says which
+        return None
+
+
+def _tree_state_of(path: Path) -> object:
     if path.is_file():
         return _file_state(path)
     if not path.is_dir():
@@ -54,7 +61,10 @@ def _tree_state(path: Path) -> object:
     entries = []
     for root, _dirs, files in os.walk(path):
         for f in files:
-            st = os.stat(os.path.join(root, f))
+            try:
+                st = os.stat(os.path.join(root, f))
+            except OSError:  # a broken link or a file removed meanwhile: the reader names it if it matters
+                continue
             entries.append((os.path.relpath(os.path.join(root, f), path), st.st_size, st.st_mtime_ns))
     return tuple(sorted(entries))
 
@@ -116,8 +126,28 @@ def _entry(name: str) -> _Entry:
     if name in _ENTRIES:
         return _ENTRIES[name]
     names = ", ".join(_ENTRIES)
-    raise UserError(f"unknown dataset {name!r}; choose one of {names}, or user:<path> for your own files "
-                    f"(a folder of IDX files or class sub-folders, a .npz or a .csv)")
+    raise UserError(f"unknown dataset {name!r}; choose one of {names}, or the path of your own data "
+                    f"(a folder of IDX files or class sub-folders, a .npz or a .csv; user:<path> also works)")
+
+
+def user_path(name: str) -> Path | None:
+    """The path of the user's own data that ``name`` gives, or None for a built-in dataset's name.
+
+    ``user:<path>`` always names a path.  Without the prefix, a name that is not a built-in dataset and
+    looks like a path (it has a folder separator, starts with ``~``, ends in ``.npz`` / ``.csv`` or exists
+    on disk) is one too, so ``--dataset ./my_folder`` and ``--dataset digits.npz`` work as typed.
+    """
+    if name.startswith(USER_PREFIX):
+        return Path(name[len(USER_PREFIX):]).expanduser()
+    if name in _ENTRIES or not name:
+        return None
+    looks_like_path = ("/" in name or os.sep in name or name.startswith("~")
+                       or Path(name).suffix.lower() in (".npz", ".csv"))
+    try:
+        exists = Path(name).expanduser().exists()
+    except (OSError, ValueError):  # a name too long for the system, or with a NUL character
+        exists = False
+    return Path(name).expanduser() if looks_like_path or exists else None
 
 
 def _convert(dataset: str, options: dict[str, Any], types: dict[str, type]) -> dict[str, Any]:
@@ -143,8 +173,9 @@ def _convert(dataset: str, options: dict[str, Any], types: dict[str, type]) -> d
 
 def get_dataset(name: str, **options: Any) -> Dataset:
     """Load dataset ``name`` (cached in memory); unknown names raise UserError listing the choices."""
-    if name.startswith(USER_PREFIX):
-        path = Path(name[len(USER_PREFIX):]).expanduser()
+    path = user_path(name)
+    if path is not None:
+        name = name if name.startswith(USER_PREFIX) else USER_PREFIX + name
         opts = _convert(name, options, USER_OPTIONS)
         key = (name, tuple(sorted(opts.items())), _tree_state(path))
         return _cached(key, lambda: load_user_dataset(path, name=name, **opts))
@@ -175,7 +206,7 @@ def dataset_info(name: str, **options: Any) -> DatasetInfo:
 
     For ``user:<path>`` data the files are read (and cached), since only they say what they hold.
     """
-    if name.startswith(USER_PREFIX):
+    if user_path(name) is not None:
         return get_dataset(name, **options).info()
     entry = _entry(name)
     return entry.info(**_convert(name, options, entry.options))

@@ -15,6 +15,7 @@ import numpy as np
 
 from nnstudio import userdirs
 from nnstudio.data.dataset import Dataset
+from nnstudio.engine.weights_io import read_npz_arrays
 from nnstudio.errors import UserError
 
 FILE_NAME = "mydigits.npz"
@@ -28,16 +29,25 @@ def digits_path() -> Path:
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """All saved digits: uint8 images (N, 28, 28) and uint8 labels (N,); empty arrays when none."""
     path = digits_path()
-    if not path.is_file():
+    if not path.exists():
         return np.zeros((0, 28, 28), np.uint8), np.zeros((0,), np.uint8)
+    advice = "move the file away to start a new set"
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            x, y = npz["x"], npz["y"]
-    except (OSError, KeyError, ValueError, EOFError) as exc:
-        raise UserError(f"{path}: your saved digits cannot be read ({exc}); move the file away to start "
-                        f"a new set") from exc
-    if x.ndim != 3 or x.shape[1:] != (28, 28) or x.shape[0] != y.shape[0]:
-        raise UserError(f"{path}: expected x (N, 28, 28) and y (N,), found {x.shape} and {y.shape}")
+        arrays = read_npz_arrays(path, "the file")
+    except UserError as exc:
+        raise UserError(f"{path}: your saved digits cannot be read ({exc}); {advice}") from None
+    if set(arrays) != {"x", "y"}:
+        raise UserError(f"{path}: your saved digits: expected arrays x and y, found {sorted(arrays) or 'none'}; "
+                        f"{advice}")
+    x, y = arrays["x"], arrays["y"]
+    if x.dtype != np.uint8 or y.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28) \
+            or y.shape != x.shape[:1]:
+        raise UserError(f"{path}: your saved digits: expected x uint8 (N, 28, 28) and y uint8 (N,), found "
+                        f"{x.dtype} {x.shape} and {y.dtype} {y.shape}; {advice}")
+    if y.max(initial=0) > 9:
+        where = int(np.argmax(y > 9))
+        raise UserError(f"{path}: your saved digits: digit number {where} has label {int(y[where])}, expected "
+                        f"0-9; {advice}")
     return x, y
 
 

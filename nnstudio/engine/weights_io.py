@@ -21,6 +21,7 @@ import numpy as np
 from nnstudio.errors import UserError
 
 WEIGHT_KINDS = "fiu"  # float, signed and unsigned integer arrays; anything else is not a weights file
+NUMBER_KINDS = "biuf"  # what a dataset archive may hold: booleans and real numbers
 
 # A zip member may expand far beyond its compressed size (a "zip bomb").  Members may declare in total the
 # file's own size (stored arrays) plus this much expansion: generous for real weights, whose compressed
@@ -45,6 +46,17 @@ def expansion_limit(file_size: int) -> int:
 def read_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The arrays of the weights file ``path``; UserError naming the file when it cannot be used.
 
+    See :func:`read_npz_arrays` for the checks.
+    """
+    return read_npz_arrays(path, f"weights file '{os.fspath(path)}'", WEIGHT_KINDS, "weights")
+
+
+def read_npz_arrays(path: str | os.PathLike, label: str, kinds: str = NUMBER_KINDS,
+                    what: str = "arrays") -> dict[str, np.ndarray]:
+    """The arrays of the ``.npz`` file ``path`` (weights, a dataset, a cache); UserError starting with
+    ``label`` when it cannot be used.  ``kinds`` are the NumPy dtype kinds accepted; ``what`` names the
+    contents in messages ("weights", "arrays").
+
     Everything is checked before any array data is read: the path is a regular file (not a folder, a FIFO
     or ``/dev/zero``), it is a zip archive (a renamed ``.npy`` is named as such), every member is a ``.npy``
     array, stored or deflated, unencrypted and named once, whose header declares numbers (no strings,
@@ -53,7 +65,6 @@ def read_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     declared size, so a lying header or a truncated stream cannot make it read or allocate more.
     """
     name = os.fspath(path)
-    label = f"weights file '{name}'"
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
         fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
@@ -71,26 +82,26 @@ def read_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise UserError(f"{label} is not a regular file (a device, pipe or socket); expected an .npz file")
     with os.fdopen(fd, "rb") as fh:
         try:
-            return _read_archive(fh, info.st_size, label)
+            return _read_archive(fh, info.st_size, label, kinds, what)
         except UserError:
             raise
         except _BROKEN as exc:
             raise UserError(f"{label} is not a readable .npz file ({type(exc).__name__}: {exc})") from None
 
 
-def _read_archive(fh: BinaryIO, size: int, label: str) -> dict[str, np.ndarray]:
+def _read_archive(fh: BinaryIO, size: int, label: str, kinds: str, what: str) -> dict[str, np.ndarray]:
     head = fh.read(len(NPY_MAGIC))
     fh.seek(0)
     if head == NPY_MAGIC:
-        raise UserError(f"{label} holds a single array (a .npy file), not an .npz archive of weights keyed "
-                        "node/param")
+        keyed = " keyed node/param" if what == "weights" else ""
+        raise UserError(f"{label} holds a single array (a .npy file), not an .npz archive of {what}{keyed}")
     if not zipfile.is_zipfile(fh):
         raise UserError(f"{label} is not an .npz file: expected a zip archive of .npy arrays")
     fh.seek(0)
     with zipfile.ZipFile(fh) as archive:
         members = archive.infolist()
         if len(members) > MAX_MEMBERS:
-            raise UserError(f"{label} has {len(members):,} members; a weights file has at most {MAX_MEMBERS:,}")
+            raise UserError(f"{label} has {len(members):,} members; expected at most {MAX_MEMBERS:,}")
         seen: set[str] = set()
         declared = 0
         for member in members:
@@ -98,10 +109,10 @@ def _read_archive(fh: BinaryIO, size: int, label: str) -> dict[str, np.ndarray]:
             if not member.filename.endswith(".npy"):
                 raise UserError(f"{where}: expected only .npy arrays in the archive")
             if member.filename in seen:
-                raise UserError(f"{where} appears twice; expected each weight once")
+                raise UserError(f"{where} appears twice; expected each array once")
             seen.add(member.filename)
             if member.flag_bits & 0x1:
-                raise UserError(f"{where} is encrypted; weights files are not")
+                raise UserError(f"{where} is encrypted; expected plain NumPy arrays")
             if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise UserError(f"{where} uses compression method {member.compress_type}; expected stored or "
                                 "deflated, as NumPy writes")
@@ -114,10 +125,11 @@ def _read_archive(fh: BinaryIO, size: int, label: str) -> dict[str, np.ndarray]:
         if declared > limit:
             raise UserError(f"{label} would expand to {declared:,} bytes from {size:,}; refusing more than "
                             f"{limit:,} (a damaged file or a zip bomb)")
-        return {member.filename[:-4]: _read_member(archive, member, label) for member in members}
+        return {member.filename[:-4]: _read_member(archive, member, label, kinds, what) for member in members}
 
 
-def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str) -> np.ndarray:
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str, kinds: str,
+                 what: str) -> np.ndarray:
     where = f"{label}, array '{member.filename[:-4]}'"
     with archive.open(member) as fp:
         version = np.lib.format.read_magic(fp)
@@ -126,10 +138,11 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str) 
         elif version == (2, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp, max_header_size=MAX_HEADER_BYTES)
         else:
-            raise UserError(f"{where}: .npy format version {version[0]}.{version[1]} is not used for weights; "
+            raise UserError(f"{where}: .npy format version {version[0]}.{version[1]} is not used for {what}; "
                             "expected 1.0 or 2.0")
-        if dtype.kind not in WEIGHT_KINDS or dtype.fields is not None or dtype.subdtype is not None:
-            raise UserError(f"{where} must hold numbers (float or integer). Received: dtype {dtype}")
+        if dtype.kind not in kinds or dtype.fields is not None or dtype.subdtype is not None:
+            expected = "float or integer" if "b" not in kinds else "float, integer or boolean"
+            raise UserError(f"{where} must hold numbers ({expected}). Received: dtype {dtype}")
         count = 1
         for dim in shape:
             count *= int(dim)
@@ -213,5 +226,5 @@ def check_writable(path: str | os.PathLike) -> Path:
     return p
 
 
-__all__ = ["check_writable", "last_good_path", "read_weights", "weights_are_finite", "weights_bytes",
+__all__ = ["check_writable", "last_good_path", "read_npz_arrays", "read_weights", "weights_are_finite", "weights_bytes",
            "write_weights"]

@@ -107,7 +107,7 @@ def test_bad_npz_files(tmp_path: Path):
     with pytest.raises(UserError, match="count.npz: x has 3 samples but y has 4 labels"):
         load_user_dataset(tmp_path / "count.npz")
     (tmp_path / "junk.npz").write_bytes(b"this is not a zip file")
-    with pytest.raises(UserError, match="junk.npz: not a readable .npz file"):
+    with pytest.raises(UserError, match="junk.npz is not an .npz file"):
         load_user_dataset(tmp_path / "junk.npz")
 
 
