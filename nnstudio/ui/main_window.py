@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         self._show_start_page()
         self._set_editing_enabled(False)
         self._report_changed(self.scene.report)
-        QTimer.singleShot(0, self._show_backend)
+        QTimer.singleShot(0, self, self._show_backend)  # with a context: dropped if the window goes first
 
     # ------------------------------------------------------------------------------------------------
     # extension points
@@ -451,7 +451,7 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.view)
         self._set_editing_enabled(True)
         self._update_title()
-        QTimer.singleShot(0, self.view.fit_all)
+        QTimer.singleShot(0, self.view, self.view.fit_all)
         self.view.fit_all()
         self.project_opened.emit(project)
 
@@ -735,14 +735,23 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        training = getattr(self, "training", None)
+        if training is not None and training.is_training:
+            # Stop first: what the run learned becomes the project's weights, which the question below covers.
+            training.stop_and_wait()
         if not self.maybe_save():
             event.ignore()
             return
+        if training is not None:
+            training.window_closing()
         self.save_layout()
         self.autosaver.timer.stop()
         recovery.discard_recovery()
         self.scene.detach()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self.inspector.unbind()
+        for name in ("_unsubscribe", "_unsubscribe_settings"):
+            unsubscribe = getattr(self, name)
+            if unsubscribe is not None:
+                unsubscribe()
+                setattr(self, name, None)
         event.accept()

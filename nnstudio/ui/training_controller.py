@@ -451,6 +451,14 @@ class TrainingController(QObject):
             self.stop_and_wait()
         self.dashboard.timer.stop()
 
+    def window_closing(self) -> None:
+        """The window closes for good: the run has stopped, and the document may outlive this controller."""
+        if self.is_training:
+            self.stop_and_wait()
+        if self._unsubscribe_settings is not None:
+            self._unsubscribe_settings()
+            self._unsubscribe_settings = None
+
     def reset_weights(self) -> None:
         """Forget the trained weights: the next run starts afresh (the file goes when the project is saved)."""
         if self.is_training:
@@ -524,11 +532,9 @@ class TrainingController(QObject):
 
     # -- closing --------------------------------------------------------------------------------------------------
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
-        if obj is self.window and event.type() == QEvent.Type.Close and self.is_training:
-            self.stop_and_wait()
         if obj is self.window and event.type() == QEvent.Type.Show and not self._sized:
             self._sized = True
-            QTimer.singleShot(0, self.size_docks)
+            QTimer.singleShot(0, self, self.size_docks)
         return False
 
     def size_docks(self, force: bool = False) -> None:

@@ -164,7 +164,9 @@ def test_panels_progress_and_hints_are_empty_after_opening_another_project(windo
     assert window.open_example(resource("examples", "perceptron-and.json"))
     board.redraw_all()
     assert board.confusion.matrix is None
-    assert all(len(board.gradients.norms[layer]) == 0 for layer in board.gradients.layers)
+    assert board.gradients.layers == [] and not board.gradients.plot.listDataItems()  # no bars of the old net
+    assert len(board.gradients.bars.opts["height"]) == 0
+    assert board.feature_maps.source_label.text() == ""
     assert board.gradients.trainer_hints == [] and not board.gradients.notice.text()
     assert board.curves.batches["loss"].size == 0
     assert board.feature_maps.probe is None and board.histograms.data is None

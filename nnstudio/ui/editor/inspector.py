@@ -101,6 +101,12 @@ class InspectorWidget(QWidget):
         self.show_node(None)
 
     # -- binding ------------------------------------------------------------------------------------
+    def unbind(self) -> None:
+        """Stop listening to the document (the window is closing): no event reaches a deleted widget."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
     def bind_graph(self) -> None:
         """(Re)subscribe to the scene's current graph (call after the window opens another project)."""
         if self._unsubscribe is not None:

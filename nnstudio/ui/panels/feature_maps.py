@@ -73,6 +73,7 @@ class FeatureMapPanel(ExportablePanel):
         self._brushes = (pg.mkBrush("#F97316"), pg.mkBrush("#3B82F6"))  # negative, positive: made once
 
     def clear(self) -> None:
+        self.source_label.setText("")
         self.view.clear()
         self.layer_ids, self.images, self.bars, self.plots = [], {}, {}, {}
         self.input_image = None

@@ -116,9 +116,12 @@ class GradientPanel(ExportablePanel):
         self._unchecked = False
 
     def clear(self) -> None:
-        for layer in self.layers:
-            self.steps[layer].clear()
-            self.norms[layer].clear()
+        """Forget every layer (another project, or a fresh run: its layers may differ)."""
+        for line in self.lines.values():
+            self.plot.removeItem(line)
+        self.layers, self.steps, self.norms, self.lines = [], {}, {}, {}
+        self.bars.setOpts(x=[], height=[], brushes=[], pens=None, pen=None)
+        self.bar_plot.getAxis("bottom").setTicks([[]])
         self.problems, self.trainer_hints, self._reported = [], [], set()
         self._step_offset = 0.0
         self._bar_bounds = None
