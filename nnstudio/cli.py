@@ -468,19 +468,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _inputs_for(paths: Sequence[str], sample_shape: tuple[int, ...], as_drawing: bool) -> tuple[np.ndarray, list[str]]:
     """All inputs as one batch, and a name for each row ("file.png", "batch.npy[3]")."""
     from nnstudio.data.drawing import load_image_as_input  # noqa: PLC0415
+    from nnstudio.engine.weights_io import read_npy_array  # noqa: PLC0415
 
     arrays, names = [], []
     size = math.prod(sample_shape)
     for path in paths:
         p = Path(path)
         if p.suffix.lower() == ".npy":
-            try:
-                a = np.load(p, allow_pickle=False)
-            except FileNotFoundError:
-                raise UserError(f"input file '{path}' does not exist") from None
-            except (OSError, ValueError) as exc:
-                raise UserError(f"input file '{path}' is not a readable .npy array ({exc})") from None
+            a = read_npy_array(p, f"input file '{path}'")  # numbers only; header checked against the size
             a = np.asarray(a, dtype=np.float32)
+            if not np.all(np.isfinite(a)):
+                raise UserError(f"input file '{path}' holds NaN or infinite values; expected finite numbers")
+            if a.size == 0:
+                raise UserError(f"input file '{path}' holds an empty array of shape {a.shape}; expected at least "
+                                "one sample")
             if a.shape == sample_shape:
                 batch, single = a[None], True
             elif a.ndim >= 2 and math.prod(a.shape[1:]) == size:  # a batch, possibly flattened

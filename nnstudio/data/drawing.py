@@ -117,7 +117,9 @@ def load_image_as_input(path: str | Path, sample_shape: tuple[int, ...], as_draw
     side).  ``as_drawing`` runs :func:`preprocess_drawing` first (for photos or scans of a handwritten
     digit fed to an MNIST model); it needs a 28 x 28 gray input.
     """
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415
+
+    from nnstudio.data.readers import open_image  # noqa: PLC0415 - Pillow and the readers only when needed
 
     path = Path(path)
     sample_shape = tuple(int(s) for s in sample_shape)
@@ -128,9 +130,10 @@ def load_image_as_input(path: str | Path, sample_shape: tuple[int, ...], as_draw
     else:
         raise UserError(f"{path.name}: the model's Input shape {sample_shape} is not an image shape; expected "
                         f"(1, H, W), (3, H, W) or a square number of features such as (784,)")
-    try:
-        with Image.open(path) as picture:
-            picture.load()
+    if height * width > 50_000_000:
+        raise UserError(f"{path.name}: the model's Input {sample_shape} is too large to read an image into")
+    with open_image(path) as picture:  # UserError for missing, damaged and decompression-bomb images
+        try:
             if as_drawing:
                 gray = np.asarray(picture.convert("L"), dtype=np.uint8)
             else:
@@ -138,10 +141,9 @@ def load_image_as_input(path: str | Path, sample_shape: tuple[int, ...], as_draw
                 if converted.size != (width, height):
                     converted = converted.resize((width, height), Image.Resampling.LANCZOS)
                 pixels = np.asarray(converted, dtype=np.float32) / 255.0
-    except FileNotFoundError as exc:
-        raise UserError(f"{path}: no such image file") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{path.name}: not a readable image ({exc})") from exc
+        except Exception as exc:  # noqa: BLE001 - unusual modes Pillow cannot convert
+            raise UserError(f"{path.name}: image in mode {picture.mode} cannot be converted "
+                            f"({type(exc).__name__}: {exc})") from None
     if as_drawing:
         if (channels, height, width) != (1, FIELD, FIELD):
             raise UserError(f"{path.name}: as_drawing makes a 28x28 gray digit, but the model's Input is "

@@ -409,6 +409,10 @@ def open_image(path: Path, load: bool = True):
             return image
         except UserError:
             raise
+        except FileNotFoundError:
+            raise UserError(f"{path}: no such image file") from None
+        except IsADirectoryError:
+            raise UserError(f"{path}: is a folder, expected an image file") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise UserError(f"{path.name}: image too large to decode safely in {path.parent} ({exc})") from None
         except MemoryError:

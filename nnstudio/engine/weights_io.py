@@ -11,6 +11,8 @@ import io
 import os
 import stat
 import struct
+import tokenize
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -35,7 +37,8 @@ NPY_MAGIC = b"\x93NUMPY"
 
 # Exceptions a damaged or hostile archive can raise from zipfile, zlib and NumPy's header parser.
 _BROKEN = (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, MemoryError, struct.error, zlib.error,
-           NotImplementedError, RuntimeError, OverflowError, SyntaxError, TypeError, IndexError)
+           NotImplementedError, RuntimeError, OverflowError, SyntaxError, TypeError, IndexError,
+           tokenize.TokenError)
 
 
 def expansion_limit(file_size: int) -> int:
@@ -64,6 +67,18 @@ def read_npz_arrays(path: str | os.PathLike, label: str, kinds: str = NUMBER_KIN
     together declare no more than :func:`expansion_limit` of the file's size.  Reading then stops at the
     declared size, so a lying header or a truncated stream cannot make it read or allocate more.
     """
+    fh, size = _open_regular(path, label, ".npz")
+    with fh:
+        try:
+            return _read_archive(fh, size, label, kinds, what)
+        except UserError:
+            raise
+        except _BROKEN as exc:
+            raise UserError(f"{label} is not a readable .npz file ({type(exc).__name__}: {exc})") from None
+
+
+def _open_regular(path: str | os.PathLike, label: str, suffix: str) -> tuple[BinaryIO, int]:
+    """``path`` opened for reading and its size; UserError unless it is a regular file."""
     name = os.fspath(path)
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
@@ -71,22 +86,16 @@ def read_npz_arrays(path: str | os.PathLike, label: str, kinds: str = NUMBER_KIN
     except FileNotFoundError:
         raise UserError(f"{label} does not exist") from None
     except IsADirectoryError:
-        raise UserError(f"{label} is a folder, not an .npz file") from None
-    except OSError as exc:
-        raise UserError(f"{label} cannot be read ({exc.strerror or exc})") from None
+        raise UserError(f"{label} is a folder, not an {suffix} file") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{label} cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise UserError(f"{label} is a folder, not an .npz file")
-        raise UserError(f"{label} is not a regular file (a device, pipe or socket); expected an .npz file")
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            return _read_archive(fh, info.st_size, label, kinds, what)
-        except UserError:
-            raise
-        except _BROKEN as exc:
-            raise UserError(f"{label} is not a readable .npz file ({type(exc).__name__}: {exc})") from None
+            raise UserError(f"{label} is a folder, not an {suffix} file")
+        raise UserError(f"{label} is not a regular file (a device, pipe or socket); expected an {suffix} file")
+    return os.fdopen(fd, "rb"), info.st_size
 
 
 def _read_archive(fh: BinaryIO, size: int, label: str, kinds: str, what: str) -> dict[str, np.ndarray]:
@@ -132,39 +141,60 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, label: str, 
                  what: str) -> np.ndarray:
     where = f"{label}, array '{member.filename[:-4]}'"
     with archive.open(member) as fp:
-        version = np.lib.format.read_magic(fp)
+        return _read_npy(fp, member.file_size, where, kinds, what, "the member")
+
+
+def _read_npy(fp: BinaryIO, total: int, where: str, kinds: str, what: str, holder: str) -> np.ndarray:
+    """One ``.npy`` array of ``total`` bytes from ``fp``: header checked, then exactly its data read."""
+    version = np.lib.format.read_magic(fp)
+    with warnings.catch_warnings():  # NumPy warns about old (Python 2) headers: not for the user's screen
+        warnings.simplefilter("ignore")
         if version == (1, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp, max_header_size=MAX_HEADER_BYTES)
         elif version == (2, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp, max_header_size=MAX_HEADER_BYTES)
-        else:
-            raise UserError(f"{where}: .npy format version {version[0]}.{version[1]} is not used for {what}; "
-                            "expected 1.0 or 2.0")
-        if dtype.kind not in kinds or dtype.fields is not None or dtype.subdtype is not None:
-            expected = "float or integer" if "b" not in kinds else "float, integer or boolean"
-            raise UserError(f"{where} must hold numbers ({expected}). Received: dtype {dtype}")
-        count = 1
-        for dim in shape:
-            count *= int(dim)
-        nbytes = count * dtype.itemsize
-        header_bytes = fp.tell()
-        if header_bytes + nbytes != member.file_size:
-            raise UserError(f"{where}: its header declares shape {tuple(shape)} of {dtype} ({nbytes:,} bytes), "
-                            f"but the member holds {member.file_size - header_bytes:,} bytes of data")
-        data = bytearray(nbytes)
-        view = memoryview(data)
-        got = 0
-        while got < nbytes:
-            chunk = fp.read(min(nbytes - got, 1 << 24))
-            if not chunk:
-                raise UserError(f"{where} is truncated: {got:,} of {nbytes:,} bytes")
-            view[got:got + len(chunk)] = chunk
-            got += len(chunk)
-        if fp.read(1):  # also lets zipfile check the CRC at the end of the member
-            raise UserError(f"{where} holds more data than its header declares")
+    if version not in ((1, 0), (2, 0)):
+        raise UserError(f"{where}: .npy format version {version[0]}.{version[1]} is not used for {what}; "
+                        "expected 1.0 or 2.0")
+    if dtype.kind not in kinds or dtype.fields is not None or dtype.subdtype is not None:
+        expected = "float or integer" if "b" not in kinds else "float, integer or boolean"
+        raise UserError(f"{where} must hold numbers ({expected}). Received: dtype {dtype}")
+    count = 1
+    for dim in shape:
+        count *= int(dim)
+    nbytes = count * dtype.itemsize
+    header_bytes = fp.tell()
+    if header_bytes + nbytes != total:
+        raise UserError(f"{where}: its header declares shape {tuple(shape)} of {dtype} ({nbytes:,} bytes), "
+                        f"but {holder} holds {total - header_bytes:,} bytes of data")
+    data = bytearray(nbytes)
+    view = memoryview(data)
+    got = 0
+    while got < nbytes:
+        chunk = fp.read(min(nbytes - got, 1 << 24))
+        if not chunk:
+            raise UserError(f"{where} is truncated: {got:,} of {nbytes:,} bytes")
+        view[got:got + len(chunk)] = chunk
+        got += len(chunk)
+    if fp.read(1):  # also lets zipfile check the CRC at the end of the member
+        raise UserError(f"{where} holds more data than its header declares")
     array = np.frombuffer(data, dtype=dtype, count=count)
     array = array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=False) if not dtype.isnative else array
+
+
+def read_npy_array(path: str | os.PathLike, label: str, kinds: str = NUMBER_KINDS) -> np.ndarray:
+    """The one array in the ``.npy`` file ``path`` with the same checks as :func:`read_npz_arrays`: a regular
+    file, numbers only (no strings or objects), a header that agrees with the file's size; UserError
+    starting with ``label`` otherwise."""
+    fh, size = _open_regular(path, label, ".npy")
+    with fh:
+        try:
+            return _read_npy(fh, size, label, kinds, "arrays", "the file")
+        except UserError:
+            raise
+        except _BROKEN as exc:
+            raise UserError(f"{label} is not a readable .npy file ({type(exc).__name__}: {exc})") from None
 
 
 def weights_are_finite(weights: Mapping[str, np.ndarray]) -> bool:
@@ -226,5 +256,5 @@ def check_writable(path: str | os.PathLike) -> Path:
     return p
 
 
-__all__ = ["check_writable", "last_good_path", "read_npz_arrays", "read_weights", "weights_are_finite", "weights_bytes",
+__all__ = ["check_writable", "last_good_path", "read_npy_array", "read_npz_arrays", "read_weights", "weights_are_finite", "weights_bytes",
            "write_weights"]
