@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +38,31 @@ SUPPORTED_OPS = ("Gemm", "MatMul", "Add", "Conv", "MaxPool", "AveragePool", "Rel
                  "Softmax", "Flatten", "Reshape", "Dropout", "Concat", "BatchNormalization", "Identity", "Where",
                  "GreaterOrEqual", "Constant")
 _FLOAT_TYPES = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
+MAX_ONNX_BYTES = 2**31  # protobuf's own limit for one message; larger models keep weights in external data
+MAX_EXTERNAL_BYTES = 8 * 2**30
+MAX_HINT_CHARS = 100_000
 _HINT = re.compile(r"^NN Studio (\w+) (\{.*\})$", re.S)
 _SIMPLE_ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """A name from the file as it may appear in a one-line message: printable, one line, not too long."""
+    text = "".join(c if c.isprintable() else "?" for c in str(text))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _refuse_unsupported(nodes: Any, source: str, numbers: list[int] | None = None) -> None:
+    """UserError naming each operator NN Studio cannot import and the first node using it."""
+    unsupported: dict[str, tuple[int, Any]] = {}  # operator -> (node number, node)
+    for k, node in enumerate(nodes):
+        op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+        if op not in SUPPORTED_OPS:
+            unsupported.setdefault(op, (numbers[k] if numbers else k + 1, node))
+    if unsupported:
+        named = [f"{_short(op)} (node {_short(node.name) + ', ' if node.name else ''}#{number})"
+                 for op, (number, node) in list(unsupported.items())[:10]]
+        more = f" and {len(unsupported) - 10} more" if len(unsupported) > 10 else ""
+        raise UserError(f"{source} uses operators NN Studio does not support: {', '.join(named)}{more}")
 
 
 def _tidy_float(value: float) -> float:
@@ -119,14 +144,17 @@ class _Importer:
 
     def hint(self, i: int, block_type: str) -> dict[str, Any]:
         """The block parameters our exporter left in node ``i``'s doc_string (valid ones only), else {}."""
-        match = _HINT.match(self.nodes[i].doc_string or "")
+        doc = self.nodes[i].doc_string or ""
+        if len(doc) > MAX_HINT_CHARS:  # ours are a few hundred characters; a huge one is not ours
+            return {}
+        match = _HINT.match(doc)
         if not match or match.group(1) != block_type:
             return {}
         try:
             raw = json.loads(match.group(2))
             spec = get_block(block_type)
             return {k: spec.param(k).validate(v, block_type) for k, v in raw.items()} if isinstance(raw, dict) else {}
-        except (ValueError, UserError):
+        except (ValueError, TypeError, UserError, RecursionError):  # deep nesting, odd values: not our hint
             return {}
 
     def consumers(self, tensor: str) -> list[int]:
@@ -160,14 +188,7 @@ class _Importer:
         return sorted(needed)
 
     def check_operators(self) -> None:
-        unsupported: list[str] = []
-        for i in self.needed:
-            node = self.nodes[i]
-            op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
-            if (op not in SUPPORTED_OPS) and op not in unsupported:
-                unsupported.append(op)
-        if unsupported:
-            raise UserError(f"{self.source} uses operators NN Studio does not support: {', '.join(unsupported)}")
+        _refuse_unsupported([self.nodes[i] for i in self.needed], self.source, [i + 1 for i in self.needed])
 
     def plan_folds(self) -> None:
         """Decide which ONNX nodes merge into a neighbour's block instead of becoming blocks of their own."""
@@ -528,8 +549,9 @@ def import_onnx_model(proto: Any, source: str = "the ONNX model",
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as exc:
+        _refuse_unsupported(proto.graph.node, source)  # an unknown operator: name it and its node
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{source} is not a valid ONNX model: {first}") from None
+        raise UserError(f"{source} is not a valid ONNX model: {_short(first, 300)}") from None
     graph, state, output_id = _Importer(onnx, proto, source).run()
     model = compile_graph(graph, backend="numpy")  # UserError with the shape checker's messages
     model.load_state_dict(state, source=source)
@@ -538,22 +560,90 @@ def import_onnx_model(proto: Any, source: str = "the ONNX model",
     training["loss"] = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy",
                         "sign": "perceptron"}.get(function, "mse")
     project = Project(name=name or proto.graph.name or "Imported model", graph=graph, training=training,
-                      description_en=proto.graph.doc_string or "")
+                      description_en=(proto.graph.doc_string or "")[:MAX_HINT_CHARS])
     return project, state
 
 
 def import_onnx(path: str | os.PathLike) -> tuple[Project, dict[str, np.ndarray]]:
-    """Read an ONNX file as (Project, state dict); UserError naming the file and what it cannot use."""
+    """Read an ONNX file as (Project, state dict); UserError naming the file and what it cannot use.
+
+    The file must be a regular file of at most :data:`MAX_ONNX_BYTES`; tensors stored as external data
+    must name regular files inside the model's folder, within those files' sizes (a model cannot make the
+    import read ``/etc/passwd`` or a device).  A damaged or hostile model is refused with one line, whatever
+    part of protobuf, the ONNX checker or the importer notices it.
+    """
     onnx = require_onnx()
     from google.protobuf.message import DecodeError  # protobuf comes with onnx
 
     source = os.fspath(path)
+    label = f"ONNX file '{source}'"
     try:
-        proto = onnx.load(source)
+        info = os.stat(source)
     except FileNotFoundError:
-        raise UserError(f"ONNX file '{source}' does not exist") from None
-    except IsADirectoryError:
-        raise UserError(f"'{source}' is a folder, not an ONNX file") from None
-    except (DecodeError, ValueError, OSError) as exc:
-        raise UserError(f"'{source}' is not a readable ONNX file ({type(exc).__name__}: {exc})") from None
-    return import_onnx_model(proto, source, proto.graph.name or Path(source).stem)
+        raise UserError(f"{label} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{label} cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UserError(f"'{source}' is a folder, not an ONNX file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UserError(f"{label} is not a regular file (a device, pipe or socket)")
+    if info.st_size > MAX_ONNX_BYTES:
+        raise UserError(f"{label} is {info.st_size:,} bytes; at most {MAX_ONNX_BYTES:,} can be imported "
+                        "(larger models keep their weights in external data files)")
+    try:
+        with open(source, "rb") as fh:
+            data = fh.read(MAX_ONNX_BYTES + 1)
+        proto = onnx.ModelProto()
+        proto.ParseFromString(data)
+    except (DecodeError, ValueError, OSError, RecursionError, RuntimeWarning) as exc:
+        raise UserError(f"'{source}' is not a readable ONNX file ({type(exc).__name__}: {_short(exc, 200)})") \
+            from None
+    try:
+        _load_external_data(onnx, proto, Path(source).resolve().parent, label)
+        return import_onnx_model(proto, source, _short(proto.graph.name) or Path(source).stem)
+    except UserError:
+        raise
+    except _BROKEN as exc:
+        raise UserError(f"{label} cannot be imported ({type(exc).__name__}: {_short(exc, 200)})") from None
+
+
+# What a damaged or hostile model can raise from protobuf, the ONNX helpers and NumPy once it has parsed.
+_BROKEN = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError,
+           MemoryError, OSError, UnicodeError, ZeroDivisionError, AssertionError)
+
+
+def _external_tensors(proto: Any) -> list[Any]:
+    from onnx.external_data_helper import _get_all_tensors  # noqa: PLC0415
+
+    return [t for t in _get_all_tensors(proto) if t.data_location == 1]  # TensorProto.EXTERNAL
+
+
+def _load_external_data(onnx: Any, proto: Any, folder: Path, label: str) -> None:
+    """Check every external-data reference, then let onnx read them: files inside ``folder`` only."""
+    tensors = _external_tensors(proto)
+    total = 0
+    for tensor in tensors:
+        entries = {e.key: e.value for e in tensor.external_data}
+        where = f"{label}: tensor '{_short(tensor.name)}' keeps its data in '{_short(entries.get('location', ''))}'"
+        location = entries.get("location", "")
+        target = (folder / location).resolve() if location and "\x00" not in location else None
+        if target is None or Path(location).is_absolute() or (target != folder and folder not in target.parents):
+            raise UserError(f"{where}; expected a file inside the model's folder {folder}")
+        if not target.is_file():
+            raise UserError(f"{where}, which is not a file in the model's folder")
+        try:
+            offset = int(entries.get("offset", 0))
+            length = int(entries["length"]) if "length" in entries else target.stat().st_size - offset
+        except ValueError:
+            raise UserError(f"{where} with an offset or length that is not a number") from None
+        if offset < 0 or length < 0 or offset + length > target.stat().st_size:
+            raise UserError(f"{where} at bytes {offset:,}..{offset + length:,}, beyond that file's "
+                            f"{target.stat().st_size:,} bytes")
+        total += length
+    if total > MAX_EXTERNAL_BYTES:
+        raise UserError(f"{label}: its external data adds up to {total:,} bytes; at most {MAX_EXTERNAL_BYTES:,} "
+                        "can be imported")
+    if tensors:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            onnx.external_data_helper.load_external_data_for_model(proto, os.fspath(folder))

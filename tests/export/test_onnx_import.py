@@ -145,7 +145,7 @@ def test_unsupported_operators_are_all_named(tmp_path: Path) -> None:
     onnx.save(proto, str(path))
     with pytest.raises(UserError) as info:
         import_onnx(path)
-    assert str(info.value) == f"{path} uses operators NN Studio does not support: LSTM, Gather"
+    assert str(info.value) == f"{path} uses operators NN Studio does not support: LSTM (node #1), Gather (node #2)"
 
 
 def single_op_model(node: Any, inits: dict[str, np.ndarray], in_shape: list[Any], out_shape: list[Any]) -> Any:
