@@ -14,6 +14,7 @@ aborts the download and keeps the ``.part`` for a later resume.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import socket
 import urllib.error
@@ -29,6 +30,7 @@ from nnstudio.errors import UserError
 ProgressCallback = Callable[[int, int, str], None]
 CHUNK = 1 << 16
 TIMEOUT_S = 30.0
+MAX_FILE_BYTES = 256 * 2**20  # the largest file (60,000 images) is under 30 MB: more is not the right file
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,26 @@ class _FileProblem(Exception):
     """This mirror gave a bad file (checksum or header); the next mirror may do better."""
 
 
+def _writable_folder(dest: Path) -> None:
+    """Create ``dest``; UserError when it is a file, cannot be created or cannot be written into."""
+    if dest.exists() and not dest.is_dir():
+        raise UserError(f"{dest}: is a file, but the download needs a folder there; move the file away")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{dest}: the download folder cannot be created ({exc.strerror or exc})") from None
+    if not os.access(dest, os.W_OK | os.X_OK):
+        raise UserError(f"{dest}: no permission to write the downloaded files into this folder")
+
+
+def _must_be_a_file_or_absent(path: Path) -> None:
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder where the downloaded file belongs; move it away and download again")
+    if path.exists() and not path.is_file():
+        raise UserError(f"{path}: is not a regular file (a device, pipe or socket); move it away and download "
+                        "again")
+
+
 def downloadable() -> list[str]:
     return sorted(SOURCES)
 
@@ -102,15 +124,27 @@ def _fetch(url: str, part: Path, file_name: str, progress: ProgressCallback | No
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length and length.isdigit() else 0
         done = offset
-        with open(part, "ab" if offset else "wb") as fh:
+        if total > MAX_FILE_BYTES:
+            raise _FileProblem(f"{file_name}: the server announces {total:,} bytes; expected at most "
+                               f"{MAX_FILE_BYTES:,}")
+        try:
+            fh = open(part, "ab" if offset else "wb")  # noqa: SIM115 - closed below; write errors are the disk's
+        except OSError as exc:
+            raise UserError(f"{part}: cannot be written ({exc.strerror or exc})") from None
+        with fh:
             if progress:
                 progress(done, total, file_name)
             while True:
                 block = response.read(CHUNK)
                 if not block:
                     break
-                fh.write(block)
+                try:
+                    fh.write(block)
+                except OSError as exc:  # a full disk is not a network problem: say so and stop
+                    raise UserError(f"{part}: cannot be written ({exc.strerror or exc})") from None
                 done += len(block)
+                if done > MAX_FILE_BYTES:
+                    raise _FileProblem(f"{file_name}: the server sent more than {MAX_FILE_BYTES:,} bytes")
                 if progress:
                     progress(done, total, file_name)
             fh.flush()
@@ -145,13 +179,15 @@ def download(name: str, dest_dir: str | os.PathLike | None = None, base_url: str
         raise UserError(f"cannot download {name!r}; downloadable datasets are {', '.join(downloadable())}")
     source = SOURCES[name]
     dest = Path(dest_dir) if dest_dir is not None else userdirs.datasets_dir() / name
-    dest.mkdir(parents=True, exist_ok=True)
+    _writable_folder(dest)
     mirrors = (base_url,) if base_url else source.mirrors
     for remote in source.files:
         md5 = (checksums or {}).get(remote.name, remote.md5)
         if expected_counts is not None:
             remote = RemoteFile(remote.name, remote.md5, remote.ndim, expected_counts.get(remote.name, 0))
         target = dest / remote.name
+        _must_be_a_file_or_absent(target)
+        _must_be_a_file_or_absent(dest / (remote.name + ".part"))
         if target.exists():
             try:
                 _verify(target, remote, md5)
@@ -194,8 +230,12 @@ def _download_one(remote: RemoteFile, md5: str, mirrors: tuple[str, ...], dest: 
             problems.append(f"{url}: HTTP {exc.code} {exc.reason}")
             kinds.add("http")
             continue
-        except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
+        except (urllib.error.URLError, socket.timeout, ConnectionError, OSError, http.client.HTTPException) as exc:
+            # HTTPException: IncompleteRead (the connection closed mid-file), BadStatusLine (not an HTTP
+            # server), a malformed header...: all worth a resume or another mirror.
             reason = getattr(exc, "reason", None) or exc
+            if isinstance(exc, http.client.HTTPException):
+                reason = f"{type(exc).__name__}: {exc!r}" if not str(exc) else f"{type(exc).__name__}: {exc}"
             problems.append(f"{url}: {reason}")
             kinds.add("network")
             continue  # keep the .part: the next mirror (or a later run) resumes it

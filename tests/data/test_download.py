@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import socket
 import threading
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ COUNTS = {"train-images-idx3-ubyte.gz": 30, "train-labels-idx1-ubyte.gz": 30,
 class ServerState:
     files: dict[str, bytes]
     support_range: bool = True
+    cut_after: int | None = None  # send only this many bytes of the body, then close (IncompleteRead)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     bytes_sent: dict[str, int] = field(default_factory=dict)
 
@@ -60,6 +62,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = data[start:]
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.state.cut_after is not None:
+            body = body[: self.state.cut_after]
+            self.state.cut_after = None  # once: the next request succeeds
         self.wfile.write(body)
         self.state.bytes_sent[name] = self.state.bytes_sent.get(name, 0) + len(body)
 
@@ -211,3 +216,92 @@ def test_unknown_name_and_the_published_checksum_table():
         assert [f.name for f in source.files] == NAMES
         assert all(len(f.md5) == 32 and int(f.md5, 16) >= 0 for f in source.files)
         assert len({f.md5 for f in source.files}) == 4
+
+
+# -- broken connections and folders in the way ------------------------------------------------------------
+def test_connection_closed_mid_file_keeps_the_part_and_resumes(server, tmp_path: Path):
+    url, state = server
+    state.cut_after = 500
+    with pytest.raises(UserError) as err:
+        download("mnist", dest_dir=tmp_path, base_url=url, checksums=md5s(state.files), expected_counts=COUNTS)
+    assert "closed after 500 of" in str(err.value) and "train-images-idx3-ubyte.gz" in str(err.value)
+    assert (tmp_path / "train-images-idx3-ubyte.gz.part").stat().st_size == 500
+    download("mnist", dest_dir=tmp_path, base_url=url, checksums=md5s(state.files), expected_counts=COUNTS)
+    assert ("train-images-idx3-ubyte.gz", "bytes=500-") in state.requests
+    assert (tmp_path / "train-images-idx3-ubyte.gz").read_bytes() == state.files["train-images-idx3-ubyte.gz"]
+
+
+@pytest.fixture
+def not_http_server() -> Iterator[str]:
+    """A server that answers every connection with a line that is not HTTP, then closes it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.0 not http\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_a_server_that_does_not_speak_http_is_a_user_error(not_http_server: str, tmp_path: Path):
+    with pytest.raises(UserError) as err:
+        download("mnist", dest_dir=tmp_path, base_url=not_http_server)
+    message = str(err.value)
+    assert message.startswith("train-images-idx3-ubyte.gz: download failed") and "BadStatusLine" in message
+
+
+def test_folders_and_files_in_the_way_are_user_errors(server, tmp_path: Path):
+    url, state = server
+    (tmp_path / "train-labels-idx1-ubyte.gz").mkdir()
+    with pytest.raises(UserError, match="train-labels-idx1-ubyte.gz: is a folder where the downloaded file belongs"):
+        download("mnist", dest_dir=tmp_path, base_url=url, checksums=md5s(state.files), expected_counts=COUNTS)
+    assert (tmp_path / "train-labels-idx1-ubyte.gz").is_dir()  # nothing of the user's is deleted
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "t10k-images-idx3-ubyte.gz.part").mkdir()
+    with pytest.raises(UserError, match=r"t10k-images-idx3-ubyte.gz.part: is a folder"):
+        download("mnist", dest_dir=tmp_path / "other", base_url=url, checksums=md5s(state.files),
+                 expected_counts=COUNTS)
+    (tmp_path / "a_file").write_text("mine")
+    with pytest.raises(UserError, match="a_file: is a file, but the download needs a folder there"):
+        download("mnist", dest_dir=tmp_path / "a_file", base_url=url)
+    assert (tmp_path / "a_file").read_text() == "mine"
+
+
+@pytest.mark.parametrize("error", [http.client.IncompleteRead(b"x" * 10, 90), http.client.BadStatusLine("SSH-2.0"),
+                                   http.client.RemoteDisconnected("closed")])
+def test_http_client_errors_are_user_errors_and_keep_the_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               error: Exception):
+    class Response:
+        status, headers = 200, {"Content-Length": "100"}
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self, n: int) -> bytes:
+            raise error
+
+    monkeypatch.setattr("urllib.request.urlopen", lambda *a, **k: Response())
+    with pytest.raises(UserError) as err:
+        download("mnist", dest_dir=tmp_path, base_url="http://127.0.0.1:9/")
+    assert type(error).__name__ in str(err.value) and "run the download again (it resumes)" in str(err.value)
+    assert (tmp_path / "train-images-idx3-ubyte.gz.part").exists()
