@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
@@ -213,12 +214,36 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"total parameters: {report.total_params:,}")
     for m in report.warnings:
         print(f"warning: {m.text}")
+    memory_note = _memory_warning(report, project.graph, int(config.batch_size))
+    if memory_note:
+        print(f"warning: {memory_note}")
     if not report.ok:
-        for m in report.errors:
-            print(f"error: {m.text}", file=sys.stderr)
-        return 1
+        for m in report.errors:  # every problem on stdout, then one summary line on stderr
+            print(f"problem: {one_line(m.text)}")
+        n = len(report.errors)
+        first = one_line(report.errors[0].text) if report.errors else ""
+        raise UserError(f"{n} problem{'s' if n != 1 else ''}: the network cannot be trained"
+                        + (f" (first: {first})" if first else ""))
     print("the network is valid")
     return 0
+
+
+def _memory_warning(report: Any, graph: Any, batch_size: int) -> str | None:
+    """A warning when training would need more memory than is free: float32 parameters with their gradients
+    and two optimizer slots (Adam), and each node's activations and their gradients at the batch size."""
+    from nnstudio.memory import available_bytes, human_bytes  # noqa: PLC0415
+
+    free = available_bytes()
+    if free is None:
+        return None
+    activations = sum(math.prod(shape) for shape in report.shapes.values() if shape is not None)
+    need = 4 * (4 * int(report.total_params) + 2 * max(batch_size, 1) * int(activations))
+    if need <= free:
+        return None
+    return (f"training this network at batch size {batch_size} needs about {human_bytes(need)} of memory "
+            f"({report.total_params:,} parameters with gradients and optimizer state, activations for "
+            f"{len(graph.nodes)} nodes) but only {human_bytes(free)} is free; lower the batch size or the "
+            "layer sizes")
 
 
 def _order_key(graph: Any, node_id: str) -> tuple[float, float, str]:
@@ -751,7 +776,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             args.project = None
             return cmd_gui(args)
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            # NumPy's overflow / invalid-value RuntimeWarnings are not for the user's screen: a run that goes
+            # wrong ends with its own one-line message (NaN loss, out of memory).
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return int(args.func(args))
     except UserError as exc:
         print("error: " + one_line(str(exc)), file=sys.stderr)
         return 1

@@ -20,6 +20,7 @@ from nnstudio.graph.catalogue import get_block
 from nnstudio.graph.document import Graph, Node
 from nnstudio.graph.layer_map import engine_kwargs, layer_for
 from nnstudio.graph.shapes import ShapeReport, infer_shapes
+from nnstudio.memory import check_fits, human_bytes
 
 
 def layer_kwargs(node: Node) -> dict[str, Any]:
@@ -56,5 +57,17 @@ def compile_graph(graph: Graph, backend: Backend | str | None = None, seed: int 
     assert report.input_id is not None and report.output_id is not None  # guaranteed by report.ok
     nodes = [ModelNode(nid, make_layer(graph.nodes[nid]), graph.inputs_of(nid)) for nid in sorted(graph.nodes)]
     model = Model(nodes, report.input_id, report.output_id)
-    model.build(report.shapes[report.input_id], xp=chosen.xp, seed=int(seed), dtype=dtype)
+    nbytes = int(report.total_params) * np.dtype(dtype).itemsize
+    what = f"the network's {report.total_params:,} parameters ({np.dtype(dtype).name})"
+    if chosen.name == "numpy":
+        check_fits(nbytes, what)  # a clear message rather than a MemoryError traceback (or the OOM killer)
+    try:
+        model.build(report.shapes[report.input_id], xp=chosen.xp, seed=int(seed), dtype=dtype)
+    except MemoryError:
+        raise UserError(f"{what} do not fit in memory ({human_bytes(nbytes)}); make the layers smaller") from None
+    except Exception as exc:  # CuPy's OutOfMemoryError, by name: only the backend imports CuPy
+        if "OutOfMemory" not in type(exc).__name__:
+            raise
+        raise UserError(f"{what} do not fit in the GPU's memory ({human_bytes(nbytes)}); make the layers "
+                        "smaller or train on the CPU") from None
     return model
