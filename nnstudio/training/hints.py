@@ -431,8 +431,8 @@ class HintMonitor:
                           {"type": "Dense", "params": {"units": units, "init": "he"}, "after": f.input_id}],
                "reset_weights": True}
         return [Hint("cannot_separate", None,
-                     f"The training accuracy is stuck near {recent:.0%} (no better over the last {k} "
-                     "epochs): this network has no hidden layer, and one layer draws one straight line (a flat "
+                     f"The training accuracy stopped improving (at most {recent:.0%} over the last {k} epochs, "
+                     f"{max(accs):.0%} at best): this network has no hidden layer, and one layer draws one straight line (a flat "
                      "boundary), which cannot separate these classes. Add a hidden layer: a Dense block with a "
                      f"ReLU after the input ({units} units)." + RESET_NOTE, fix)]
 
