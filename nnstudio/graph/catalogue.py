@@ -44,6 +44,11 @@ class ParamSpec:
     help_zh: str = ""
     # "shape" parameters only: whether one entry may be -1 ("infer this size"), as in Reshape.
     allow_infer: bool = False
+    # "choice" parameters: (value, English title, Chinese title) shown instead of the stored value.
+    choice_titles: tuple[tuple[str, str, str], ...] = ()
+    # When the parameter means something: pairs (other parameter, values it must hold), all of which must
+    # hold.  Empty: always.  The inspector hides a parameter that does not apply (alpha unless leaky_relu).
+    applies_when: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -117,6 +122,28 @@ class ParamSpec:
             raise self._fail(block_label, f"sizes of at most {_fmt(self.max)}", dims)
         return dims
 
+    def applies(self, params: Any, spec: "BlockSpec | None" = None) -> bool:
+        """Whether this parameter means something given the block's other ``params`` (defaults fill gaps
+        when ``spec`` is given)."""
+        for other, values in self.applies_when:
+            if isinstance(params, dict) and other in params:
+                value = params[other]
+            elif spec is not None and other in spec.param_names:
+                value = spec.param(other).default
+            else:
+                value = None
+            if value not in values:
+                return False
+        return True
+
+    def choice_title(self, value: Any, lang: str = "en") -> str:
+        """How a person reads choice ``value`` ("ReLU" for relu, "Max pooling" for max); the value itself
+        when the catalogue has no title for it."""
+        for choice, en, zh in self.choice_titles:
+            if choice == value:
+                return zh if lang.startswith("zh") and zh else en
+        return str(value)
+
     def label(self, lang: str = "en") -> str:
         return self.label_zh if lang.startswith("zh") else self.label_en
 
@@ -145,6 +172,9 @@ class BlockSpec:
     help_zh: str
     onnx_ops: tuple[str, ...] = ()
     engine_layer: str | None = None
+    # Other words people search for this block by ("max pooling", "MLP", "池化"), beyond its titles.
+    keywords_en: tuple[str, ...] = ()
+    keywords_zh: tuple[str, ...] = ()
     _index: dict[str, ParamSpec] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -153,10 +183,19 @@ class BlockSpec:
         if self.n_inputs not in (0, 1, -1):
             raise ValueError(f"BlockSpec {self.type!r}: n_inputs must be 0, 1 or -1")
         self._index.update({p.name: p for p in self.params})
+        for p in self.params:
+            for other, _values in p.applies_when:
+                if other not in self._index:
+                    raise ValueError(f"BlockSpec {self.type!r}: {p.name} applies when {other!r}, "
+                                     "which is not one of its parameters")
 
     @property
     def param_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params)
+
+    def applicable_params(self, params: Any) -> tuple[ParamSpec, ...]:
+        """The parameters that mean something with these ``params`` (see :attr:`ParamSpec.applies_when`)."""
+        return tuple(p for p in self.params if p.applies(params, self))
 
     def param(self, name: str) -> ParamSpec:
         """The spec of parameter ``name``; UserError listing the block's parameters when unknown."""
@@ -276,6 +315,46 @@ ACTIVATION_INFO: dict[str, ActivationInfo] = {a.function: a for a in (
 )}
 
 # --------------------------------------------------------------------------------------------------
+# Names people read: messages and menus say "cross-entropy" and "ReLU", files keep cross_entropy and relu
+# --------------------------------------------------------------------------------------------------
+
+# (English as written mid-sentence, Chinese)
+LOSS_DISPLAY_NAMES: dict[str, tuple[str, str]] = {
+    "mse": ("mean squared error (MSE)", "均方误差（MSE）"),
+    "cross_entropy": ("cross-entropy", "交叉熵"),
+    "binary_cross_entropy": ("binary cross-entropy", "二元交叉熵"),
+    "perceptron": ("perceptron loss", "感知机损失"),
+    "hinge": ("hinge loss", "合页损失"),
+}
+
+ACTIVATION_DISPLAY_NAMES: dict[str, tuple[str, str]] = {
+    "relu": ("ReLU", "ReLU"),
+    "leaky_relu": ("Leaky ReLU", "Leaky ReLU"),
+    "sigmoid": ("sigmoid", "Sigmoid"),
+    "tanh": ("tanh", "Tanh"),
+    "softmax": ("softmax", "Softmax"),
+    "sign": ("sign", "符号函数"),
+    "linear": ("linear (identity)", "线性（恒等）"),
+}
+
+
+def loss_name(loss: Any, lang: str = "en") -> str:
+    """A loss as people write it ("cross-entropy" for cross_entropy); unknown names as they are."""
+    names = LOSS_DISPLAY_NAMES.get(loss) if isinstance(loss, str) else None
+    if names is None:
+        return str(loss)
+    return names[1] if lang.startswith("zh") else names[0]
+
+
+def activation_name(function: Any, lang: str = "en") -> str:
+    """An activation function as people write it ("ReLU" for relu); unknown names as they are."""
+    names = ACTIVATION_DISPLAY_NAMES.get(function) if isinstance(function, str) else None
+    if names is None:
+        return str(function)
+    return names[1] if lang.startswith("zh") else names[0]
+
+
+# --------------------------------------------------------------------------------------------------
 # Shared parameter specs
 # --------------------------------------------------------------------------------------------------
 
@@ -285,7 +364,10 @@ _INIT = ParamSpec(
     help_en="How the weights start: he (for ReLU), glorot (for tanh/sigmoid), lecun, small normal, or zeros "
             "(only for demonstrations: every unit then learns the same thing).",
     help_zh="权重的初始值：he（适合 ReLU）、glorot（适合 tanh/sigmoid）、lecun、小方差正态分布，"
-            "或全零（仅用于演示：所有单元会学到相同的东西）。")
+            "或全零（仅用于演示：所有单元会学到相同的东西）。",
+    choice_titles=(("he", "He", "He"), ("glorot", "Glorot (Xavier)", "Glorot（Xavier）"),
+                   ("lecun", "LeCun", "LeCun"), ("normal", "Small normal", "小方差正态分布"),
+                   ("zeros", "Zeros (demonstration)", "全零（演示用）")))
 
 _BLOCK_LIST: tuple[BlockSpec, ...] = (
     BlockSpec(
@@ -302,7 +384,8 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         "digits or [2] for points in the plane. Every network has exactly one Input.",
         "网络的入口。其形状必须与数据集的样本一致，例如 MNIST 手写数字为 [1, 28, 28]，平面上的点为 [2]。"
         "每个网络有且只有一个输入块。",
-        (), None),
+        (), None,
+        keywords_en=("data", "samples", "image"), keywords_zh=("数据", "样本", "图像")),
     BlockSpec(
         "Dense", "Layers",
         (ParamSpec("units", "int", 10, min=1, max=65536, label_en="Units", label_zh="神经元数",
@@ -318,7 +401,9 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         "parameters in small networks. Used in MLPs and as the classifier head at the end of CNNs.",
         "全连接层：每个单元计算所有输入值的加权和再加上偏置。任意形状的输入会先被展平。"
         "它有 输入数×单元数 个权重，因此在小型网络中通常是参数最多的层。用于多层感知机，以及卷积网络末端的分类头。",
-        ("Flatten", "Gemm"), "Dense"),
+        ("Flatten", "Gemm"), "Dense",
+        keywords_en=("fully connected", "linear layer", "MLP", "perceptron", "neurons", "FC"),
+        keywords_zh=("全连接", "线性层", "多层感知机", "感知机", "神经元")),
     BlockSpec(
         "Conv2D", "Layers",
         (ParamSpec("filters", "int", 8, min=1, max=1024, label_en="Filters", label_zh="卷积核个数",
@@ -344,12 +429,15 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         "每个卷积核是一个 k×k×通道数 的小权重块，在图像上滑动；每个位置的输出是其覆盖区域的加权和。"
         "权重在各位置共享，因此参数远少于全连接层，且无论图案出现在哪里都能检测到。"
         "它是 LeNet、AlexNet、ResNet 等卷积神经网络的基本组件。输入形状须为 (通道, 高, 宽)。",
-        ("Conv",), "Conv2D"),
+        ("Conv",), "Conv2D",
+        keywords_en=("convolution", "convolutional", "CNN", "filter", "kernel", "feature map"),
+        keywords_zh=("卷积", "卷积核", "卷积神经网络", "滤波器", "特征图")),
     BlockSpec(
         "Pool2D", "Layers",
         (ParamSpec("mode", "choice", "max", choices=("max", "avg"), label_en="Mode", label_zh="方式",
-                   help_en="max keeps the largest value of each window; avg keeps their mean.",
-                   help_zh="max 取每个窗口中的最大值；avg 取平均值。"),
+                   help_en="Max pooling keeps the largest value of each window; average pooling keeps their mean.",
+                   help_zh="最大池化取每个窗口中的最大值；平均池化取平均值。",
+                   choice_titles=(("max", "Max pooling", "最大池化"), ("avg", "Average pooling", "平均池化"))),
          ParamSpec("size", "int", 2, min=1, max=16, label_en="Window size", label_zh="窗口大小",
                    help_en="Width and height of each pooling window.", help_zh="每个池化窗口的宽和高。"),
          ParamSpec("stride", "int", 0, min=0, max=16, label_en="Stride", label_zh="步幅",
@@ -363,7 +451,10 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         "the computation of later layers. Used between convolution stages in CNNs such as LeNet and VGG.",
         "对每个通道降采样：用每个 k×k 窗口的最大值（最大池化）或平均值（平均池化）来概括该窗口。"
         "它没有参数，使网络对小的平移不敏感，并减少后续层的计算量。用于 LeNet、VGG 等卷积网络的卷积阶段之间。",
-        ("MaxPool", "AveragePool"), "Pool2D"),
+        ("MaxPool", "AveragePool"), "Pool2D",
+        keywords_en=("max pooling", "average pooling", "avg pooling", "mean pooling", "maxpool", "avgpool",
+                     "downsample", "subsampling"),
+        keywords_zh=("池化", "最大池化", "平均池化", "下采样", "降采样")),
     BlockSpec(
         "Flatten", "Layers", (), 1, "Flatten", "展平",
         "Turns an image-shaped tensor into a vector.", "把图像形状的张量变成一个向量。",
@@ -372,7 +463,8 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         "part of a CNN meets its Dense classifier (Dense also flattens on its own).",
         "把一个样本的所有值排成一个向量，数值本身不变。放在卷积网络的卷积部分与全连接分类器之间"
         "（全连接层本身也会自动展平）。",
-        ("Flatten",), "Flatten"),
+        ("Flatten",), "Flatten",
+        keywords_en=("vector", "vectorise", "flat"), keywords_zh=("展平", "拉平", "向量")),
     BlockSpec(
         "Reshape", "Layers",
         (ParamSpec("shape", "shape", [1, 28, 28], min=-1, max=65536, allow_infer=True,
@@ -387,18 +479,21 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         "1×28×28 image so that convolutions can follow. No values change and it has no parameters.",
         "把每个样本的数值重新排列成新的形状，例如把 784 个值的向量变成 1×28×28 的图像，以便后接卷积层。"
         "数值不变，也没有参数。",
-        ("Reshape",), "Reshape"),
+        ("Reshape",), "Reshape",
+        keywords_en=("shape", "view", "unflatten"), keywords_zh=("形状", "变形")),
     BlockSpec(
         "Activation", "Activations",
         (ParamSpec("function", "choice", "relu", choices=tuple(ACTIVATION_INFO),
                    label_en="Function", label_zh="函数",
-                   help_en="The non-linearity applied to every value: relu, leaky_relu, sigmoid, tanh, "
+                   help_en="The non-linearity applied to every value: ReLU, Leaky ReLU, sigmoid, tanh, "
                            "softmax, sign or linear.",
-                   help_zh="逐元素应用的非线性函数：relu、leaky_relu、sigmoid、tanh、softmax、sign 或 linear。"),
+                   help_zh="逐元素应用的非线性函数：ReLU、Leaky ReLU、Sigmoid、Tanh、Softmax、符号函数或线性函数。",
+                   choice_titles=tuple((a.function, a.title_en, a.title_zh) for a in ACTIVATION_INFO.values())),
          ParamSpec("alpha", "float", 0.01, min=0.0, max=1.0, label_en="Alpha (leaky slope)",
                    label_zh="Alpha（泄漏斜率）",
-                   help_en="Slope for negative inputs; used only by leaky_relu.",
-                   help_zh="负输入处的斜率；仅 leaky_relu 使用。")),
+                   help_en="Slope for negative inputs; used only by Leaky ReLU.",
+                   help_zh="负输入处的斜率；仅 Leaky ReLU 使用。",
+                   applies_when=(("function", ("leaky_relu",)),))),
         1, "Activation", "激活函数",
         "Applies a non-linear function to every value.", "对每个值应用一个非线性函数。",
         "y = f(z)",
@@ -407,7 +502,10 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         "sigmoid at the output turn scores into probabilities.",
         "应用 ReLU、Sigmoid、Tanh、Softmax 等非线性函数。没有非线性函数时，多层叠加仍只是一个线性映射；"
         "有了它们，网络才能学习弯曲的决策边界。输出层的 Softmax 或 Sigmoid 把分数转换为概率。",
-        ("Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "Sign", "Identity"), "Activation"),
+        ("Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "Sign", "Identity"), "Activation",
+        # the functions' names and titles (ACTIVATION_INFO) are searched too, see search_text()
+        keywords_en=("non-linearity", "nonlinearity", "activation function", "logistic", "step", "identity"),
+        keywords_zh=("激活", "非线性", "激活函数", "逻辑函数", "阶跃")),
     BlockSpec(
         "Add", "Merge", (), -1, "Add", "相加",
         "Adds two or more inputs of the same shape.", "把两个或更多形状相同的输入逐元素相加。",
@@ -416,7 +514,9 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         "connections as in ResNet, where a block's input is added to its output so gradients flow easily.",
         "逐元素求和，所有输入的形状必须相同。用于 ResNet 中的残差（跳跃）连接：把一个模块的输入加到其输出上，"
         "使梯度更容易传播。",
-        ("Add",), "Add"),
+        ("Add",), "Add",
+        keywords_en=("sum", "residual", "skip connection", "ResNet", "merge"),
+        keywords_zh=("求和", "残差", "跳跃连接", "合并")),
     BlockSpec(
         "Concat", "Merge",
         (ParamSpec("axis", "int", 0, min=-4, max=3, label_en="Axis", label_zh="拼接轴",
@@ -429,7 +529,9 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         "as in GoogLeNet's Inception modules or U-Net's skip connections. The other sizes must match.",
         "把输入沿一个轴堆叠起来，例如像 GoogLeNet 的 Inception 模块或 U-Net 的跳跃连接那样，"
         "把并行分支的特征图沿通道轴拼接。其余维度的大小必须一致。",
-        ("Concat",), "Concat"),
+        ("Concat",), "Concat",
+        keywords_en=("concatenate", "join", "stack", "merge", "Inception"),
+        keywords_zh=("连接", "拼接", "合并", "堆叠")),
     BlockSpec(
         "Dropout", "Regularisation",
         (ParamSpec("rate", "float", 0.5, min=0.0, max=0.95, label_en="Rate", label_zh="丢弃率",
@@ -443,7 +545,9 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         "Used before the Dense layers of AlexNet-style classifiers.",
         "训练时，每个值以概率 p 被置零，其余值乘以 1/(1−p)；评估时不做任何操作。"
         "这样神经元无法依赖特定的同伴，从而减少过拟合。常用于 AlexNet 类分类器的全连接层之前。",
-        ("Dropout",), "Dropout"),
+        ("Dropout",), "Dropout",
+        keywords_en=("regularisation", "regularization", "overfitting", "drop out"),
+        keywords_zh=("丢弃", "失活", "正则化", "过拟合")),
     BlockSpec(
         "BatchNorm", "Regularisation",
         (ParamSpec("momentum", "float", 0.9, min=0.0, max=0.999, label_en="Momentum", label_zh="动量",
@@ -460,7 +564,9 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         "Lets deeper networks train faster with larger learning rates. Used after convolutions in ResNet.",
         "训练时用批次统计量、评估时用滑动平均值，把每个通道（或特征）归一化为均值 0、方差 1，"
         "再应用可学习的缩放 γ 和平移 β。它使更深的网络能以更大的学习率更快地训练。在 ResNet 中用于卷积层之后。",
-        ("BatchNormalization",), "BatchNorm"),
+        ("BatchNormalization",), "BatchNorm",
+        keywords_en=("batch normalization", "batch normalisation", "normalise", "normalize", "BN"),
+        keywords_zh=("批归一化", "批量归一化", "归一化", "标准化")),
 )
 
 for _spec in _BLOCK_LIST:
@@ -524,6 +630,34 @@ def short_label(block_type: str, params: Any = None) -> str:
     except (TypeError, ValueError, UserError):
         return block_type
     return block_type
+
+
+def _search_words(text: str) -> str:
+    return " ".join(text.lower().replace("_", " ").replace("-", " ").split())
+
+
+def search_text(spec: BlockSpec) -> str:
+    """Everything a block is searched by, lower case: type, titles, descriptions, keywords, group, the
+    titles of its choices (so "relu" or "max pool" find it) and, for Activation, its functions' names."""
+    words = [spec.type, spec.title_en, spec.title_zh, spec.description_en, spec.description_zh, spec.group,
+             *spec.keywords_en, *spec.keywords_zh]
+    for p in spec.params:
+        if p.name == "init":  # how weights start is not what a block does ("norm" should not find Dense)
+            continue
+        for value, en, zh in p.choice_titles:
+            words += [value, en, zh]
+    if spec.type == "Activation":
+        for info in ACTIVATION_INFO.values():
+            words += [info.function, info.title_en, info.title_zh]
+    return _search_words(" | ".join(words))
+
+
+def matches_search(spec: BlockSpec, query: str) -> bool:
+    """Whether every word of ``query`` occurs in the block's :func:`search_text` (an empty query matches).
+    Underscores and hyphens count as spaces, so "leaky_relu", "max-pool" and "max pool" all work."""
+    haystack = search_text(spec)
+    squeezed = haystack.replace(" ", "")
+    return all(word in haystack or word in squeezed for word in _search_words(query).split())
 
 
 def block_types(group: str | None = None) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from nnstudio.engine.dag import stable_order
 from nnstudio.errors import UserError
-from nnstudio.graph.catalogue import BLOCKS
+from nnstudio.graph.catalogue import BLOCKS, activation_name, loss_name
 
 Shape = tuple[int, ...]
 
@@ -320,65 +320,68 @@ def _check_training(report: ShapeReport, nodes: dict[str, Any], params: dict[str
         return
     node = nodes[out_id]
     act = params.get(out_id, {}).get("function") if getattr(node, "type", None) == "Activation" else None
-    with_act = f" with {act}" if act else ""
+    # Messages name losses and functions as people write them ("cross-entropy", "ReLU"), not as files do.
+    what = loss_name(loss)
+    act_name = activation_name(act) if act else ""
+    with_act = f" with {act_name}" if act else ""
     units = out[-1]
     unit_text = f"{units} unit{'s' if units != 1 else ''}"
     classes = num_classes if isinstance(num_classes, int) and not isinstance(num_classes, bool) else None
+    mse, softmax, sigmoid = loss_name("mse"), activation_name("softmax"), activation_name("sigmoid")
 
     if loss == "cross_entropy":
         if classes == 0:
-            add(Message(out_id, "cross_entropy is a classification loss but the dataset is a regression task: "
-                                "use mse"))
+            add(Message(out_id, f"{what} is a classification loss but the dataset is a regression task: use {mse}"))
             return
         if len(out) > 2:
-            add(Message(out_id, f"cross_entropy needs class scores shaped (classes,); the output '{out_id}' is "
+            add(Message(out_id, f"{what} needs class scores shaped (classes,); the output '{out_id}' is "
                                 f"shaped {fmt(out)}: add a Flatten and a Dense layer before it"))
             return
         if units == 1:
-            add(Message(out_id, f"cross_entropy needs a multi-class output; the output '{out_id}' has 1 unit"
-                                f"{with_act}: use binary_cross_entropy"))
+            add(Message(out_id, f"{what} needs a multi-class output; the output '{out_id}' has 1 unit"
+                                f"{with_act}: use {loss_name('binary_cross_entropy')}"))
             return
         if classes and units != classes:
             add(Message(out_id, f"the dataset has {classes} classes but the output '{out_id}' has {unit_text}; "
                                 f"the last Dense layer needs {classes} units"))
         if act not in (None, "softmax", "linear"):
-            add(Message(out_id, f"cross_entropy expects a softmax output (or raw scores); the output '{out_id}' "
-                                f"applies {act}: use softmax", "warning"))
+            add(Message(out_id, f"{what} expects a {softmax} output (or raw scores); the output '{out_id}' "
+                                f"applies {act_name}: use {softmax}", "warning"))
         return
     if loss == "binary_cross_entropy":
         if classes == 0:
-            add(Message(out_id, "binary_cross_entropy is a classification loss but the dataset is a regression "
-                                "task: use mse"))
+            add(Message(out_id, f"{what} is a classification loss but the dataset is a regression task: use {mse}"))
             return
         if classes and classes > 2 and units == 1:
-            add(Message(out_id, f"binary_cross_entropy with 1 output unit separates two classes, but the dataset "
-                                f"has {classes}: use cross_entropy with a softmax output of {classes} units"))
+            add(Message(out_id, f"{what} with 1 output unit separates two classes, but the dataset has {classes}: "
+                                f"use {loss_name('cross_entropy')} with a {softmax} output of {classes} units"))
             return
         if classes and units not in (1, classes):
-            add(Message(out_id, f"binary_cross_entropy needs 1 output unit (two classes) or one per class "
-                                f"({classes}); the output '{out_id}' has {unit_text}"))
+            add(Message(out_id, f"{what} needs 1 output unit (two classes) or one per class ({classes}); "
+                                f"the output '{out_id}' has {unit_text}"))
         if act == "softmax":
-            add(Message(out_id, f"binary_cross_entropy expects a sigmoid output; the output '{out_id}' applies "
-                                "softmax: use cross_entropy for one-of-many classes", "warning"))
+            add(Message(out_id, f"{what} expects a {sigmoid} output; the output '{out_id}' applies {softmax}: "
+                                f"use {loss_name('cross_entropy')} for one-of-many classes", "warning"))
         elif act not in (None, "sigmoid", "linear"):
-            add(Message(out_id, f"binary_cross_entropy expects a sigmoid output (or raw scores); the output "
-                                f"'{out_id}' applies {act}", "warning"))
+            add(Message(out_id, f"{what} expects a {sigmoid} output (or raw scores); the output '{out_id}' "
+                                f"applies {act_name}", "warning"))
         return
     if loss == "mse":
         if classes and units not in (1, classes):
-            add(Message(out_id, f"mse on a {classes}-class dataset needs 1 output unit or one per class "
+            add(Message(out_id, f"{what} on a {classes}-class dataset needs 1 output unit or one per class "
                                 f"({classes}); the output '{out_id}' has {unit_text}"))
         return
     # perceptron / hinge: margin losses on raw scores
     if classes == 0:
-        add(Message(out_id, f"{loss} is a classification loss but the dataset is a regression task: use mse"))
+        add(Message(out_id, f"the {what} is a classification loss but the dataset is a regression task: "
+                            f"use {mse}"))
         return
     if classes and classes > 2 and units == 1:
-        add(Message(out_id, f"{loss} with 1 output unit separates two classes, but the dataset has {classes}: "
-                            f"give the output {classes} units"))
+        add(Message(out_id, f"the {what} with 1 output unit separates two classes, but the dataset has "
+                            f"{classes}: give the output {classes} units"))
     elif classes and units not in (1, classes):
-        add(Message(out_id, f"{loss} needs 1 output unit (two classes) or one per class ({classes}); the output "
-                            f"'{out_id}' has {unit_text}"))
+        add(Message(out_id, f"the {what} needs 1 output unit (two classes) or one per class ({classes}); the "
+                            f"output '{out_id}' has {unit_text}"))
     if act in ("softmax", "sigmoid"):
-        add(Message(out_id, f"{loss} works on raw scores; the output '{out_id}' applies {act}, which squashes "
-                            "them: use sign or no activation", "warning"))
+        add(Message(out_id, f"the {what} works on raw scores; the output '{out_id}' applies {act_name}, which "
+                            f"squashes them: use {activation_name('sign')} or no activation", "warning"))

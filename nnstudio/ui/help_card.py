@@ -22,7 +22,9 @@ from nnstudio.ui.i18n import current_language, tr
 FORMULA_STYLE = ("font-family:'DejaVu Serif','Noto Serif','Times New Roman',serif; font-size:13pt; "
                  "color:#FFD58A; background:#1B1E25; padding:6px;")
 _SCRIPT_TOKEN = re.compile(r"[−\-]?[A-Za-z0-9α-ωΑ-Ω′]+")
-_LONE_LETTER = re.compile(r"(?<![A-Za-z&#])([A-Za-z])(?![A-Za-z;])")
+# A lone Latin letter is a variable (set in italics), except the English words "a", "A" and "I" before
+# another word ("Turns scores into a probability distribution").
+_LONE_LETTER = re.compile(r"(?<![A-Za-z&#])(?!(?:a|A|I) [A-Za-z]{2})([A-Za-z])(?![A-Za-z;])")
 
 
 def _esc(text: str) -> str:
@@ -239,11 +241,15 @@ def help_html(block_type: str, params: dict[str, Any] | None = None, lang: str |
         parts.append(_formula_block(spec.formula))
         parts.append(f"<p>{_esc(_text(lang, spec.help_en, spec.help_zh))}</p>")
     parts.append(_output_size_example(spec, params, in_shape))
-    if spec.params:
+    # A node's card lists the parameters that apply to its values (no leaky slope for softmax); the
+    # reference (no params) lists them all.  Choices read as people write them ("Softmax", "Max pooling").
+    shown_params = spec.applicable_params(params) if params is not None else spec.params
+    if shown_params:
         rows = []
-        for p in spec.params:
+        for p in shown_params:
             value = _param_value(spec, params, p.name)
             shown = ("same" if value == "same" else
+                     p.choice_title(value, lang) if p.kind == "choice" else
                      "×".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value))
             rows.append(f"<tr><td><b>{_esc(p.label(lang) or p.name)}</b></td>"
                         f"<td style='color:#FFD58A'>{_esc(shown)}</td>"

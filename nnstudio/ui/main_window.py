@@ -26,7 +26,7 @@ from nnstudio.graph.project_file import PROJECT_SUFFIX, Project, load_project, s
 from nnstudio.ui import recovery
 from nnstudio.ui.editor.inspector import InspectorWidget
 from nnstudio.ui.editor.palette import PaletteWidget
-from nnstudio.ui.editor.problems import ProblemsWidget
+from nnstudio.ui.editor.problems import ProblemsWidget, count_text
 from nnstudio.ui.editor.scene import EditorScene, layout_positions
 from nnstudio.ui.editor.view import EditorView
 from nnstudio.ui.i18n import pick, tr
@@ -358,6 +358,7 @@ class MainWindow(QMainWindow):
         self.scene.report_changed.connect(self._report_changed)
         self.scene.status_message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.view.block_dropped.connect(self._add_block_at)
+        self.view.help_requested.connect(self.show_block_help)
         self.palette.block_activated.connect(lambda t: self._add_block_at(t, self.view.visible_centre()))
         self.problems.node_activated.connect(self.focus_node)
         self.start_page.new_requested.connect(self.new_project)
@@ -396,11 +397,7 @@ class MainWindow(QMainWindow):
         warnings = sum(m.severity == "warning" for m in report.messages)
         self.params_label.setText(tr("Parameters: {count}", count=f"{report.total_params:,}"))
         self.params_label.setToolTip(f"{report.total_params:,}")
-        if errors or warnings:
-            self.problems_label.setText(tr("{errors} errors, {warnings} warnings", errors=errors,
-                                           warnings=warnings))
-        else:
-            self.problems_label.setText(tr("No problems"))
+        self.problems_label.setText(count_text(errors, warnings))
 
     def _show_backend(self) -> None:
         try:
@@ -688,30 +685,34 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------------------------
     # help
     # ------------------------------------------------------------------------------------------------
-    def show_block_help(self) -> None:
-        selected = self.scene.selected_node_ids()
-        focus = self.scene.graph.nodes[selected[0]].type if selected else None
-        parts = []
-        for spec in BLOCKS.values():
-            params = "".join(f"<li><b>{p.name}</b> — {pick(p.help_en, p.help_zh)}</li>" for p in spec.params)
-            parts.append(f"<h2 id='{spec.type}'><a name='{spec.type}'></a>{pick(spec.title_en, spec.title_zh)}</h2>"
-                         f"<p><code>{spec.formula}</code></p><p>{pick(spec.help_en, spec.help_zh)}</p>"
-                         + (f"<ul>{params}</ul>" if params else ""))
-            if spec.type == "Activation":
-                rows = "".join(f"<li><b>{a.title_en}</b>: <code>{a.formula}</code> — {pick(a.help_en, a.help_zh)}</li>"
-                               for a in ACTIVATION_INFO.values())
-                parts.append(f"<ul>{rows}</ul>")
-        dialog = QDialog(self)
-        dialog.setWindowTitle(tr("Block help"))
-        browser = QTextBrowser()
-        browser.setHtml("".join(parts))
-        layout = QVBoxLayout(dialog)
-        layout.addWidget(browser)
-        dialog.resize(640, 720)
-        if focus:
-            browser.scrollToAnchor(focus)
-        self.block_help_dialog = dialog
+    def show_block_help(self, node_id: str | None = None) -> None:
+        """F1 (Help > Block help, a node's Help menu entry): the help card of that node or the selected one,
+        with its current values and input shape; the reference of every block when none is selected."""
+        from nnstudio.ui.help_card import HelpCard
+        if not node_id:
+            selected = self.scene.selected_node_ids()
+            node_id = selected[0] if selected else None
+        node = self.scene.graph.nodes.get(node_id) if node_id else None
+        dialog = getattr(self, "block_help_dialog", None)
+        if dialog is None:
+            dialog = QDialog(self)
+            dialog.setObjectName("blockHelpDialog")
+            self.block_help_card = HelpCard(dialog)
+            QVBoxLayout(dialog).addWidget(self.block_help_card)
+            dialog.resize(560, 640)
+            self.block_help_dialog = dialog
+        card = self.block_help_card
+        if node is not None:
+            inputs = [e.src for e in self.scene.graph.edges if e.dst == node.id]
+            in_shape = self.scene.report.shapes.get(inputs[0]) if len(inputs) == 1 else None
+            card.show_block(node.type, node.params, in_shape)
+            spec = BLOCKS[node.type]
+            dialog.setWindowTitle(tr("Help: {block}", block=pick(spec.title_en, spec.title_zh)))
+        else:
+            card.show_reference()
+            dialog.setWindowTitle(tr("Block help"))
         dialog.show()
+        dialog.raise_()
 
     def show_about(self) -> None:
         from nnstudio.ui.about import show_about

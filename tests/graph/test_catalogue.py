@@ -196,3 +196,69 @@ def test_format_doc_has_the_current_params_table():
     doc = Path(__file__).resolve().parents[2] / "docs" / "project-format.md"
     assert params_table_markdown() in doc.read_text(encoding="utf-8"), \
         "docs/project-format.md is out of date: paste catalogue.params_table_markdown() into it"
+
+
+# --------------------------------------------------------------------------------------------------
+# searching, names people read, parameters that apply
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("query,expected", [
+    ("relu", ["Activation"]), ("ReLU", ["Activation"]), ("leaky_relu", ["Activation"]),
+    ("softmax", ["Activation"]), ("sigmoid", ["Activation"]), ("tanh", ["Activation"]),
+    ("max pool", ["Pool2D"]), ("max-pooling", ["Pool2D"]), ("average pool", ["Pool2D"]), ("maxpool", ["Pool2D"]),
+    ("fully connected", ["Dense"]), ("convolution", ["Conv2D"]), ("dropout", ["Dropout"]),
+    ("卷积", ["Conv2D"]), ("池化", ["Pool2D"]), ("最大池化", ["Pool2D"]), ("全连接", ["Dense"]),
+    ("激活", ["Activation"]), ("residual", ["Add"]), ("norm", ["BatchNorm"]),
+])
+def test_search_finds_blocks_by_what_they_do(query, expected):
+    from nnstudio.graph.catalogue import matches_search
+    assert [t for t, spec in BLOCKS.items() if matches_search(spec, query)] == expected
+
+
+def test_empty_search_matches_every_block():
+    from nnstudio.graph.catalogue import matches_search
+    assert all(matches_search(spec, "  ") for spec in BLOCKS.values())
+
+
+def test_losses_and_activations_have_names_people_read():
+    from nnstudio.graph.catalogue import (ACTIVATION_DISPLAY_NAMES, LOSS_DISPLAY_NAMES, activation_name,
+                                          loss_name)
+    from nnstudio.graph.shapes import LOSS_NAMES
+    assert set(LOSS_DISPLAY_NAMES) == set(LOSS_NAMES)
+    assert set(ACTIVATION_DISPLAY_NAMES) == set(ACTIVATION_INFO)
+    assert loss_name("cross_entropy") == "cross-entropy"
+    assert loss_name("binary_cross_entropy") == "binary cross-entropy"
+    assert CJK.search(loss_name("cross_entropy", "zh"))
+    assert activation_name("relu") == "ReLU" and activation_name("leaky_relu") == "Leaky ReLU"
+    assert loss_name("bogus") == "bogus" and activation_name(None) == "None"
+    for en, zh in (*LOSS_DISPLAY_NAMES.values(), *ACTIVATION_DISPLAY_NAMES.values()):
+        assert "_" not in en and "_" not in zh
+
+
+def test_choices_have_titles_in_both_languages():
+    for spec in BLOCKS.values():
+        for p in spec.params:
+            if p.kind != "choice":
+                continue
+            assert [c for c, _, _ in p.choice_titles] == list(p.choices), f"{spec.type}.{p.name}"
+            for choice in p.choices:
+                assert "_" not in p.choice_title(choice) and p.choice_title(choice, "zh").strip()
+    function = BLOCKS["Activation"].param("function")
+    assert function.choice_title("leaky_relu") == "Leaky ReLU"
+    assert BLOCKS["Pool2D"].param("mode").choice_title("avg", "zh") == "平均池化"
+
+
+def test_alpha_applies_only_to_leaky_relu():
+    spec = BLOCKS["Activation"]
+    names = lambda params: [p.name for p in spec.applicable_params(params)]  # noqa: E731
+    assert names({"function": "softmax", "alpha": 0.01}) == ["function"]
+    assert names({"function": "leaky_relu"}) == ["function", "alpha"]
+    assert names({}) == ["function"]  # the default function, relu, has no slope
+    for block in ("Conv2D", "Pool2D", "Dense"):  # every one of their parameters always means something
+        assert BLOCKS[block].applicable_params({}) == BLOCKS[block].params
+
+
+def test_applies_when_must_name_a_parameter_of_the_block():
+    with pytest.raises(ValueError, match="applies when 'nope'"):
+        BlockSpec("Odd", "Layers", (ParamSpec("a", "int", 1, applies_when=(("nope", (1,)),)),), 1,
+                  "Odd", "奇", "d", "描述", "y", "h", "帮助")

@@ -142,12 +142,12 @@ def test_reshape_and_batchnorm():
 
 @pytest.mark.parametrize("units,act,loss,classes,expected", [
     (1, "sigmoid", "cross_entropy", 2,
-     "cross_entropy needs a multi-class output; the output 'out' has 1 unit with sigmoid: use binary_cross_entropy"),
+     "cross-entropy needs a multi-class output; the output 'out' has 1 unit with sigmoid: use binary cross-entropy"),
     (2, "softmax", "cross_entropy", 10, "the dataset has 10 classes but the output 'out' has 2 units"),
-    (10, "softmax", "cross_entropy", 0, "cross_entropy is a classification loss but the dataset is a regression"),
-    (1, "sigmoid", "binary_cross_entropy", 10, "binary_cross_entropy with 1 output unit separates two classes"),
-    (3, "linear", "mse", 10, "mse on a 10-class dataset needs 1 output unit or one per class (10)"),
-    (1, "sign", "perceptron", 3, "perceptron with 1 output unit separates two classes, but the dataset has 3"),
+    (10, "softmax", "cross_entropy", 0, "cross-entropy is a classification loss but the dataset is a regression"),
+    (1, "sigmoid", "binary_cross_entropy", 10, "binary cross-entropy with 1 output unit separates two classes"),
+    (3, "linear", "mse", 10, "mean squared error (MSE) on a 10-class dataset needs 1 output unit or one per class (10)"),
+    (1, "sign", "perceptron", 3, "the perceptron loss with 1 output unit separates two classes, but the dataset has 3"),
     (4, "linear", "nope", None, "unknown loss 'nope'"),
 ])
 def test_loss_output_mismatches(units, act, loss, classes, expected):
@@ -173,6 +173,24 @@ def test_odd_output_activation_is_a_warning():
                ("out", "Activation", {"function": "sigmoid"})], [("in", "d"), ("d", "out")])
     r = infer_shapes(g, loss="cross_entropy", num_classes=3)
     assert r.ok and "applies sigmoid" in r.warnings[0].text
+
+
+@pytest.mark.parametrize("units,act,loss,classes", [
+    (1, "sigmoid", "cross_entropy", 2), (10, "relu", "cross_entropy", 10), (10, "softmax", "binary_cross_entropy", 10),
+    (1, "linear", "binary_cross_entropy", 0), (3, "linear", "mse", 10), (1, "softmax", "perceptron", 3),
+    (1, "leaky_relu", "cross_entropy", 2),
+])
+def test_training_messages_use_the_names_people_read(units, act, loss, classes):
+    """Problems say "cross-entropy" and "ReLU", never the file's identifiers cross_entropy and relu."""
+    g = build([("in", "Input", {"shape": [2]}), ("d", "Dense", {"units": units}),
+               ("out", "Activation", {"function": act})], [("in", "d"), ("d", "out")])
+    r = infer_shapes(g, loss=loss, num_classes=classes)
+    assert r.messages, "expected a message"
+    for text in texts(r):
+        for identifier in ("cross_entropy", "binary_cross_entropy", "leaky_relu", "relu", "mse "):
+            assert identifier not in text, text
+    if act == "relu":
+        assert any("applies ReLU" in t for t in texts(r)), texts(r)
 
 
 def test_corrupted_documents_give_reports():

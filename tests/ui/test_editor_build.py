@@ -57,7 +57,7 @@ def test_build_lenet_by_mouse_then_edit_undo_redo(canvas, qtbot):
         _click_node(canvas, node_id)
         _spin(window, "units").setValue(units)
     _click_node(canvas, a5)
-    window.inspector.editors["function"].setCurrentText("softmax")
+    window.inspector.editors["function"].setCurrentText("Softmax")  # the title people read
 
     report = window.scene.report
     assert report.shapes[c1] == (6, 28, 28)

@@ -210,7 +210,7 @@ def test_palette_search_help_and_double_click(canvas):
     palette.search.setText("")
     assert len(palette.visible_types()) == len(BLOCKS)
     tip = palette.block_items["Dense"].toolTip(0)
-    assert "W·x + b" in tip and BLOCKS["Dense"].description_en in tip
+    assert "<i>W</i>·<i>x</i> + <i>b</i>" in tip and BLOCKS["Dense"].description_en in tip  # typeset formula
     item = palette.block_items["Dropout"]
     palette.tree.itemDoubleClicked.emit(item, 0)
     node = canvas.scene.selected_node_ids()

@@ -1,13 +1,16 @@
 """The inspector: the selected node's parameters as editing widgets, its shape and parameter count, and the
 block's help and formula.
 
-Widgets follow the catalogue (spin boxes with its ranges, combo boxes for choices, a checkbox for flags, a
-line edit validated as you type for shapes and "same" paddings).  Every accepted change becomes a
+Widgets follow the catalogue (spin boxes with its ranges, combo boxes showing each choice's title, a checkbox
+for flags, a line edit validated as you type for shapes and "same" paddings); a parameter shows only while
+it applies (the catalogue's ``applies_when``: alpha only for Leaky ReLU), and the formula is typeset as in the
+help cards.  Every accepted change becomes a
 :class:`SetParamCommand`; the widgets refresh from the document's events, so undo shows up here too.
 """
 from __future__ import annotations
 
 import re
+from html import escape
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt
@@ -19,6 +22,7 @@ from nnstudio.graph.catalogue import ACTIVATION_INFO, BLOCKS, ParamSpec
 from nnstudio.graph.document import GraphEvent
 from nnstudio.ui.editor.node_item import format_shape
 from nnstudio.ui.editor.scene import EditorScene
+from nnstudio.ui.help_card import FORMULA_STYLE, formula_html
 from nnstudio.ui.i18n import current_language, pick, tr
 
 INT_LIMIT = 2_147_483_647
@@ -45,7 +49,9 @@ class InspectorWidget(QWidget):
         super().__init__(parent)
         self.scene = scene
         self.node_id: str | None = None
+        self.formula_html = ""
         self.editors: dict[str, QWidget] = {}
+        self.labels: dict[str, QLabel] = {}
         self._setters: dict[str, Callable[[Any], None]] = {}
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -129,6 +135,7 @@ class InspectorWidget(QWidget):
         elif event.kind == "param_changed" and event.node_id == self.node_id and event.name in self._setters:
             node = self.scene.graph.nodes[self.node_id]
             self._setters[event.name](node.params.get(event.name))
+            self._refresh_applicable()
             self._refresh_help()
 
     # -- building the form --------------------------------------------------------------------------
@@ -136,6 +143,7 @@ class InspectorWidget(QWidget):
         while self.form.rowCount():
             self.form.removeRow(0)
         self.editors.clear()
+        self.labels.clear()
         self._setters.clear()
         self.error_label.hide()
         node = self.scene.graph.nodes.get(node_id) if node_id else None
@@ -156,8 +164,10 @@ class InspectorWidget(QWidget):
             editor.setToolTip(param.help(current_language()))
             self.form.addRow(label, editor)
             self.editors[param.name] = editor
+            self.labels[param.name] = label
         if not spec.params:
             self.form.addRow(QLabel(tr("This block has no parameters.")))
+        self._refresh_applicable()
         self._refresh_summary()
         self._refresh_help()
 
@@ -183,10 +193,12 @@ class InspectorWidget(QWidget):
             return dbox
         if param.kind == "choice":
             combo = QComboBox()
-            combo.addItems(list(param.choices))
-            combo.setCurrentText(str(value))
-            combo.currentTextChanged.connect(lambda v, n=name: self._commit(n, v))
-            self._setters[name] = lambda v, b=combo: self._quiet(b, b.setCurrentText, str(v))
+            lang = current_language()
+            for choice in param.choices:  # people read "Leaky ReLU"; the document keeps leaky_relu
+                combo.addItem(param.choice_title(choice, lang), choice)
+            combo.setCurrentIndex(max(0, combo.findData(str(value))))
+            combo.currentIndexChanged.connect(lambda i, n=name, b=combo: self._commit(n, b.itemData(i)))
+            self._setters[name] = lambda v, b=combo: self._quiet(b, b.setCurrentIndex, max(0, b.findData(str(v))))
             return combo
         if param.kind == "bool":
             check = QCheckBox()
@@ -201,6 +213,21 @@ class InspectorWidget(QWidget):
         edit.editingFinished.connect(lambda p=param, e=edit: self._text_finished(p, e))
         self._setters[name] = lambda v, b=edit: self._quiet(b, b.setText, shape_to_text(v))
         return edit
+
+    def _refresh_applicable(self) -> None:
+        """Show only the parameters that apply to the node's current values (alpha only for Leaky ReLU)."""
+        if self.node_id is None or self.node_id not in self.scene.graph.nodes:
+            return
+        node = self.scene.graph.nodes[self.node_id]
+        spec = BLOCKS[node.type]
+        for param in spec.params:
+            editor = self.editors.get(param.name)
+            if editor is not None:
+                self.form.setRowVisible(editor, param.applies(node.params, spec))
+
+    def shown_params(self) -> list[str]:
+        """Names of the parameters whose rows are shown now."""
+        return [name for name, editor in self.editors.items() if self.form.isRowVisible(editor)]
 
     @staticmethod
     def _quiet(widget: QWidget, setter: Callable[[Any], None], value: Any) -> None:
@@ -286,11 +313,13 @@ class InspectorWidget(QWidget):
         formula = spec.formula
         extra = ""
         if node.type == "Activation":
-            info = ACTIVATION_INFO.get(str(node.params.get("function")))
+            info = ACTIVATION_INFO.get(str(node.params.get("function", spec.param("function").default)))
             if info is not None:
                 formula = info.formula
-                extra = f"<p><b>{pick(info.title_en, info.title_zh)}</b> — {pick(info.help_en, info.help_zh)}</p>"
+                extra = (f"<p><b>{escape(pick(info.title_en, info.title_zh))}</b> — "
+                         f"{escape(pick(info.help_en, info.help_zh))}</p>")
+        self.formula_html = formula_html(formula)  # typeset as in the help cards: e<sup>z<sub>i</sub></sup>
         self.help.setText(
-            f"<p style='color:#C9D1E0'>{pick(spec.description_en, spec.description_zh)}</p>"
-            f"<p style='font-family:monospace; background:#1B1E25; color:#FFD58A'>&nbsp;{formula}&nbsp;</p>"
-            f"{extra}<p style='color:#9AA3B2'>{pick(spec.help_en, spec.help_zh)}</p>")
+            f"<p style='color:#C9D1E0'>{escape(pick(spec.description_en, spec.description_zh))}</p>"
+            f"<p style=\"{FORMULA_STYLE}\">{self.formula_html}</p>"
+            f"{extra}<p style='color:#9AA3B2'>{escape(pick(spec.help_en, spec.help_zh))}</p>")

@@ -1,5 +1,8 @@
 """The block palette: every catalogue block, grouped, with icon, search and help on hover.
 
+Search goes by what a block does, from the catalogue's data (titles, descriptions, keywords and choices in
+English and Chinese): "relu" or "softmax" find Activation, "max pool" or 池化 find Pool2D.
+
 Dragging an entry starts a drag carrying ``application/x-nnstudio-block`` (the block type) that the canvas
 accepts; double-clicking emits ``block_activated`` so the window adds the block at the view's centre.
 """
@@ -11,8 +14,10 @@ from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from nnstudio.graph.catalogue import BLOCKS, GROUPS, BlockSpec
+from nnstudio.graph.catalogue import BLOCKS, GROUPS, BlockSpec, matches_search
+from nnstudio.ui.editor.context_menu import group_title
 from nnstudio.ui.editor.view import BLOCK_MIME
+from nnstudio.ui.help_card import formula_html
 from nnstudio.ui.i18n import pick, tr
 from nnstudio.ui.icons import block_icon, icon
 
@@ -20,11 +25,6 @@ TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 
-def group_title(group: str) -> str:
-    """The palette heading of a catalogue group, in the interface language."""
-    titles = {"Input": tr("Input"), "Layers": tr("Layers"), "Activations": tr("Activations"),
-              "Merge": tr("Merge"), "Regularisation": tr("Regularisation")}
-    return titles.get(group, group)
 
 
 def block_tooltip(spec: BlockSpec) -> str:
@@ -32,7 +32,8 @@ def block_tooltip(spec: BlockSpec) -> str:
     title = pick(spec.title_en, spec.title_zh)
     description = pick(spec.description_en, spec.description_zh)
     help_text = pick(spec.help_en, spec.help_zh)
-    return (f"<b>{title}</b><br>{description}<br><br><code>{spec.formula}</code>"
+    return (f"<b>{title}</b><br>{description}<br><br>"
+            f"<span style='font-family:serif; color:#FFD58A'>{formula_html(spec.formula)}</span>"
             f"<p style='max-width:360px'>{help_text}</p>")
 
 
@@ -90,6 +91,7 @@ class PaletteWidget(QWidget):
         self.block_items: dict[str, QTreeWidgetItem] = {}
         self._populate()
         self.search.textChanged.connect(self.filter)
+        self.search.returnPressed.connect(self._add_first_match)
         self.tree.itemDoubleClicked.connect(self._activated)
 
     def _populate(self) -> None:
@@ -118,22 +120,30 @@ class PaletteWidget(QWidget):
             top.setExpanded(True)
 
     def filter(self, text: str) -> None:
-        """Show only blocks whose type, title or description contains ``text``."""
-        needle = text.strip().lower()
+        """Show only blocks that match every word of ``text`` (see ``catalogue.matches_search``)."""
+        first = None
         for group, top in self.group_items.items():
             visible = 0
             for i in range(top.childCount()):
                 child = top.child(i)
-                spec = BLOCKS[child.data(0, TYPE_ROLE)]
-                haystack = " ".join((spec.type, spec.title_en, spec.title_zh, spec.description_en,
-                                     spec.description_zh, spec.group)).lower()
-                hidden = bool(needle) and needle not in haystack
+                hidden = not matches_search(BLOCKS[child.data(0, TYPE_ROLE)], text)
                 child.setHidden(hidden)
                 visible += not hidden
+                if not hidden and first is None:
+                    first = child
             top.setHidden(visible == 0)
+            top.setExpanded(True)
+        # The first match is current, so Enter in the search field adds it.
+        if text.strip() and first is not None:
+            self.tree.setCurrentItem(first)
 
     def visible_types(self) -> list[str]:
         return [t for t, item in self.block_items.items() if not item.isHidden() and not item.parent().isHidden()]
+
+    def _add_first_match(self) -> None:
+        visible = self.visible_types()
+        if self.search.text().strip() and visible:
+            self.block_activated.emit(visible[0])
 
     def _activated(self, item: QTreeWidgetItem, column: int) -> None:
         block_type = item.data(0, TYPE_ROLE)

@@ -16,6 +16,16 @@ NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 SEVERITY_ORDER = {"error": 0, "warning": 1}
 
 
+def count_text(errors: int, warnings: int) -> str:
+    """The status bar's summary: "1 error", "2 errors, 1 warning", "No problems" (singular and plural)."""
+    parts = []
+    if errors:
+        parts.append(tr("1 error") if errors == 1 else tr("{count} errors", count=errors))
+    if warnings:
+        parts.append(tr("1 warning") if warnings == 1 else tr("{count} warnings", count=warnings))
+    return tr(", ").join(parts) if parts else tr("No problems")
+
+
 class ProblemsWidget(QWidget):
     node_activated = Signal(str)
     count_changed = Signal(int, int)  # errors, warnings

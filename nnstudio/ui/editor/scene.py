@@ -30,6 +30,18 @@ GRID = 20.0
 SCENE_MARGIN = 4000.0
 LAYOUT_SPACING = LayoutSpacing(column=NODE_WIDTH + 86.0, row=112.0)
 LAYOUT_MAX_COLUMNS = 5  # deeper networks wrap into bands below (see layout.auto_layout)
+WIRE_DRAGGING = QColor("#7AA2FF")   # a wire being dragged over empty canvas
+WIRE_ACCEPTED = QColor("#5BD18B")   # ... over a port that takes it
+WIRE_REFUSED = QColor("#F05454")    # ... over a port that refuses it (the reason shows beside it)
+
+
+def _top_left(data: Any) -> Point | None:
+    """The smallest x and y of the positioned nodes of clipboard ``data`` (None when none has a position)."""
+    try:
+        points = [n["position"] for n in data.get("nodes", []) if isinstance(n, dict) and n.get("position")]
+        return (min(float(p[0]) for p in points), min(float(p[1]) for p in points)) if points else None
+    except (TypeError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def layout_positions(graph: Graph) -> dict[str, Point]:
@@ -44,6 +56,7 @@ class EditorScene(QGraphicsScene):
 
     report_changed = Signal(object)          # ShapeReport after each re-validation
     wire_refused = Signal(str, QPointF)      # why a wire was refused, and where (scene coordinates)
+    wire_hint = Signal(str, QPointF)         # while dragging: why the port under the cursor would refuse ("": fine)
     status_message = Signal(str)
 
     def __init__(self, graph: Graph, undo_stack: QUndoStack, parent: Any = None) -> None:
@@ -57,6 +70,7 @@ class EditorScene(QGraphicsScene):
         # The project's training settings (None: check the wiring alone); validation reads them with the graph.
         self.settings: Any = None
         self.last_refusal = ""
+        self.preview_problem = ""        # why the wire being dragged would be refused where it is now
         self._report = ShapeReport()
         self._dirty = False
         self._applying = False           # positions coming from the document: no snapping, no move records
@@ -378,7 +392,8 @@ class EditorScene(QGraphicsScene):
         self.select_nodes(command.node_ids)
         return command.node_ids
 
-    def paste_clipboard(self) -> list[str]:
+    def paste_clipboard(self, at: QPointF | None = None) -> list[str]:
+        """Paste the clipboard's blocks, each paste a little further down, or with their top-left at ``at``."""
         mime = QGuiApplication.clipboard().mimeData()
         if mime is None:
             return []
@@ -392,6 +407,10 @@ class EditorScene(QGraphicsScene):
             data = json.loads(raw)
         except ValueError:
             return []
+        if at is not None:
+            corner = _top_left(data)
+            if corner is not None:
+                return self.paste_data(data, (at.x() - corner[0], at.y() - corner[1]))
         self._paste_count += 1
         step = 2 * GRID * self._paste_count
         return self.paste_data(data, (step, step))
@@ -401,6 +420,24 @@ class EditorScene(QGraphicsScene):
         if not nodes:
             return []
         return self.paste_data(self.graph.subgraph_dict(nodes), (2 * GRID, 2 * GRID), tr("Duplicate"))
+
+    def delete_nodes(self, node_ids: list[str]) -> None:
+        nodes = [nid for nid in node_ids if nid in self.graph.nodes]
+        if nodes:
+            self.undo_stack.push(DeleteCommand(self.graph, nodes, (), tr("Delete {count} items", count=len(nodes))))
+
+    def delete_edge(self, edge: Edge) -> None:
+        if edge in self.graph.edges:
+            self.undo_stack.push(DeleteCommand(self.graph, [], [edge], tr("Delete wire")))
+
+    def edges_of(self, node_id: str) -> list[Edge]:
+        return [e for e in self.graph.edges if node_id in (e.src, e.dst)]
+
+    def disconnect_all(self, node_id: str) -> None:
+        """Remove every wire into and out of ``node_id``, as one undo step."""
+        edges = self.edges_of(node_id)
+        if edges:
+            self.undo_stack.push(DeleteCommand(self.graph, [], edges, tr("Disconnect all")))
 
     def nudge_selection(self, dx: float, dy: float) -> None:
         nodes = self.selected_node_ids()
@@ -440,7 +477,8 @@ class EditorScene(QGraphicsScene):
             if port is not None:
                 self._wire_from = port
                 self._wire_preview = QGraphicsPathItem()
-                self._wire_preview.setPen(QPen(QColor("#7AA2FF"), 2.0, Qt.PenStyle.DashLine))
+                self._wire_preview.setPen(QPen(WIRE_DRAGGING, 2.0, Qt.PenStyle.DashLine))
+                self.preview_problem = ""
                 self._wire_preview.setZValue(5)
                 self.addItem(self._wire_preview)
                 self._update_preview(event.scenePos())
@@ -457,9 +495,29 @@ class EditorScene(QGraphicsScene):
         path = wire_path(anchor, pos) if self._wire_from.direction == "out" else wire_path(pos, anchor)
         self._wire_preview.setPath(path)
 
+    def _check_preview(self, pos: QPointF) -> None:
+        """Colour the wire being dragged red, with the reason beside it, over a port that would refuse it."""
+        if self._wire_from is None or self._wire_preview is None:
+            return
+        target = self.port_at(pos)
+        problem = ""
+        if target is not None and target is not self._wire_from:
+            problem = self.connection_problem(self._wire_from, target) or ""
+        colour = WIRE_REFUSED if problem else (WIRE_ACCEPTED if target is not None else WIRE_DRAGGING)
+        style = Qt.PenStyle.SolidLine if target is not None else Qt.PenStyle.DashLine
+        self._wire_preview.setPen(QPen(colour, 2.4 if target is not None else 2.0, style))
+        if problem != self.preview_problem:
+            self.preview_problem = problem
+            self.wire_hint.emit(problem, pos)
+
+    def preview_colour(self) -> QColor | None:
+        """The colour of the wire being dragged (None when no wire is being dragged)."""
+        return self._wire_preview.pen().color() if self._wire_preview is not None else None
+
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
         if self._wire_from is not None:
             self._update_preview(event.scenePos())
+            self._check_preview(event.scenePos())
             event.accept()
             return
         super().mouseMoveEvent(event)
@@ -471,6 +529,9 @@ class EditorScene(QGraphicsScene):
             if self._wire_preview is not None:
                 self.removeItem(self._wire_preview)
                 self._wire_preview = None
+            if self.preview_problem:
+                self.preview_problem = ""
+                self.wire_hint.emit("", event.scenePos())
             end = self.port_at(event.scenePos())
             if end is not None and end is not start:
                 self.connect_ports(start, end, event.scenePos())

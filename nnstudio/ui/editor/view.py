@@ -1,5 +1,6 @@
 """The window onto the canvas: zoom around the cursor, pan (middle button or space + drag), rubber-band
-selection, a dotted grid, dropping blocks from the palette, and a transient label explaining refused wires.
+selection, a dotted grid, dropping blocks from the palette, right-click menus (``context_menu.py``), and a
+label explaining refused wires (while a wire is dragged over a port that refuses it, and after a refusal).
 """
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import math
 from typing import Any
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtGui import QColor, QContextMenuEvent, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsView, QLabel, QToolTip
 
+from nnstudio.ui.editor.context_menu import build_context_menu
 from nnstudio.ui.editor.scene import GRID, EditorScene
 
 BLOCK_MIME = "application/x-nnstudio-block"
@@ -24,6 +26,7 @@ class EditorView(QGraphicsView):
 
     block_dropped = Signal(str, QPointF)
     zoom_changed = Signal(float)
+    help_requested = Signal(str)  # a node's "Help for ..." menu entry: the node id
 
     def __init__(self, scene: EditorScene, parent: Any = None) -> None:
         super().__init__(scene, parent)
@@ -54,6 +57,8 @@ class EditorView(QGraphicsView):
         self._notice_timer.setSingleShot(True)
         self._notice_timer.timeout.connect(self._notice.hide)
         scene.wire_refused.connect(self.show_refusal)
+        scene.wire_hint.connect(self.show_wire_hint)
+        self.last_menu: Any = None  # the last right-click menu (kept so it outlives exec, and for tests)
 
     @property
     def editor_scene(self) -> EditorScene:
@@ -218,6 +223,23 @@ class EditorView(QGraphicsView):
             return
         super().dropEvent(event)
 
+    # -- right-click menus ----------------------------------------------------------------------------
+    def context_menu(self, view_pos: QPoint) -> Any:
+        """The menu for what lies under ``view_pos``: a node, a wire or the empty canvas (not shown)."""
+        self.last_menu = build_context_menu(self, view_pos)
+        return self.last_menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        if self._panning:
+            return
+        menu = self.context_menu(event.pos())
+        event.accept()
+        self.exec_menu(menu, event.globalPos())
+
+    def exec_menu(self, menu: Any, global_pos: QPoint) -> None:
+        """Show ``menu`` at ``global_pos`` until it closes (a seam for tests, which must not block)."""
+        menu.exec(global_pos)
+
     # -- refused wires --------------------------------------------------------------------------------
     def show_refusal(self, reason: str, scene_pos: QPointF) -> None:
         self._notice.setText("✖  " + reason)
@@ -231,6 +253,22 @@ class EditorView(QGraphicsView):
         self._notice.raise_()
         self._notice_timer.start(3500)
         QToolTip.showText(self.viewport().mapToGlobal(where), reason, self.viewport())
+
+    def show_wire_hint(self, reason: str, scene_pos: QPointF) -> None:
+        """While a wire is dragged: the reason a port would refuse it beside the cursor ("" hides it)."""
+        if not reason:
+            if not self._notice_timer.isActive():  # a refusal being shown stays for its time
+                self._notice.hide()
+            return
+        self._notice_timer.stop()
+        self._notice.setText("✖  " + reason)
+        self._notice.adjustSize()
+        where = self.mapFromScene(scene_pos) + QPoint(14, 14)
+        limit = self.viewport().rect()
+        self._notice.move(max(4, min(where.x(), limit.width() - self._notice.width() - 4)),
+                          max(4, min(where.y(), limit.height() - self._notice.height() - 4)))
+        self._notice.show()
+        self._notice.raise_()
 
     def notice_text(self) -> str:
         """The refusal currently shown over the canvas ("" when none)."""
