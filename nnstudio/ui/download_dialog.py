@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
 from nnstudio.errors import UserError
 from nnstudio.ui.i18n import tr
-from nnstudio.ui.threads import start_worker
+from nnstudio.ui.threads import end_worker, start_worker
 
 TITLES = {"mnist": "Download full MNIST (70,000 digits)…",
           "fashion-mnist": "Download Fashion-MNIST (70,000 images)…"}
@@ -95,7 +95,8 @@ class DownloadController(QObject):
             self.worker.cancel()
 
     def _thread_ended(self) -> None:
-        """The worker and its thread delete themselves (nnstudio.ui.threads); forget them."""
+        """The thread ended: free the worker and the thread here, in the GUI thread (nnstudio.ui.threads)."""
+        end_worker(self.thread)
         self.thread = self.worker = None
 
     def _progress(self, done: int, total: int, file_name: str) -> None:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QS
 
 from nnstudio.errors import UserError
 from nnstudio.teaching import THRESHOLD, GradCheckResult, GradRow, gradient_check
-from nnstudio.ui.threads import start_worker
+from nnstudio.ui.threads import end_worker, start_worker
 from nnstudio.ui.i18n import tr
 
 PASS_COLOUR = "#3FB950"
@@ -141,13 +141,14 @@ class GradCheckPanel(QWidget):
         worker.failed.connect(self._fail)
         self.run_button.setEnabled(False)
         self.status.setText(tr("Checking gradients…"))
-        self._worker = worker  # held while it runs; it deletes itself when its thread ends
+        self._worker = worker  # held while it runs; released in _cleanup once its thread has ended
         self._thread = start_worker(worker, worker.done, "nnstudio-gradient-check", self._cleanup)
         return True
 
     @Slot()
     def _cleanup(self) -> None:
-        """The thread ended (the worker and the thread delete themselves: see nnstudio.ui.threads)."""
+        """The thread ended: free the worker and the thread here, in the GUI thread (nnstudio.ui.threads)."""
+        end_worker(self._thread)
         self._thread = self._worker = None
         self.run_button.setEnabled(True)
 

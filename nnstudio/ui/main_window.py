@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox,
-                               QStackedWidget, QTextBrowser, QToolBar, QUndoView, QVBoxLayout, QWidget)
+                               QScrollArea, QStackedWidget, QTextBrowser, QToolBar, QUndoView, QVBoxLayout,
+                               QWidget)
 
 from nnstudio.errors import UserError
 from nnstudio.graph.catalogue import ACTIVATION_INFO, BLOCKS
@@ -36,6 +37,7 @@ from nnstudio.ui.start_page import StartPage, list_examples
 
 PROJECT_FILTER = "NN Studio project (*.nnproj *.json);;All files (*)"
 STATE_VERSION = 1
+DOCK_MIN_WIDTH, DOCK_MIN_HEIGHT = 200, 80  # the most a dock's content may ask for as its minimum
 
 Area = Qt.DockWidgetArea
 
@@ -73,6 +75,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.start_page)
         self.stack.addWidget(self.view)
         self.setCentralWidget(self.stack)
+        self.stack.setMinimumSize(320, 180)  # the canvas scrolls and zooms: it never needs to grow the window
 
         self.palette = PaletteWidget()
         self.inspector = InspectorWidget(self.scene)
@@ -96,7 +99,10 @@ class MainWindow(QMainWindow):
         self.autosaver = recovery.Autosaver(lambda: self.project, self.is_modified, parent=self)
         self.resize(1440, 900)
         self._install_extensions()
+        self._default_state = self.saveState(STATE_VERSION)  # what View > Reset layout goes back to
         self.restore_layout()
+        from nnstudio.ui.wheel_guard import install_wheel_guard
+        install_wheel_guard()
         self.last_error = ""
         self._show_start_page()
         self._set_editing_enabled(False)
@@ -111,9 +117,24 @@ class MainWindow(QMainWindow):
         return self.project.graph if self.project is not None else None
 
     def add_dock(self, widget: QWidget, title: str, area: Qt.DockWidgetArea = Area.RightDockWidgetArea,
-                 name: str | None = None) -> QDockWidget:
-        """Add a dockable panel (remembered in the window layout) with an entry in View > Panels."""
+                 name: str | None = None, scroll: bool = False) -> QDockWidget:
+        """Add a dockable panel (remembered in the window layout) with an entry in View > Panels.
+
+        ``scroll``: the panel scrolls inside its dock instead of asking for its full size, so a large panel
+        (the drawing canvas) never makes the window grow past the screen."""
         name = name or title.lower().replace(" ", "_")
+        if scroll:
+            area_widget = QScrollArea()
+            area_widget.setWidget(widget)
+            area_widget.setWidgetResizable(True)
+            area_widget.setFrameShape(QScrollArea.Shape.NoFrame)
+            area_widget.setMinimumSize(160, 80)
+            widget = area_widget
+        # However much a panel would like, its dock can be made small: the window never grows past the screen
+        # (a panel with its own explicit minimum, like the plots, keeps it).
+        if widget.minimumSize().isNull():
+            hint = widget.minimumSizeHint()
+            widget.setMinimumSize(min(max(hint.width(), 0), DOCK_MIN_WIDTH), min(max(hint.height(), 0), DOCK_MIN_HEIGHT))
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{name}")
         dock.setWidget(widget)
@@ -141,10 +162,12 @@ class MainWindow(QMainWindow):
         install_interop(self, self.training)
         install_downloads(self)
         self.digit_panel = DigitPanel()
-        digit_dock = self.add_dock(self.digit_panel, tr("Draw a digit"), Area.RightDockWidgetArea, "draw_digit")
+        digit_dock = self.add_dock(self.digit_panel, tr("Draw a digit"), Area.RightDockWidgetArea, "draw_digit",
+                                   scroll=True)
         digit_dock.hide()
         self.captcha_panel = CaptchaPanel()
-        captcha_dock = self.add_dock(self.captcha_panel, tr("Captcha"), Area.RightDockWidgetArea, "captcha")
+        captcha_dock = self.add_dock(self.captcha_panel, tr("Captcha"), Area.RightDockWidgetArea, "captcha",
+                                     scroll=True)
         captcha_dock.hide()
         self.draw_digit_requested.connect(self.show_digit_canvas)
         self.digit_panel.input_changed.connect(self._drawing_changed)
@@ -286,6 +309,8 @@ class MainWindow(QMainWindow):
         self.act_snap.setCheckable(True)
         self.act_snap.setChecked(self.scene.snap_enabled)
         self.act_start_page = self._action(tr("Start &page"), self._show_start_page)
+        self.act_reset_layout = self._action(tr("&Reset layout"), self.reset_layout, None, "",
+                                             tr("Put every panel back where it started, sized for this window"))
         self.act_block_help = self._action(tr("&Block help"), self.show_block_help, S.HelpContents, "help")
         self.act_about = self._action(tr("&About NN Studio"), self.show_about)
         self.act_draw = self._action(tr("Draw a &digit…"), self.draw_digit_requested.emit, None, "draw")
@@ -322,7 +347,7 @@ class MainWindow(QMainWindow):
         self.panels_menu = self.view_menu.addMenu(tr("&Panels"))
         self.view_menu.addSeparator()
         for action in (self.act_zoom_in, self.act_zoom_out, self.act_zoom_reset, self.act_fit, None,
-                       self.act_snap, self.act_start_page):
+                       self.act_snap, self.act_start_page, self.act_reset_layout):
             self.view_menu.addSeparator() if action is None else self.view_menu.addAction(action)
 
         self.train_menu: QMenu = bar.addMenu(tr("&Train"))
@@ -336,6 +361,7 @@ class MainWindow(QMainWindow):
         self.toolbar = QToolBar(tr("Main toolbar"))
         self.toolbar.setObjectName("mainToolbar")
         self.toolbar.setMovable(False)
+        self.toolbar.setIconSize(QSize(20, 20))  # two toolbar rows (this and the run bar) fit a 768-pixel screen
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         for action in (self.act_new, self.act_open, self.act_save, None, self.act_undo, self.act_redo, None,
                        self.act_cut, self.act_copy, self.act_paste, self.act_delete, None, self.act_layout,
@@ -721,6 +747,13 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------------------------
     # window layout and closing
     # ------------------------------------------------------------------------------------------------
+    def reset_layout(self) -> None:
+        """Every dock back to its first place and size, for the window's current size (View > Reset layout)."""
+        self.restoreState(self._default_state, STATE_VERSION)
+        training = getattr(self, "training", None)
+        if training is not None:
+            training.size_docks(force=True)
+
     def restore_layout(self) -> None:
         geometry = self.settings.value("window/geometry")
         state = self.settings.value("window/state")

@@ -2,20 +2,20 @@
 
 Why this exists: three features ran work off the GUI thread, each wiring its thread by hand and each freeing
 the worker and the thread at a different moment; a GUI test suite that crashed inside Qt now and then was
-the symptom.  :func:`start_worker` wires them the way Qt documents (and superqt's ``_qthreading`` does):
+the symptom.  :func:`start_worker` wires them one way:
 
 * ``worker.moveToThread(thread)``, ``thread.started -> worker.run``;
 * the worker's ``done`` signal -> ``thread.quit`` (direct: ``quit`` is thread-safe, so the thread ends even
   while the GUI thread is blocked in ``wait()``);
-* ``thread.finished -> worker.deleteLater`` (the worker is deleted in its own thread as it ends) and
-  ``thread.finished -> thread.deleteLater`` (the thread object is deleted by the GUI's event loop, after every
-  queued slot connected earlier to ``finished`` has run).
+* ``thread.finished -> on_finished``, a bound slot of a GUI-thread object (queued; Qt drops the connection
+  if that object goes first).
 
-The caller connects its own slots to the worker's signals before calling :func:`start_worker`, passes its
-end-of-run slot as ``on_finished`` (connected to ``thread.finished`` before the deletions, so it runs first),
-keeps references to the worker and the returned thread while it runs (neither has a parent), and never
-touches either object after that slot.  Slots are bound methods of QObjects (never lambdas), so Qt drops
-a connection when its receiver is deleted.
+Who frees what: the worker and the thread are Python objects without a Qt parent, held by their owner.  The
+owner's ``on_finished`` calls :func:`end_worker` (which waits the last moments of the thread, since
+``finished`` is emitted just *before* the thread ends) and then drops both references, so both are deleted
+in the GUI thread, by Python, when nothing runs in them any more.  ``deleteLater`` is not used: a C++
+deletion in the worker thread of an object that Python also owns raced with the GUI thread (a segmentation
+fault seen once in ten runs of the GUI suite).
 """
 from __future__ import annotations
 
@@ -23,10 +23,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread
 
+END_WAIT_MS = 10_000
+
 
 def start_worker(worker: QObject, done: Any, name: str, on_finished: Any = None) -> QThread:
     """Start ``worker.run`` in a new QThread named ``name``; ``done`` is the worker's signal that ends it and
-    ``on_finished`` (a bound slot of a GUI-thread object) runs once the thread has ended."""
+    ``on_finished`` (a bound slot of a GUI-thread object) runs once the thread has finished its work."""
     thread = QThread()
     thread.setObjectName(name)
     worker.moveToThread(thread)
@@ -34,10 +36,13 @@ def start_worker(worker: QObject, done: Any, name: str, on_finished: Any = None)
     done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     if on_finished is not None:
         thread.finished.connect(on_finished, Qt.ConnectionType.QueuedConnection)
-    thread.finished.connect(worker.deleteLater)
-    thread.finished.connect(thread.deleteLater)
     thread.start()
     return thread
 
 
-__all__ = ["start_worker"]
+def end_worker(thread: QThread | None) -> bool:
+    """Wait until ``thread`` has really ended (call from the owner's ``on_finished`` before dropping it)."""
+    return thread is None or thread.wait(END_WAIT_MS)
+
+
+__all__ = ["end_worker", "start_worker"]

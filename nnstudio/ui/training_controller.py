@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QScrollArea
 
 from nnstudio.engine.weights_io import read_weights, write_weights
@@ -32,6 +32,7 @@ from nnstudio.training.validation import validate_project
 from nnstudio.ui.editor.commands import SetTrainingCommand
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels import Dashboard
+from nnstudio.ui.run_bar import RunBar
 from nnstudio.ui.training_panel import TrainingPanel
 from nnstudio.ui.worker import (RunInfo, RunResult, TrainingRequest, TrainingSession, default_load_dataset,
                                 default_make_trainer)
@@ -101,15 +102,28 @@ class TrainingController(QObject):
         menu = w.train_menu
         menu.addSeparator()
         self.actions = {
-            "train": self._action(menu, tr("&Train"), self.train, "Ctrl+T"),
-            "pause": self._action(menu, tr("&Pause / Resume"), self.toggle_pause, "Ctrl+P"),
-            "stop": self._action(menu, tr("&Stop"), self.stop),
-            "step": self._action(menu, tr("Train one &batch"), self.step),
+            "train": self._action(menu, tr("&Train"), self.train, ["F5", "Ctrl+T"]),
+            "pause": self._action(menu, tr("&Pause"), self.toggle_pause, ["F6", "Ctrl+P"]),
+            "stop": self._action(menu, tr("&Stop"), self.stop, ["Shift+F5"]),
+            "step": self._action(menu, tr("Step one &batch"), self.step, ["F10"]),
+            "step_epoch": self._action(menu, tr("Step one &epoch"), self.step_epoch, ["F11"]),
             "reset": self._action(menu, tr("&Reset weights"), self.reset_weights),
             "evaluate": self._action(menu, tr("&Evaluate on test set"), self.evaluate),
         }
+        self.actions["pause"].setCheckable(True)
+        for key, tip in (("train", tr("Train the network (continues from its trained weights)")),
+                         ("pause", tr("Pause the run, or resume it")), ("stop", tr("Stop the run and keep what it learned")),
+                         ("step", tr("Train one batch, then pause")), ("step_epoch", tr("Train to the end of the epoch, then pause"))):
+            shortcut = self.actions[key].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            self.actions[key].setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
         menu.addSeparator()
         self._action(menu, tr("Show training &dashboard"), self.show_dashboard)
+        # The run bar: the same actions, the playback speed and the progress, always in sight.
+        self.run_bar = RunBar(self.actions, w)
+        self.run_bar.speed_changed.connect(self._speed_changed)
+        if hasattr(w, "addToolBarBreak"):
+            w.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+            w.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.run_bar)
         if hasattr(w, "project_opened"):
             w.project_opened.connect(self.project_opened)
         if hasattr(w, "graph_changed"):
@@ -123,10 +137,10 @@ class TrainingController(QObject):
         self._set_state("idle")
         return self
 
-    def _action(self, menu: Any, text: str, slot: Callable[[], Any], shortcut: str | None = None) -> QAction:
+    def _action(self, menu: Any, text: str, slot: Callable[[], Any], shortcuts: list[str] | None = None) -> QAction:
         action = QAction(text, self.window)
-        if shortcut:
-            action.setShortcut(shortcut)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(k) for k in shortcuts])
         action.triggered.connect(lambda _checked=False: slot())
         menu.addAction(action)
         return action
@@ -134,10 +148,6 @@ class TrainingController(QObject):
     def _connect_panel(self) -> None:
         p = self.panel
         p.setting_edited.connect(self.edit_setting)
-        p.train_clicked.connect(self.train)
-        p.pause_toggled.connect(lambda paused: self.pause() if paused else self.resume())
-        p.stop_clicked.connect(self.stop)
-        p.step_clicked.connect(self.step)
         p.reset_clicked.connect(self.reset_weights)
         p.evaluate_clicked.connect(self.evaluate)
         self.dashboard.feature_maps.sample_changed.connect(self._probe_index_changed)
@@ -169,7 +179,7 @@ class TrainingController(QObject):
         self.weights, self.weights_saved, self.dataset, self.info, self.last_result = None, True, None, None, None
         self._latest_report = None
         self.dashboard.clear()
-        self.panel.clear_progress()
+        self._clear_progress()
         path = self.weights_path()
         if path is not None and path.is_file():
             try:
@@ -306,6 +316,7 @@ class TrainingController(QObject):
         request = TrainingRequest(project.graph.copy(), settings, weights,
                                   probe_index=self.dashboard.feature_maps.sample_box.value(),
                                   probe_input=self.probe_drawing, start_paused=start_paused,
+                                  epoch_seconds=self.run_bar.speed_seconds() if hasattr(self, "run_bar") else 0.0,
                                   views=self.dashboard.wanted_views(self.panel_visible))
         key = (settings.get("dataset"), repr(sorted(dict(settings.get("dataset_options") or {}).items())))
         dataset = self.dataset if self.dataset is not None and getattr(self.dataset, "_nnstudio_key", None) == key \
@@ -314,7 +325,7 @@ class TrainingController(QObject):
         self.session = session
         self.run_starting.emit(continuing)  # hints and notes of the previous run go
         self._latest_report = None
-        self.panel.clear_progress()
+        self._clear_progress()
         self.dashboard.connect_session(session, continuing)
         session.started.connect(self._started)
         session.batches.connect(self._batches)
@@ -338,6 +349,15 @@ class TrainingController(QObject):
         except UserError:
             return False
         return True
+
+    def _clear_progress(self) -> None:
+        run_bar = getattr(self, "run_bar", None)
+        if run_bar is not None:
+            run_bar.clear_progress()
+
+    def _speed_changed(self, epoch_seconds: float) -> None:
+        if self.session is not None and self.session.is_running:
+            self.session.set_playback(epoch_seconds)
 
     def _paused_changed(self, paused: bool) -> None:
         self._set_state("paused" if paused else "running")
@@ -368,7 +388,7 @@ class TrainingController(QObject):
         now = time.perf_counter()
         if now - self._progress_shown_at >= PROGRESS_INTERVAL_S:
             self._progress_shown_at = now
-            self.panel.show_progress(reports[-1], self.info.epochs, self.info.steps_per_epoch)
+            self.run_bar.show_progress(reports[-1], self.info.epochs, self.info.steps_per_epoch)
 
     def _epoch(self, report: Any) -> None:
         val = getattr(report, "val_acc", None)
@@ -388,9 +408,9 @@ class TrainingController(QObject):
     def _finished(self, result: RunResult) -> None:
         self.last_result = result
         if self._latest_report is not None and self.info is not None:  # the throttle may have held it back
-            self.panel.show_final_progress(self._latest_report, self.info.epochs, self.info.steps_per_epoch)
+            self.run_bar.show_final_progress(self._latest_report, self.info.epochs, self.info.steps_per_epoch)
         else:
-            self.panel.progress_label.setText("")
+            self._clear_progress()
         self._latest_report = None
         kept = False
         if result.ok and result.weights is not None:
@@ -437,6 +457,13 @@ class TrainingController(QObject):
         elif self.train(start_paused=True):
             self.session.step()
 
+    def step_epoch(self) -> None:
+        """The rest of the epoch: from a paused run, or a whole first epoch from a new run that then waits."""
+        if self.is_training:
+            self.session.step_epoch()
+        elif self.train(start_paused=True):
+            self.session.step_epoch()
+
     def stop(self) -> None:
         if self.session is not None:
             self.session.stop()
@@ -468,7 +495,7 @@ class TrainingController(QObject):
         self.weights_saved = not had
         self.info = self.last_result = None
         self.dashboard.clear()
-        self.panel.clear_progress()
+        self._clear_progress()
         self.panel.show_status(tr("Weights reset: the next run starts from fresh random weights."))
         self.weights_changed.emit()
 
@@ -524,9 +551,15 @@ class TrainingController(QObject):
         if hasattr(self, "actions"):
             running = state != "idle"
             self.actions["train"].setEnabled(not running)
-            self.actions["pause"].setEnabled(running)
+            pause = self.actions["pause"]
+            pause.setEnabled(running)
+            pause.blockSignals(True)  # showing the state is not a request to change it
+            pause.setChecked(state == "paused")
+            pause.blockSignals(False)
+            pause.setText(tr("&Resume") if state == "paused" else tr("&Pause"))
             self.actions["stop"].setEnabled(running)
             self.actions["step"].setEnabled(state != "running")
+            self.actions["step_epoch"].setEnabled(state != "running")
             self.actions["reset"].setEnabled(not running)
             self.actions["evaluate"].setEnabled(not running)
 

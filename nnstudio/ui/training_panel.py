@@ -1,20 +1,19 @@
-"""The training panel: the run's settings, the Train / Pause / Stop / Step / Reset buttons and the progress.
+"""The training panel: the run's settings, Reset weights / Evaluate, and the run's status line.
 
 Why this exists: the settings are part of the project (its ``training`` section), so this widget is only a
 view of them: :meth:`TrainingPanel.set_settings` shows a dict without echoing it back, and every edit by
 the user is announced once through ``setting_edited(key, value)`` for the controller to write into the
 project (as an undoable command when the window has an undo stack).  The buttons only emit signals; the
-controller owns the run.
+controller owns the run.  Train / Pause / Stop / Step and the progress live in the always-visible run bar
+(:mod:`nnstudio.ui.run_bar`).
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
-                               QHBoxLayout, QLabel, QMenu, QProgressBar, QPushButton, QSpinBox, QToolButton,
-                               QVBoxLayout, QWidget)
+                               QHBoxLayout, QLabel, QMenu, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from nnstudio.engine.optimizers import OPTIMIZERS, SCHEDULES
 from nnstudio.graph.project_file import BACKEND_CHOICES, default_training
@@ -47,30 +46,10 @@ def backend_choices() -> list[str]:
     return ["auto"] + [b for b in BACKEND_CHOICES if b in found and b != "auto"]
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "–"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def progress_text(epoch: int, epochs: int, step: int, steps: int | None, samples_per_s: float,
-                  eta_s: float | None) -> str:
-    batch = f"{step}/{steps}" if steps else str(step)
-    return tr("epoch {epoch}/{epochs} · batch {batch} · {speed} samples/s · {left} left", epoch=epoch,
-              epochs=epochs, batch=batch, speed=f"{samples_per_s:,.0f}", left=format_duration(eta_s))
-
-
 class TrainingPanel(QWidget):
-    """Settings form, run buttons, progress bar and a status line."""
+    """Settings form, Reset weights / Evaluate and a status line."""
 
     setting_edited = Signal(str, object)
-    train_clicked = Signal()
-    pause_toggled = Signal(bool)
-    stop_clicked = Signal()
-    step_clicked = Signal()
     reset_clicked = Signal()
     evaluate_clicked = Signal()
 
@@ -138,36 +117,17 @@ class TrainingPanel(QWidget):
         layout.addLayout(form)
 
         buttons = QGridLayout()
-        self.train_button = QPushButton(tr("Train"))
-        self.train_button.setDefault(True)
-        self.pause_button = QPushButton(tr("Pause"))
-        self.pause_button.setCheckable(True)
-        self.stop_button = QPushButton(tr("Stop"))
-        self.step_button = QPushButton(tr("Step"))
-        self.step_button.setToolTip(tr("Train on one batch, then pause"))
         self.reset_button = QPushButton(tr("Reset weights"))
         self.evaluate_button = QPushButton(tr("Evaluate on test set"))
-        for i, button in enumerate((self.train_button, self.pause_button, self.stop_button, self.step_button,
-                                    self.reset_button, self.evaluate_button)):
-            buttons.addWidget(button, i // 3, i % 3)
+        buttons.addWidget(self.reset_button, 0, 0)
+        buttons.addWidget(self.evaluate_button, 0, 1)
         layout.addLayout(buttons)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setTextVisible(False)
-        self.progress_label = QLabel("")
         self.status = QLabel(tr("Ready."))
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.progress_label)
         layout.addWidget(self.status)
         layout.addStretch(1)
 
-        self.train_button.clicked.connect(self.train_clicked.emit)
-        self.pause_button.toggled.connect(self._pause_toggled)
-        self.stop_button.clicked.connect(self.stop_clicked.emit)
-        self.step_button.clicked.connect(self.step_clicked.emit)
         self.reset_button.clicked.connect(self.reset_clicked.emit)
         self.evaluate_button.clicked.connect(self.evaluate_clicked.emit)
         self._connect_edits()
@@ -203,11 +163,6 @@ class TrainingPanel(QWidget):
     def _edited(self, key: str, value: Any) -> None:
         if not self._loading:
             self.setting_edited.emit(key, value)
-
-    def _pause_toggled(self, paused: bool) -> None:
-        self.pause_button.setText(tr("Resume") if paused else tr("Pause"))
-        if not self._loading:
-            self.pause_toggled.emit(paused)
 
     def _open_user_data(self, folder: bool) -> None:
         path = self._choose_data_path(self, folder)
@@ -262,46 +217,14 @@ class TrainingPanel(QWidget):
 
     # -- run state and progress ------------------------------------------------------------------------------
     def set_state(self, state: str) -> None:
-        """"idle", "running" or "paused": which buttons make sense."""
+        """"idle", "running" or "paused": the settings are fixed while a run goes on."""
         running = state in ("running", "paused")
-        self.train_button.setEnabled(not running)
-        self.pause_button.setEnabled(running)
-        self.stop_button.setEnabled(running)
-        self.step_button.setEnabled(state != "running")
         self.reset_button.setEnabled(not running)
         self.evaluate_button.setEnabled(not running)
         for widget in (self.dataset, self.open_data, self.loss, self.optimizer, self.learning_rate, self.batch_size,
                        self.epochs, self.schedule, self.augment, self.validation_split, self.backend, self.seed,
                        self.clip_norm):
             widget.setEnabled(not running)
-        self._loading = True
-        try:
-            self.pause_button.setChecked(state == "paused")
-            self.pause_button.setText(tr("Resume") if state == "paused" else tr("Pause"))
-        finally:
-            self._loading = False
-
-    def show_progress(self, report: Any, epochs: int, steps_per_epoch: int | None) -> None:
-        epoch, step = int(getattr(report, "epoch", 0)), int(getattr(report, "step", 0))
-        if steps_per_epoch:
-            done = ((epoch - 1) + min(step, steps_per_epoch) / steps_per_epoch) / max(epochs, 1)
-            self.progress.setValue(int(1000 * min(max(done, 0.0), 1.0)))
-        self.progress_label.setText(progress_text(epoch, epochs, step, steps_per_epoch,
-                                                  float(getattr(report, "samples_per_s", 0.0) or 0.0),
-                                                  getattr(report, "eta_s", None)))
-
-    def clear_progress(self) -> None:
-        """No run to show: an empty bar and no progress line (a new project, reset weights)."""
-        self.progress.setValue(0)
-        self.progress_label.setText("")
-
-    def show_final_progress(self, report: Any, epochs: int, steps_per_epoch: int | None) -> None:
-        """Where the run ended, without a time left (it is not running any more)."""
-        self.show_progress(report, epochs, steps_per_epoch)
-        epoch, step = int(getattr(report, "epoch", 0)), int(getattr(report, "step", 0))
-        batch = f"{step}/{steps_per_epoch}" if steps_per_epoch else str(step)
-        self.progress_label.setText(tr("ended at epoch {epoch}/{epochs} · batch {batch}", epoch=epoch,
-                                       epochs=epochs, batch=batch))
 
     def show_status(self, text: str, error: bool = False) -> None:
         self.status.setStyleSheet("color: #B91C1C;" if error else "")

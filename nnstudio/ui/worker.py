@@ -33,7 +33,7 @@ from nnstudio.training.trainer import is_out_of_memory, oom_message
 from nnstudio.training.views import Boundary, Histograms, Predictions, Probe
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.priority import lower_training_priority
-from nnstudio.ui.threads import start_worker
+from nnstudio.ui.threads import end_worker, start_worker
 
 # Worker-side views: minimum seconds between two updates, and the share of the run each may take.
 BOUNDARY_INTERVAL_S = 0.25
@@ -56,6 +56,7 @@ class TrainingRequest:
     probe_index: int = 0
     probe_input: np.ndarray | None = None  # e.g. the canvas drawing; overrides probe_index
     start_paused: bool = False  # "Step" before any run: build, then wait for step requests
+    epoch_seconds: float = 0.0  # playback speed: the shortest time an epoch may take (0: full speed)
     views: set[str] = field(default_factory=lambda: {"gradients", "boundary", "probe", "histograms", "predictions"})
 
 
@@ -144,7 +145,8 @@ class RunControl:
     A plain object (not a QObject), so the GUI can keep asking it things however the worker's life ends.
     """
 
-    def __init__(self, paused: bool, views_wanted: set[str], probe_index: int, probe_input: np.ndarray | None) -> None:
+    def __init__(self, paused: bool, views_wanted: set[str], probe_index: int, probe_input: np.ndarray | None,
+                 epoch_seconds: float = 0.0) -> None:
         self._cond = threading.Condition()
         self.paused = paused
         self.stopped = False
@@ -154,6 +156,8 @@ class RunControl:
         self.probe_input = probe_input
         self.probe_changed = True
         self.trainer: Any = None
+        self.until_epoch_end = False  # "step one epoch": batches go through until the epoch ends
+        self.epoch_seconds = epoch_seconds  # playback: the shortest time an epoch may take (0: full speed)
 
     def pause(self) -> None:
         with self._cond:
@@ -169,6 +173,18 @@ class RunControl:
         with self._cond:
             self.paused = True
             self.steps += 1
+            self._cond.notify_all()
+
+    def step_epoch(self) -> None:
+        """Run to the end of the current epoch, then stay paused."""
+        with self._cond:
+            self.paused = True
+            self.until_epoch_end = True
+            self._cond.notify_all()
+
+    def set_playback(self, epoch_seconds: float) -> None:
+        with self._cond:
+            self.epoch_seconds = max(0.0, float(epoch_seconds))
             self._cond.notify_all()
 
     def stop(self) -> None:
@@ -197,15 +213,32 @@ class RunControl:
             changed, self.probe_changed = self.probe_changed, False
             return set(self.views), changed, self.probe_index, self.probe_input
 
-    def wait_after(self, after_batch: bool) -> None:
-        """Block the worker while paused (a requested step lets exactly one batch through)."""
+    def wait_after(self, after_batch: bool, epoch_ended: bool = False, steps_per_epoch: int = 0,
+                   batch_seconds: float = 0.0) -> None:
+        """Block the worker while paused (a requested step lets exactly one batch through, a requested epoch
+        step the rest of the epoch), and hold each batch long enough for the chosen playback speed."""
         with self._cond:
-            if self.steps > 0 and after_batch:  # a step was requested: this batch was it
+            if self.until_epoch_end:
+                if not epoch_ended:
+                    self._hold(after_batch, steps_per_epoch, batch_seconds)
+                    return
+                self.until_epoch_end = False  # the epoch is done: pause here
+            elif self.steps > 0 and after_batch:  # a step was requested: this batch was it
                 self.steps -= 1
                 if self.steps > 0:
                     return
-            while self.paused and not self.stopped and self.steps == 0:
+            else:
+                self._hold(after_batch, steps_per_epoch, batch_seconds)
+            while self.paused and not self.stopped and self.steps == 0 and not self.until_epoch_end:
                 self._cond.wait(PAUSE_SLICE_S)
+
+    def _hold(self, after_batch: bool, steps_per_epoch: int, batch_seconds: float) -> None:
+        """Playback: wait out the rest of this batch's share of the epoch's time (stop or pause end it early)."""
+        if not after_batch or self.epoch_seconds <= 0 or steps_per_epoch <= 0:
+            return
+        left = self.epoch_seconds / steps_per_epoch - batch_seconds
+        if left > 0 and not self.stopped:
+            self._cond.wait(min(left, 5.0))
 
 
 # -- building the trainer ----------------------------------------------------------------------------------
@@ -295,10 +328,13 @@ class TrainingWorker(QObject):
             self.trainer.request_stop()
         finished: RunFinished | None = None
         last: BatchReport | None = None
+        steps_per_epoch = 0
+        batch_started = time.perf_counter()
         generator = self.trainer.run()
         try:
             for event in generator:
                 if isinstance(event, RunStarted):
+                    steps_per_epoch = int(event.steps_per_epoch)
                     self.inbox.put_event(self._run_info(event))
                 elif isinstance(event, BatchReport):
                     last = event
@@ -316,7 +352,11 @@ class TrainingWorker(QObject):
                 else:  # Hint and anything newer: the GUI decides
                     self.inbox.put_event(event)
                 self.trainer.want_grad_norms = "gradients" in self.control.snapshot()[0]
-                self.control.wait_after(isinstance(event, BatchReport))
+                is_batch = isinstance(event, BatchReport)
+                self.control.wait_after(is_batch, isinstance(event, EpochReport), steps_per_epoch,
+                                        time.perf_counter() - batch_started)
+                if is_batch:
+                    batch_started = time.perf_counter()
         finally:
             generator.close()
         if finished is None:  # the trainer always ends with RunFinished; a generator that did not is a bug
@@ -402,7 +442,8 @@ class TrainingSession(QObject):
                  load_dataset: Callable[..., Any] = default_load_dataset, dataset: Any = None) -> None:
         super().__init__(parent)
         self.inbox = ReportInbox()
-        self.control = RunControl(request.start_paused, request.views, request.probe_index, request.probe_input)
+        self.control = RunControl(request.start_paused, request.views, request.probe_index, request.probe_input,
+                                  request.epoch_seconds)
         self._worker_args = (request, self.inbox, self.control, make_trainer, load_dataset, dataset)
         self.thread: Any = None
         self._worker: TrainingWorker | None = None
@@ -422,7 +463,7 @@ class TrainingSession(QObject):
         return self._running and self.control.paused
 
     def start(self) -> None:
-        # Held while it runs (it has no parent); it deletes itself when its thread ends: never touched after.
+        # Held while it runs (it has no parent); released once its thread has ended (nnstudio.ui.threads).
         self._worker = TrainingWorker(*self._worker_args)
         self._running = True
         self._timer.start()
@@ -442,6 +483,14 @@ class TrainingSession(QObject):
         if self._running:
             self.control.step()
             self.paused_changed.emit(True)
+
+    def step_epoch(self) -> None:
+        if self._running:
+            self.control.step_epoch()
+            self.paused_changed.emit(True)
+
+    def set_playback(self, epoch_seconds: float) -> None:
+        self.control.set_playback(epoch_seconds)
 
     def stop(self) -> None:
         if self._running:
@@ -493,7 +542,8 @@ class TrainingSession(QObject):
         self._running = False
         self._timer.stop()
         self.drain()
-        self._worker = None  # deleted in its thread as the thread ended
+        end_worker(self.thread)
+        self._worker = None  # freed here, in the GUI thread, now that its thread has ended
         result = self.result or RunResult("error", tr("Training ended unexpectedly."), None)
         self.result = result
         self.finished.emit(result)

@@ -26,7 +26,7 @@ Button = QMessageBox.StandardButton
 
 
 def toy_project(path=None, **training) -> Project:
-    settings = dict(default_training(), **dict(toy.SETTINGS, epochs=2), **training)
+    settings = dict(default_training(), **{**toy.SETTINGS, "epochs": 2, **training})
     return Project(name="toy", graph=toy.toy_graph(), training=settings, path=path)
 
 
@@ -98,7 +98,7 @@ def test_changing_the_loss_revalidates_and_undo_restores(window, qtbot):
     assert window.project.training["loss"] == "mse"
     window.training.panel.loss.setCurrentIndex(window.training.panel.loss.findData("binary_cross_entropy"))
     qtbot.waitUntil(lambda: window.problems.warnings > 0 or window.problems.errors > 0, timeout=3000)
-    assert any("binary_cross_entropy" in m for m in window.problems.messages())
+    assert any("binary cross-entropy" in m for m in window.problems.messages())
     window.undo_stack.undo()
     assert window.project.training["loss"] == "mse"
     assert window.training.panel.loss.currentData() == "mse"  # the panel is a view of the document
@@ -156,7 +156,7 @@ def test_panels_progress_and_hints_are_empty_after_opening_another_project(windo
     board = window.training.dashboard
     board.redraw_all()
     assert board.confusion.matrix is not None and board.gradients.layers
-    assert window.training.panel.progress_label.text() and "left" not in window.training.panel.progress_label.text()
+    assert window.training.run_bar.progress_label.text() and "left" not in window.training.run_bar.progress_label.text()
     window.teaching.hints.add_hint(type("Hint", (), {"message": "a hint of the toy run", "fix": {}})())
     board.gradients.add_hint(type("Hint", (), {"message": "a hint of the toy run"})())
     window.undo_stack.setClean()
@@ -170,7 +170,7 @@ def test_panels_progress_and_hints_are_empty_after_opening_another_project(windo
     assert board.gradients.trainer_hints == [] and not board.gradients.notice.text()
     assert board.curves.batches["loss"].size == 0
     assert board.feature_maps.probe is None and board.histograms.data is None
-    assert window.training.panel.progress_label.text() == "" and window.training.panel.progress.value() == 0
+    assert window.training.run_bar.progress_label.text() == "" and window.training.run_bar.progress.value() == 0
     assert window.teaching.hints.cards == []
     assert window.training.weights is None and window.training.info is None
 

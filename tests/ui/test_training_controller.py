@@ -127,13 +127,13 @@ def test_editing_is_refused_while_training(window, qtbot):
     controller.train()
     assert controller.is_training
     assert "Stop the training first" in controller.edit_refusal()
-    assert not win.view.isInteractive() and not controller.panel.train_button.isEnabled()
+    assert not win.view.isInteractive() and not controller.actions["train"].isEnabled()
     controller.pause()
-    qtbot.waitUntil(lambda: controller.panel.pause_button.isChecked(), timeout=2000)
+    qtbot.waitUntil(lambda: controller.actions["pause"].isChecked(), timeout=2000)
     controller.stop()
     qtbot.waitUntil(lambda: not controller.is_training, timeout=10000)
     assert controller.last_result.reason == "stopped"
-    assert win.view.isInteractive() and controller.panel.train_button.isEnabled()
+    assert win.view.isInteractive() and controller.actions["train"].isEnabled()
 
 
 def test_nan_is_shown_to_the_user(window, qtbot):

@@ -14,7 +14,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QSizePolicy, QWidget
 
 from nnstudio.errors import UserError
 from nnstudio.ui.i18n import tr
@@ -94,6 +94,9 @@ class ExportablePanel(QWidget):
     """
 
     export_name = "panel"
+    # The smallest a panel gets in a dock: plots stay readable, and no caption or notice can make a dock
+    # (and with it the window) wider than the screen.
+    MIN_WIDTH, MIN_HEIGHT = 220, 170
 
     def __init__(self, title: str, parent: QWidget | None = None, show_title: bool = False) -> None:
         super().__init__(parent)
@@ -118,6 +121,9 @@ class ExportablePanel(QWidget):
         self.png_action = menu.addAction(tr("Export as PNG..."), self._ask_png)
         self.csv_action = menu.addAction(tr("Export history as CSV..."), self._ask_csv)
         self.menu_button.setMenu(menu)
+        for label in (self.title_label, self.notice):  # long texts wrap or are cut, never widen the dock
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumSize(self.MIN_WIDTH, self.MIN_HEIGHT)
         head.addWidget(self.title_label, 1)
         head.addWidget(self.menu_button)
         outer.addLayout(head)
@@ -133,6 +139,7 @@ class ExportablePanel(QWidget):
     def set_caption(self, text: str) -> None:
         """A one-line summary in the header row (where the title would be)."""
         self.title_label.setText(text)
+        self.title_label.setToolTip(text)
         self.title_label.setVisible(bool(text))
 
     def show_notice(self, text: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSpinBox
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.cells import Cell, PanelView
@@ -59,6 +59,7 @@ class FeatureMapPanel(ExportablePanel):
         self.sample_box.valueChanged.connect(self.sample_changed.emit)
         row.addWidget(self.sample_box)
         self.source_label = QLabel("")
+        self.source_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.source_label, 1)
         self.body.addLayout(row)
         self.view = PanelView()
