@@ -546,6 +546,22 @@ def _as_probabilities(outputs: np.ndarray, activation: str | None, loss: str) ->
     return None
 
 
+def _raw_text(value: np.ndarray) -> str:
+    """One sample's output on one line: nested brackets, 6 significant digits (``[[0.5, -1.25], [2, 3]]``)."""
+    if value.ndim == 0:
+        return f"{float(value):.6g}"
+    return "[" + ", ".join(_raw_text(v) for v in value) + "]"
+
+
+def _raw_json(value: np.ndarray) -> Any:
+    """Nested lists of floats for JSON; NaN and infinities (not valid JSON) become null."""
+    if np.isfinite(value).all():
+        return value.astype(np.float64).tolist()
+    if value.ndim == 0:
+        return _json_float(value)
+    return [_raw_json(v) for v in value]
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from nnstudio.training.metrics import predicted_classes  # noqa: PLC0415
 
@@ -555,6 +571,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     sample_shape = tuple(int(s) for s in model.input_shape)
     x, names = _inputs_for(args.inputs, sample_shape, args.as_drawing)
     outputs = model.predict(x, batch_size=256)
+    if args.raw:  # the whole output tensor of each sample, whatever it means (features, a regression, scores)
+        for i, name in enumerate(names):
+            if args.json:
+                print(json.dumps({"input": name, "output": _raw_json(outputs[i])}))
+            else:
+                print(f"{name}: {_raw_text(outputs[i])}")
+        return 0
     probs = _as_probabilities(outputs, model.output_activation, config.loss)
     regression = config.loss == "mse" and outputs.shape[-1] == 1 and probs is None
     for i, name in enumerate(names):
@@ -702,18 +725,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("predict", help="predict classes for .npy arrays or image files",
+    p = sub.add_parser("predict", help="predict classes (or raw outputs) for .npy arrays or image files",
                        description="Run trained weights on inputs: .npy files (one sample or a batch) or image "
                                    "files, resized to the Input shape. All inputs go through the network in "
-                                   "batches.")
+                                   "batches. --raw prints the network's whole output per sample instead of a "
+                                   "class.")
     p.add_argument("project")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help=".npy arrays or image files")
     p.add_argument("--weights", required=True, metavar="W.npz", help="the trained weights")
     p.add_argument("--as-drawing", action="store_true",
                    help="treat images as handwritten digits: crop, centre and scale them like the drawing canvas")
     p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the project's)")
+    p.add_argument("--raw", action="store_true",
+                   help="print each sample's whole output tensor (no argmax): for regressions, feature maps, "
+                        "scores")
     p.add_argument("--json", action="store_true",
-                   help='one JSON object per sample: {"input", "predicted", "probabilities"}')
+                   help='one JSON object per sample: {"input", "predicted", "probabilities"}; with --raw '
+                        '{"input", "output"}')
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("bench", help="measure the engine's speed (see `nnstudio bench --help`)", add_help=False,
