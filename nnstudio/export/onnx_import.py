@@ -1,11 +1,14 @@
 """Import an ONNX model as an NN Studio project, so a network made elsewhere can be opened, studied and trained.
 
 Only models built from operators that map onto our blocks are accepted: Gemm, MatMul (+ Add for its bias),
-Conv, MaxPool, AveragePool, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, Flatten, Reshape, Dropout, Add, Concat,
-BatchNormalization, Identity, Constant and the Where(x >= 0, 1, -1) construction our exporter writes for
-``sign``.  Anything else is refused up front with every unsupported operator named, and a supported operator
-used in a way a block cannot express (dilated or grouped convolution, asymmetric padding, a softmax over an
-inner axis...) is refused with the node and the attribute at fault.
+Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, Flatten,
+Reshape, Dropout, Add, Concat, BatchNormalization, Identity, Constant and the Where(x >= 0, 1, -1) construction
+our exporter writes for ``sign``.  Operators whose inputs are all constants (Transpose, Reshape, Flatten,
+Identity, Add, Sub, Mul, Div, Neg, Sqrt on initializers, as exporters write a transposed or scaled weight) are
+computed at import and become initializers of the blocks that read them.  Anything else is refused up front
+with every unsupported operator named, and a supported operator used in a way a block cannot express (dilated,
+grouped or rectangular convolution, asymmetric padding, a softmax over an inner axis, a Transpose or Mul of the
+data...) is refused with the node and the attribute at fault.
 
 Models written by :mod:`nnstudio.export.onnx_export` come back block for block: ONNX node names become node
 ids, the Flatten our exporter puts before a Dense on images folds back into the Dense, chained Adds become
@@ -34,9 +37,14 @@ from nnstudio.graph.compile import compile_graph, make_layer
 from nnstudio.graph.document import Graph
 from nnstudio.graph.project_file import Project, default_training
 
-SUPPORTED_OPS = ("Gemm", "MatMul", "Add", "Conv", "MaxPool", "AveragePool", "Relu", "LeakyRelu", "Sigmoid", "Tanh",
-                 "Softmax", "Flatten", "Reshape", "Dropout", "Concat", "BatchNormalization", "Identity", "Where",
-                 "GreaterOrEqual", "Constant")
+SUPPORTED_OPS = ("Gemm", "MatMul", "Add", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+                 "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "Flatten", "Reshape", "Dropout", "Concat",
+                 "BatchNormalization", "Identity", "Where", "GreaterOrEqual", "Constant", "Transpose", "Sub", "Mul",
+                 "Div", "Neg", "Sqrt")
+# Operators computed at import when every input is a constant; on the data only some have a block.
+FOLDABLE_OPS = ("Transpose", "Reshape", "Flatten", "Identity", "Add", "Sub", "Mul", "Div", "Neg", "Sqrt")
+MAX_FOLDED_VALUES = 2**28  # a folded constant larger than this (1 GiB of float32) is refused
+_POOL_FACTOR_MAX = 16  # Pool2D's largest window: a global pool over a bigger map becomes a chain of pools
 _FLOAT_TYPES = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
 MAX_ONNX_BYTES = 2**31  # protobuf's own limit for one message; larger models keep weights in external data
 MAX_EXTERNAL_BYTES = 8 * 2**30
@@ -81,9 +89,14 @@ class _Importer:
         self.opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.nodes = list(self.g.node)
         self.consts: dict[str, np.ndarray] = {t.name: onnx.numpy_helper.to_array(t) for t in self.g.initializer}
-        for node in self.nodes:
-            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+        self.fold_errors: dict[int, str] = {}  # node index -> why its constant inputs could not be folded
+        for i, node in enumerate(self.nodes):
+            if node.domain not in ("", "ai.onnx"):
+                continue
+            if node.op_type == "Constant":
                 self.consts[node.output[0]] = self._constant_value(node)
+            elif node.op_type in FOLDABLE_OPS and node.input and all(t in self.consts for t in node.input if t):
+                self._fold(i)
         self.producer: dict[str, int] = {}
         for i, node in enumerate(self.nodes):
             for out in node.output:
@@ -117,6 +130,51 @@ class _Importer:
             if attr.name in ("value_int", "value_ints"):
                 return np.asarray(value, dtype=np.int64)
         raise UserError(f"{self.source}: Constant '{node.name}' holds a kind of value NN Studio cannot read")
+
+    def _fold(self, i: int) -> None:
+        """Compute node ``i`` on its constant inputs at import; its output becomes a constant."""
+        node = self.nodes[i]
+        args = [np.asarray(self.consts[t]) for t in node.input if t]
+        op = node.op_type
+        try:
+            if op in ("Add", "Sub", "Mul", "Div") and len(args) == 2:
+                size = int(np.prod(np.broadcast_shapes(args[0].shape, args[1].shape), dtype=np.float64))
+                if size > MAX_FOLDED_VALUES:
+                    raise ValueError(f"its result would hold {size:,} values")
+                a, b = args
+                if op == "Div" and np.issubdtype(np.result_type(a, b), np.integer):
+                    with np.errstate(divide="raise"):
+                        out = np.trunc(np.true_divide(a, b)).astype(np.result_type(a, b))
+                else:
+                    with np.errstate(all="ignore"):
+                        out = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op](a, b)
+            elif op == "Neg":
+                out = np.negative(args[0])
+            elif op == "Sqrt":
+                with np.errstate(invalid="ignore"):
+                    out = np.sqrt(args[0])
+            elif op == "Identity":
+                out = args[0]
+            elif op == "Transpose":
+                perm = self.attr(i, "perm", None)
+                out = np.transpose(args[0], None if perm is None else [int(p) for p in perm])
+            elif op == "Flatten":
+                axis = int(self.attr(i, "axis", 1))
+                axis = axis + args[0].ndim if axis < 0 else axis
+                if not 0 <= axis <= args[0].ndim:
+                    raise ValueError(f"axis {self.attr(i, 'axis')} is outside a rank-{args[0].ndim} tensor")
+                out = args[0].reshape(int(np.prod(args[0].shape[:axis], dtype=np.int64)), -1)
+            elif op == "Reshape" and len(args) == 2:
+                dims = [int(d) for d in args[1].reshape(-1)]
+                if not self.attr(i, "allowzero", 0):
+                    dims = [args[0].shape[k] if d == 0 and k < args[0].ndim else d for k, d in enumerate(dims)]
+                out = args[0].reshape(dims)
+            else:
+                raise ValueError(f"it has {len(args)} inputs")
+        except (ValueError, TypeError, IndexError, FloatingPointError) as exc:
+            self.fold_errors[i] = f"cannot be computed on its constant inputs ({_short(exc, 200)})"
+            return
+        self.consts[node.output[0]] = np.asarray(out)
 
     def attr(self, i: int, name: str, default: Any = None) -> Any:
         for a in self.nodes[i].attribute:
@@ -258,7 +316,8 @@ class _Importer:
         bias = None
         if node.op_type == "Gemm":
             if self.attr(i, "transA", 0):
-                raise self.fail(i, "transA=1 is not supported (the data input must not be transposed)")
+                raise self.fail(i, "transA=1 is not supported (the data input A must not be transposed: its "
+                                   "first axis is the batch)")
             w = self.const(i, 1, "weight matrix B")
             if w.ndim != 2:
                 raise self.fail(i, f"its weight matrix B must be 2-D; found shape {w.shape}")
@@ -350,6 +409,30 @@ class _Importer:
         size, stride = int(kernel[0]), int(strides[0])
         mode = "max" if node.op_type == "MaxPool" else "avg"
         self.add_block(i, "Pool2D", {"mode": mode, "size": size, "stride": 0 if stride == size else stride}, [src])
+
+    def global_pool(self, i: int) -> None:
+        """GlobalAveragePool / GlobalMaxPool: a Pool2D over the whole map (a chain of them beyond 16 pixels)."""
+        node = self.nodes[i]
+        src = self.block(i, node.input[0])
+        if len(self.shapes[src]) != 3:
+            raise self.fail(i, f"only 2-D pooling of (channels, height, width) inputs is supported; found input "
+                               f"{self.shapes[src]}")
+        _, h, w = self.shapes[src]
+        if h != w:
+            raise self.fail(i, f"pools a {h}x{w} map; NN Studio's Pool2D windows are square")
+        sizes, rest = [], h
+        while rest > 1:
+            factor = next((f for f in range(min(rest, _POOL_FACTOR_MAX), 1, -1) if rest % f == 0), None)
+            if factor is None:
+                raise self.fail(i, f"pools a {h}x{w} map; NN Studio's Pool2D windows are at most "
+                                   f"{_POOL_FACTOR_MAX}x{_POOL_FACTOR_MAX} and {h} is not a product of such sizes")
+            sizes.append(factor)
+            rest //= factor
+        mode = "max" if node.op_type == "GlobalMaxPool" else "avg"
+        for k, size in enumerate(sizes or [1]):
+            last = k == max(len(sizes), 1) - 1
+            src = self.add_block(i, "Pool2D", {"mode": mode, "size": size, "stride": 0}, [src],
+                                 outputs=(node.output[0],) if last else (f"\0{i}/{k}",))
 
     def softmax(self, i: int) -> None:
         src = self.block(i, self.nodes[i].input[0])
@@ -460,16 +543,36 @@ class _Importer:
         src = self.block(i, self.nodes[p].input[0])
         self.add_block(i, "Activation", {"function": "sign"}, [src])
 
+    def data_arithmetic(self, i: int) -> None:
+        """An operator NN Studio folds on constants, found on the data: name what it does to it."""
+        node = self.nodes[i]
+        if node.op_type == "Transpose":
+            src = self.block(i, node.input[0])
+            perm = self.attr(i, "perm", None)
+            if perm is not None and list(perm) == list(range(self.rank(src))):
+                self.add_block(i, "Activation", {"function": "linear"}, [src])
+                return
+            raise self.fail(i, f"reorders the axes of the data (perm={perm}); NN Studio has no block that "
+                               "transposes (only transposes of constants are computed at import)")
+        raise self.fail(i, f"applies {node.op_type} to the data; NN Studio computes {node.op_type} only on constants "
+                           "at import (no block does it)")
+
     def run_node(self, i: int) -> None:
         op = self.nodes[i].op_type
         if op == "Constant":
             return
+        if i in self.fold_errors:
+            raise self.fail(i, self.fold_errors[i])
         if op in ("Gemm", "MatMul"):
             self.dense(i)
         elif op == "Conv":
             self.conv(i)
         elif op in ("MaxPool", "AveragePool"):
             self.pool(i)
+        elif op in ("GlobalAveragePool", "GlobalMaxPool"):
+            self.global_pool(i)
+        elif op in ("Transpose", "Sub", "Mul", "Div", "Neg", "Sqrt"):
+            self.data_arithmetic(i)
         elif op in _SIMPLE_ACTIVATIONS:
             src = self.block(i, self.nodes[i].input[0])
             self.add_block(i, "Activation", {"function": _SIMPLE_ACTIVATIONS[op]}, [src])
