@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(area, dock)
         self.docks[name] = dock
+        dock.visibilityChanged.connect(self._schedule_tab_cleanup)  # a raised tab can bring a leftover back
         self.panels_menu.addAction(dock.toggleViewAction())
         if self._layout_restored:
             self.restoreDockWidget(dock)
@@ -767,6 +768,46 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(STATE_VERSION))
         self.settings.sync()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._schedule_tab_cleanup()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._schedule_tab_cleanup()
+
+    def _schedule_tab_cleanup(self, *_: Any) -> None:
+        QTimer.singleShot(0, self, self.hide_orphan_tab_bars)
+
+    def hide_orphan_tab_bars(self) -> int:
+        """Hide dock tab bars the layout no longer uses; returns how many.
+
+        Qt's main-window layout sometimes leaves the tab bar of a tabbed dock group visible where it was
+        before a relayout (the window resized before it was first shown, say), so a second copy of "Loss and
+        accuracy | Decision boundary" floats over the plots.  The tab bar in use sits against the dock showing
+        its current tab; any other visible tab bar of the window is a leftover.
+        """
+        from PySide6.QtWidgets import QTabBar
+        hidden = 0
+        for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            if not bar.isVisible() or bar.count() == 0:
+                continue
+            current = bar.tabText(bar.currentIndex()).replace("&", "")
+            rect = bar.geometry()
+            in_use = False
+            for dock in self.docks.values():
+                if dock.isVisible() and not dock.isFloating() and dock.windowTitle().replace("&", "") == current:
+                    g = dock.geometry()
+                    beside = rect.left() < g.right() and rect.right() > g.left()
+                    # Against the dock's bottom edge (tabs below) or its top edge (tabs above), never inside it.
+                    in_use = beside and (abs(rect.top() - g.bottom()) <= 8 or abs(rect.bottom() - g.top()) <= 8)
+                    if in_use:
+                        break
+            if not in_use:
+                bar.hide()
+                hidden += 1
+        return hidden
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         training = getattr(self, "training", None)

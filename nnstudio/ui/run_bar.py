@@ -17,8 +17,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QSizePolicy, QToo
 from nnstudio.ui.i18n import tr
 
 # Playback speeds: (label, the shortest time an epoch may take in seconds; 0 trains at full speed).
-SPEEDS = (("Full speed", 0.0), ("Fast (0.2 s per epoch)", 0.2), ("Slow (1 s per epoch)", 1.0),
-          ("Very slow (3 s per epoch)", 3.0))
+SPEEDS = (("Full speed", 0.0), ("0.2 s per epoch", 0.2), ("1 s per epoch", 1.0), ("3 s per epoch", 3.0))
 
 
 def format_duration(seconds: float | None) -> str:
@@ -72,7 +71,7 @@ class RunBar(QToolBar):
         self.progress_label.setObjectName("runProgressText")
         # The line may be long; it is cut, never allowed to widen the window.
         self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.progress_label.setMinimumWidth(120)
+        self.progress_label.setMinimumWidth(280)
         self.addWidget(self.progress_label)
 
     def speed_seconds(self) -> float:

@@ -177,3 +177,16 @@ def test_the_wheel_scrolls_the_panel_instead_of_changing_an_unfocused_box(window
                                              Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
                                              Qt.ScrollPhase.NoScrollPhase, False))
     assert spin.value() == value
+
+
+def test_no_leftover_tab_bar_floats_over_the_panels(window, qtbot):
+    from PySide6.QtWidgets import QTabBar
+    for size in ((1024, 738), (1920, 1050), (1280, 800)):
+        window.resize(*size)
+        qtbot.wait(100)
+        bars = [b for b in window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)
+                if b.isVisible()]
+        groups = [tuple(b.tabText(i) for i in range(b.count())) for b in bars]
+        assert len(groups) == len(set(groups)), groups  # one tab bar per tabbed group of docks
+        for bar in bars:
+            assert bar.geometry().bottom() <= window.height(), bar.geometry()
