@@ -1,7 +1,6 @@
 """The Qt-free predictor: the shipped digit model, project models, the batch-1 path and captcha reading."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -73,15 +72,13 @@ def test_batch_of_one_matches_batched_predict(shipped: DigitPredictor, mnist) ->
         assert single.confidence == pytest.approx(batched[i].max(), rel=1e-5)
 
 
-def test_batch_of_one_is_fast(shipped: DigitPredictor, mnist) -> None:
-    image = np.asarray(mnist.x_test[0, 0])
-    shipped.predict_image(image)
-    times = []
-    for _ in range(15):
-        start = time.perf_counter()
-        shipped.predict_image(image)
-        times.append(time.perf_counter() - start)
-    assert float(np.median(times)) < 0.02  # a LeNet forward pass of one digit; far below a 20 ms budget
+def test_batch_of_one_matches_the_batched_forward(shipped: DigitPredictor, mnist) -> None:
+    # Speed is measured by tools/bench_canvas.py (never asserted in a test: a loaded machine would fail it);
+    # what a test can hold is that the one-sample path gives what the model gives for the same digits.
+    images = np.asarray(mnist.x_test[:8, 0])
+    batched = shipped.model.predict(images[:, None].astype(np.float32))
+    for image, row in zip(images, batched):
+        np.testing.assert_allclose(shipped.predict_image(image).probabilities, row, rtol=1e-5, atol=1e-6)
 
 
 def test_predict_drawing_uses_the_shared_preprocessing_in_both_polarities(shipped: DigitPredictor, mnist) -> None:

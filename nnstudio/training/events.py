@@ -27,6 +27,9 @@ class RunStarted:
     param_count: int
     n_test: int = 0
     layers: list[str] = field(default_factory=list)  # ids of the layers with parameters, in order
+    # The validation split: rows of the dataset's training arrays held out (empty without a split), so views
+    # such as the confusion matrix use exactly the trainer's split.
+    val_indices: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def total_steps(self) -> int:

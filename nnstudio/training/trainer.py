@@ -264,7 +264,8 @@ class Trainer:
         augment = cfg.augment and ds.is_image
         layers = [nid for nid in model.order if nid != model.input_id and model.layer(nid).params]
         yield from emit(RunStarted(cfg.epochs, self.steps_per_epoch, len(self.fit_indices), len(self.val_indices),
-                                   self.backend.human_name, model.param_count(), self.n_test, layers))
+                                   self.backend.human_name, model.param_count(), self.n_test, layers,
+                                   np.array(self.val_indices, copy=True)))
         global_step = 0
         epochs_done = 0
         step_time: float | None = None

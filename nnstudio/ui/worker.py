@@ -292,6 +292,7 @@ class TrainingWorker(QObject):
                            "histograms": _Throttle(HISTOGRAM_INTERVAL_S)}
         self._trainer_probes = False
         self._extent: tuple[float, float, float, float] | None = None
+        self._val_indices: np.ndarray | None = None  # the trainer's validation split, from RunStarted
 
     # -- the loop (runs in the worker thread) ---------------------------------------------------------------
     def run(self) -> None:
@@ -335,6 +336,7 @@ class TrainingWorker(QObject):
             for event in generator:
                 if isinstance(event, RunStarted):
                     steps_per_epoch = int(event.steps_per_epoch)
+                    self._val_indices = event.val_indices
                     self.inbox.put_event(self._run_info(event))
                 elif isinstance(event, BatchReport):
                     last = event
@@ -410,7 +412,7 @@ class TrainingWorker(QObject):
         if model is None:
             return
         if "predictions" in self.control.snapshot()[0]:
-            rows, source = views.validation_rows(self.dataset, getattr(self.trainer, "val_indices", None))
+            rows, source = views.validation_rows(self.dataset, self._val_indices)
             loss = str(self.request.settings.get("loss", "cross_entropy"))
             found = views.predictions(model, self.dataset, rows, source, epoch, loss)
             if found is not None:
