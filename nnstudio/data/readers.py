@@ -22,7 +22,6 @@ import csv
 import gzip
 import math
 import os
-import stat
 import warnings
 import zlib
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 from nnstudio.data.dataset import Dataset, split_indices
 from nnstudio.engine.weights_io import read_npz_arrays
 from nnstudio.errors import UserError
+from nnstudio.safe_files import open_regular as safe_open
 from nnstudio.memory import check_fits
 
 IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
@@ -58,23 +58,10 @@ GZIP_MAX_RATIO = 1100
 _CHUNK = 1 << 22
 
 
-def open_regular(path: Path, what: str = "file"):
+def open_regular(path: Path, expected: str = "a file"):
     """``path`` opened for binary reading, refused (UserError) unless it is a regular file: a folder, a FIFO
     or ``/dev/zero`` where a data file is expected must not hang or fill the memory."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such {what}") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a folder, expected a {what}") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
-        raise UserError(f"{path}: is {kind}, expected a {what}")
-    return os.fdopen(fd, "rb"), info.st_size
+    return safe_open(path, str(path), expected)
 
 
 def _read_exactly(stream, n: int, path: Path, preallocate: bool) -> bytes | bytearray:
@@ -98,7 +85,7 @@ def _read_exactly(stream, n: int, path: Path, preallocate: bool) -> bytes | byte
 def read_idx(path: str | Path, expected_ndim: int | None = None) -> np.ndarray:
     """Read one IDX file (gzip-compressed or not, sniffed from its content) into a native-order array."""
     path = Path(path)
-    fh, size = open_regular(path, "IDX file")
+    fh, size = open_regular(path, "an IDX file")
     with fh:
         try:
             compressed = fh.read(2) == GZIP_MAGIC

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import struct
 import tokenize
 import warnings
@@ -21,6 +20,7 @@ from typing import BinaryIO, Mapping
 import numpy as np
 
 from nnstudio.errors import UserError
+from nnstudio.safe_files import open_regular
 
 WEIGHT_KINDS = "fiu"  # float, signed and unsigned integer arrays; anything else is not a weights file
 NUMBER_KINDS = "biuf"  # what a dataset archive may hold: booleans and real numbers
@@ -79,23 +79,7 @@ def read_npz_arrays(path: str | os.PathLike, label: str, kinds: str = NUMBER_KIN
 
 def _open_regular(path: str | os.PathLike, label: str, suffix: str) -> tuple[BinaryIO, int]:
     """``path`` opened for reading and its size; UserError unless it is a regular file."""
-    name = os.fspath(path)
-    try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
-        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except FileNotFoundError:
-        raise UserError(f"{label} does not exist") from None
-    except IsADirectoryError:
-        raise UserError(f"{label} is a folder, not an {suffix} file") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{label} cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise UserError(f"{label} is a folder, not an {suffix} file")
-        raise UserError(f"{label} is not a regular file (a device, pipe or socket); expected an {suffix} file")
-    return os.fdopen(fd, "rb"), info.st_size
+    return open_regular(path, label, f"an {suffix} file")
 
 
 def _read_archive(fh: BinaryIO, size: int, label: str, kinds: str, what: str) -> dict[str, np.ndarray]:

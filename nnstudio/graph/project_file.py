@@ -15,7 +15,6 @@ import json
 import math
 import numbers
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +24,7 @@ from nnstudio.errors import UserError
 from nnstudio.graph.document import Graph
 from nnstudio.graph.settings import TrainingSettings
 from nnstudio.graph.shapes import LOSS_NAMES
+from nnstudio.safe_files import open_regular
 from nnstudio.userdirs import atomic_write_bytes
 
 FORMAT = "nnstudio.project"
@@ -287,27 +287,14 @@ def _read_project_bytes(path: str | os.PathLike) -> bytes:
     so the file is opened without blocking, checked with fstat and read up to the cap.
     """
     name = os.fspath(path)
-    try:
-        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except FileNotFoundError:
-        raise UserError(f"project file '{name}' does not exist") from None
-    except IsADirectoryError:
-        raise UserError(f"'{name}' is a folder, not a project file") from None
-    except OSError as exc:
-        raise UserError(f"project file '{name}' cannot be read ({exc.strerror or exc})") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise UserError(f"'{name}' is a folder, not a project file")
-        raise UserError(f"project file '{name}' is not a regular file (a device, pipe or socket)")
+    fh, size = open_regular(path, f"project file '{name}'", "a project file")
     too_big = UserError(f"project file '{name}' is larger than {MAX_PROJECT_BYTES // 2**20} MiB; a project "
                         "holds the network's layout, not its data or weights")
-    if info.st_size > MAX_PROJECT_BYTES:
-        os.close(fd)
+    if size > MAX_PROJECT_BYTES:
+        fh.close()
         raise too_big
     try:
-        with os.fdopen(fd, "rb") as fh:
+        with fh:
             raw = fh.read(MAX_PROJECT_BYTES + 1)
     except OSError as exc:
         raise UserError(f"project file '{name}' cannot be read ({exc.strerror or exc})") from None
