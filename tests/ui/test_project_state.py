@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from nnstudio.graph.document import Graph
@@ -208,3 +209,20 @@ def test_the_canvas_uses_the_trained_project_model_and_falls_back(window, qtbot)
     window.undo_stack.setClean()
     window.set_project(toy_project())
     assert "built in" in panel.model_label.text()
+
+
+def test_a_fix_that_changes_activations_resets_the_weights_and_shows_its_settings(window, qtbot):
+    from nnstudio.training.events import Hint
+    window.set_project(toy_project())
+    assert train(qtbot, window).ok and window.training.weights is not None
+    fix = {"nodes": {"a1": {"function": "relu"}}, "clip_norm": 1.0, "reset_weights": True}
+    window.teaching.hints.add_hint(Hint("vanishing_gradients", "d1", "vanishing gradients in 'd1'", fix))
+    card = window.teaching.hints.cards[0]
+    qtbot.mouseClick(card.apply_button, Qt.MouseButton.LeftButton)
+    assert window.project.graph.nodes["a1"].params["function"] == "relu"
+    assert window.training.weights is None  # the next run starts from the fix, not the old weights
+    assert "reset" in window.teaching.hints.status.text()
+    assert window.training.panel.clip_norm.value() == 1.0  # every setting a fix changes is on screen
+    window.undo_stack.undo()
+    assert window.project.graph.nodes["a1"].params["function"] == "tanh"
+    assert window.training.panel.clip_norm.value() == 0.0
