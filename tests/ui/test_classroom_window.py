@@ -190,3 +190,15 @@ def test_no_leftover_tab_bar_floats_over_the_panels(window, qtbot):
         assert len(groups) == len(set(groups)), groups  # one tab bar per tabbed group of docks
         for bar in bars:
             assert bar.geometry().bottom() <= window.height(), bar.geometry()
+
+
+def test_fit_to_view_keeps_node_text_readable(window, qtbot):
+    from nnstudio.ui.editor.view import FIT_MIN_ZOOM
+    window.resize(1024, 738)
+    assert window.open_example(resource("examples", "mnist-cnn.json"))
+    qtbot.wait(50)
+    window.view.fit_all()
+    assert window.view.zoom() >= FIT_MIN_ZOOM - 1e-6
+    first = window.scene.node_items["input"]  # the start of the network is in sight
+    visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
+    assert visible.intersects(first.sceneBoundingRect())

@@ -19,6 +19,7 @@ BACKGROUND = QColor("#1A1D23")
 GRID_MINOR = QColor("#23272F")
 GRID_MAJOR = QColor("#2C313B")
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
+FIT_MIN_ZOOM = 0.6  # "Fit to view" never shrinks node text below this (about 7-pixel letters): it scrolls instead
 
 
 class EditorView(QGraphicsView):
@@ -97,8 +98,13 @@ class EditorView(QGraphicsView):
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom() > 1.25:
             self.zoom_by(1.25 / self.zoom())
-        elif self.zoom() < MIN_ZOOM:
-            self.zoom_by(MIN_ZOOM / self.zoom())
+        elif self.zoom() < FIT_MIN_ZOOM:
+            # Too big to fit readably: keep the text readable and show where the network starts.
+            self.zoom_by(FIT_MIN_ZOOM / self.zoom())
+            visible = self.mapToScene(self.viewport().rect()).boundingRect()
+            self.centerOn(rect.left() + visible.width() / 2, rect.top() + visible.height() / 2)
+            self.zoom_changed.emit(self.zoom())
+            return
         self.centerOn(rect.center())
         self.zoom_changed.emit(self.zoom())
 
