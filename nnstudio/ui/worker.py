@@ -361,6 +361,8 @@ class TrainingWorker(QObject):
                     batch_started = time.perf_counter()
         finally:
             generator.close()
+        if finished is not None and last is not None:
+            self._final_views(int(last.global_step))
         if finished is None:  # the trainer always ends with RunFinished; a generator that did not is a bug
             return RunResult("error", tr("Training ended unexpectedly."), None)
         result = RunResult(finished.reason, finished.message, self._weights(),
@@ -406,6 +408,20 @@ class TrainingWorker(QObject):
             if wanted_now and (forced or self._throttles[key].due(now)):
                 self.inbox.put_latest(key, job())
                 self._throttles[key].ran(now, time.perf_counter())
+
+    def _final_views(self, step: int) -> None:
+        """The views as the run leaves the model, whatever their throttles said: the boundary (and the other
+        wanted views) on screen after a run are always the final ones."""
+        model = self.model
+        if model is None:
+            return
+        wanted, _changed, index, sample = self.control.snapshot()
+        if self._extent is not None and "boundary" in wanted:
+            self.inbox.put_latest("boundary", views.boundary(model, self._extent, step))
+        if "probe" in wanted and not self._trainer_probes:
+            self.inbox.put_latest("probe", views.probe(model, views.probe_sample(self.dataset, sample, index), step))
+        if "histograms" in wanted:
+            self.inbox.put_latest("histograms", views.histograms(model, self.dataset, step))
 
     def _after_epoch(self, epoch: int) -> None:
         model = self.model

@@ -218,3 +218,12 @@ def test_the_run_trains_at_a_lower_priority_than_the_gui(qtbot):
         session.start()
     assert seen["training"] >= TRAINING_NICE
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui_before
+
+
+def test_the_views_on_screen_after_a_run_are_the_final_ones(qtbot):
+    session, got = make_session({"epochs": 2})
+    with qtbot.waitSignal(session.finished, timeout=60000):
+        session.start()
+    last_step = [r for c in got["batches"] for r in c][-1].global_step
+    assert got["boundary"][-1].step == last_step  # drawn from the weights the run ended with
+    assert got["histograms"][-1].step == last_step
