@@ -37,6 +37,7 @@ from nnstudio.graph.project_file import load_project  # noqa: E402
 from nnstudio.training import trainer as trainer_module  # noqa: E402
 from nnstudio.training.config import TrainingConfig  # noqa: E402
 from nnstudio.training.events import BatchReport, EpochReport, ProbeReport, RunFinished, RunStarted  # noqa: E402
+from nnstudio.training.hints import apply_inserts  # noqa: E402
 from nnstudio.training.hints import KINDS, HintMonitor, facts_from_model  # noqa: E402
 
 EXAMPLES = ROOT / "resources" / "examples"
@@ -68,18 +69,6 @@ def _dropout_fixed(graph: Any) -> None:
     for node in list(graph.nodes.values()):
         if node.type == "Dropout":
             graph.set_param(node.id, "rate", 0.5)
-
-
-def apply_inserts(graph: Any, inserts: list[dict[str, Any]]) -> None:
-    """A hint's ``"insert"`` fix as the Hint docstring defines it: each block wired in right after its node."""
-    for item in inserts:
-        outgoing = list(graph.outgoing(item["after"]))
-        node = graph.add_node(item["type"], dict(item.get("params") or {}))
-        for edge in outgoing:
-            graph.disconnect(edge)
-        graph.connect(item["after"], node.id)
-        for edge in outgoing:
-            graph.connect(node.id, edge.dst, edge.port)
 
 
 def _hidden_layer_added(graph: Any) -> None:

@@ -129,6 +129,23 @@ def facts_from_model(model: Any, loss: str, learning_rate: float, clip_norm: flo
     return facts
 
 
+def apply_inserts(graph: Any, inserts: list[dict[str, Any]]) -> list[str]:
+    """Apply a fix's ``"insert"`` list to a graph document as the Hint docstring defines it: each block wired
+    in right after its ``after`` node, taking over that node's outgoing wires.  Returns the new node ids.
+    (The app does the same through undoable commands.)"""
+    added = []
+    for item in inserts:
+        outgoing = list(graph.outgoing(item["after"]))
+        node = graph.add_node(item["type"], dict(item.get("params") or {}))
+        for edge in outgoing:
+            graph.disconnect(edge)
+        graph.connect(item["after"], node.id)
+        for edge in outgoing:
+            graph.connect(node.id, edge.dst, edge.port)
+        added.append(node.id)
+    return added
+
+
 def _fmt_lr(value: float) -> float:
     """A tenth of ``value``, rounded to two significant digits (a value people can type)."""
     return float(f"{value / 10:.2g}")

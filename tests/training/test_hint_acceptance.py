@@ -21,6 +21,7 @@ from nnstudio.graph.project_file import load_project
 from nnstudio.resources_path import resource
 from nnstudio.training.config import TrainingConfig
 from nnstudio.training.events import Hint, RunFinished
+from nnstudio.training.hints import apply_inserts
 from nnstudio.training.trainer import Trainer, load_dataset
 
 SEEDS = (0, 1, 2)
@@ -254,15 +255,3 @@ def test_cli_prints_each_hint_on_stderr_and_as_json(tmp_path, capsys):
     assert set(hints[0]) == {"hint", "node", "text", "epoch", "step"}
     assert hints[0]["node"] is None and hints[0]["step"] == 4 * hints[0]["epoch"]
     assert f"hint: {hints[0]['text']}" in captured.err
-
-
-def apply_inserts(graph: Graph, inserts: list[dict[str, Any]]) -> None:
-    """A fix's "insert" list as the Hint docstring defines it: each block wired in right after its node."""
-    for item in inserts:
-        outgoing = list(graph.outgoing(item["after"]))
-        node = graph.add_node(item["type"], dict(item.get("params") or {}))
-        for edge in outgoing:
-            graph.disconnect(edge)
-        graph.connect(item["after"], node.id)
-        for edge in outgoing:
-            graph.connect(node.id, edge.dst, edge.port)
