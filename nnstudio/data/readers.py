@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import gzip
 import math
-import os
 import warnings
 import zlib
 from pathlib import Path

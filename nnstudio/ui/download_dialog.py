@@ -6,8 +6,7 @@ import threading
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
-
-from PySide6.QtWidgets import QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QProgressDialog
 
 from nnstudio.errors import UserError
 from nnstudio.ui.i18n import tr

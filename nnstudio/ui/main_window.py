@@ -17,11 +17,11 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox,
-                               QScrollArea, QStackedWidget, QTextBrowser, QToolBar, QUndoView, QVBoxLayout,
+                               QScrollArea, QStackedWidget, QToolBar, QUndoView, QVBoxLayout,
                                QWidget)
 
 from nnstudio.errors import UserError
-from nnstudio.graph.catalogue import ACTIVATION_INFO, BLOCKS
+from nnstudio.graph.catalogue import BLOCKS
 from nnstudio.graph.document import Graph
 from nnstudio.graph.project_file import PROJECT_SUFFIX, Project, load_project, save_project
 from nnstudio.ui import recovery
