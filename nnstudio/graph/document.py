@@ -56,6 +56,18 @@ class GraphEvent:
 Subscriber = Callable[[GraphEvent], None]
 
 
+def add_subscriber(subscribers: list[Any], callback: Callable[[Any], None]) -> Callable[[], None]:
+    """Append ``callback`` to ``subscribers``; returns a function that removes it again (the document's and
+    the training settings' ``subscribe`` share this)."""
+    subscribers.append(callback)
+
+    def unsubscribe() -> None:
+        if callback in subscribers:
+            subscribers.remove(callback)
+
+    return unsubscribe
+
+
 def _position(value: Any, label: str) -> tuple[float, float] | None:
     if value is None:
         return None
@@ -95,13 +107,7 @@ class Graph:
     # -- notification ---------------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(event)`` after every mutation; returns a function that unsubscribes it."""
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return add_subscriber(self._subscribers, callback)
 
     def _emit(self, kind: str, node_id: str | None = None, edge: Edge | None = None, name: str | None = None) -> None:
         event = GraphEvent(kind, node_id, edge, name)

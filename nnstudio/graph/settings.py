@@ -14,6 +14,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from nnstudio.graph.document import add_subscriber
+
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 
 
@@ -38,13 +40,7 @@ class TrainingSettings(dict):
 
     def subscribe(self, callback: SettingsSubscriber) -> Callable[[], None]:
         """Call ``callback(event)`` after every change; returns a function that unsubscribes it."""
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return add_subscriber(self._subscribers, callback)
 
     def set(self, key: str, value: Any) -> None:
         """Set ``key`` to ``value`` (``None`` or :data:`MISSING` removes it) and notify when it changed."""
