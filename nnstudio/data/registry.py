@@ -34,7 +34,7 @@ class _Entry:
     description: str
     load: Callable[..., Dataset]
     info: Callable[..., DatasetInfo]
-    options: dict[str, type] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # option -> type, or a converter (value, dataset)
     state: Callable[[], object] = lambda: None  # changes when the files behind the dataset change
     listed: Callable[[], bool] = lambda: True
 
@@ -70,12 +70,18 @@ def _tree_state_of(path: Path) -> object:
 
 
 def _toy_entry(name: str) -> _Entry:
-    two_d = name not in toy.REGRESSIONS
-    info = DatasetInfo(name, (2,) if two_d else (1,), 2 if two_d else 0,
-                       "classification" if two_d else "regression", toy.TOY_DESCRIPTIONS[name])
+    classes = toy.num_classes_of(name)
+    info = DatasetInfo(name, toy.sample_shape_of(name), classes, "classification" if classes else "regression",
+                       toy.TOY_DESCRIPTIONS[name])
+
+    def checked_info(**options: Any) -> DatasetInfo:
+        toy.resolve_options(name, **options)  # bad options are reported by `check`, before any loading
+        return info
+
     return _Entry(name, toy.TOY_DESCRIPTIONS[name],
-                  load=lambda **o: toy.make_toy(name, **o), info=lambda **o: info,
-                  options={"n_train": int, "n_test": int, "noise": float, "seed": int})
+                  load=lambda **o: toy.make_toy(name, **o), info=checked_info,
+                  options={"n_train": int, "n_test": int, "noise": float, "seed": int, "points": int,
+                           "train_ratio": float, "added_points": toy.parse_added_points})
 
 
 def _captcha_info(height: int = captcha_digits.DEFAULT_SHAPE[0], width: int = captcha_digits.DEFAULT_SHAPE[1],
@@ -150,7 +156,7 @@ def user_path(name: str) -> Path | None:
     return Path(name).expanduser() if looks_like_path or exists else None
 
 
-def _convert(dataset: str, options: dict[str, Any], types: dict[str, type]) -> dict[str, Any]:
+def _convert(dataset: str, options: dict[str, Any], types: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in options.items():
         if key not in types:
@@ -158,6 +164,9 @@ def _convert(dataset: str, options: dict[str, Any], types: dict[str, type]) -> d
             raise UserError(f"dataset '{dataset}': unknown option {key!r}; accepted options: {accepted}")
         kind = types[key]
         if value is None:  # "not given": the loader's default applies
+            continue
+        if not isinstance(kind, type):  # a converter that checks the value itself (toy added_points)
+            out[key] = kind(value, dataset)
             continue
         if isinstance(value, kind) and not isinstance(value, bool):
             out[key] = value

@@ -12,10 +12,23 @@ panel can use one fixed view.
   2-D, two balanced classes.
 * ``linear`` (y = 2x + 1 + noise) and ``sine`` (y = sin(pi x) + noise): 1-D x in [-1, 1], float32 (N, 1)
   targets, ``num_classes == 0``.
+* ``plane``: 2-D regression, y = (x1 + x2) / 2 + noise for x uniform in [-1, 1]^2.
+
+Sizes are given either as ``n_train`` / ``n_test`` or, as in TensorFlow Playground, as ``points`` (the total)
+and ``train_ratio`` (the training share); both forms split one generated set, so 600 points at 2/3 are the
+same arrays as 400 / 200.  ``added_points`` (a list of ``[x1, x2, class]``, the class being the target value
+for ``plane``) are appended to the training set of a 2-D set: the points a student clicks onto the plane.
+
+:func:`generate` is the Qt-free call the 2-D lab uses, :func:`two_d_sets` lists those sets with their facts.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -121,32 +134,242 @@ def _regression(name: str, n_train: int, n_test: int, noise: float, seed: int) -
                    description=f"{text}, x in [-1, 1] ({n_train} train / {n_test} test)", source="generated")
 
 
+def _plane(name: str, n_train: int, n_test: int, noise: float, seed: int) -> Dataset:
+    _check(name, n_train, n_test, noise)
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    x = rng.uniform(-1.0, 1.0, size=(n, 2))
+    y = x.sum(axis=1, keepdims=True) / 2.0 + (rng.normal(0.0, noise, size=(n, 1)) if noise > 0 else 0.0)
+    x, y = x.astype(np.float32), y.astype(np.float32)
+    return Dataset(name, x[:n_train], y[:n_train], x[n_train:], y[n_train:], sample_shape=(2,), num_classes=0,
+                   class_names=[], task="regression",
+                   description=f"{PLANE_TEXT}, x in [-1, 1]^2 ({n_train} train / {n_test} test, noise {noise:g})",
+                   source="generated")
+
+
+PLANE_TEXT = "y = (x1 + x2) / 2 + noise"
+MAX_NOISE = 1.0
+MAX_POINTS = 100_000
+MAX_ADDED = 10_000
+MAX_COORD = 100.0
+
+
 def default_noise(name: str) -> float:
     if name in LOGIC:
         return 0.0
     if name in SHAPES:
         return SHAPES[name][1]
+    if name == "plane":
+        return 0.0
     return REGRESSIONS[name][1]
 
 
-def make_toy(name: str, n_train: int | None = None, n_test: int | None = None, noise: float | None = None,
-             seed: int = 0) -> Dataset:
-    """Generate toy set ``name``; None options take that set's defaults."""
+def default_sizes(name: str) -> tuple[int, int]:
+    """(n_train, n_test) when no size is given."""
     if name in LOGIC:
-        maker, size = _logic, (4, 4)
-    elif name in SHAPES:
-        maker, size = _two_class, (400, 200)
-    elif name in REGRESSIONS:
-        maker, size = _regression, (200, 100)
-    else:
+        return 4, 4
+    if name in SHAPES:
+        return 400, 200
+    return 200, 100
+
+
+def _number(name: str, field: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise UserError(f"dataset '{name}': {field} must be a number, found {value!r}")
+    return float(value)
+
+
+def _whole(name: str, field: str, value: Any) -> int:
+    v = _number(name, field, value)
+    if not v.is_integer():
+        raise UserError(f"dataset '{name}': {field} must be a whole number, found {value!r}")
+    return int(v)
+
+
+def parse_added_points(value: Any, dataset: str = "toy") -> tuple[tuple[float, float, float], ...]:
+    """``added_points`` as a tuple of (x1, x2, class) floats; a JSON text (from the command line) is read too.
+
+    The class is checked against the set in :func:`make_toy` (0 or 1, or any target for a regression).
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except ValueError:
+            raise UserError(f"dataset '{dataset}': added_points must be a list of [x1, x2, class], "
+                            f"found {value[:60]!r}") from None
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise UserError(f"dataset '{dataset}': added_points must be a list of [x1, x2, class], found {value!r}")
+    if len(value) > MAX_ADDED:
+        raise UserError(f"dataset '{dataset}': added_points may hold at most {MAX_ADDED} points, found {len(value)}")
+    out = []
+    for i, point in enumerate(value):
+        ok = (isinstance(point, (list, tuple)) and len(point) == 3
+              and all(not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(float(v))
+                      for v in point))
+        if not ok or max(abs(float(point[0])), abs(float(point[1]))) > MAX_COORD:
+            raise UserError(f"dataset '{dataset}': added_points[{i}] must be [x1, x2, class] with finite numbers "
+                            f"and |x| <= {MAX_COORD:g}, found {point!r}")
+        out.append((float(point[0]), float(point[1]), float(point[2])))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ToySize:
+    """The checked options of one toy set: how many train and test samples, noise, seed, added points."""
+
+    n_train: int
+    n_test: int
+    noise: float
+    seed: int
+    added_points: tuple[tuple[float, float, float], ...] = ()
+
+
+def resolve_options(name: str, n_train: Any = None, n_test: Any = None, noise: Any = None, seed: Any = 0,
+                    train_ratio: Any = None, points: Any = None, added_points: Any = None) -> ToySize:
+    """Check toy set ``name``'s options (one-line UserError naming the field) and fill in its defaults."""
+    if name not in TOY_NAMES:
         raise UserError(f"unknown toy dataset {name!r}; toy sets are {', '.join(TOY_NAMES)}")
-    return maker(name, int(size[0] if n_train is None else n_train), int(size[1] if n_test is None else n_test),
-                 float(default_noise(name) if noise is None else noise), int(seed))
+    noise = default_noise(name) if noise is None else _number(name, "noise", noise)
+    if not noise >= 0:
+        raise UserError(f"dataset '{name}': noise must be 0 or more, found {noise:g}")
+    if noise > MAX_NOISE:
+        raise UserError(f"dataset '{name}': noise must be at most {MAX_NOISE:g}, found {noise:g}")
+    seed = _whole(name, "seed", 0 if seed is None else seed)
+    if not 0 <= seed <= 2**32 - 1:
+        raise UserError(f"dataset '{name}': seed must be between 0 and {2**32 - 1}, found {seed}")
+    train_default, test_default = default_sizes(name)
+    if points is not None or train_ratio is not None:
+        if n_train is not None or n_test is not None:
+            raise UserError(f"dataset '{name}': give either points and train_ratio or n_train and n_test, "
+                            f"not both")
+        total = train_default + test_default if points is None else _whole(name, "points", points)
+        if not 2 <= total <= MAX_POINTS:
+            raise UserError(f"dataset '{name}': points must be between 2 and {MAX_POINTS}, found {total}")
+        ratio = train_default / (train_default + test_default) if train_ratio is None else \
+            _number(name, "train_ratio", train_ratio)
+        if not 0.0 < ratio < 1.0:
+            raise UserError(f"dataset '{name}': train_ratio must be above 0 and below 1, found {ratio:g}")
+        n_train = int(round(total * ratio))
+        n_test = total - n_train
+        if n_train < 1 or n_test < 1:
+            raise UserError(f"dataset '{name}': train_ratio {ratio:g} of {total} points leaves "
+                            f"{n_train} training and {n_test} test points; each needs at least 1")
+    else:
+        n_train = train_default if n_train is None else _whole(name, "n_train", n_train)
+        n_test = test_default if n_test is None else _whole(name, "n_test", n_test)
+    _check(name, n_train, n_test, noise)
+    if n_train + n_test > MAX_POINTS:
+        raise UserError(f"dataset '{name}': at most {MAX_POINTS} points in all, found {n_train + n_test}")
+    added = parse_added_points(added_points, name)
+    if added:
+        if name in REGRESSIONS:
+            raise UserError(f"dataset '{name}': added_points apply to 2-D sets only ({', '.join(TWO_D)})")
+        if name != "plane":
+            for i, (_, _, label) in enumerate(added):
+                if label not in (0.0, 1.0):
+                    raise UserError(f"dataset '{name}': added_points[{i}] class must be 0 or 1, found {label:g}")
+    return ToySize(int(n_train), int(n_test), float(noise), int(seed), added)
 
 
-TOY_NAMES = (*LOGIC, *SHAPES, *REGRESSIONS)
+def _with_added(ds: Dataset, added: tuple[tuple[float, float, float], ...]) -> Dataset:
+    if not added:
+        return ds
+    points = np.asarray(added, dtype=np.float64)
+    x = np.concatenate([ds.x_train, points[:, :2].astype(np.float32)])
+    if ds.task == "regression":
+        y = np.concatenate([ds.y_train, points[:, 2:].astype(np.float32)])
+    else:
+        y = np.concatenate([ds.y_train, points[:, 2].astype(np.int64)])
+    ds.x_train, ds.y_train = x, y
+    ds.description += f", {len(added)} added point{'s' if len(added) != 1 else ''}"
+    ds.extra["added_points"] = len(added)
+    return ds
+
+
+def make_toy(name: str, n_train: int | None = None, n_test: int | None = None, noise: float | None = None,
+             seed: int = 0, train_ratio: float | None = None, points: int | None = None,
+             added_points: Any = None) -> Dataset:
+    """Generate toy set ``name``; None options take that set's defaults (see the module docstring)."""
+    size = resolve_options(name, n_train, n_test, noise, seed, train_ratio, points, added_points)
+    if name in LOGIC:
+        maker = _logic
+    elif name in SHAPES:
+        maker = _two_class
+    elif name == "plane":
+        maker = _plane
+    else:
+        maker = _regression
+    ds = maker(name, size.n_train, size.n_test, size.noise, size.seed)
+    return _with_added(ds, size.added_points)
+
+
+def generate(name: str, noise: float | None = None, train_ratio: float | None = None, points: int | None = None,
+             seed: int = 0, added_points: Sequence[Sequence[float]] | None = None) -> Dataset:
+    """One of the 2-D lab's sets, as the lab's controls describe it (None takes the set's default).
+
+    Returns a :class:`Dataset` whose ``x_train`` / ``y_train`` / ``x_test`` / ``y_test`` are the train and test
+    arrays (float32 (N, 2) points; int64 classes, or float32 (N, 1) targets for ``plane``); the same
+    arguments give the same arrays.  ``added_points`` are appended to the training arrays.
+    """
+    if name not in TWO_D:
+        raise UserError(f"unknown 2-D dataset {name!r}; the 2-D sets are {', '.join(TWO_D)}")
+    return make_toy(name, noise=noise, train_ratio=train_ratio, points=points, seed=seed,
+                    added_points=added_points)
+
+
+@dataclass(frozen=True)
+class ToySetFacts:
+    """What the 2-D lab shows about one set before generating it."""
+
+    name: str
+    title: str
+    title_zh: str
+    description: str
+    task: str  # "classification" or "regression"
+    num_classes: int  # 0 for a regression
+    default_noise: float
+    default_points: int
+    default_train_ratio: float
+    extent: tuple[float, float, float, float]  # x1 min, x1 max, x2 min, x2 max of the noise-free data
+
+
+_TWO_D_TITLES = {
+    "circle": ("Circle", "圆形", (-0.83, 0.83, -0.83, 0.83)),
+    "xor": ("Exclusive or", "异或", (0.0, 1.0, 0.0, 1.0)),
+    "gauss": ("Two Gaussians", "两个高斯团", (-1.0, 1.0, -1.0, 1.0)),
+    "spiral": ("Spiral", "螺旋", (-0.9, 0.9, -0.9, 0.9)),
+    "moons": ("Two moons", "双月牙", (-0.94, 0.94, -0.47, 0.47)),
+    "plane": ("Plane (regression)", "平面（回归）", (-1.0, 1.0, -1.0, 1.0)),
+}
+
+
+def two_d_sets() -> list[ToySetFacts]:
+    """The 2-D lab's sets in the order the picker shows them, each with its defaults and extent."""
+    out = []
+    for name in TWO_D:
+        title, title_zh, extent = _TWO_D_TITLES[name]
+        n_train, n_test = default_sizes(name)
+        out.append(ToySetFacts(name, title, title_zh, TOY_DESCRIPTIONS[name],
+                               "regression" if name == "plane" else "classification", 0 if name == "plane" else 2,
+                               default_noise(name), n_train + n_test, n_train / (n_train + n_test), extent))
+    return out
+
+
+def sample_shape_of(name: str) -> tuple[int, ...]:
+    return (1,) if name in REGRESSIONS else (2,)
+
+
+def num_classes_of(name: str) -> int:
+    return 0 if name in REGRESSIONS or name == "plane" else 2
+
+
+TWO_D = ("circle", "xor", "gauss", "spiral", "moons", "plane")
+TOY_NAMES = (*LOGIC, *SHAPES, *REGRESSIONS, "plane")
 TOY_DESCRIPTIONS = {
     **{k: f"{k.upper()} truth table (perceptron lessons)" for k in LOGIC},
     **{k: f"2-D: {v[2]}" for k, v in SHAPES.items()},
     **{k: f"1-D regression: {v[2]}" for k, v in REGRESSIONS.items()},
+    "plane": f"2-D regression: {PLANE_TEXT}",
 }

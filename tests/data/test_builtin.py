@@ -122,7 +122,7 @@ def test_unknown_name_lists_the_choices():
 
 
 def test_options_are_checked_and_converted_from_text():
-    with pytest.raises(UserError, match="unknown option 'size'.*n_test, n_train, noise, seed"):
+    with pytest.raises(UserError, match="unknown option 'size'.*added_points, n_test, n_train, noise, points, seed, train_ratio"):
         get_dataset("xor", size=3)
     with pytest.raises(UserError, match="option n_train must be int"):
         get_dataset("circle", n_train="many")

@@ -14,8 +14,9 @@ def test_shapes_dtypes_and_scale(name: str):
     ds = make_toy(name)
     assert ds.x_train.dtype == np.float32 and ds.x_test.dtype == np.float32
     assert ds.x_train.shape[1:] == ds.sample_shape
-    if name in ("linear", "sine"):
-        assert ds.sample_shape == (1,) and ds.task == "regression" and ds.num_classes == 0
+    if name in ("linear", "sine", "plane"):
+        assert ds.sample_shape == ((2,) if name == "plane" else (1,))
+        assert ds.task == "regression" and ds.num_classes == 0
         assert ds.y_train.dtype == np.float32 and ds.y_train.shape == (ds.n_train, 1)
     else:
         assert ds.sample_shape == (2,) and ds.task == "classification" and ds.num_classes == 2
