@@ -1,8 +1,11 @@
-"""Per-user folders (platformdirs): downloaded datasets, the user's own digits, autosave, settings."""
+"""Per-user folders (platformdirs): downloaded datasets, the user's own digits, autosave, settings; and the one
+atomic writer every save goes through."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import stat
 from pathlib import Path
 from typing import Mapping
 
@@ -31,16 +34,110 @@ def recovery_dir() -> Path:
     return path
 
 
+# -- atomic writes ------------------------------------------------------------------------------------------------
+# Every file NN Studio writes (projects, weights, recovery copies, datasets it builds, exports) goes through
+# the functions below: the new content goes to a temporary file beside the target, is flushed to disk, and
+# then replaces the target in one ``os.replace``.  A target that is a symbolic link is followed, so the link
+# stays a link and the file it points at gets the new content; a target that exists keeps its permission
+# bits.  Temporary files are named ``.NAME.PID.tmp`` (``.bak`` for the copies kept while several files are
+# replaced together), so one left by a save that was killed is recognised by its dead PID and removed at the
+# next save of the same file (and by :func:`remove_stale_temporaries` at start).
+
+_TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?:tmp|bak)$")
+
+
+def write_target(path: str | os.PathLike) -> Path:
+    """Where a write of ``path`` really lands: the file at the end of its symbolic links (or ``path`` itself)."""
+    target = Path(path)
+    if target.is_symlink():
+        return Path(os.path.realpath(target))
+    return target
+
+
+def temporary_path(target: Path, suffix: str = "tmp") -> Path:
+    """The temporary name this process uses beside ``target`` (``.NAME.PID.tmp``)."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{suffix}")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's live process, or a number we cannot ask about: leave its file alone
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """Delete the temporary files that saves killed before they finished left in ``folder``.
+
+    Only files named like ours (``.NAME.PID.tmp`` / ``.bak``) whose process is no longer running are removed,
+    and with ``name`` only those of that one target; returns what was removed.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_PATTERN.match(entry.name)
+        if match is None or (name is not None and match.group("name") != name):
+            continue
+        if _pid_alive(int(match.group("pid"))):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            pass
+    return removed
+
+
+def _write_temporary(target: Path, data: bytes, suffix: str = "tmp") -> Path:
+    """``data`` in a fresh temporary file beside ``target``, on disk, with ``target``'s permission bits."""
+    tmp = temporary_path(target, suffix)
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:  # a new file: the process's umask decides, as for any new file
+        return tmp
+    try:
+        os.chmod(tmp, mode)
+    except OSError:
+        pass
+    return tmp
+
+
+def replace_file(source: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Move the finished file ``source`` over ``path`` as a save would: through ``path``'s symbolic links and
+    keeping its permission bits.  Returns the file that was replaced."""
+    target = write_target(path)
+    remove_stale_temporaries(target.parent, target.name)
+    try:
+        os.chmod(source, stat.S_IMODE(os.stat(target).st_mode))
+    except OSError:
+        pass
+    os.replace(source, target)
+    return target
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file beside it, fsync, then ``os.replace``."""
-    target = Path(path)
+    target = write_target(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    remove_stale_temporaries(target.parent, target.name)
+    tmp = temporary_path(target)
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        tmp = _write_temporary(target, data)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -54,22 +151,19 @@ def atomic_write_files(files: Mapping[Path, bytes]) -> None:
     nothing.  Each existing target is kept as a hard link (or a copy) until all are replaced, and put
     back if a later one fails, so a project is never left beside weights that belong to something else.
     """
-    pid = os.getpid()
     temps: dict[Path, Path] = {}
     backups: dict[Path, Path] = {}
     done: list[Path] = []
     try:
-        for target, data in files.items():
+        for path, data in files.items():
+            target = write_target(path)
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{pid}.tmp")
-            temps[target] = tmp
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            remove_stale_temporaries(target.parent, target.name)
+            temps[target] = temporary_path(target)
+            temps[target] = _write_temporary(target, data)
         for target, tmp in temps.items():
             if target.exists():
-                backup = target.with_name(f".{target.name}.{pid}.bak")
+                backup = temporary_path(target, "bak")
                 try:
                     os.link(target, backup)
                 except OSError:  # no hard links on this file system

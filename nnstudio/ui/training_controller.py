@@ -16,7 +16,6 @@ from outside (the training panel, the live panels as docks, entries in the Train
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -36,6 +35,7 @@ from nnstudio.ui.run_bar import RunBar
 from nnstudio.ui.training_panel import TrainingPanel
 from nnstudio.ui.worker import (RunInfo, RunResult, TrainingRequest, TrainingSession, default_load_dataset,
                                 default_make_trainer)
+from nnstudio.userdirs import replace_file, temporary_path, write_target
 
 Area = Qt.DockWidgetArea
 STOP_WAIT_MS = 5000
@@ -47,7 +47,8 @@ PANEL_DOCKS = (("curves", "training_curves", "Loss and accuracy"),
                ("feature_maps", "training_feature_maps", "Feature maps"),
                ("histograms", "training_histograms", "Histograms"),
                ("boundary", "training_boundary", "Decision boundary"),
-               ("confusion", "training_confusion", "Confusion matrix"))
+               ("confusion", "training_confusion", "Confusion matrix"),
+               ("neurons", "training_neurons", "Neurons"))
 
 
 class TrainingController(QObject):
@@ -95,7 +96,8 @@ class TrainingController(QObject):
         d = self.docks
         w.splitDockWidget(d["curves"], d["gradients"], Qt.Orientation.Horizontal)
         w.splitDockWidget(d["gradients"], d["feature_maps"], Qt.Orientation.Horizontal)
-        for front, behind in (("curves", "boundary"), ("gradients", "histograms"), ("feature_maps", "confusion")):
+        for front, behind in (("curves", "boundary"), ("gradients", "histograms"), ("feature_maps", "confusion"),
+                              ("feature_maps", "neurons")):
             w.tabifyDockWidget(d[front], d[behind])
             d[front].raise_()
         self._sized = False
@@ -376,6 +378,8 @@ class TrainingController(QObject):
             self.dataset = info.data
         if info.points is not None and self.docks.get("boundary") is not None:
             self.docks["boundary"].raise_()
+            if self.docks.get("neurons") is not None:
+                self.docks["neurons"].raise_()
         elif info.is_image and self.docks.get("feature_maps") is not None:
             self.docks["feature_maps"].raise_()
         backend = f" ({info.backend})" if info.backend else ""
@@ -596,13 +600,14 @@ class StagedWeights:
         self.path = path
         self.tmp: Path | None = None
         if weights is not None:
-            self.tmp = path.with_name(f".{path.name}.staged.npz")
+            # Named like the atomic writer's temporaries, so one left by a killed save is removed at the next.
+            self.tmp = temporary_path(write_target(path))
             write_weights(self.tmp, weights)  # atomic itself; refuses NaN weights
 
     def commit(self) -> None:
         try:
             if self.tmp is not None:
-                os.replace(self.tmp, self.path)
+                replace_file(self.tmp, self.path)  # through a symbolic link, keeping the file's permissions
             elif self.path.is_file():
                 self.path.unlink()
         except OSError as exc:
