@@ -1,16 +1,23 @@
 """``nnstudio bench``: how fast the engine trains and answers, next to PyTorch when it is installed.
 
-Two reference networks on MNIST-shaped data (random values: speed does not depend on what is learned):
+Four networks on random data of the right shape (speed does not depend on what is learned):
 
-* MLP 784-256-128-10, ReLU, softmax + cross-entropy, SGD with momentum, batch 128;
-* LeNet: conv 6@5x5 pad 2, ReLU, max-pool 2; conv 16@5x5, ReLU, max-pool 2; dense 120, 84, 10 (ReLU
-  between), batch 64, input 1x28x28 float32.
+* ``mlp``: MLP 784-256-128-10, ReLU, softmax + cross-entropy, SGD with momentum, batch 128;
+* ``lenet``: conv 6@5x5 pad 2, ReLU, max-pool 2; conv 16@5x5, ReLU, max-pool 2; dense 120, 84, 10 (ReLU
+  between), SGD with momentum, batch 64, input 1x28x28;
+* ``mnist-cnn`` and ``captcha-cnn``: the shipped examples as they stand (``resources/examples``), with their
+  own optimizer, learning rate and batch size.
 
 For each: training throughput (samples per second over full steps: forward, loss, backward, update) and the
-latency of one batch-1 inference (host sample in, host answer out).  Each figure is the median of
-``repeats`` timed runs after a warm-up.  On the GPU backend batch 256 is measured as well.  When ``torch``
-imports, the same networks run in PyTorch in this process with the same number of threads, and the table
-shows the speed ratio (above 1: the engine is faster).
+latency of one batch-1 inference (host sample in, host answer out).  When ``torch`` imports, a twin of each
+network is built in PyTorch layer by layer from the engine's model, with the engine's weights copied in, so
+both compute the same function (a test checks it), using the same number of threads.
+
+Timing on a shared machine drifts, so the two sides are timed in **alternating pairs** (ours then theirs,
+then theirs then ours, ...), each timed run lasting about ``--seconds``; the report gives each side's
+median and the median of the per-pair speed ratios with their min-max.  ``--layers`` adds each engine
+layer's forward and backward time within a training step (medians), to choose the next optimisation from a
+measurement.
 
 Run ``python -m nnstudio.bench --help`` (the CLI's ``nnstudio bench`` calls :func:`main`).
 """
@@ -24,6 +31,7 @@ import platform
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
 import numpy as np
@@ -35,16 +43,33 @@ from nnstudio.engine.model import Model, ModelNode
 from nnstudio.engine.optimizers import make_optimizer
 from nnstudio.errors import UserError
 
-MODELS = ("mlp", "lenet")
-CPU_BATCHES = {"mlp": [128], "lenet": [64]}
-GPU_BATCHES = {"mlp": [128, 256], "lenet": [64, 256]}
-INPUT_SHAPES = {"mlp": (784,), "lenet": (1, 28, 28)}
-LABELS = {"mlp": "MLP 784-256-128-10", "lenet": "LeNet-5"}
+MODELS = ("mlp", "lenet", "mnist-cnn", "captcha-cnn")
+EXAMPLES = ("mnist-cnn", "captcha-cnn")  # built from resources/examples/NAME.json as shipped
+LABELS = {"mlp": "MLP 784-256-128-10", "lenet": "LeNet-5", "mnist-cnn": "mnist-cnn example",
+          "captcha-cnn": "captcha-cnn example"}
+GPU_EXTRA_BATCH = 256  # on the GPU, each network is also trained at this batch size
 LR = 0.01
 MOMENTUM = 0.9
+DEFAULT_PAIRS = 7
+DEFAULT_SECONDS = 0.2
 
 
 # -- the networks ------------------------------------------------------------------------------------
+@dataclass
+class Setup:
+    """A network ready to measure: the engine model and how its example trains it."""
+
+    name: str
+    model: Model
+    batch: int
+    optimizer: str
+    lr: float
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.name]
+
+
 def engine_layers(name: str) -> list[Layer]:
     if name == "mlp":
         return [Dense(256), Activation("relu"), Dense(128), Activation("relu"), Dense(10), Activation("softmax")]
@@ -53,119 +78,148 @@ def engine_layers(name: str) -> list[Layer]:
             Dense(120), Activation("relu"), Dense(84), Activation("relu"), Dense(10), Activation("softmax")]
 
 
-def engine_model(name: str, xp: Any, seed: int = 0) -> Model:
+def _example_project(name: str) -> Any:
+    from nnstudio.graph.project_file import load_project  # noqa: PLC0415 - only the example networks need it
+    from nnstudio.resources_path import resource  # noqa: PLC0415
+
+    return load_project(resource("examples", f"{name}.json"))
+
+
+def engine_setup(name: str, xp: Any, seed: int = 0) -> Setup:
+    """The network called ``name`` built on ``xp`` with weights from ``seed``."""
+    if name not in MODELS:
+        raise UserError(f"bench: unknown model '{name}'; expected one of {', '.join(MODELS)}")
+    if name in EXAMPLES:
+        from nnstudio.graph.compile import check_graph, make_layer  # noqa: PLC0415
+
+        project = _example_project(name)
+        graph = project.graph
+        report = check_graph(graph)
+        nodes = [ModelNode(nid, make_layer(graph.nodes[nid]), graph.inputs_of(nid)) for nid in sorted(graph.nodes)]
+        model = Model(nodes, report.input_id, report.output_id).build(report.shapes[report.input_id], xp, seed=seed)
+        training = project.training
+        return Setup(name, model, int(training["batch_size"]), str(training["optimizer"]),
+                     float(training["learning_rate"]))
     nodes, prev = [ModelNode("input", None, [])], "input"
     for i, layer in enumerate(engine_layers(name)):
         nodes.append(ModelNode(f"{layer.type_name.lower()}{i}", layer, [prev]))
         prev = nodes[-1].id
-    return Model(nodes, "input", prev).build(INPUT_SHAPES[name], xp, seed=seed)
+    shape = (784,) if name == "mlp" else (1, 28, 28)
+    model = Model(nodes, "input", prev).build(shape, xp, seed=seed)
+    return Setup(name, model, 128 if name == "mlp" else 64, "momentum", LR)
 
 
-def torch_model(torch: Any, name: str) -> Any:
-    nn = torch.nn
-    if name == "mlp":
-        return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
-    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+def engine_model(name: str, xp: Any, seed: int = 0) -> Model:
+    return engine_setup(name, xp, seed).model
 
 
-# -- timing -------------------------------------------------------------------------------------------
-def time_calls(fn: Callable[[], Any], repeats: int, steps: int | None, target_seconds: float,
-               warmup: int = 2) -> tuple[float, int]:
-    """Median seconds per call of ``fn`` over ``repeats`` runs of ``steps`` calls each.
-
-    ``fn`` must return only when its work is done (it reads a result back to the host).  Without
-    ``steps``, each run makes as many calls as fill about ``target_seconds`` (measured in the warm-up).
-    """
-    start = time.perf_counter()
-    for _ in range(max(1, warmup)):
-        fn()
-    per_call = (time.perf_counter() - start) / max(1, warmup)
-    if steps is None:
-        steps = max(1, min(10_000, math.ceil(target_seconds / max(per_call, 1e-7))))
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
-            fn()
-        runs.append((time.perf_counter() - start) / steps)
-    return statistics.median(runs), steps
-
-
-def _data(name: str, batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_data(model: Model, batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random inputs and class labels shaped for ``model`` (labels per position for an (P, K) output)."""
     rng = np.random.default_rng(seed)
-    x = rng.random((batch,) + INPUT_SHAPES[name], dtype=np.float32)
-    return x, rng.integers(0, 10, size=batch)
+    x = rng.random((batch,) + tuple(model.input_shape), dtype=np.float32)
+    out = model.output_shape
+    return x, rng.integers(0, out[-1], size=(batch,) + tuple(out[:-1]))
 
 
-def engine_train(name: str, backend: Backend, batch: int, repeats: int, steps: int | None,
-                 target: float) -> float:
-    xp = backend.xp
-    model = engine_model(name, xp)
-    x_host, y_host = _data(name, batch)
-    x, y = to_device(x_host, xp, np.float32), to_device(y_host, xp)
-    loss = get_loss("cross_entropy")
-    opt = make_optimizer("momentum", LR, momentum=MOMENTUM)
-    seconds, _ = time_calls(lambda: model.train_step(x, y, loss, opt), repeats, steps, target)
-    return batch / seconds
+def _layer_ids(model: Model) -> list[str]:
+    return [nid for nid in model.order if nid != model.input_id]
 
 
-def engine_latency(name: str, backend: Backend, repeats: int, steps: int | None, target: float) -> float:
-    model = engine_model(name, backend.xp)
-    x_host, _ = _data(name, 1)
+# -- the PyTorch twin -----------------------------------------------------------------------------------
+class TorchTwin:
+    """A PyTorch copy of a chain-shaped engine model, with the engine's weights.
 
-    def infer() -> np.ndarray:
-        return to_host(model.forward(to_device(x_host, backend.xp, np.float32)))
+    ``body`` computes everything up to a trailing softmax (the logits, as the engine's fused loss does);
+    :meth:`predict` applies that softmax, :meth:`loss` is cross-entropy per position on the logits.
+    """
 
-    seconds, _ = time_calls(infer, repeats, steps, target)
-    return seconds * 1000.0
-
-
-class TorchRunner:
-    """The same networks in PyTorch, on its CPU (or CUDA when the engine runs on a GPU and torch has one)."""
-
-    def __init__(self, torch: Any, threads: int, gpu: bool) -> None:
+    def __init__(self, torch: Any, model: Model, device: str = "cpu") -> None:
         self.torch = torch
-        torch.set_num_threads(threads)
-        self.device = "cuda" if gpu and torch.cuda.is_available() else "cpu"
-        self.threads = threads
+        nn = torch.nn
+        modules: list[Any] = []
+        ids = _layer_ids(model)
+        self.final_softmax = model.output_activation == "softmax"
+        if self.final_softmax:
+            ids = ids[:-1]
+        prev = model.input_id
+        with torch.no_grad():
+            for nid in ids:
+                node = model.nodes[nid]
+                if node.inputs != [prev]:
+                    raise UserError(f"bench: node '{nid}' is not part of a simple chain; the PyTorch twin "
+                                    "only copies chains")
+                modules.extend(self._modules(nn, torch, node.layer, model.shapes[prev], nid))
+                prev = nid
+        self.body = nn.Sequential(*modules).to(device)
+        self.device = device
+        self._ce = nn.CrossEntropyLoss()
 
-    def _sync(self) -> None:
-        if self.device == "cuda":
-            self.torch.cuda.synchronize()
+    @staticmethod
+    def _param(torch: Any, value: Any) -> Any:
+        return torch.from_numpy(np.array(to_host(value), dtype=np.float32))
 
-    def train(self, name: str, batch: int, repeats: int, steps: int | None, target: float) -> float:
-        torch = self.torch
-        torch.manual_seed(0)
-        model = torch_model(torch, name).to(self.device)
-        x_host, y_host = _data(name, batch)
-        x = torch.from_numpy(x_host).to(self.device)
-        y = torch.from_numpy(y_host).to(self.device)
-        criterion = torch.nn.CrossEntropyLoss()
-        opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    def _modules(self, nn: Any, torch: Any, layer: Layer, in_shape: tuple[int, ...], nid: str) -> list[Any]:
+        p = lambda key: self._param(torch, layer.params[key])  # noqa: E731
+        if isinstance(layer, Dense):
+            lin = nn.Linear(int(np.prod(in_shape)), layer.units, bias=layer.use_bias)
+            lin.weight.copy_(p("W").T)
+            if layer.use_bias:
+                lin.bias.copy_(p("b"))
+            return ([nn.Flatten()] if len(in_shape) > 1 else []) + [lin]
+        if isinstance(layer, Conv2D):
+            top, bottom, left, right = layer.pads(in_shape[1], in_shape[2])
+            kh, kw = layer.kernel
+            symmetric = top == bottom and left == right
+            conv = nn.Conv2d(in_shape[0], layer.filters, (kh, kw), stride=layer.strides,
+                             padding=(top, left) if symmetric else 0, bias=layer.use_bias)
+            conv.weight.copy_(p("W"))
+            if layer.use_bias:
+                conv.bias.copy_(p("b"))
+            return [conv] if symmetric else [nn.ZeroPad2d((left, right, top, bottom)), conv]
+        if isinstance(layer, Pool2D):
+            cls = nn.MaxPool2d if layer.mode == "max" else nn.AvgPool2d
+            return [cls(layer.size, layer.stride)]
+        if isinstance(layer, Activation):
+            table = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
+            if layer.function in table:
+                return [table[layer.function]()]
+            if layer.function == "leaky_relu":
+                return [nn.LeakyReLU(layer.alpha)]
+            if layer.function == "softmax":
+                return [nn.Softmax(dim=-1)]
+        kind = type(layer).__name__
+        if kind == "BatchNorm":
+            cls = nn.BatchNorm2d if len(in_shape) == 3 else nn.BatchNorm1d
+            bn = cls(in_shape[0], eps=layer.eps, momentum=1.0 - layer.momentum)
+            bn.weight.copy_(p("gamma"))
+            bn.bias.copy_(p("beta"))
+            bn.running_mean.copy_(self._param(torch, layer.buffers["running_mean"]))
+            bn.running_var.copy_(self._param(torch, layer.buffers["running_var"]))
+            return [bn]
+        if kind == "Dropout":
+            return [nn.Dropout(layer.rate)]
+        if kind == "Flatten":
+            return [nn.Flatten()]
+        if kind == "Reshape":
+            return [nn.Flatten(), nn.Unflatten(1, tuple(layer.output_shape(in_shape)))]
+        raise UserError(f"bench: node '{nid}' ({layer!r}) has no PyTorch twin")
 
-        def step() -> float:
-            opt.zero_grad(set_to_none=True)
-            loss = criterion(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss.item()  # a host read, as the engine's train_step does
+    def predict(self, x: Any) -> Any:
+        out = self.body(x)
+        return self.torch.softmax(out, dim=-1) if self.final_softmax else out
 
-        seconds, _ = time_calls(step, repeats, steps, target)
-        return batch / seconds
+    def loss(self, logits: Any, y: Any) -> Any:
+        return self._ce(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
-    def latency(self, name: str, repeats: int, steps: int | None, target: float) -> float:
-        torch = self.torch
-        model = torch_model(torch, name).to(self.device).eval()
-        x_host, _ = _data(name, 1)
-
-        def infer() -> np.ndarray:
-            with torch.no_grad():
-                return model(torch.from_numpy(x_host).to(self.device)).cpu().numpy()
-
-        seconds, _ = time_calls(infer, repeats, steps, target)
-        return seconds * 1000.0
+    def optimizer(self, name: str, lr: float) -> Any:
+        params = self.body.parameters()
+        if name == "adam":
+            return self.torch.optim.Adam(params, lr=lr)
+        if name == "momentum":
+            return self.torch.optim.SGD(params, lr=lr, momentum=MOMENTUM)
+        if name == "sgd":
+            return self.torch.optim.SGD(params, lr=lr)
+        raise UserError(f"bench: optimizer '{name}' has no PyTorch twin here")
 
 
 def _load_torch() -> Any | None:
@@ -178,16 +232,206 @@ def _load_torch() -> Any | None:
     return torch
 
 
+# -- timing -------------------------------------------------------------------------------------------
+def calibrate(fn: Callable[[], Any], steps: int | None, target_seconds: float, warmup: int = 2) -> int:
+    """Run ``fn`` ``warmup`` times; return ``steps``, or how many calls fill about ``target_seconds``."""
+    start = time.perf_counter()
+    for _ in range(max(1, warmup)):
+        fn()
+    per_call = (time.perf_counter() - start) / max(1, warmup)
+    if steps is not None:
+        return steps
+    return max(1, min(10_000, math.ceil(target_seconds / max(per_call, 1e-7))))
+
+
+def timed_run(fn: Callable[[], Any], steps: int) -> float:
+    """Seconds per call of ``fn`` over ``steps`` calls (``fn`` returns only when its work is done)."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return (time.perf_counter() - start) / steps
+
+
+def time_calls(fn: Callable[[], Any], repeats: int, steps: int | None, target_seconds: float,
+               warmup: int = 2) -> tuple[float, int]:
+    """Median seconds per call of ``fn`` over ``repeats`` runs of ``steps`` calls each (one side alone)."""
+    steps = calibrate(fn, steps, target_seconds, warmup)
+    return statistics.median(timed_run(fn, steps) for _ in range(repeats)), steps
+
+
+@dataclass
+class PairTiming:
+    """Seconds per call of each side in every pair, and the per-pair speed ratios (theirs / ours)."""
+
+    ours: list[float]
+    theirs: list[float]
+
+    @property
+    def ratios(self) -> list[float]:
+        return [t / o for o, t in zip(self.ours, self.theirs) if o > 0]
+
+
+def time_pairs(ours: Callable[[], Any], theirs: Callable[[], Any] | None, pairs: int, steps: int | None,
+               target_seconds: float) -> PairTiming:
+    """Time ``ours`` and ``theirs`` in ``pairs`` alternating pairs (ours first in even pairs, theirs first in
+    odd ones), so drift in the machine's speed lands on both sides alike."""
+    n_ours = calibrate(ours, steps, target_seconds)
+    n_theirs = calibrate(theirs, steps, target_seconds) if theirs is not None else 0
+    ours_s, theirs_s = [], []
+    for k in range(pairs):
+        if theirs is None:
+            ours_s.append(timed_run(ours, n_ours))
+            continue
+        if k % 2 == 0:
+            ours_s.append(timed_run(ours, n_ours))
+            theirs_s.append(timed_run(theirs, n_theirs))
+        else:
+            theirs_s.append(timed_run(theirs, n_theirs))
+            ours_s.append(timed_run(ours, n_ours))
+    return PairTiming(ours_s, theirs_s)
+
+
+# -- the measured calls ------------------------------------------------------------------------------
+def _sync(xp: Any) -> None:
+    cuda = getattr(xp, "cuda", None)
+    if cuda is not None:
+        cuda.Stream.null.synchronize()
+
+
+def engine_train_step(setup: Setup, batch: int) -> Callable[[], Any]:
+    model, xp = setup.model, setup.model.xp
+    x_host, y_host = make_data(model, batch)
+    x, y = to_device(x_host, xp, np.float32), to_device(y_host, xp)
+    loss = get_loss("cross_entropy")
+    opt = make_optimizer(setup.optimizer, setup.lr, momentum=MOMENTUM)
+
+    def step() -> float:
+        value, _ = model.train_step(x, y, loss, opt)
+        return float(value)  # a host read, as the trainer's step does
+
+    return step
+
+
+def engine_infer(setup: Setup) -> Callable[[], np.ndarray]:
+    model, xp = setup.model, setup.model.xp
+    x_host, _ = make_data(model, 1)
+
+    def infer() -> np.ndarray:
+        return to_host(model.forward(to_device(x_host, xp, np.float32)))
+
+    return infer
+
+
+def torch_train_step(torch: Any, twin: TorchTwin, setup: Setup, batch: int) -> Callable[[], float]:
+    x_host, y_host = make_data(setup.model, batch)
+    x = torch.from_numpy(x_host).to(twin.device)
+    y = torch.from_numpy(y_host).to(twin.device)
+    opt = twin.optimizer(setup.optimizer, setup.lr)
+    twin.body.train()
+
+    def step() -> float:
+        opt.zero_grad(set_to_none=True)
+        loss = twin.loss(twin.body(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()  # a host read, as the engine's step does
+
+    return step
+
+
+def torch_infer(torch: Any, twin: TorchTwin, setup: Setup) -> Callable[[], np.ndarray]:
+    x_host, _ = make_data(setup.model, 1)
+
+    def infer() -> np.ndarray:
+        twin.body.eval()
+        with torch.inference_mode():
+            return twin.predict(torch.from_numpy(x_host).to(twin.device)).cpu().numpy()
+
+    return infer
+
+
+def layer_times(setup: Setup, batch: int, steps: int) -> dict[str, Any]:
+    """Median forward and backward milliseconds of each engine layer within a training step."""
+    model, xp = setup.model, setup.model.xp
+    step = engine_train_step(setup, batch)
+    ids = _layer_ids(model)
+    current: dict[str, list[float]] = {nid: [0.0, 0.0] for nid in ids}
+    originals = {}
+
+    def wrap(nid: str, fn: Callable[..., Any], slot: int) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            _sync(xp)
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            _sync(xp)
+            current[nid][slot] += time.perf_counter() - start
+            return out
+        return timed
+
+    for nid in ids:
+        layer = model.nodes[nid].layer
+        originals[nid] = (layer.forward, layer.backward)
+        layer.forward = wrap(nid, layer.forward, 0)
+        layer.backward = wrap(nid, layer.backward, 1)
+    samples: dict[str, list[tuple[float, float]]] = {nid: [] for nid in ids}
+    totals = []
+    try:
+        step()  # warm-up: buffers are allocated on the first step
+        for _ in range(max(1, steps)):
+            for nid in ids:
+                current[nid] = [0.0, 0.0]
+            start = time.perf_counter()
+            step()
+            totals.append(time.perf_counter() - start)
+            for nid in ids:
+                samples[nid].append((current[nid][0], current[nid][1]))
+    finally:
+        for nid, (fwd, bwd) in originals.items():
+            layer = model.nodes[nid].layer
+            del layer.forward, layer.backward  # the instance attributes; the class methods show again
+            assert layer.forward == fwd and layer.backward == bwd
+    rows = []
+    for nid in ids:
+        fwd = statistics.median(s[0] for s in samples[nid]) * 1000.0
+        bwd = statistics.median(s[1] for s in samples[nid]) * 1000.0
+        rows.append({"node": nid, "layer": _short(model.nodes[nid].layer), "forward_ms": fwd, "backward_ms": bwd})
+    step_ms = statistics.median(totals) * 1000.0
+    return {"model": setup.name, "batch": batch, "steps": len(totals), "step_ms": step_ms,
+            "other_ms": step_ms - sum(r["forward_ms"] + r["backward_ms"] for r in rows), "rows": rows}
+
+
+def _short(layer: Layer) -> str:
+    """``Conv2D(16, 3, 1, 1)``: the layer's type and the values of its settings, for a narrow table."""
+    values = [v for k, v in layer.config().items() if k not in ("init", "use_bias", "alpha") or
+              (k == "alpha" and getattr(layer, "function", "") == "leaky_relu")]
+    return f"{layer.type_name}({', '.join(str(v) for v in values)})"
+
+
 # -- the run ------------------------------------------------------------------------------------------
-def run_bench(repeats: int = 5, json_out: bool = False, backend: str | None = None,
-              batch_override: int | None = None, *, steps: int | None = None, target_seconds: float = 0.25,
-              compare_torch: bool = True, models: tuple[str, ...] = MODELS,
+def _row(setup: Setup, metric: str, batch: int, timing: PairTiming) -> dict[str, Any]:
+    ours_s = statistics.median(timing.ours)
+    theirs_s = statistics.median(timing.theirs) if timing.theirs else None
+    if metric == "latency_ms":
+        ours, theirs = ours_s * 1000.0, (None if theirs_s is None else theirs_s * 1000.0)
+    else:
+        ours, theirs = batch / ours_s, (None if theirs_s is None else batch / theirs_s)
+    ratios = timing.ratios if timing.theirs else []
+    return {"model": setup.name, "label": setup.label, "metric": metric, "batch": batch, "ours": ours,
+            "torch": theirs, "speed_ratio": statistics.median(ratios) if ratios else None,
+            "ratio_min": min(ratios) if ratios else None, "ratio_max": max(ratios) if ratios else None,
+            "pairs": len(timing.ours)}
+
+
+def run_bench(repeats: int = DEFAULT_PAIRS, json_out: bool = False, backend: str | None = None,
+              batch_override: int | None = None, *, steps: int | None = None,
+              target_seconds: float = DEFAULT_SECONDS, compare_torch: bool = True,
+              models: tuple[str, ...] = MODELS, layers: bool = False,
               stream: TextIO | None = None) -> dict[str, Any]:
-    """Measure the engine (and PyTorch when available); return the results as a plain dict.
+    """Measure the engine (and PyTorch when available) in ``repeats`` alternating pairs per figure.
 
     ``steps`` fixes the calls per timed run (default: enough for ``target_seconds``); ``batch_override``
-    replaces the training batch sizes.  With ``stream`` the report is written there, as JSON when
-    ``json_out``, else as a table.
+    replaces the training batch sizes.  ``layers`` adds the per-layer breakdown of a training step.  With
+    ``stream`` the report is written there, as JSON when ``json_out``, else as a table.
     """
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise UserError(f"bench: --repeats must be a positive integer. Received: {repeats!r}")
@@ -195,36 +439,39 @@ def run_bench(repeats: int = 5, json_out: bool = False, backend: str | None = No
         raise UserError(f"bench: --batch must be a positive integer. Received: {batch_override!r}")
     if steps is not None and steps < 1:
         raise UserError(f"bench: --steps must be a positive integer. Received: {steps!r}")
+    if not target_seconds > 0:
+        raise UserError(f"bench: --seconds must be positive. Received: {target_seconds!r}")
     unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        raise UserError(f"bench: unknown model(s) {', '.join(unknown)}; expected {', '.join(MODELS)}")
-    chosen = get_backend(backend)
+    if unknown or not models:
+        raise UserError(f"bench: unknown model(s) {', '.join(unknown) or '(none)'}; expected {', '.join(MODELS)}")
+    chosen: Backend = get_backend(backend)
     threads = blas_threads()
     torch = _load_torch() if compare_torch else None
-    runner = TorchRunner(torch, threads, chosen.is_gpu) if torch is not None else None
-    batches = GPU_BATCHES if chosen.is_gpu else CPU_BATCHES
+    device = None
+    if torch is not None:
+        torch.set_num_threads(threads)
+        device = "cuda" if chosen.is_gpu and torch.cuda.is_available() else "cpu"
     results: list[dict[str, Any]] = []
-
-    def add(model: str, metric: str, batch: int, ours: float, theirs: float | None) -> None:
-        if theirs is None:
-            speed = None
-        elif metric == "latency_ms":
-            speed = theirs / ours if ours > 0 else None
-        else:
-            speed = ours / theirs if theirs > 0 else None
-        results.append({"model": model, "label": LABELS[model], "metric": metric, "batch": batch,
-                        "ours": ours, "torch": theirs, "speed_ratio": speed})
+    breakdowns: list[dict[str, Any]] = []
 
     for name in models:
-        for batch in ([int(batch_override)] if batch_override else batches[name]):
-            ours = engine_train(name, chosen, batch, repeats, steps, target_seconds)
-            theirs = runner.train(name, batch, repeats, steps, target_seconds) if runner else None
-            add(name, "train_samples_per_s", batch, ours, theirs)
-        ours = engine_latency(name, chosen, repeats, steps, target_seconds)
-        theirs = runner.latency(name, repeats, steps, target_seconds) if runner else None
-        add(name, "latency_ms", 1, ours, theirs)
+        setup = engine_setup(name, chosen.xp)
+        twin = TorchTwin(torch, setup.model, device) if torch is not None else None
+        batches = [int(batch_override)] if batch_override else \
+            [setup.batch] + ([GPU_EXTRA_BATCH] if chosen.is_gpu and setup.batch != GPU_EXTRA_BATCH else [])
+        for batch in batches:
+            ours = engine_train_step(setup, batch)
+            theirs = torch_train_step(torch, twin, setup, batch) if twin is not None else None
+            results.append(_row(setup, "train_samples_per_s", batch,
+                                time_pairs(ours, theirs, repeats, steps, target_seconds)))
+        ours = engine_infer(setup)
+        theirs = torch_infer(torch, twin, setup) if twin is not None else None
+        results.append(_row(setup, "latency_ms", 1, time_pairs(ours, theirs, repeats, steps, target_seconds)))
+        if layers:
+            breakdowns.append(layer_times(engine_setup(name, chosen.xp), batches[0],
+                                          steps if steps is not None else max(5, 3 * repeats)))
 
-    report = {
+    report: dict[str, Any] = {
         "backend": chosen.name,
         "backend_description": chosen.human_name,
         "threads": threads,
@@ -232,10 +479,13 @@ def run_bench(repeats: int = 5, json_out: bool = False, backend: str | None = No
         "python_version": platform.python_version(),
         "machine": platform.machine(),
         "torch_version": getattr(torch, "__version__", None),
-        "torch_device": runner.device if runner else None,
+        "torch_device": device,
         "repeats": repeats,
+        "pairs": repeats,
         "results": results,
     }
+    if layers:
+        report["layers"] = breakdowns
     if stream is not None:
         stream.write(json.dumps(report, indent=2) + "\n" if json_out else format_table(report))
         stream.flush()
@@ -248,52 +498,76 @@ def _figure(value: float | None, metric: str) -> str:
     return f"{value:.3f} ms" if metric == "latency_ms" else f"{value:,.0f}/s"
 
 
+def _table(rows: list[tuple[str, ...]], left: int) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for k, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
 def format_table(report: dict[str, Any]) -> str:
-    """The report as a readable text table."""
+    """The report as a readable text table (and the per-layer breakdowns when measured)."""
     torch_version = report.get("torch_version")
+    pairs = report["pairs"]
     lines = [f"NN Studio bench — engine on {report['backend_description']}",
-             f"PyTorch {torch_version} ({report['torch_device']}, {report['threads']} threads) for comparison"
-             if torch_version else "PyTorch is not installed: engine figures only",
-             f"median of {report['repeats']} run(s) after a warm-up; speed ratio above 1 = the engine is faster",
-             ""]
-    header = ("network", "measure", "batch", "NN Studio", "PyTorch", "speed ratio")
-    rows = [header]
+             f"PyTorch {torch_version} ({report['torch_device']}, {report['threads']} threads) for comparison, "
+             f"timed in {pairs} alternating pair(s) per figure"
+             if torch_version else f"PyTorch is not installed or not compared: engine figures only, median of "
+                                   f"{pairs} run(s)",
+             "figures are medians; speed ratio = median of the per-pair ratios (min-max), above 1 = the engine "
+             "is faster", ""]
+    rows = [("network", "measure", "batch", "NN Studio", "PyTorch", "speed ratio", "range")]
     for r in report["results"]:
         measure = "training" if r["metric"] == "train_samples_per_s" else "inference latency"
         ratio = "-" if r["speed_ratio"] is None else f"{r['speed_ratio']:.2f}x"
+        spread = "-" if r["ratio_min"] is None else f"{r['ratio_min']:.2f}-{r['ratio_max']:.2f}"
         rows.append((r["label"], measure, str(r["batch"]), _figure(r["ours"], r["metric"]),
-                     _figure(r["torch"], r["metric"]), ratio))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for k, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])] + \
-                [cell.rjust(width) for cell, width in zip(row[2:], widths[2:])]
-        lines.append("  ".join(cells))
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
+                     _figure(r["torch"], r["metric"]), ratio, spread))
+    lines += _table(rows, 2)
+    for part in report.get("layers", []):
+        lines += ["", f"{LABELS[part['model']]}: one training step at batch {part['batch']}, per layer "
+                      f"(median of {part['steps']} steps, ms)"]
+        rows = [("node", "layer", "forward", "backward")]
+        for r in part["rows"]:
+            rows.append((r["node"], r["layer"], f"{r['forward_ms']:.3f}", f"{r['backward_ms']:.3f}"))
+        rows.append(("(rest)", "loss, optimizer update, bookkeeping", f"{part['other_ms']:.3f}", ""))
+        rows.append(("(step)", "the whole step", f"{part['step_ms']:.3f}", ""))
+        lines += _table(rows, 2)
     return "\n".join(lines) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nnstudio bench", description="Measure training speed and "
-                                     "inference latency of the engine (and of PyTorch when installed).")
+                                     "inference latency of the engine, timed in alternating pairs with "
+                                     "PyTorch when it is installed.")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--backend", choices=("auto", "numpy", "cupy"), default=None,
                         help="array backend (default: $NNSTUDIO_BACKEND or auto)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure (median reported)")
+    parser.add_argument("--repeats", type=int, default=DEFAULT_PAIRS,
+                        help=f"timed pairs per figure (default {DEFAULT_PAIRS}; medians reported)")
     parser.add_argument("--batch", type=int, default=None, help="one training batch size instead of the defaults")
-    parser.add_argument("--steps", type=int, default=None, help="calls per timed run (default: about 0.25 s)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"calls per timed run (default: about --seconds, {DEFAULT_SECONDS} s)")
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="length of each timed run")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
-    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated: mlp,lenet")
+    parser.add_argument("--model", choices=MODELS, default=None, help="measure only this network")
+    parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated: {','.join(MODELS)}")
+    parser.add_argument("--layers", action="store_true",
+                        help="also print each layer's forward and backward time in a training step")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``nnstudio bench`` and ``python -m nnstudio.bench``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    models = (args.model,) if args.model else tuple(m.strip() for m in args.models.split(",") if m.strip())
     try:
         run_bench(args.repeats, args.json, args.backend, args.batch, steps=args.steps,
-                  compare_torch=not args.no_torch,
-                  models=tuple(m.strip() for m in args.models.split(",") if m.strip()), stream=sys.stdout)
+                  target_seconds=args.seconds, compare_torch=not args.no_torch, models=models,
+                  layers=args.layers, stream=sys.stdout)
     except UserError as exc:
         print(f"nnstudio bench: {exc}", file=sys.stderr)
         return 1

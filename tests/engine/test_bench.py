@@ -1,55 +1,80 @@
-"""The benchmark runs end to end on a tiny configuration and reports a well-formed result (not timings)."""
+"""The benchmark: its CLI and JSON shape on tiny repeat counts (not timings), the alternating pairs, the
+per-layer breakdown, and a PyTorch twin that computes what the engine computes."""
 from __future__ import annotations
 
 import importlib.util
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from nnstudio import bench
+from nnstudio.engine.losses import get_loss
 from nnstudio.errors import UserError
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
+ROW_KEYS = {"model", "metric", "batch", "ours", "torch", "speed_ratio", "ratio_min", "ratio_max"}
 
 
 def test_run_bench_structure_without_torch():
     out = io.StringIO()
     report = bench.run_bench(repeats=1, backend="numpy", batch_override=4, steps=1, compare_torch=False,
-                             stream=out)
-    assert report["backend"] == "numpy" and report["torch_version"] is None and report["repeats"] == 1
+                             models=("mlp", "lenet"), stream=out)
+    assert report["backend"] == "numpy" and report["torch_version"] is None and report["pairs"] == 1
     rows = {(r["model"], r["metric"]): r for r in report["results"]}
     assert set(rows) == {("mlp", "train_samples_per_s"), ("mlp", "latency_ms"),
                          ("lenet", "train_samples_per_s"), ("lenet", "latency_ms")}
     for (model, metric), row in rows.items():
+        assert ROW_KEYS <= set(row)
         assert row["batch"] == (4 if metric == "train_samples_per_s" else 1)
         assert row["ours"] > 0 and np.isfinite(row["ours"])
-        assert row["torch"] is None and row["speed_ratio"] is None
+        assert row["torch"] is None and row["speed_ratio"] is None and row["ratio_min"] is None
     text = out.getvalue()
-    assert "MLP 784-256-128-10" in text and "LeNet-5" in text and "not installed" in text
+    assert "MLP 784-256-128-10" in text and "LeNet-5" in text and "engine figures only" in text
 
 
-def test_json_output_is_the_report(capsys):
-    assert bench.main(["--json", "--backend", "numpy", "--repeats", "1", "--steps", "1", "--batch", "2",
-                       "--no-torch", "--models", "mlp"]) == 0
+def test_examples_train_at_their_own_batch_size(capsys):
+    assert bench.main(["--json", "--backend", "numpy", "--repeats", "1", "--steps", "1", "--no-torch",
+                       "--model", "mnist-cnn"]) == 0
     parsed = json.loads(capsys.readouterr().out)
-    assert parsed["backend"] == "numpy"
-    assert [r["metric"] for r in parsed["results"]] == ["train_samples_per_s", "latency_ms"]
+    assert [(r["model"], r["metric"], r["batch"]) for r in parsed["results"]] == \
+        [("mnist-cnn", "train_samples_per_s", 64), ("mnist-cnn", "latency_ms", 1)]
+    assert all(ROW_KEYS <= set(r) for r in parsed["results"])
+    setup = bench.engine_setup("captcha-cnn", np)
+    assert (setup.batch, setup.optimizer, setup.model.input_shape, setup.model.output_shape) == \
+        (64, "adam", (1, 40, 100), (4, 10))
 
 
-@pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
-def test_torch_comparison_adds_figures_and_ratios():
-    report = bench.run_bench(repeats=1, backend="numpy", batch_override=2, steps=1, models=("lenet",))
-    assert report["torch_version"] and report["torch_device"] == "cpu"
-    for row in report["results"]:
-        assert row["torch"] > 0
-        if row["metric"] == "latency_ms":
-            assert row["speed_ratio"] == pytest.approx(row["torch"] / row["ours"])
-        else:
-            assert row["speed_ratio"] == pytest.approx(row["ours"] / row["torch"])
-    assert "speed ratio" in bench.format_table(report)
+def test_pairs_alternate_which_side_goes_first():
+    calls: list[str] = []
+    timing = bench.time_pairs(lambda: calls.append("o"), lambda: calls.append("t"), pairs=4, steps=1,
+                              target_seconds=1.0)
+    assert "".join(calls) == "oo" + "tt" + "ot" + "to" + "ot" + "to"  # warm-ups, then the pairs
+    assert len(timing.ours) == len(timing.theirs) == len(timing.ratios) == 4
+    assert bench.PairTiming([1.0, 2.0], [2.0, 2.0]).ratios == [2.0, 1.0]
+
+
+def test_layer_breakdown_names_every_layer_and_restores_them(capsys):
+    assert bench.main(["--backend", "numpy", "--repeats", "1", "--steps", "2", "--batch", "2", "--no-torch",
+                       "--model", "lenet", "--layers", "--json"]) == 0
+    part = json.loads(capsys.readouterr().out)["layers"][0]
+    setup = bench.engine_setup("lenet", np)
+    assert [r["node"] for r in part["rows"]] == bench._layer_ids(setup.model)
+    assert part["batch"] == 2 and part["steps"] == 2
+    assert all(r["forward_ms"] >= 0 and r["backward_ms"] >= 0 for r in part["rows"])
+    assert part["step_ms"] >= sum(r["forward_ms"] + r["backward_ms"] for r in part["rows"]) - 1e-9
+    report = bench.run_bench(repeats=1, backend="numpy", batch_override=2, steps=1, compare_torch=False,
+                             models=("mlp",), layers=True)
+    assert "per layer" in bench.format_table(report) and "Dense(256)" in bench.format_table(report)
+    setup = bench.engine_setup("mlp", np)
+    bench.layer_times(setup, 2, 1)
+    for nid in bench._layer_ids(setup.model):  # the timing wrappers are gone again
+        layer = setup.model.nodes[nid].layer
+        assert "forward" not in vars(layer) and "backward" not in vars(layer)
 
 
 def test_engine_and_torch_networks_have_the_same_size():
@@ -60,8 +85,54 @@ def test_engine_and_torch_networks_have_the_same_size():
     if HAS_TORCH:
         import torch
         for name in bench.MODELS:
-            count = sum(p.numel() for p in bench.torch_model(torch, name).parameters())
-            assert count == bench.engine_model(name, np).param_count()
+            model = bench.engine_model(name, np)
+            twin = bench.TorchTwin(torch, model)
+            assert sum(p.numel() for p in twin.body.parameters()) == model.param_count()
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
+@pytest.mark.parametrize("name", bench.MODELS)
+def test_torch_twin_computes_what_the_engine_computes(name):
+    import torch
+    setup = bench.engine_setup(name, np, seed=3)
+    model = setup.model
+    for nid in bench._layer_ids(model):  # dropout off, so training mode is deterministic on both sides
+        if type(model.nodes[nid].layer).__name__ == "Dropout":
+            model.nodes[nid].layer.rate = 0.0
+    twin = bench.TorchTwin(torch, model)
+    x, y = bench.make_data(model, 3, seed=5)
+    # Evaluation: the probabilities.
+    twin.body.eval()
+    with torch.no_grad():
+        theirs = twin.predict(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(model.forward(x), theirs, rtol=1e-4, atol=1e-5)
+    # Training: the loss on the logits (batch statistics in BatchNorm) and every parameter's gradient.
+    twin.body.train()
+    loss = get_loss("cross_entropy")
+    logits = model.forward(x, training=True, logits="softmax")
+    value, grad = loss.forward(logits, y, from_logits=model.loss_from_logits(loss))
+    model.backward(grad)
+    t_logits = twin.body(torch.from_numpy(x))
+    t_loss = twin.loss(t_logits, torch.from_numpy(y))
+    t_loss.backward()
+    assert value == pytest.approx(t_loss.item(), rel=1e-4)
+    ours = [g for _, _, g in model.parameters()]
+    theirs = [p.grad.numpy() for p in twin.body.parameters()]
+    assert len(ours) == len(theirs)
+    for g, t in zip(ours, theirs):
+        t = t.T if g.ndim == 2 else t  # Dense keeps W as (in, out), torch's Linear as (out, in)
+        np.testing.assert_allclose(g, t, rtol=2e-3, atol=2e-5)
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
+def test_torch_comparison_adds_figures_and_ratio_ranges():
+    report = bench.run_bench(repeats=3, backend="numpy", batch_override=2, steps=1, models=("lenet",))
+    assert report["torch_version"] and report["torch_device"] == "cpu"
+    for row in report["results"]:
+        assert row["torch"] > 0
+        assert row["ratio_min"] <= row["speed_ratio"] <= row["ratio_max"]
+    text = bench.format_table(report)
+    assert "speed ratio" in text and "alternating pair" in text
 
 
 def test_bad_arguments(capsys):
@@ -71,21 +142,18 @@ def test_bad_arguments(capsys):
         bench.run_bench(repeats=1, models=("resnet",))
     assert bench.main(["--repeats", "0"]) == 1
     assert "repeats" in capsys.readouterr().err
+    assert bench.main(["--seconds", "0", "--model", "mlp"]) == 1
+    assert bench.main(["--models", "mlp,resnet"]) == 1
+    assert "resnet" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         bench.main(["--backend", "tpu"])
-
-
-def test_time_calls_runs_warmup_and_fixed_steps():
-    calls = []
-    seconds, steps = bench.time_calls(lambda: calls.append(1), repeats=3, steps=4, target_seconds=1.0, warmup=2)
-    assert steps == 4 and len(calls) == 2 + 3 * 4 and seconds >= 0
+    with pytest.raises(SystemExit):
+        bench.main(["--model", "resnet"])
 
 
 def test_module_entry_point_runs():
-    import subprocess
-    import sys
     result = subprocess.run([sys.executable, "-m", "nnstudio.bench", "--backend", "numpy", "--repeats", "1",
-                             "--steps", "1", "--batch", "2", "--no-torch", "--models", "mlp"],
+                             "--steps", "1", "--batch", "2", "--no-torch", "--model", "mlp"],
                             capture_output=True, text=True, timeout=120,
                             cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == 0, result.stderr
