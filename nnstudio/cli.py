@@ -232,12 +232,12 @@ def _memory_warning(report: Any, graph: Any, batch_size: int) -> str | None:
     """A warning when training would need more memory than is free: float32 parameters with their gradients
     and two optimizer slots (Adam), and each node's activations and their gradients at the batch size."""
     from nnstudio.memory import available_bytes, human_bytes  # noqa: PLC0415
+    from nnstudio.profile import count_costs  # noqa: PLC0415 - the same figures as `nnstudio profile`
 
     free = available_bytes()
     if free is None:
         return None
-    activations = sum(math.prod(shape) for shape in report.shapes.values() if shape is not None)
-    need = 4 * (4 * int(report.total_params) + 2 * max(batch_size, 1) * int(activations))
+    need = count_costs(graph, batch=max(batch_size, 1)).training_memory_bytes
     if need <= free:
         return None
     return (f"training this network at batch size {batch_size} needs about {human_bytes(need)} of memory "
@@ -608,6 +608,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    from nnstudio.profile import count_costs, format_table, measure_times  # noqa: PLC0415
+
+    project = _load_project(args.project)
+    config = _config_for(project, None, backend=args.backend)
+    batch = int(args.batch if args.batch is not None else config.batch_size)
+    if batch < 1 or args.repeats < 1:
+        raise UserError(f"--batch and --repeats must be at least 1; found {batch} and {args.repeats}")
+    profile = measure_times(project.graph, count_costs(project.graph, batch=batch), config.backend,
+                            repeats=args.repeats)
+    if args.json:
+        record = profile.to_json()
+        for row in record["nodes"]:
+            print(json.dumps(row))
+        print(json.dumps({"total": record["total"], "batch": batch, "backend": profile.backend}))
+        return 0
+    print(f"{project.name}: batch {batch}, {profile.dtype}, backend {profile.backend}; MACs and activations per "
+          f"sample and per batch as in docs/profile.md, times per batch (median of {args.repeats})")
+    print(format_table(profile))
+    largest = profile.largest("macs")
+    if largest is not None:
+        print(f"* largest: {largest.node} ({profile.share(largest):.1%} of the forward MACs); training needs "
+              f"{int(profile.total('train_macs')):,} MACs per sample (forward + backward)")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from nnstudio import bench  # noqa: PLC0415
 
@@ -743,6 +769,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help='one JSON object per sample: {"input", "predicted", "probabilities"}; with --raw '
                         '{"input", "output"}')
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("profile", help="what each layer costs: parameters, MACs, activation memory, time",
+                       description="Count every node's parameters, multiply-accumulates per sample and activation "
+                                   "memory at the batch size, and time its forward and backward on one batch "
+                                   "(conventions in docs/profile.md).")
+    p.add_argument("project")
+    p.add_argument("--batch", type=int, metavar="N", help="batch size (default: the project's)")
+    p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the project's)")
+    p.add_argument("--repeats", type=int, default=5, metavar="N", help="timed repeats per layer (median; default 5)")
+    p.add_argument("--json", action="store_true",
+                   help='one JSON object per node {"node", "type", "params", "macs", "activation_bytes", '
+                        '"forward_ms", "backward_ms", ...}, then {"total": ...}')
+    p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("bench", help="measure the engine's speed (see `nnstudio bench --help`)", add_help=False,
                        description="Measure training speed and inference latency.")
