@@ -38,12 +38,12 @@ def test_zeros_reproducible_and_errors():
 
 def test_layer_types_registry():
     assert set(layers.LAYER_TYPES) == {"Dense", "Conv2D", "Pool2D", "Dropout", "Flatten", "Reshape", "Activation",
-                                       "Add", "Concat", "BatchNorm"}
+                                       "Add", "Concat", "BatchNorm", "Features"}
     for name, cls in layers.LAYER_TYPES.items():
         assert cls.type_name == name and issubclass(cls, layers.Layer)
     examples = [layers.Dense(3), layers.Conv2D(2, 3, padding="same"), layers.Pool2D("avg"), layers.Dropout(0.1),
                 layers.Flatten(), layers.Reshape([2, 2]), layers.Activation("tanh"), layers.Add(),
-                layers.Concat(1), layers.BatchNorm()]
+                layers.Concat(1), layers.BatchNorm(), layers.Features(["x1_sq", "x2_sq"])]
     for layer in examples:
         rebuilt = layers.LAYER_TYPES[layer.type_name](**layer.config())
         assert rebuilt.config() == layer.config() and repr(rebuilt) == repr(layer)
