@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from nnstudio.graph.project_file import load_project  # noqa: E402
+from nnstudio.teaching.lessons import check_goal, parse_goal  # noqa: E402
 from nnstudio.training.config import TrainingConfig  # noqa: E402
 from nnstudio.training.events import Hint, RunFinished  # noqa: E402
 from nnstudio.training.trainer import Trainer, load_dataset  # noqa: E402
@@ -70,25 +71,9 @@ def describe_goal(goal: dict[str, Any]) -> str:
 
 
 def judge(goal: dict[str, Any], finished: RunFinished, hints: list[Hint]) -> tuple[bool, str]:
-    """(goal met, what was measured) for one finished run."""
-    metric = goal.get("metric")
-    if metric == "hint":
-        kinds = sorted({h.kind for h in hints})
-        return goal["kind"] in kinds, "hints: " + (", ".join(kinds) or "none")
-    if metric == "reason":
-        return finished.reason == goal["value"], f"{finished.reason}: {finished.message}"
-    if metric == "test_acc":
-        value = finished.test_acc
-        shown = "n/a" if value is None else f"{value:.2%}"
-    elif metric == "test_r2":
-        value = finished.test_metrics.get("r2")
-        shown = "n/a" if value is None else f"r2 {value:.4f}"
-    else:
-        raise ValueError(f"unknown goal metric {metric!r}")
-    if value is None or finished.reason != "completed":
-        return False, f"{shown} ({finished.reason})"
-    ok = ("min" not in goal or value >= goal["min"]) and ("max" not in goal or value < goal["max"])
-    return ok, shown
+    """(goal met, what was measured) for one finished run: the lesson card's own check (teaching.lessons)."""
+    result = check_goal(parse_goal(goal, "goal"), finished, [h.kind for h in hints])
+    return result.met, result.measured
 
 
 def run_example(name: str, epochs: int | None = None, max_samples: int | None = None,

@@ -220,6 +220,9 @@ def project_from_dict(data: Any, source: str = "project") -> Project:
         graph = Graph.from_dict(data.get("graph", {"nodes": [], "edges": []}))
     except UserError as exc:
         raise UserError(f"{source}: {exc}") from None
+    extras = {k: copy.deepcopy(v) for k, v in data.items() if k not in _KNOWN_KEYS}
+    from nnstudio.teaching.lessons import validate_extras  # the lesson model lives with the teaching tools
+    validate_extras(extras, source)
     return Project(
         name=_text(source, "name", data.get("name"), "Untitled"),
         graph=graph,
@@ -227,7 +230,7 @@ def project_from_dict(data: Any, source: str = "project") -> Project:
         description_en=_text(source, "description_en", data.get("description_en"), ""),
         description_zh=_text(source, "description_zh", data.get("description_zh"), ""),
         name_zh=_text(source, "name_zh", data.get("name_zh"), ""),
-        extras={k: copy.deepcopy(v) for k, v in data.items() if k not in _KNOWN_KEYS},
+        extras=extras,
     )
 
 
