@@ -1,4 +1,4 @@
-"""The command-line front end: ``nnstudio [gui|examples|new|check|train|evaluate|predict|bench|data]``.
+"""The command-line front end: ``nnstudio [gui|examples|new|check|train|evaluate|predict|bench|runs|sweep|data]``.
 
 Why this exists: everything the GUI does with a project (check it, train it, score it, ask it about images)
 is also useful in a terminal, a script or CI, over the same core.  This module only parses arguments,
@@ -277,6 +277,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     dataset = _dataset(config)
     backend = get_backend(config.backend)
     trainer = Trainer(project.graph, dataset, config, backend, weights_in)
+    from nnstudio.runs.store import keeps_history  # noqa: PLC0415
+    if not args.no_history and keeps_history(args.project):  # kept in PROJECT.runs/ (see `nnstudio runs`)
+        from nnstudio.runs import RunRecorder, RunStore  # noqa: PLC0415
+        trainer.recorder = RunRecorder(RunStore.for_project(args.project), project_name=project.name)
     out, err = sys.stdout, sys.stderr
     bar = _ProgressBar(err)
     finished: Any = None
@@ -324,6 +328,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             text = "test: no test samples"
         print(text + f" ({finished.reason} after {finished.epochs_done} epochs, {seconds:.1f}s)", file=out)
+    recorder = trainer.recorder
+    if recorder is not None and (recorder.run is not None or recorder.problem):
+        print(recorder.problem or f"kept as run {recorder.run_id} in '{recorder.store.root}'", file=err)
     if not finished.ok:
         state = "was left as it was" if weights_out.exists() else "was not written"
         kept = (f"; the last good weights (after {finished.steps_done} steps) were saved to '{last_good}'"
@@ -739,6 +746,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per epoch, one per hint ({\"hint\": KIND, \"node\", \"text\", "
                         "\"epoch\", \"step\"}) and a final one with the test metrics to stdout")
+    p.add_argument("--no-history", action="store_true",
+                   help="do not keep this run in the project's run history (PROJECT.runs/)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test accuracy (or MSE) and confusion matrix of trained weights",
@@ -795,6 +804,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import an ONNX model as a project",
                        description="Build a project (graph and weights) from an ONNX model.")
     _export_arguments(p, "import")
+
+    from nnstudio.runs.cli import add_runs_arguments, add_sweep_arguments  # noqa: PLC0415
+    p = sub.add_parser("runs", help="list or delete the runs kept in a project's history",
+                       description="List the runs of a project kept in PROJECT.runs/ beside it (id, date, metric, "
+                                   "end reason, duration), or delete some.")
+    add_runs_arguments(p)
+    p = sub.add_parser("sweep", help="train a project once per value of one or more settings",
+                       description="Train one trial per combination of the values given with --set, one after "
+                                   "another; each trial is a run in the history. Prints each trial's test accuracy "
+                                   "(or loss) and a summary with the best trial marked.")
+    add_sweep_arguments(p)
 
     p = sub.add_parser("data", help="list or download datasets", description="List or download datasets.")
     data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser, required=True)

@@ -163,6 +163,8 @@ class Trainer:
         self.probe_inputs: np.ndarray | None = None
         self.finished: RunFinished | None = None
         self.test_result: Evaluation | None = None
+        # Sees every event before it is yielded, in this thread (nnstudio.runs.RunRecorder: the run history).
+        self.recorder: Any = None
         self._stop = False
         self._events_gen: Iterator[Any] | None = None
         self._check_fits()
@@ -204,9 +206,21 @@ class Trainer:
 
     def run(self) -> Iterator[Any]:
         """The events of the run (continues where :meth:`step_once` left off)."""
+        yield from self._generator()
+
+    def _generator(self) -> Iterator[Any]:
         if self._events_gen is None:
-            self._events_gen = self._events()
-        yield from self._events_gen
+            self._events_gen = self._events() if self.recorder is None else self._recorded(self._events())
+        return self._events_gen
+
+    def _recorded(self, events: Iterator[Any]) -> Iterator[Any]:
+        """The events, each shown to the recorder first; a run that ends early is closed in the history."""
+        try:
+            for event in events:
+                self.recorder.observe(event, self)
+                yield event
+        finally:
+            self.recorder.close()
 
     def step_once(self) -> list[Any]:
         """Train exactly one more batch; returns the events up to and including its BatchReport.
@@ -215,10 +229,8 @@ class Trainer:
         with the batch after it.  After the last batch it returns the RunFinished.  Not to be mixed with a
         :meth:`run` iteration in progress on another thread.
         """
-        if self._events_gen is None:
-            self._events_gen = self._events()
         out: list[Any] = []
-        for event in self._events_gen:
+        for event in self._generator():
             out.append(event)
             if isinstance(event, (BatchReport, RunFinished)):
                 break

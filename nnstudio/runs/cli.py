@@ -1,0 +1,145 @@
+"""``nnstudio runs`` and ``nnstudio sweep``: the run history and sweeps from a terminal.
+
+Why this exists: the command-line front end stays a list of subcommands (``nnstudio/cli.py``); the
+arguments and printing of the experiment commands live here, beside the core they drive.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from nnstudio.errors import UserError
+
+BACKENDS = ("auto", "numpy", "cupy")
+
+
+def add_runs_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project")
+    parser.add_argument("--delete", metavar="ID", action="append", help="delete this run (repeatable)")
+    parser.add_argument("--json", action="store_true",
+                        help='one JSON object per run: {"id", "name", "started", "metric", "value", "end_reason", '
+                             '"seconds", "epochs_done", "changes"}')
+    parser.set_defaults(func=cmd_runs)
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project")
+    parser.add_argument("--set", dest="sets", metavar="SETTING=V1,V2,...", action="append", required=True,
+                        help="a training setting (learning_rate, batch_size, optimizer, ...) or a block parameter "
+                             "(NODE.PARAM, e.g. h1.function) and the values to try; repeat for a grid")
+    parser.add_argument("--epochs", type=int, help="epochs per trial (default: the project's)")
+    parser.add_argument("--max-samples", type=int, metavar="N",
+                        help="use at most N training samples (and at most N test samples)")
+    parser.add_argument("--backend", choices=BACKENDS, help="array backend (default: the project's)")
+    parser.add_argument("--json", action="store_true",
+                        help='one JSON object per trial ({"trial", "settings", "test_acc" or "test_loss", '
+                             '"seconds", "run"}) and a summary object ({"summary": true, "best": i, ...})')
+    parser.set_defaults(func=cmd_sweep)
+
+
+def _store(project_path: str) -> Any:
+    from nnstudio.runs.store import RunStore  # noqa: PLC0415
+    path = Path(project_path)
+    if not path.is_file():
+        raise UserError(f"project file '{project_path}' does not exist")
+    return RunStore.for_project(path)
+
+
+def _float_text(value: Any) -> str:
+    return "n/a" if value is None or not math.isfinite(float(value)) else f"{float(value):.4g}"
+
+
+def run_row(run: Any) -> dict[str, Any]:
+    from nnstudio.runs.store import json_safe  # noqa: PLC0415
+    key, value = run.metric()
+    origin = run.meta.get("origin") or {}
+    return json_safe({"id": run.id, "name": run.name, "started": run.started, "metric": key, "value": value,
+                      "end_reason": run.end_reason, "seconds": round(run.seconds, 3),
+                      "epochs_done": run.meta.get("epochs_done"), "origin": origin})
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    store = _store(args.project)
+    out, err = sys.stdout, sys.stderr
+    if args.delete:
+        for run_id in args.delete:
+            store.delete(run_id)
+            print(f"deleted run {run_id}", file=err)
+        return 0
+    runs = store.list()
+    for problem in store.problems:
+        print(f"warning: {problem}", file=err)
+    if args.json:
+        for run in runs:
+            print(json.dumps(run_row(run), ensure_ascii=False), file=out)
+        return 0
+    if not runs:
+        print(f"no runs yet in '{store.root}' (train the project to start its history)", file=err)
+        return 0
+    print(f"{'id':<6} {'started':<26} {'metric':<16} {'end':<14} {'time':>8}  name", file=out)
+    for run in runs:
+        key, value = run.metric()
+        metric = f"{key} {run.metric_text()}" if value is not None else "n/a"
+        print(f"{run.id:<6} {run.started:<26} {metric:<16} {run.end_reason:<14} {run.seconds:>7.1f}s  {run.name}",
+              file=out)
+    print(f"{len(runs)} run{'s' if len(runs) != 1 else ''}, {store.total_bytes() / 2**20:.1f} MB in '{store.root}'",
+          file=err)
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from nnstudio.graph.project_file import load_project  # noqa: PLC0415
+    from nnstudio.runs.sweep import best_trial, describe, parse_set, train_trial, trial_changes  # noqa: PLC0415
+    from nnstudio.training.config import TrainingConfig  # noqa: PLC0415
+    from nnstudio.training.trainer import load_dataset  # noqa: PLC0415
+
+    project = load_project(args.project)
+    store = _store(args.project)
+    trials = trial_changes([parse_set(text, project) for text in args.sets])
+    overrides = {"epochs": args.epochs, "backend": args.backend, "max_train_samples": args.max_samples,
+                 "max_test_samples": args.max_samples}
+    base = TrainingConfig.from_dict(project.training, source=f"project '{project.name}': training")
+    base.replace(**{k: v for k, v in overrides.items() if v is not None})  # a bad --epochs fails before trial 0
+    dataset = None
+    if not any(k in ("dataset",) for t in trials for k in t):
+        dataset = load_dataset(base)  # the same data for every trial, loaded once
+    out, err = sys.stdout, sys.stderr
+    sweep_id = f"sweep-{store.root.name}-{len(store.run_ids())}"
+    results = []
+    print(f"sweep of '{project.name}': {len(trials)} trial{'s' if len(trials) != 1 else ''}", file=err)
+    for i, changes in enumerate(trials):
+        result = train_trial(project, changes, store, i, name=describe(changes),
+                             origin={"sweep": sweep_id, "trial": i, "changes": changes}, overrides=overrides,
+                             dataset=dataset)
+        results.append(result)
+        if args.json:
+            print(json.dumps(result.to_json(), ensure_ascii=False), file=out, flush=True)
+        else:
+            value = f"{result.value:.2%}" if result.metric == "test_acc" and result.value is not None \
+                else _float_text(result.value)
+            print(f"trial {i}: {describe(changes)}: {result.metric} {value} ({result.reason}, "
+                  f"{result.seconds:.1f}s, run {result.run_id or 'not kept'})", file=out, flush=True)
+        if result.message and result.reason not in ("completed", "stopped"):
+            print(f"trial {i}: {result.message}", file=err)
+    best = best_trial(results)
+    if args.json:
+        summary = {"summary": True, "trials": len(results), "best": best,
+                   "best_settings": results[best].changes if best is not None else None,
+                   "metric": results[best].metric if best is not None else None,
+                   "value": results[best].value if best is not None else None}
+        print(json.dumps(summary, ensure_ascii=False), file=out)
+    else:
+        print("", file=out)
+        print(f"{'trial':<6} {'settings':<40} {results[0].metric if results else '':<10} {'seconds':>8}", file=out)
+        for i, r in enumerate(results):
+            mark = "  <- best" if i == best else ""
+            value = f"{r.value:.2%}" if r.metric == "test_acc" and r.value is not None else _float_text(r.value)
+            print(f"{i:<6} {describe(r.changes):<40} {value:<10} {r.seconds:>8.1f}{mark}", file=out)
+    return 0 if all(r.reason in ("completed", "stopped") for r in results) else 1
+
+
+__all__ = ["add_runs_arguments", "add_sweep_arguments", "cmd_runs", "cmd_sweep", "run_row"]

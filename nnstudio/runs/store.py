@@ -1,0 +1,427 @@
+"""The run history of a project: one folder per run, next to the project, read lazily.
+
+Why this exists: the course's lessons are comparisons (sigmoid against ReLU, a learning rate too small and
+too large), so a run must not overwrite the last one.  Every run of a saved project ``NAME.nnproj`` is kept
+in ``NAME.runs/<run id>/`` in open formats (``run.json``, CSV curves, ``.npz`` weights; see
+docs/project-format.md).  A run folder is written under a hidden ``.partial-<id>`` name and renamed when
+the run ends, so a listing never sees half a run.  :meth:`RunStore.list` reads only the small ``run.json``
+files; curves, weights and snapshots are read when a view asks for them.  The store keeps to a size budget
+(oldest runs pruned first, never the newest) and deletes runs on request.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from nnstudio.errors import UserError
+from nnstudio.safe_files import open_regular
+
+RUNS_SUFFIX = ".runs"
+RUN_FORMAT = "nnstudio-run"
+RUN_VERSION = 1
+PARTIAL_PREFIX = ".partial-"
+MAX_RUN_JSON_BYTES = 16 * 2**20
+MAX_CSV_BYTES = 256 * 2**20
+DEFAULT_BUDGET_MB = 500.0
+BUDGET_ENV = "NNSTUDIO_RUNS_BUDGET_MB"
+
+BATCH_COLUMNS = ("epoch", "step", "global_step", "loss", "accuracy", "lr")
+EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "global_step")
+
+
+def runs_dir_for(project_path: str | os.PathLike) -> Path:
+    """Where a project's runs live: ``<name>.runs/`` beside ``<name>.nnproj``."""
+    p = Path(project_path)
+    stem = p.name[: -len(p.suffix)] if p.suffix else p.name
+    return p.with_name(stem + RUNS_SUFFIX)
+
+
+def keeps_history(project_path: str | os.PathLike) -> bool:
+    """Whether runs of this project file are kept: not for the examples shipped inside NN Studio itself
+    (their folder belongs to the installation; a project made from one keeps its runs)."""
+    from nnstudio.resources_path import resources_root  # noqa: PLC0415
+    try:
+        Path(project_path).resolve().relative_to(resources_root().resolve())
+    except ValueError:
+        return True
+    return False
+
+
+def default_budget_bytes() -> int:
+    """The size budget of one project's runs: ``NNSTUDIO_RUNS_BUDGET_MB`` megabytes, else 500 MB."""
+    raw = os.environ.get(BUDGET_ENV, "").strip()
+    try:
+        mb = float(raw) if raw else DEFAULT_BUDGET_MB
+    except ValueError:
+        raise UserError(f"{BUDGET_ENV} must be a number of megabytes. Received: {BUDGET_ENV}={raw!r}") from None
+    if not math.isfinite(mb) or mb <= 0:
+        raise UserError(f"{BUDGET_ENV} must be a positive number of megabytes. Received: {BUDGET_ENV}={raw!r}")
+    return int(mb * 2**20)
+
+
+def _read_text(path: Path, label: str, limit: int) -> str:
+    fh, size = open_regular(path, label, "a text file")
+    with fh:
+        if size > limit:
+            raise UserError(f"{label} is {size:,} bytes, more than the {limit:,} a run file may hold")
+        data = fh.read(limit + 1)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{label} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value) if value not in ("", "None") else float("nan")
+    except ValueError:
+        return float("nan")
+
+
+def read_csv_columns(path: Path, label: str) -> dict[str, np.ndarray]:
+    """The numeric columns of a run's CSV file by header name (empty or unreadable cells are NaN)."""
+    text = _read_text(path, label, MAX_CSV_BYTES)
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return {}
+    header = [h.strip() for h in rows[0]]
+    body = [r for r in rows[1:] if r]
+    table = np.full((len(body), len(header)), np.nan)
+    for i, row in enumerate(body):
+        for j, cell in enumerate(row[:len(header)]):
+            table[i, j] = _float(cell.strip())
+    return {name: table[:, j] for j, name in enumerate(header)}
+
+
+def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    """CSV text with floats written in full precision and None / NaN as ``nan``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(list(header))
+    for row in rows:
+        writer.writerow(["nan" if v is None else (repr(float(v)) if isinstance(v, float) else v) for v in row])
+    return out.getvalue()
+
+
+@dataclass
+class Snapshot:
+    """The weights of a run at one moment: after ``step`` batches (``epoch`` is the epoch that step was in)."""
+
+    step: int
+    epoch: int
+    file: str  # relative to the run folder
+
+
+@dataclass
+class Run:
+    """One stored run.  ``meta`` is its ``run.json``; everything else is read when first asked for."""
+
+    path: Path
+    meta: dict[str, Any]
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- what run.json says ----------------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return str(self.meta.get("id", self.path.name))
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name") or f"Run {self.id}")
+
+    @property
+    def started(self) -> str:
+        return str(self.meta.get("started", ""))
+
+    @property
+    def end_reason(self) -> str:
+        return str(self.meta.get("end_reason", ""))
+
+    @property
+    def seconds(self) -> float:
+        return float(self.meta.get("seconds") or 0.0)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self.meta.get("settings") or {})
+
+    @property
+    def graph_dict(self) -> dict[str, Any]:
+        return dict(self.meta.get("graph") or {"nodes": [], "edges": []})
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.meta.get("metrics") or {})
+
+    def metric(self) -> tuple[str, float | None]:
+        """The run's headline result: ("test_acc", value), else ("test_loss", value), else the last loss."""
+        m = self.metrics
+        for key in ("test_acc", "test_r2", "test_loss", "val_acc", "val_loss", "train_loss"):
+            value = m.get(key)
+            if isinstance(value, (int, float)) and math.isfinite(float(value)):
+                return key, float(value)
+        return "test_loss", None
+
+    def metric_text(self) -> str:
+        key, value = self.metric()
+        if value is None:
+            return "n/a"
+        if key.endswith("_acc"):
+            return f"{value:.2%}"
+        return f"{value:.4g}"
+
+    @property
+    def snapshots(self) -> list[Snapshot]:
+        out = []
+        for s in self.meta.get("snapshots") or []:
+            if isinstance(s, dict) and isinstance(s.get("file"), str):
+                out.append(Snapshot(int(s.get("step", 0)), int(s.get("epoch", 0)), s["file"]))
+        return out
+
+    # -- lazily read files ---------------------------------------------------------------------------------
+    def curves(self) -> dict[str, np.ndarray]:
+        """Per-batch columns (``BATCH_COLUMNS``), read once."""
+        if "curves" not in self._cache:
+            path = self.path / "curves.csv"
+            self._cache["curves"] = read_csv_columns(path, f"run file '{path}'") if path.exists() else {}
+        return self._cache["curves"]
+
+    def epochs(self) -> dict[str, np.ndarray]:
+        """Per-epoch columns (``EPOCH_COLUMNS``), read once."""
+        if "epochs" not in self._cache:
+            path = self.path / "epochs.csv"
+            self._cache["epochs"] = read_csv_columns(path, f"run file '{path}'") if path.exists() else {}
+        return self._cache["epochs"]
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """Per-batch gradient norms: ``global_step`` and one column per layer id (batches without them: NaN)."""
+        if "gradients" not in self._cache:
+            path = self.path / "gradients.csv"
+            self._cache["gradients"] = read_csv_columns(path, f"run file '{path}'") if path.exists() else {}
+        return self._cache["gradients"]
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """The weights the run ended with (UserError when it kept none)."""
+        from nnstudio.engine.weights_io import read_weights  # noqa: PLC0415
+        path = self.path / "weights.npz"
+        if not path.exists():
+            raise UserError(f"run '{self.id}' kept no weights (it ended with '{self.end_reason}')")
+        return read_weights(path)
+
+    def snapshot_weights(self, snapshot: Snapshot) -> dict[str, np.ndarray]:
+        from nnstudio.engine.weights_io import read_weights  # noqa: PLC0415
+        path = (self.path / snapshot.file).resolve()
+        if self.path.resolve() not in path.parents:
+            raise UserError(f"run '{self.id}': snapshot file '{snapshot.file}' is outside the run folder")
+        return read_weights(path)
+
+    def project(self) -> Any:
+        """The project as it was when the run started (its graph and settings)."""
+        from nnstudio.graph.document import Graph  # noqa: PLC0415
+        from nnstudio.graph.project_file import Project  # noqa: PLC0415
+        try:
+            graph = Graph.from_dict(self.graph_dict)
+        except UserError as exc:
+            raise UserError(f"run '{self.id}' in '{self.path}': {exc}") from None
+        return Project(name=str(self.meta.get("project") or self.name), graph=graph, training=self.settings)
+
+    def size_bytes(self) -> int:
+        return _folder_size(self.path)
+
+
+def _folder_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def load_run(path: Path) -> Run:
+    """The run in folder ``path`` (its run.json checked); UserError naming the file when it is not usable."""
+    meta_path = path / "run.json"
+    label = f"run file '{meta_path}'"
+    try:
+        meta = json.loads(_read_text(meta_path, label, MAX_RUN_JSON_BYTES),
+                          parse_constant=lambda name: float("nan"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{label} is not usable JSON: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{label} is nested too deeply") from None
+    if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise UserError(f"{label} is not an NN Studio run: expected \"format\": \"{RUN_FORMAT}\", found {found!r}")
+    version = meta.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise UserError(f"{label}: version must be a whole number from 1. Received: version={version!r}")
+    if version > RUN_VERSION:
+        raise UserError(f"{label} was written by a newer NN Studio (run version {version}; this one reads up to "
+                        f"{RUN_VERSION})")
+    for key, kind in (("settings", dict), ("graph", dict), ("metrics", dict), ("snapshots", list)):
+        if key in meta and not isinstance(meta[key], kind):
+            raise UserError(f"{label}: \"{key}\" must be a JSON {'object' if kind is dict else 'list'}. "
+                            f"Received: {type(meta[key]).__name__}")
+    meta["id"] = path.name
+    return Run(path, meta)
+
+
+class RunStore:
+    """The runs in one folder (a project's ``NAME.runs``); see the module docstring."""
+
+    def __init__(self, root: str | os.PathLike, budget_bytes: int | None = None) -> None:
+        self.root = Path(root)
+        self.budget_bytes = default_budget_bytes() if budget_bytes is None else int(budget_bytes)
+        self.problems: list[str] = []  # folders the last list() skipped, with why
+
+    @classmethod
+    def for_project(cls, project_path: str | os.PathLike, budget_bytes: int | None = None) -> "RunStore":
+        return cls(runs_dir_for(project_path), budget_bytes)
+
+    # -- reading -----------------------------------------------------------------------------------------------
+    def run_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and not p.is_symlink())
+
+    def list(self) -> list[Run]:
+        """Every finished run, oldest first (damaged ones are skipped and named in ``problems``)."""
+        runs, self.problems = [], []
+        for run_id in self.run_ids():
+            try:
+                runs.append(load_run(self.root / run_id))
+            except UserError as exc:
+                self.problems.append(str(exc))
+        return runs
+
+    def get(self, run_id: str) -> Run:
+        run_id = str(run_id).strip()
+        if run_id not in self.run_ids():
+            known = ", ".join(self.run_ids()) or "none"
+            raise UserError(f"run '{run_id}' does not exist in '{self.root}' (runs: {known})")
+        return load_run(self.root / run_id)
+
+    def total_bytes(self) -> int:
+        return _folder_size(self.root) if self.root.is_dir() else 0
+
+    # -- writing -----------------------------------------------------------------------------------------------
+    def _taken(self) -> set[int]:
+        taken = set()
+        if self.root.is_dir():
+            for p in self.root.iterdir():
+                name = p.name[len(PARTIAL_PREFIX):] if p.name.startswith(PARTIAL_PREFIX) else p.name
+                if name.isdigit():
+                    taken.add(int(name))
+        return taken
+
+    def begin(self) -> tuple[str, Path]:
+        """Reserve the next run id and create its hidden folder: (id, folder)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"runs folder '{self.root}' cannot be created ({exc.strerror or exc})") from None
+        number = max(self._taken(), default=0) + 1
+        while True:
+            run_id = f"{number:04d}"
+            partial = self.root / (PARTIAL_PREFIX + run_id)
+            try:
+                partial.mkdir()
+            except FileExistsError:
+                number += 1
+                continue
+            except OSError as exc:
+                raise UserError(f"runs folder '{self.root}' cannot be written ({exc.strerror or exc})") from None
+            return run_id, partial
+
+    def commit(self, run_id: str, partial: Path) -> Path:
+        """Make a finished run visible (one rename); then keep to the budget."""
+        final = self.root / run_id
+        os.replace(partial, final)
+        self.prune(keep={run_id})
+        return final
+
+    def abandon(self, partial: Path) -> None:
+        shutil.rmtree(partial, ignore_errors=True)
+
+    def delete(self, run_id: str) -> None:
+        run = self.get(run_id)
+        trash = self.root / f".deleting-{run.id}"
+        try:
+            os.replace(run.path, trash)  # gone from listings at once, even if removing the files takes a while
+        except OSError as exc:
+            raise UserError(f"run '{run.id}' cannot be deleted ({exc.strerror or exc})") from None
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def prune(self, keep: Iterable[str] = ()) -> list[str]:
+        """Delete the oldest runs until the folder fits the budget; the newest run and ``keep`` stay."""
+        keep = set(keep)
+        ids = self.run_ids()
+        if ids:
+            keep.add(ids[-1])
+        sizes = {run_id: _folder_size(self.root / run_id) for run_id in ids}
+        total = sum(sizes.values())
+        removed = []
+        for run_id in ids:
+            if total <= self.budget_bytes:
+                break
+            if run_id in keep:
+                continue
+            shutil.rmtree(self.root / run_id, ignore_errors=True)
+            total -= sizes[run_id]
+            removed.append(run_id)
+        return removed
+
+    def move_to(self, root: Path) -> "RunStore":
+        """Move every finished run into ``root`` (an unsaved project's runs, once it is saved there)."""
+        target = RunStore(root, self.budget_bytes)
+        for run in self.list():
+            run_id, partial = target.begin()
+            shutil.rmtree(partial)
+            shutil.move(os.fspath(run.path), os.fspath(root / run_id))
+            try:  # the id is the folder's name; run.json says it too, for a reader of the file alone
+                meta = dict(run.meta, id=run_id)
+                write_json(root / run_id / "run.json", meta)
+            except UserError:
+                pass
+        shutil.rmtree(self.root, ignore_errors=True)
+        return target
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN / infinities as None and NumPy scalars and arrays as plain Python."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    from nnstudio.userdirs import atomic_write_bytes  # noqa: PLC0415
+    try:
+        atomic_write_bytes(path, (json.dumps(json_safe(data), indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise UserError(f"run file '{path}' cannot be written ({exc.strerror or exc})") from None
+
+
+__all__ = ["BATCH_COLUMNS", "EPOCH_COLUMNS", "keeps_history", "RUNS_SUFFIX", "RUN_FORMAT", "RUN_VERSION", "Run", "RunStore",
+           "Snapshot", "csv_text", "default_budget_bytes", "json_safe", "load_run", "read_csv_columns",
+           "runs_dir_for", "write_json"]
