@@ -177,8 +177,12 @@ class TorchTwin:
                 conv.bias.copy_(p("b"))
             return [conv] if symmetric else [nn.ZeroPad2d((left, right, top, bottom)), conv]
         if isinstance(layer, Pool2D):
-            cls = nn.MaxPool2d if layer.mode == "max" else nn.AvgPool2d
-            return [cls(layer.size, layer.stride)]
+            kernel = tuple(getattr(layer, "kernel", None) or (layer.size, layer.size))
+            strides = tuple(getattr(layer, "strides", None) or (layer.stride, layer.stride))
+            padding = tuple(getattr(layer, "padding", (0, 0)))
+            if layer.mode == "max":
+                return [nn.MaxPool2d(kernel, strides, padding)]
+            return [nn.AvgPool2d(kernel, strides, padding, count_include_pad=False)]
         if isinstance(layer, Activation):
             table = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
             if layer.function in table:
@@ -234,11 +238,17 @@ def _load_torch() -> Any | None:
 
 # -- timing -------------------------------------------------------------------------------------------
 def calibrate(fn: Callable[[], Any], steps: int | None, target_seconds: float, warmup: int = 2) -> int:
-    """Run ``fn`` ``warmup`` times; return ``steps``, or how many calls fill about ``target_seconds``."""
+    """Warm ``fn`` up (at least ``warmup`` calls and half of ``target_seconds``: first calls allocate
+    buffers and optimizer state, and thread pools wake up); return ``steps``, or how many calls fill about
+    ``target_seconds`` at the speed of the later warm-up calls."""
+    times = []
     start = time.perf_counter()
-    for _ in range(max(1, warmup)):
+    while len(times) < max(1, warmup) or (time.perf_counter() - start < target_seconds / 2 and len(times) < 1000):
+        t = time.perf_counter()
         fn()
-    per_call = (time.perf_counter() - start) / max(1, warmup)
+        times.append(time.perf_counter() - t)
+    later = times[len(times) // 2:]
+    per_call = sum(later) / len(later)
     if steps is not None:
         return steps
     return max(1, min(10_000, math.ceil(target_seconds / max(per_call, 1e-7))))

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Check NN Studio's engine on a CUDA GPU: the engine tests on CuPy, then the benchmark on the GPU and on the
-# CPU, summarised in one table.
+# Check NN Studio's engine on a CUDA GPU in one command: the engine tests on CuPy (every layer, loss and
+# optimizer test, and the check that every array function the engine calls exists in CuPy), then
+# `nnstudio bench` on the GPU (each network at its example's batch size and at batch 256, against PyTorch on
+# CUDA when it has it, in alternating pairs) and on the CPU, summarised in one table with the ratio ranges.
 #
 # Usage (from anywhere):  tools/gpu_check.sh [--no-install] [--repeats N]
 #   PYTHON=/path/to/python  picks the interpreter (default: the project's .venv, else python3).
@@ -16,7 +18,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --no-install) INSTALL=0 ;;
         --repeats) shift; REPEATS=${1:-5} ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "gpu_check: unknown argument '$1'" >&2; exit 1 ;;
     esac
     shift
@@ -73,8 +75,8 @@ STATUS=0
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-echo "== engine tests on CuPy"
-if NNSTUDIO_BACKEND=cupy "$PY" -m pytest "$ROOT/tests/engine" -q -p no:cacheprovider 2>&1 | tee "$TMP/tests.log" | tail -n 25; then
+echo "== engine tests on CuPy (and the CuPy function check)"
+if NNSTUDIO_BACKEND=cupy "$PY" -m pytest "$ROOT/tests/engine" -q -rs -p no:cacheprovider 2>&1 | tee "$TMP/tests.log" | tail -n 25; then
     TESTS="passed"
 else
     TESTS="FAILED"
@@ -105,7 +107,7 @@ import json
 import sys
 
 rows = []
-header = ("backend", "network", "measure", "batch", "NN Studio", "PyTorch", "speed ratio")
+header = ("backend", "network", "measure", "batch", "NN Studio", "PyTorch", "speed ratio", "range")
 described = []
 for path in sys.argv[1:3]:
     try:
@@ -122,7 +124,8 @@ for path in sys.argv[1:3]:
               (lambda v: "-" if v is None else f"{v:,.0f}/s")
         rows.append((report["backend"], r["label"], "inference latency" if latency else "training",
                      str(r["batch"]), fmt(r["ours"]), fmt(r["torch"]),
-                     "-" if r["speed_ratio"] is None else f"{r['speed_ratio']:.2f}x"))
+                     "-" if r["speed_ratio"] is None else f"{r['speed_ratio']:.2f}x",
+                     "-" if r.get("ratio_min") is None else f"{r['ratio_min']:.2f}-{r['ratio_max']:.2f}"))
 print()
 print(f"engine tests on CuPy: {sys.argv[3]} ({sys.argv[4] or 'no summary'})")
 for line in described:

@@ -52,7 +52,7 @@ def test_examples_train_at_their_own_batch_size(capsys):
 def test_pairs_alternate_which_side_goes_first():
     calls: list[str] = []
     timing = bench.time_pairs(lambda: calls.append("o"), lambda: calls.append("t"), pairs=4, steps=1,
-                              target_seconds=1.0)
+                              target_seconds=1e-9)
     assert "".join(calls) == "oo" + "tt" + "ot" + "to" + "ot" + "to"  # warm-ups, then the pairs
     assert len(timing.ours) == len(timing.theirs) == len(timing.ratios) == 4
     assert bench.PairTiming([1.0, 2.0], [2.0, 2.0]).ratios == [2.0, 1.0]
