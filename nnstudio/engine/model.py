@@ -143,6 +143,7 @@ class Model:
         self.built = False
         self.seed = 0
         self.activations: dict[str, Any] = {}
+        self.node_grads: dict[str, Any] = {}  # filled by backward(keep=...)
         self.fused: str | None = None  # the output activation the last forward skipped, if any
         self._consumers = {nid: [d for d in self.order if d != input_id and nid in self.nodes[d].inputs]
                            for nid in self.order}
@@ -275,12 +276,15 @@ class Model:
             return False
         return self.fused == fuses or self.output_activation != fuses
 
-    def backward(self, grad: Any, need_input_grad: bool = False) -> Any:
+    def backward(self, grad: Any, need_input_grad: bool = False, keep: Iterable[str] = ()) -> Any:
         """Back-propagate ``grad`` (of the last forward's output) into every layer's ``grads``.
 
         Gradients of nodes with several consumers are summed.  Returns the gradient of the network input
-        when ``need_input_grad`` is True, else None.
+        when ``need_input_grad`` is True, else None.  ``keep`` names nodes whose output gradient is kept in
+        :attr:`node_grads` (Grad-CAM reads a convolution's).
         """
+        keep = set(keep)
+        self.node_grads = {}
         self._require_built()
         if need_input_grad:
             self.set_input_grad(True)
@@ -295,6 +299,8 @@ class Model:
                 if nid not in pending:
                     continue  # the skipped output activation, or a node the loss does not reach
                 g = pending.pop(nid)
+                if nid in keep:
+                    self.node_grads[nid] = g
                 if nid == self.input_id:
                     input_grad = g
                     continue

@@ -1,0 +1,121 @@
+"""Saliency against finite differences, Grad-CAM's shape and what it highlights on drawn digits."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from nnstudio.data.drawing import preprocess_drawing
+from nnstudio.errors import UserError
+from nnstudio.explain import gradcam, last_conv, overlay, saliency
+from nnstudio.graph.compile import compile_graph
+from nnstudio.graph.document import Graph
+from nnstudio.predictor import _default_model
+
+
+def small_net(conv: bool = True) -> Graph:
+    g = Graph()
+    chain = [("input", "Input", {"shape": [2, 6, 6]})]
+    if conv:
+        chain += [("conv", "Conv2D", {"filters": 3, "kernel_size": 3, "padding": 1}),
+                  ("act", "Activation", {"function": "tanh"}),
+                  ("pool", "Pool2D", {"mode": "avg", "size": 2})]
+    chain += [("flat", "Flatten", {}), ("dense", "Dense", {"units": 4}),
+              ("softmax", "Activation", {"function": "softmax"})]
+    for i, (nid, kind, params) in enumerate(chain):
+        g.add_node(kind, params, position=(i * 100.0, 0.0), node_id=nid)
+        if i:
+            g.connect(chain[i - 1][0], nid)
+    return g
+
+
+def test_saliency_matches_finite_differences_of_the_class_score() -> None:
+    model = compile_graph(small_net(), "numpy", seed=3, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 2, 6, 6))
+    result = saliency(model, x)
+    assert result.raw.shape == (2, 6, 6) and result.maps.shape == (2, 6, 6)
+    eps = 1e-6
+    for i in range(2):
+        k = int(result.classes[i])
+        assert k == int(np.argmax(model.predict(x[i:i + 1])[0]))
+        numeric = np.zeros((2, 6, 6))
+        for idx in np.ndindex(2, 6, 6):
+            up, down = x[i:i + 1].copy(), x[i:i + 1].copy()
+            up[(0,) + idx] += eps
+            down[(0,) + idx] -= eps
+            numeric[idx] = (model.forward(up, logits=True)[0, k] - model.forward(down, logits=True)[0, k]) / (2 * eps)
+        expected = np.abs(numeric).max(axis=0)  # largest over the channels
+        np.testing.assert_allclose(result.raw[i], expected, rtol=1e-6, atol=1e-9)
+        assert result.maps[i].max() == pytest.approx(1.0)
+
+
+def test_saliency_of_a_chosen_class_and_of_a_flat_input() -> None:
+    model = compile_graph(small_net(conv=False), "numpy", seed=1, dtype=np.float64)
+    x = np.random.default_rng(1).standard_normal((3, 2, 6, 6))
+    result = saliency(model, x, target=2)
+    assert result.classes.tolist() == [2, 2, 2]
+    # Without a convolution the score is linear in x: the map is |column 2 of W| wherever the input is
+    w = model.layer("dense").params["W"][:, 2].reshape(2, 6, 6)
+    np.testing.assert_allclose(result.raw[0], np.abs(w).max(axis=0), rtol=1e-10)
+    with pytest.raises(UserError, match="Conv2D"):
+        gradcam(model, x)
+
+
+def test_gradcam_shape_and_range_on_the_input_grid() -> None:
+    model = compile_graph(small_net(), "numpy", seed=2, dtype=np.float64)
+    x = np.random.default_rng(2).standard_normal((4, 2, 6, 6))
+    result = gradcam(model, x)
+    assert last_conv(model) == "conv"
+    assert result.maps.shape == (4, 6, 6)
+    assert result.maps.min() >= 0.0 and result.maps.max() <= 1.0
+    picture = overlay(x[0], result.maps[0])
+    assert picture.shape == (6, 6, 3) and picture.dtype == np.uint8
+
+
+def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
+    out, padded = mask.copy(), np.pad(mask, r)
+    h, w = mask.shape
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            out |= padded[r + dy:r + dy + h, r + dx:r + dx + w]
+    return out
+
+
+_t = np.linspace(0.0, 2.0 * np.pi, 90)
+_a, _b = np.linspace(-0.75 * np.pi, 0.5 * np.pi, 45), np.linspace(-0.5 * np.pi, 0.8 * np.pi, 50)
+DRAWN = {  # strokes on the 280 x 280 canvas, as a mouse would draw them
+    0: [list(zip(140 + 58 * np.sin(_t), 140 - 88 * np.cos(_t)))],
+    1: [[(140.0, y) for y in np.linspace(45, 235, 48)]],
+    3: [list(zip(140 + 50 * np.cos(_a), 95 + 42 * np.sin(_a))) +
+        list(zip(138 + 60 * np.cos(_b), 185 + 48 * np.sin(_b)))],
+    4: [[(180, 40), (80, 170), (210, 170)], [(170, 90), (170, 250)]],
+    7: [[(70, 60), (210, 60), (120, 240)]],
+}
+
+
+def draw(strokes: list) -> np.ndarray:
+    image = Image.new("L", (280, 280), 0)
+    pen = ImageDraw.Draw(image)
+    for stroke in strokes:
+        pen.line([(float(x), float(y)) for x, y in stroke], fill=255, width=20, joint="curve")
+    return preprocess_drawing(np.asarray(image))
+
+
+def test_gradcam_highlights_the_ink_of_drawn_digits_with_the_shipped_model() -> None:
+    model = _default_model()
+    x = np.stack([draw(s) for s in DRAWN.values()])[:, None]
+    result = gradcam(model, x)
+    assert result.classes.tolist() == list(DRAWN)  # it reads them right
+    ratios = []
+    for i in range(len(x)):
+        ink = x[i, 0] > 0.5
+        background = ~_dilate(x[i, 0] > 0.05, 2)  # paper at least 3 pixels from any ink
+        on_ink, off_ink = result.maps[i][ink].mean(), result.maps[i][background].mean()
+        assert on_ink > off_ink, list(DRAWN)[i]
+        ratios.append(on_ink / off_ink)
+    assert np.mean(ratios) > 1.5
+    # Saliency too
+    sal = saliency(model, x)
+    for i in range(len(x)):
+        assert sal.maps[i][x[i, 0] > 0.5].mean() > 1.5 * sal.maps[i][~_dilate(x[i, 0] > 0.05, 2)].mean()
