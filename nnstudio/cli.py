@@ -615,6 +615,52 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _picture_names(names: Sequence[str]) -> list[str]:
+    """A distinct PNG file name per input: "digit.png" -> "digit.png", "batch.npy[3]" -> "batch-3.png"."""
+    used: set[str] = set()
+    out = []
+    for name in names:
+        stem, _, index = name.partition("[")
+        base = Path(stem).stem + (f"-{index.rstrip(']')}" if index else "")
+        candidate, n = base, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{base}-{n}"
+        used.add(candidate)
+        out.append(candidate + ".png")
+    return out
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from nnstudio.explain import explain, input_grid, picture_png  # noqa: PLC0415
+    from nnstudio.userdirs import atomic_write_bytes  # noqa: PLC0415
+
+    project = _load_project(args.project)
+    config = _config_for(project, None, backend=args.backend)
+    model = _build_model(project, config.backend, args.weights)
+    sample_shape = tuple(int(s) for s in model.input_shape)
+    x, names = _inputs_for(args.inputs, sample_shape, args.as_drawing)  # the same reading as `predict`
+    out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"-o '{out_dir}': expected a folder for the pictures; found a file")
+    grid = input_grid(sample_shape)
+    for start in range(0, len(x), 64):
+        result = explain(model, x[start:start + 64], args.method)
+        for j, picture in enumerate(_picture_names(names)[start:start + 64]):
+            i = start + j
+            k = int(result.classes[j])
+            p = None if result.probabilities is None else float(result.probabilities[j][k])
+            caption = f"{args.method}: class {k}" + ("" if p is None else f" ({p:.1%})")
+            target = out_dir / picture
+            atomic_write_bytes(target, picture_png(x[i], result.maps[j].reshape(grid), caption))
+            if args.json:
+                print(json.dumps({"input": names[i], "class": k, "probability": p, "method": args.method,
+                                  "png": str(target), "map": np.round(result.maps[j], 6).tolist()}))
+            else:
+                print(f"{names[i]}: class {k}" + ("" if p is None else f" ({p:.1%})") + f" -> {target}")
+    return 0
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     from nnstudio.profile import count_costs, format_table, measure_times  # noqa: PLC0415
 
@@ -778,6 +824,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help='one JSON object per sample: {"input", "predicted", "probabilities"}; with --raw '
                         '{"input", "output"}')
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("explain", help="which pixels made the prediction: saliency or Grad-CAM heat maps",
+                       description="Write one PNG per input (the input and the heat map over it) showing which "
+                                   "pixels made the network predict its class: saliency (|d score / d input|) or "
+                                   "Grad-CAM (the last Conv2D's maps weighted by their gradients). Inputs are read "
+                                   "as for `predict`.")
+    p.add_argument("project")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".npy arrays or image files")
+    p.add_argument("--weights", required=True, metavar="W.npz", help="the trained weights")
+    p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="the folder for the PNGs")
+    p.add_argument("--method", choices=("saliency", "gradcam"), default="saliency",
+                   help="saliency (any network) or gradcam (networks with a Conv2D); default saliency")
+    p.add_argument("--as-drawing", action="store_true",
+                   help="treat images as handwritten digits: crop, centre and scale them like the drawing canvas")
+    p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the project's)")
+    p.add_argument("--json", action="store_true",
+                   help='one JSON object per input: {"input", "class", "probability", "method", "png", "map"} '
+                        "with the map (0 to 1) as nested lists in the Input's own pixel grid")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("profile", help="what each layer costs: parameters, MACs, activation memory, time",
                        description="Count every node's parameters, multiply-accumulates per sample and activation "

@@ -215,7 +215,7 @@ def heat_colours(values: np.ndarray) -> np.ndarray:
     return np.clip(stops[low] * (1.0 - frac) + stops[low + 1] * frac + 0.5, 0, 255).astype(np.uint8)
 
 
-def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.85) -> np.ndarray:
     """(H, W, 3) uint8: the input ((H, W), or (C, H, W): RGB when C is 3, else the channels' mean), stretched to
     its own range, under the heat map's colours."""
     image = np.asarray(image, dtype=np.float64)
@@ -225,10 +225,45 @@ def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarr
         image = np.repeat((image.mean(axis=0) if image.ndim == 3 else image)[..., None], 3, axis=2)
     low, high = float(image.min()), float(image.max())
     base = (image - low) / (high - low) if high > low else np.zeros_like(image)
-    weight = alpha * np.clip(np.asarray(heat, dtype=np.float64), 0.0, 1.0)[..., None]
-    mixed = (1.0 - weight) * base * 255.0 + weight * heat_colours(heat).astype(np.float64)
+    heat = np.clip(np.asarray(heat, dtype=np.float64), 0.0, 1.0)
+    weight = alpha * np.sqrt(heat)[..., None]  # faint heat stays faint, strong heat covers the ink
+    dim = 1.0 - 0.55 * (alpha > 0)  # the input dimmed, so the colours read over white ink
+    mixed = (1.0 - weight) * base * 255.0 * dim + weight * heat_colours(heat).astype(np.float64)
     return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
 
+def picture_png(image: np.ndarray, heat: np.ndarray, caption: str = "", min_side: int = 224) -> bytes:
+    """PNG bytes of the input and the heat map over it, side by side, enlarged with hard pixel edges to at
+    least ``min_side`` pixels, with an optional caption underneath.  ``image`` is one sample in the Input's
+    shape; ``heat`` a map in [0, 1] on its grid (a flat input of a square size is shown as a square)."""
+    from io import BytesIO  # noqa: PLC0415
+
+    from PIL import Image, ImageDraw  # noqa: PLC0415
+
+    image = np.asarray(image, dtype=np.float64)
+    heat = np.asarray(heat, dtype=np.float64)
+    if heat.ndim == 1:  # a flat input: a square when it is one, else one row
+        side = int(round(np.sqrt(heat.size)))
+        shape = (side, side) if side * side == heat.size else (1, heat.size)
+        heat, image = heat.reshape(shape), image.reshape(shape)
+    mixed = overlay(image, heat)
+    plain = overlay(image, np.zeros_like(heat), alpha=0.0)
+    h, w = heat.shape
+    zoom = max(1, -(-min_side // max(h, w)))
+    gap = max(4, zoom)
+    strip = np.full((h * zoom, 2 * w * zoom + gap, 3), 40, dtype=np.uint8)
+    strip[:, :w * zoom] = np.kron(plain, np.ones((zoom, zoom, 1), dtype=np.uint8))
+    strip[:, w * zoom + gap:] = np.kron(mixed, np.ones((zoom, zoom, 1), dtype=np.uint8))
+    picture = Image.fromarray(strip)
+    if caption:
+        framed = Image.new("RGB", (picture.width, picture.height + 22), (40, 40, 40))
+        framed.paste(picture, (0, 0))
+        ImageDraw.Draw(framed).text((6, picture.height + 5), caption, fill=(230, 230, 230))
+        picture = framed
+    buffer = BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 __all__ = ["Explanation", "METHODS", "explain", "gradcam", "heat_colours", "input_grid", "last_conv", "overlay",
-           "saliency"]
+           "picture_png", "saliency"]

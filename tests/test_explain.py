@@ -119,3 +119,53 @@ def test_gradcam_highlights_the_ink_of_drawn_digits_with_the_shipped_model() -> 
     sal = saliency(model, x)
     for i in range(len(x)):
         assert sal.maps[i][x[i, 0] > 0.5].mean() > 1.5 * sal.maps[i][~_dilate(x[i, 0] > 0.05, 2)].mean()
+
+
+def test_cli_explain_writes_a_picture_per_input_and_json_maps_on_the_input_grid(tmp_path, capsys) -> None:
+    import json
+
+    from nnstudio.cli import main
+    from nnstudio.predictor import default_model_paths
+
+    project, weights = default_model_paths()
+    batch = np.stack([draw(DRAWN[7]), draw(DRAWN[3])])[:, None]
+    np.save(tmp_path / "two.npy", batch)
+    Image.fromarray((draw(DRAWN[4]) * 255).astype(np.uint8)).save(tmp_path / "four.png")
+    out = tmp_path / "maps"
+    assert main(["explain", str(project), "--weights", str(weights), str(tmp_path / "two.npy"),
+                 str(tmp_path / "four.png"), "-o", str(out), "--method", "gradcam", "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["input"] for r in records] == [f"{tmp_path / 'two.npy'}[0]", f"{tmp_path / 'two.npy'}[1]",
+                                             str(tmp_path / "four.png")]
+    assert [r["class"] for r in records] == [7, 3, 4]
+    for r in records:
+        grid = np.asarray(r["map"])
+        assert grid.shape == (28, 28) and grid.min() >= 0.0 and grid.max() == pytest.approx(1.0)
+        with Image.open(r["png"]) as picture:
+            assert picture.width >= 2 * 224
+    assert sorted(p.name for p in out.iterdir()) == ["four.png", "two-0.png", "two-1.png"]
+    # The JSON map is the one the library computes for the same input
+    direct = gradcam(_default_model(), batch[:1]).maps[0]
+    np.testing.assert_allclose(np.asarray(records[0]["map"]), direct, atol=1e-6)
+
+
+def test_cli_explain_refusals_are_one_line(tmp_path, capsys) -> None:
+    from nnstudio.cli import main
+    from nnstudio.graph.project_file import Project, save_project
+    from nnstudio.predictor import default_model_paths
+
+    project, weights = default_model_paths()
+    np.save(tmp_path / "x.npy", np.zeros((1, 28, 28), np.float32))
+    (tmp_path / "file").write_text("")
+    assert main(["explain", str(project), "--weights", str(weights), str(tmp_path / "x.npy"),
+                 "-o", str(tmp_path / "file")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "expected a folder" in err
+    mlp = tmp_path / "mlp.nnproj"
+    save_project(Project(name="mlp", graph=small_net(conv=False)), mlp)
+    compile_graph(small_net(conv=False), "numpy").save_npz(tmp_path / "mlp.npz")
+    np.save(tmp_path / "y.npy", np.zeros((2, 6, 6), np.float32))
+    assert main(["explain", str(mlp), "--weights", str(tmp_path / "mlp.npz"), str(tmp_path / "y.npy"),
+                 "-o", str(tmp_path / "out"), "--method", "gradcam"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Conv2D" in err
