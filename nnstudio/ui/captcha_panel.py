@@ -25,10 +25,10 @@ from nnstudio.errors import UserError
 from nnstudio.predictor import CaptchaReader, CaptchaReading, load_project_model
 from nnstudio.resources_path import resource
 from nnstudio.ui.digit_panel import gray_qimage, titled_card
-from nnstudio.ui.i18n import tr
+from nnstudio.ui.i18n import N_, tr
 
 SHIPPED_MODEL = "captcha-cnn"  # resources/models/captcha-cnn.json and .npz
-SHIPPED_MODEL_TITLE = "Captcha CNN (built in)"
+SHIPPED_MODEL_TITLE = N_("Captcha CNN (built in)")
 
 RIGHT = QColor("#34D399")
 WRONG = QColor("#F87171")

@@ -9,11 +9,11 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal
 from PySide6.QtWidgets import QProgressDialog
 
 from nnstudio.errors import UserError
-from nnstudio.ui.i18n import tr
+from nnstudio.ui.i18n import N_, tr
 from nnstudio.ui.threads import end_worker, start_worker
 
-TITLES = {"mnist": "Download full MNIST (70,000 digits)…",
-          "fashion-mnist": "Download Fashion-MNIST (70,000 images)…"}
+TITLES = {"mnist": N_("Download full MNIST (70,000 digits)…"),
+          "fashion-mnist": N_("Download Fashion-MNIST (70,000 images)…")}
 
 
 class _Cancelled(Exception):

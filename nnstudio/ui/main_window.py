@@ -44,6 +44,8 @@ Area = Qt.DockWidgetArea
 
 def shown_name(project: Project) -> str:
     """The project's name in the interface's language (examples carry a Chinese name too)."""
+    if project.name == "Untitled" and not project.name_zh:
+        return tr("Untitled")  # the name a new project gets (graph.project_file.Project)
     return pick(project.name, project.name_zh)
 
 

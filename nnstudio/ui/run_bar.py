@@ -14,10 +14,11 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QSizePolicy, QToolBar, QWidget
 
-from nnstudio.ui.i18n import tr
+from nnstudio.ui.i18n import N_, tr
 
 # Playback speeds: (label, the shortest time an epoch may take in seconds; 0 trains at full speed).
-SPEEDS = (("Full speed", 0.0), ("0.2 s per epoch", 0.2), ("1 s per epoch", 1.0), ("3 s per epoch", 3.0))
+SPEEDS = ((N_("Full speed"), 0.0), (N_("0.2 s per epoch"), 0.2), (N_("1 s per epoch"), 1.0),
+          (N_("3 s per epoch"), 3.0))
 
 
 def format_duration(seconds: float | None) -> str:

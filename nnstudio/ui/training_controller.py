@@ -29,7 +29,7 @@ from nnstudio.engine.weights_io import read_weights, write_weights
 from nnstudio.errors import UserError
 from nnstudio.training.validation import validate_project
 from nnstudio.ui.editor.commands import SetTrainingCommand
-from nnstudio.ui.i18n import tr
+from nnstudio.ui.i18n import N_, tr
 from nnstudio.ui.panels import Dashboard
 from nnstudio.ui.run_bar import RunBar
 from nnstudio.ui.training_panel import TrainingPanel
@@ -42,13 +42,13 @@ STOP_WAIT_MS = 5000
 PROGRESS_INTERVAL_S = 0.2  # the progress bar and its text change at most 5 times a second
 
 # (dashboard attribute, dock name, title) of the live panels, docked at the bottom as tabs.
-PANEL_DOCKS = (("curves", "training_curves", "Loss and accuracy"),
-               ("gradients", "training_gradients", "Gradients"),
-               ("feature_maps", "training_feature_maps", "Feature maps"),
-               ("histograms", "training_histograms", "Histograms"),
-               ("boundary", "training_boundary", "Decision boundary"),
-               ("confusion", "training_confusion", "Confusion matrix"),
-               ("neurons", "training_neurons", "Neurons"))
+PANEL_DOCKS = (("curves", "training_curves", N_("Loss and accuracy")),
+               ("gradients", "training_gradients", N_("Gradients")),
+               ("feature_maps", "training_feature_maps", N_("Feature maps")),
+               ("histograms", "training_histograms", N_("Histograms")),
+               ("boundary", "training_boundary", N_("Decision boundary")),
+               ("confusion", "training_confusion", N_("Confusion matrix")),
+               ("neurons", "training_neurons", N_("Neurons")))
 
 
 class TrainingController(QObject):

@@ -18,14 +18,14 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 from nnstudio.engine.optimizers import OPTIMIZERS, SCHEDULES
 from nnstudio.graph.project_file import BACKEND_CHOICES, default_training
 from nnstudio.graph.shapes import LOSS_NAMES
-from nnstudio.ui.i18n import tr
+from nnstudio.ui.i18n import N_, tr
 
 USER_PREFIX = "user:"
-LOSS_TEXT = {"mse": "Mean squared error", "cross_entropy": "Cross-entropy", "binary_cross_entropy":
-             "Binary cross-entropy", "perceptron": "Perceptron", "hinge": "Hinge"}
-OPTIMIZER_TEXT = {"sgd": "SGD", "momentum": "SGD with momentum", "nesterov": "Nesterov", "adam": "Adam",
-                  "rmsprop": "RMSprop"}
-SCHEDULE_TEXT = {"constant": "Constant", "step": "Step decay", "cosine": "Cosine"}
+LOSS_TEXT = {"mse": N_("Mean squared error"), "cross_entropy": N_("Cross-entropy"), "binary_cross_entropy":
+             N_("Binary cross-entropy"), "perceptron": N_("Perceptron"), "hinge": N_("Hinge")}
+OPTIMIZER_TEXT = {"sgd": N_("SGD"), "momentum": N_("SGD with momentum"), "nesterov": N_("Nesterov"),
+                  "adam": N_("Adam"), "rmsprop": N_("RMSprop")}
+SCHEDULE_TEXT = {"constant": N_("Constant"), "step": N_("Step decay"), "cosine": N_("Cosine")}
 
 
 def dataset_choices() -> list[tuple[str, str]]:

@@ -3,7 +3,6 @@ both languages, and Chinese text really renders (a CJK font is found and its gly
 from __future__ import annotations
 
 import ast
-import json
 import re
 import string
 from pathlib import Path
@@ -49,9 +48,11 @@ def fields(text: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def zh() -> dict[str, str]:
-    with open(resource("translations", "zh_CN.json"), encoding="utf-8") as fh:
-        data = json.load(fh)
-    return {k: v for k, v in data.items() if not k.startswith("@")}
+    """The translated (not fuzzy) messages of the gettext catalogue that translators edit."""
+    from babel.messages.pofile import read_po
+    with open(resource("translations", "zh_CN", "LC_MESSAGES", "nnstudio.po"), "rb") as fh:
+        catalog = read_po(fh, locale="zh_CN")
+    return {m.id: m.string for m in catalog if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +69,8 @@ def test_the_scan_finds_the_strings_of_the_whole_interface():
 
 def test_every_tr_string_has_a_chinese_translation(zh):
     missing = {text: where for text, where in tr_strings().items() if not zh.get(text, "").strip()}
-    assert not missing, f"{len(missing)} strings lack a Chinese translation: {missing}"
+    assert not missing, (f"{len(missing)} strings lack a Chinese translation (run `python tools/i18n.py`, then "
+                         f"translate them in resources/translations/zh_CN/LC_MESSAGES/nnstudio.po): {missing}")
     missing_dynamic = [t for t in dynamic_strings() if not zh.get(t, "").strip()]
     assert not missing_dynamic, missing_dynamic
 

@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
-from nnstudio.ui.i18n import tr
+from nnstudio.ui.i18n import N_, tr
 from nnstudio.ui.panels.cells import PanelView
 from nnstudio.ui.panels.export import ExportablePanel
 
@@ -51,7 +51,7 @@ def boundary_rgb(values: np.ndarray) -> np.ndarray:
     return np.clip(mixed, 0, 255).astype(np.uint8)
 
 
-PLACEHOLDER = "Shown for datasets with 2 features (the toy sets)."
+PLACEHOLDER = N_("Shown for datasets with 2 features (the toy sets).")
 
 
 class BoundaryPanel(ExportablePanel):
