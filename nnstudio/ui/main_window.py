@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
         from nnstudio.ui.digit_panel import DigitPanel
         from nnstudio.ui.download_dialog import install_downloads
         from nnstudio.ui.interop_actions import install_interop
+        from nnstudio.ui.lesson_card import install_lessons
         from nnstudio.ui.teaching_controller import install_teaching
         from nnstudio.ui.training_controller import install_training
 
@@ -164,6 +165,7 @@ class MainWindow(QMainWindow):
         self.teaching = install_teaching(self)  # after training: it listens to the run's hints
         install_interop(self, self.training)
         install_downloads(self)
+        install_lessons(self)  # after training: the lesson's check listens to the runs
         self.digit_panel = DigitPanel()
         digit_dock = self.add_dock(self.digit_panel, tr("Draw a digit"), Area.RightDockWidgetArea, "draw_digit",
                                    scroll=True)

@@ -1,0 +1,117 @@
+"""The lesson card: opening an example shows its lesson beside the editor, in the interface language, readable at
+1024x768 and 1920x1080, and its check turns green when a run meets the goal (and says so when it does not)."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QApplication, QWidget
+
+from nnstudio.graph.project_file import Project
+from nnstudio.resources_path import resource
+from nnstudio.ui.lesson_card import MET, MISSED, PENDING
+
+SIZES = [(1024, 768), (1920, 1080)]
+
+
+def inside(widget: QWidget, window: QWidget) -> bool:
+    top_left = widget.mapTo(window, QPoint(0, 0))
+    return (top_left.x() >= 0 and top_left.y() >= 0 and top_left.x() + widget.width() <= window.width()
+            and top_left.y() + widget.height() <= window.height())
+
+
+def train_to_end(qtbot, window):
+    done = []
+    window.training.run_finished.connect(done.append)
+    assert window.training.train(), window.training.panel.status.text()
+    qtbot.waitUntil(lambda: bool(done), timeout=60000)
+    return done[0]
+
+
+def _chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_opening_an_example_shows_its_lesson_and_a_run_turns_the_check_green(window, qtbot, size, lang):
+    from nnstudio.ui.i18n import set_language, tr
+    set_language(lang)
+    try:
+        window.lessons.retranslate()
+        window.resize(size[0], size[1] - 30)
+        qtbot.wait(50)
+        before = window.size()
+        assert window.open_example(resource("examples", "perceptron-and.json"))
+        card, dock = window.lessons.card, window.lessons.dock
+        qtbot.wait(50)
+        assert dock.isVisible() and inside(dock, window)
+        assert dock.windowTitle() == tr("Lesson") and _chinese(dock.windowTitle()) == (lang == "zh")
+        assert card.state == PENDING
+        for label in (card.title, card.check, card.goal):
+            assert label.isVisible() and label.text(), label.objectName()
+            assert inside(label.parentWidget().parentWidget(), window)  # the scroll area's viewport
+        assert card.goal.width() >= 150, "the card must be wide enough to read"
+        assert _chinese(card.goal.text() + card.watch.text() + card.next.text()) == (lang == "zh")
+        assert "100%" in card.check.text()
+        result = train_to_end(qtbot, window)
+        assert result.ok
+        assert card.state == MET, card.check.text()
+        assert "\u2714" in card.check.text() and "#7EE787" in card.check.styleSheet()  # green
+        met = tr("Goal met")
+        assert met in card.check.text() and _chinese(met) == (lang == "zh")
+        QApplication.processEvents()
+        assert window.size() == before
+        window.training.weights_saved = True
+    finally:
+        set_language("en")
+        window.lessons.retranslate()
+
+
+def test_a_run_that_misses_the_goal_says_so_and_the_next_run_can_meet_it(window, qtbot):
+    assert window.open_example(resource("examples", "mlp-xor.json"))
+    card = window.lessons.card
+    window.project.training.set("epochs", 1)  # one epoch cannot solve XOR
+    assert train_to_end(qtbot, window).ok
+    assert card.state == MISSED and "Not yet" in card.check.text() and "Last run:" in card.check.text()
+    window.project.training.set("epochs", 300)
+    window.training.reset_weights()
+    assert train_to_end(qtbot, window).ok
+    assert card.state == MET, card.check.text()
+    window.training.weights_saved = True
+
+
+def test_a_hint_goal_turns_green_when_the_hint_appears(window, qtbot):
+    assert window.open_example(resource("examples", "vanishing-gradients.json"))
+    controller = window.lessons
+    controller.run_starting(False)
+    controller.hint_received(type("Hint", (), {"kind": "dead_relu"})())
+    assert controller.card.state == PENDING
+    controller.hint_received(type("Hint", (), {"kind": "vanishing_gradients"})())
+    assert controller.card.state == MET
+    assert "vanishing gradients" in controller.card.check.text()
+
+
+def test_the_nan_goal_is_met_by_a_nan_stop(window, qtbot):
+    assert window.open_example(resource("examples", "exploding-gradients.json"))
+    result = train_to_end(qtbot, window)
+    assert result.reason == "nan"
+    assert window.lessons.card.state == MET, window.lessons.card.check.text()
+
+
+def test_a_project_without_a_lesson_shows_the_invitation_and_the_language_follows(window, qtbot):
+    from nnstudio.ui.i18n import set_language
+    window.set_project(Project(name="mine"))
+    card = window.lessons.card
+    assert card.lesson is None and not card.check.isVisibleTo(card) and card.empty.isVisibleTo(card)
+    assert "New from example" in card.empty.text()
+    assert window.open_example(resource("examples", "vanishing-gradients.json"))
+    assert "Gradients panel" in card.watch.text()
+    set_language("zh")
+    try:
+        window.lessons.retranslate()
+        assert "梯度" in card.watch.text() and "梯度消失" in card.title.text()
+        assert _chinese(card.chapter.text()) and _chinese(card.check.text())
+    finally:
+        set_language("en")
+        window.lessons.retranslate()
+    assert "Vanishing gradients" in card.title.text()
