@@ -50,6 +50,9 @@ class Boundary:
     step: int
     extent: tuple[float, float, float, float]
     values: np.ndarray
+    # The model's answer at the points the panel shows (``plane_sample``: training points, then test points):
+    # the predicted class of each (classifiers), or its output (regressions); None when not asked for.
+    point_predictions: np.ndarray | None = None
 
 
 @dataclass
@@ -69,8 +72,9 @@ def is_plane(dataset: Any) -> bool:
 
 
 def plane_extent(dataset: Any) -> tuple[float, float, float, float]:
-    """The plane shown by the boundary view: the training points' box plus a margin (x0, x1, y0, y1)."""
-    x = np.asarray(dataset.x_train)
+    """The plane shown by the boundary view: the box of the training and test points plus a margin (x0, x1,
+    y0, y1), so the view fits the data (a set in [-1, 1] is not shown on [-5, 5])."""
+    x = np.concatenate([np.asarray(dataset.x_train).reshape(-1, 2), np.asarray(dataset.x_test).reshape(-1, 2)])
     lo, hi = x.min(axis=0), x.max(axis=0)
     pad = 0.15 * np.maximum(hi - lo, 1e-3)
     return float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])
@@ -83,14 +87,32 @@ def plane_points(dataset: Any, limit: int = BOUNDARY_POINTS) -> tuple[np.ndarray
     return x[keep].astype(np.float32), np.asarray(dataset.y_train)[keep]
 
 
-def boundary(model: Any, extent: tuple[float, float, float, float], step: int, grid: int = BOUNDARY_GRID) -> Boundary:
-    """The model's output over a ``grid`` x ``grid`` raster of the plane ``extent``."""
+def plane_sample(dataset: Any, limit: int = BOUNDARY_POINTS) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The points the boundary panel shows: up to ``limit`` training and ``limit`` test points with their
+    labels (x_train, y_train, x_test, y_test), the same subsample every time."""
+    x_tr, y_tr = plane_points(dataset, limit)
+    x = np.asarray(dataset.x_test)
+    keep = np.random.default_rng(1).permutation(len(x))[:limit]
+    return x_tr, y_tr, x[keep].astype(np.float32).reshape(-1, 2), np.asarray(dataset.y_test)[keep]
+
+
+def boundary(model: Any, extent: tuple[float, float, float, float], step: int, grid: int = BOUNDARY_GRID,
+             points: np.ndarray | None = None, loss_name: str = "cross_entropy",
+             labels: np.ndarray | None = None, regression: bool = False) -> Boundary:
+    """The model's output over a ``grid`` x ``grid`` raster of the plane ``extent`` (and, given ``points``,
+    its predicted class at each of them, decided as the trainer's metrics decide it from ``labels``; its
+    output there for a regression)."""
     x0, x1, y0, y1 = extent
     gx, gy = np.meshgrid(np.linspace(x0, x1, grid, dtype=np.float32), np.linspace(y0, y1, grid, dtype=np.float32))
     points = np.stack([gx.ravel(), gy.ravel()], axis=1)
     out = model.predict(points, batch_size=grid * grid).reshape(grid, grid, -1)
     values = out[..., 0] if out.shape[-1] == 1 else out
-    return Boundary(step, (x0, x1, y0, y1), values.astype(np.float32))
+    found = None
+    if points is not None and len(points):
+        at = model.predict(np.asarray(points, dtype=np.float32), batch_size=len(points))
+        found = at.reshape(len(points), -1)[:, 0].astype(np.float32) if regression else \
+            predicted_classes(at, loss_name, labels)
+    return Boundary(step, (x0, x1, y0, y1), values.astype(np.float32), found)
 
 
 def probe_sample(dataset: Any, sample: np.ndarray | None, index: int) -> np.ndarray:
@@ -185,5 +207,5 @@ def predictions(model: Any, dataset: Any, rows: np.ndarray, source: str, epoch: 
 
 
 __all__ = ["Boundary", "Histograms", "Predictions", "Probe", "boundary", "histogram", "histograms", "is_plane",
-           "plane_extent", "plane_points", "predictions", "probe", "probe_from_report", "probe_sample",
+           "plane_extent", "plane_points", "plane_sample", "predictions", "probe", "probe_from_report", "probe_sample",
            "validation_rows"]

@@ -12,8 +12,9 @@ those events across threads:
   queue, views keep only the latest) that the GUI-side :class:`TrainingSession` drains at ~20 Hz and re-emits
   as GUI-thread signals;
 * between batches it asks the Qt-free :mod:`nnstudio.training.views` for what the live panels show (decision
-  boundary, one sample's layer outputs, histograms, validation predictions), each throttled to a small share
-  of the run, since only the worker's thread may touch the model.
+  boundary, one sample's layer outputs, histograms, validation predictions; every neuron over the plane from
+  :mod:`nnstudio.training.neuron_views`), each throttled to a small share of the run, since only the worker's
+  thread may touch the model.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from nnstudio.errors import UserError
-from nnstudio.training import views
+from nnstudio.training import neuron_views, views
 from nnstudio.training.events import BatchReport, EpochReport, ProbeReport, RunFinished, RunStarted
 from nnstudio.training.trainer import is_out_of_memory, oom_message
 from nnstudio.training.views import Boundary, Histograms, Predictions, Probe
@@ -39,6 +40,7 @@ from nnstudio.ui.threads import end_worker, start_worker
 BOUNDARY_INTERVAL_S = 0.25
 PROBE_INTERVAL_S = 1.0
 HISTOGRAM_INTERVAL_S = 2.0
+NEURON_INTERVAL_S = 0.3
 EXTRA_BUDGET = 0.03
 DRAIN_INTERVAL_MS = 50  # the GUI sees at most ~20 updates a second
 PAUSE_SLICE_S = 0.05
@@ -57,7 +59,8 @@ class TrainingRequest:
     probe_input: np.ndarray | None = None  # e.g. the canvas drawing; overrides probe_index
     start_paused: bool = False  # "Step" before any run: build, then wait for step requests
     epoch_seconds: float = 0.0  # playback speed: the shortest time an epoch may take (0: full speed)
-    views: set[str] = field(default_factory=lambda: {"gradients", "boundary", "probe", "histograms", "predictions"})
+    views: set[str] = field(default_factory=lambda: {"gradients", "boundary", "probe", "histograms", "predictions",
+                                                     "neurons"})
 
 
 @dataclass
@@ -289,9 +292,11 @@ class TrainingWorker(QObject):
         self.dataset = dataset
         self.trainer: Any = None
         self._throttles = {"boundary": _Throttle(BOUNDARY_INTERVAL_S), "probe": _Throttle(PROBE_INTERVAL_S),
-                           "histograms": _Throttle(HISTOGRAM_INTERVAL_S)}
+                           "histograms": _Throttle(HISTOGRAM_INTERVAL_S), "neurons": _Throttle(NEURON_INTERVAL_S)}
+        self._neuron_layout: Any = None  # neuron_views.NeuronLayout, or Unsupported (sent once), on first use
         self._trainer_probes = False
         self._extent: tuple[float, float, float, float] | None = None
+        self._plane: dict[str, Any] = {}  # the boundary panel's points and how to judge them (views.boundary)
         self._val_indices: np.ndarray | None = None  # the trainer's validation split, from RunStarted
 
     # -- the loop (runs in the worker thread) ---------------------------------------------------------------
@@ -391,6 +396,11 @@ class TrainingWorker(QObject):
         if views.is_plane(ds):
             info.points, info.labels = views.plane_points(ds)
             info.extent = self._extent = views.plane_extent(ds)
+            x_tr, y_tr, x_te, y_te = views.plane_sample(ds)
+            labels = np.concatenate([np.asarray(y_tr).reshape(len(x_tr), -1), np.asarray(y_te).reshape(len(x_te), -1)])
+            self._plane = {"points": np.concatenate([x_tr, x_te]), "labels": labels,
+                           "loss_name": str(self.request.settings.get("loss", "cross_entropy")),
+                           "regression": ds.task == "regression"}
         return info
 
     def _views_after_batch(self, step: int) -> None:
@@ -399,14 +409,17 @@ class TrainingWorker(QObject):
             return
         wanted, changed, index, sample = self.control.snapshot()
         jobs = (("boundary", self._extent is not None and "boundary" in wanted, False,
-                 lambda: views.boundary(model, self._extent, step)),
+                 lambda: views.boundary(model, self._extent, step, **self._plane)),
                 ("probe", "probe" in wanted and not self._trainer_probes, changed,
                  lambda: views.probe(model, views.probe_sample(self.dataset, sample, index), step)),
-                ("histograms", "histograms" in wanted, False, lambda: views.histograms(model, self.dataset, step)))
+                ("histograms", "histograms" in wanted, False, lambda: views.histograms(model, self.dataset, step)),
+                ("neurons", self._extent is not None and "neurons" in wanted, False, lambda: self._neurons(step)))
         for key, wanted_now, forced, job in jobs:
             now = time.perf_counter()
             if wanted_now and (forced or self._throttles[key].due(now)):
-                self.inbox.put_latest(key, job())
+                value = job()
+                if value is not None:
+                    self.inbox.put_latest(key, value)
                 self._throttles[key].ran(now, time.perf_counter())
 
     def _final_views(self, step: int) -> None:
@@ -417,11 +430,25 @@ class TrainingWorker(QObject):
             return
         wanted, _changed, index, sample = self.control.snapshot()
         if self._extent is not None and "boundary" in wanted:
-            self.inbox.put_latest("boundary", views.boundary(model, self._extent, step))
+            self.inbox.put_latest("boundary", views.boundary(model, self._extent, step, **self._plane))
         if "probe" in wanted and not self._trainer_probes:
             self.inbox.put_latest("probe", views.probe(model, views.probe_sample(self.dataset, sample, index), step))
         if "histograms" in wanted:
             self.inbox.put_latest("histograms", views.histograms(model, self.dataset, step))
+        if self._extent is not None and "neurons" in wanted:
+            found = self._neurons(step)
+            self.inbox.put_latest("neurons", found if found is not None else self._neuron_layout)
+
+    def _neurons(self, step: int) -> Any:
+        """Every neuron over the plane (small dense networks); the reason, once, for any other network."""
+        model = self.model
+        if self._neuron_layout is None:
+            self._neuron_layout = neuron_views.neuron_layout(model)
+            if not isinstance(self._neuron_layout, neuron_views.NeuronLayout):
+                return self._neuron_layout
+        if not isinstance(self._neuron_layout, neuron_views.NeuronLayout):
+            return None
+        return neuron_views.neuron_view(model, self._extent, step, self._neuron_layout)
 
     def _after_epoch(self, epoch: int) -> None:
         model = self.model
@@ -450,6 +477,7 @@ class TrainingSession(QObject):
     probe = Signal(object)  # Probe
     histograms = Signal(object)  # Histograms
     boundary = Signal(object)  # Boundary
+    neurons = Signal(object)  # neuron_views.NeuronView, or neuron_views.Unsupported
     weights = Signal(object)  # WeightsSnapshot after each epoch
     hint = Signal(object)  # the trainer's Hint (and any other event the GUI may want)
     finished = Signal(object)  # RunResult
@@ -539,7 +567,7 @@ class TrainingSession(QObject):
                 self.started.emit(event)
         if batches:
             self.batches.emit(batches)
-        for key in ("probe", "histograms", "boundary", "weights"):
+        for key in ("probe", "histograms", "boundary", "neurons", "weights"):
             if key in latest:
                 getattr(self, key).emit(latest[key])
         for event in events:

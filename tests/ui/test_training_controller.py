@@ -86,7 +86,7 @@ def test_hidden_panels_cost_nothing(window, qtbot):
 
 def test_train_fills_panels_saves_weights_and_continues(window, qtbot):
     win, controller = window
-    for name in ("boundary", "histograms", "confusion"):  # float the tabs behind, so every panel is visible
+    for name in ("boundary", "histograms", "confusion", "neurons"):  # float the tabs behind: all visible
         controller.docks[name].setFloating(True)
     qtbot.waitUntil(lambda: all(controller.panel_visible(n) for n in controller.docks), timeout=3000)
     result = run_to_end(qtbot, controller)
@@ -102,6 +102,11 @@ def test_train_fills_panels_saves_weights_and_continues(window, qtbot):
     assert board.confusion.matrix is not None and board.confusion.matrix.sum() > 0
     assert board.histograms.curves
     assert "d1" in board.feature_maps.bars
+    # the neuron view got every neuron of the run's last weights: 2 inputs, 8 tanh units, 2 softmax outputs
+    neurons = board.neurons.neurons
+    assert neurons is not None and neurons.step == 2 * steps
+    assert [nl.maps.shape[0] for nl in neurons.layers] == [8, 2] and neurons.layers[0].activation == "tanh"
+    assert len(board.neurons.images) == 3 and board.neurons.images[1][0].image is not None
     # the weights are project state: the project is modified until Save writes them beside it
     weights_file = Path(win.project.path).with_name("toy.weights.npz")
     assert controller.weights is not None and not weights_file.exists()

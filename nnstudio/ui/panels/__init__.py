@@ -22,9 +22,10 @@ from nnstudio.ui.panels.export import ExportablePanel
 from nnstudio.ui.panels.feature_maps import FeatureMapPanel
 from nnstudio.ui.panels.gradients import GradientPanel
 from nnstudio.ui.panels.histograms import HistogramPanel
+from nnstudio.ui.panels.neuron_view import NeuronViewPanel
 
 __all__ = ["BoundaryPanel", "ConfusionPanel", "CurvesPanel", "Dashboard", "ExportablePanel", "FeatureMapPanel",
-           "GradientPanel", "HistogramPanel"]
+           "GradientPanel", "HistogramPanel", "NeuronViewPanel"]
 
 CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 REDRAW_INTERVAL_MS = 25  # how often the dashboard looks for panels with new data (the session drains at 20 Hz)
@@ -33,14 +34,15 @@ REDRAW_INTERVAL_MS = 25  # how often the dashboard looks for panels with new dat
 # fast machine draws the curves at the drain rate; a slow or busy one draws them less often instead of
 # taking time from training or from the user's clicks.  The curves and gradients get the larger shares.
 GUI_SHARE = {"curves": 0.025, "gradients": 0.02, "feature_maps": 0.015, "histograms": 0.01, "boundary": 0.03,
-             "confusion": 0.01}
+             "confusion": 0.01, "neurons": 0.02}
 # Panels that show a snapshot (a probe, histograms, a boundary grid, a confusion matrix) repaint at most
 # this often (seconds) whatever they cost: a few frames a second read as live.
-MIN_REDRAW_INTERVAL_S = {"feature_maps": 1.0, "histograms": 2.0, "boundary": 0.2, "confusion": 0.5}
+MIN_REDRAW_INTERVAL_S = {"feature_maps": 1.0, "histograms": 2.0, "boundary": 0.2, "confusion": 0.5, "neurons": 0.3}
 COST_SMOOTHING = 0.7  # weight of the past in each panel's cost estimate
 
 # The worker-side view each panel needs (so hidden panels cost the run nothing).
-VIEWS = {"gradients": "gradients", "boundary": "boundary", "feature_maps": "probe", "histograms": "histograms", "confusion": "predictions"}
+VIEWS = {"gradients": "gradients", "boundary": "boundary", "feature_maps": "probe", "histograms": "histograms", "confusion": "predictions",
+         "neurons": "neurons"}
 
 
 def cache_axes(panel: Any) -> None:
@@ -69,9 +71,11 @@ class Dashboard(QObject):
         self.histograms = HistogramPanel()
         self.boundary = BoundaryPanel()
         self.confusion = ConfusionPanel(dataset_getter=dataset_getter)
+        self.neurons = NeuronViewPanel()
         self.panels: dict[str, ExportablePanel] = {
             "curves": self.curves, "gradients": self.gradients, "feature_maps": self.feature_maps,
-            "histograms": self.histograms, "boundary": self.boundary, "confusion": self.confusion}
+            "histograms": self.histograms, "boundary": self.boundary, "confusion": self.confusion,
+            "neurons": self.neurons}
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_INTERVAL_MS)
         self.timer.timeout.connect(self.redraw)
@@ -98,12 +102,14 @@ class Dashboard(QObject):
         session.started.connect(started)
         session.batches.connect(self.curves.add_batches)
         session.batches.connect(self.gradients.add_batches)
+        session.batches.connect(self.boundary.add_batches)  # its epoch counter
         session.epoch.connect(self.curves.add_epoch)
         session.epoch.connect(self.confusion.add_epoch)
         session.predictions.connect(self.confusion.set_predictions)
         session.probe.connect(self.feature_maps.set_probe)
         session.histograms.connect(self.histograms.set_histograms)
         session.boundary.connect(self.boundary.set_boundary)
+        session.neurons.connect(self.neurons.set_neurons)
         session.hint.connect(self._hint)
 
     def _hint(self, event: Any) -> None:
