@@ -118,33 +118,54 @@ def _confusion_text(matrix: np.ndarray, names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-class _ProgressBar:
-    """A one-line progress bar on a terminal (nothing when the stream is not a terminal)."""
+class _TrainProgress:
+    """The bar within each epoch (tqdm on a terminal, a plain line now and then otherwise, see nnstudio.progress).
 
-    def __init__(self, stream: TextIO, width: int = 30, interval_s: float = 0.1) -> None:
-        self.stream, self.width, self.interval = stream, width, interval_s
-        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
-        self.last = 0.0
-        self.shown = False
+    Hints wait for the end of their epoch (or of the run): printed as they came they would tear the bar, and
+    a run that fails must end with one error line, not with the hints that explain it followed by the error.
+    """
 
-    def update(self, fraction: float, text: str, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not force and now - self.last < self.interval:
-            return
-        self.last = now
-        fraction = min(max(fraction, 0.0), 1.0)
-        filled = int(round(fraction * self.width))
-        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} {text}\x1b[K")
-        self.stream.flush()
-        self.shown = True
+    def __init__(self, stream: TextIO, plain: bool = False) -> None:
+        from nnstudio.progress import is_terminal  # noqa: PLC0415
+
+        self.stream = stream
+        self.enabled = is_terminal(stream) and not plain  # with --json: plain lines, no bar
+        self.current: Any = None
+        self.epoch = 0
+        self.pending_hints: list[str] = []
+
+    def start_epoch(self, epoch: int, epochs: int, samples: int) -> None:
+        from nnstudio.progress import Progress  # noqa: PLC0415
+
+        self.clear()
+        self.epoch = epoch
+        self.current = Progress(self.stream, samples, f"epoch {epoch}/{epochs}", "samples", bar=self.enabled)
+
+    def update(self, done: int, postfix: str) -> None:
+        if self.current is not None:
+            self.current.update(done, postfix)
+
+    def write(self, text: str) -> None:
+        if self.current is not None:
+            self.current.write(text)
+        else:
+            print(text, file=self.stream, flush=True)
 
     def clear(self) -> None:
-        if self.enabled and self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self.shown = False
+        if self.current is not None:
+            self.current.close()
+            self.current = None
+
+    def flush_hints(self) -> None:
+        for text in self.pending_hints:
+            print(f"hint: {text}", file=self.stream, flush=True)
+        self.pending_hints.clear()
+
+    def hints_suffix(self) -> str:
+        """The latest hint not printed yet (the one about how the run ended) as the end of the error line."""
+        text = f" (hint: {one_line(self.pending_hints[-1]).rstrip('.')})" if self.pending_hints else ""
+        self.pending_hints.clear()
+        return text
 
 
 # -- subcommands ------------------------------------------------------------------------------------------------
@@ -282,7 +303,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from nnstudio.runs import RunRecorder, RunStore  # noqa: PLC0415
         trainer.recorder = RunRecorder(RunStore.for_project(args.project), project_name=project.name)
     out, err = sys.stdout, sys.stderr
-    bar = _ProgressBar(err)
+    bar = _TrainProgress(err, plain=args.json)
     finished: Any = None
     events = trainer.run()
     started = time.perf_counter()
@@ -335,8 +356,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         state = "was left as it was" if weights_out.exists() else "was not written"
         kept = (f"; the last good weights (after {finished.steps_done} steps) were saved to '{last_good}'"
                 if last_good is not None else "; no finite weights from this run were worth keeping")
-        print(f"error: {finished.message}; '{weights_out}' {state}{kept}", file=err)
+        print(f"error: {finished.message}; '{weights_out}' {state}{kept}{bar.hints_suffix()}", file=err)
         return 1
+    bar.flush_hints()
     if signals.received is not None:
         print(f"stopped by {signals.name} after {finished.steps_done} steps; weights saved to {weights_out}",
               file=err)
@@ -407,26 +429,27 @@ def _keep_last_good(trainer: Any, weights_out: Path, steps_done: int) -> Path | 
 
 
 def _train_loop(args: argparse.Namespace, project: Any, config: Any, dataset: Any, trainer: Any, events: Any,
-                bar: _ProgressBar, signals: _StopSignals, out: TextIO, err: TextIO) -> Any:
+                bar: _TrainProgress, signals: _StopSignals, out: TextIO, err: TextIO) -> Any:
     """Print the run's events as they come; returns its RunFinished."""
     from nnstudio.training.events import BatchReport, EpochReport, Hint, RunFinished, RunStarted  # noqa: PLC0415
 
     finished: Any = None
     told = False
+    n_train = 0
     for event in events:
         if signals.received is not None and not told and bar.enabled:
             told = True  # on a terminal, say at once that the signal was heard
-            bar.clear()
-            print("stopping after this batch (Ctrl-C again to abort)", file=err, flush=True)
+            bar.write("stopping after this batch (Ctrl-C again to abort)")
         if isinstance(event, RunStarted):
             print(f"training '{project.name}' on {dataset.name}: {event.n_train} training / {event.n_val} validation "
                   f"/ {event.n_test} test samples, {event.param_count:,} parameters, {event.total_epochs} epochs of "
                   f"{event.steps_per_epoch} steps, backend {event.backend_name}", file=err)
+            n_train = event.n_train
         elif isinstance(event, BatchReport):
-            done = event.global_step / max(trainer.total_steps, 1)
+            if bar.current is None or bar.epoch != event.epoch:
+                bar.start_epoch(event.epoch, config.epochs, n_train)
             acc = "" if math.isnan(event.accuracy) else f" acc {event.accuracy:.1%}"
-            bar.update(done, f"epoch {event.epoch}/{config.epochs} loss {event.loss:.4f}{acc} "
-                             f"{event.samples_per_s:,.0f} samples/s ETA {event.eta_s:,.0f}s")
+            bar.update(min(event.step * config.batch_size, n_train), f"loss {event.loss:.4f}{acc}")
         elif isinstance(event, EpochReport):
             bar.clear()
             if args.json:
@@ -443,9 +466,9 @@ def _train_loop(args: argparse.Namespace, project: Any, config: Any, dataset: An
                     if event.val_acc is not None and not math.isnan(event.val_acc):
                         text += f" acc {_pct(event.val_acc)}"
                 print(text + f" ({event.seconds:.1f}s)", file=out, flush=True)
+            bar.flush_hints()
         elif isinstance(event, Hint):
-            bar.clear()
-            print(f"hint: {event.text}", file=err, flush=True)
+            bar.pending_hints.append(event.text)
             if args.json:
                 print(json.dumps({"hint": event.kind, "node": event.node_id, "text": event.text,
                                   "epoch": event.epoch, "step": event.step}), file=out, flush=True)
@@ -471,8 +494,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"dataset '{dataset.name}' has samples shaped {tuple(dataset.sample_shape)} but the "
                         f"network's Input expects {tuple(model.input_shape)}")
     n = dataset.n_test if args.max_samples is None else min(dataset.n_test, args.max_samples)
-    result = evaluate(model, dataset.x_test[:n], dataset.y_test[:n], config.loss, dataset.task,
-                      int(dataset.num_classes), config.eval_batch_size)
+    from nnstudio.progress import Progress, is_terminal  # noqa: PLC0415
+
+    with Progress(sys.stderr, n, "evaluating", "samples", bar=is_terminal(sys.stderr) and not args.json) as bar:
+        result = evaluate(model, dataset.x_test[:n], dataset.y_test[:n], config.loss, dataset.task,
+                          int(dataset.num_classes), config.eval_batch_size, progress=lambda done, _: bar.update(done))
     if args.json:
         record: dict[str, Any] = {"dataset": dataset.name, "n": result.n, "loss": _json_float(result.loss)}
         if result.accuracy is not None:
@@ -706,19 +732,28 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 def cmd_data_download(args: argparse.Namespace) -> int:
     from nnstudio.data.download import download  # noqa: PLC0415
 
-    bar = _ProgressBar(sys.stderr)
-    plain_last: dict[str, int] = {}
+    from nnstudio.progress import Progress  # noqa: PLC0415
+
+    bars: dict[str, Progress] = {}  # one bar per file (tqdm on a terminal, plain lines otherwise)
+    announced: set[str] = set()
 
     def progress(done: int, total: int, file_name: str) -> None:
-        if bar.enabled:
-            fraction = done / total if total else 0.0
-            bar.update(fraction, f"{file_name} {done / 1e6:.1f} / {total / 1e6:.1f} MB", force=done >= total)
-        elif total and done >= total and plain_last.get(file_name) != total:
-            plain_last[file_name] = total
-            print(f"{file_name}: {total / 1e6:.1f} MB", file=sys.stderr)
+        bar = bars.get(file_name)
+        if bar is None or bar.total != total:
+            for other in bars.values():
+                other.close()
+            bar = bars[file_name] = Progress(sys.stderr, total, file_name, "B", initial=done)
+        bar.update(done)
+        if total and done >= total and file_name not in announced:
+            announced.add(file_name)
+            bar.close()
+            print(f"{file_name}: {total / 1e6:.1f} MB", file=sys.stderr, flush=True)
 
-    folder = download(args.name, progress=progress)
-    bar.clear()
+    try:
+        folder = download(args.name, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
     print(f"{args.name} is ready in {folder}")
     return 0
 

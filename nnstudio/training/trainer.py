@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -94,8 +94,9 @@ def _probabilities(model: Model, loss: Loss, out: Any) -> Any:
 
 
 def evaluate(model: Model, x: np.ndarray, y: np.ndarray, loss: Loss | str, task: str, num_classes: int,
-             batch_size: int = 256) -> Evaluation:
-    """Loss and metrics of ``model`` on host arrays ``x``, ``y`` (evaluation mode, in batches)."""
+             batch_size: int = 256, progress: Callable[[int, int], None] | None = None) -> Evaluation:
+    """Loss and metrics of ``model`` on host arrays ``x``, ``y`` (evaluation mode, in batches); ``progress(done,
+    n)`` is called after each batch."""
     loss = get_loss(loss) if isinstance(loss, str) else loss
     n = int(len(x))
     if n == 0:
@@ -110,6 +111,8 @@ def evaluate(model: Model, x: np.ndarray, y: np.ndarray, loss: Loss | str, task:
         value, _ = loss.value_and_grad(out, yd, model.loss_from_logits(loss))
         total += float(value) * len(xd)
         outputs.append(to_host(_probabilities(model, loss, out)))
+        if progress is not None:
+            progress(min(i + batch_size, n), n)
     result = Evaluation(n, total / n)
     out_host = np.concatenate(outputs, axis=0)
     y = np.asarray(y)
