@@ -33,7 +33,7 @@ from nnstudio.ui.editor.view import EditorView
 from nnstudio.ui.i18n import pick, tr
 from nnstudio.ui.icons import app_icon, icon
 from nnstudio.ui.settings import add_recent_project, bool_value, make_settings, recent_projects
-from nnstudio.ui.start_page import StartPage, chapter_title, list_examples
+from nnstudio.ui.start_page import StartPage, list_examples
 
 PROJECT_FILTER = "NN Studio project (*.nnproj *.json);;All files (*)"
 STATE_VERSION = 1
@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
         from nnstudio.ui.digit_panel import DigitPanel
         from nnstudio.ui.download_dialog import install_downloads
         from nnstudio.ui.interop_actions import install_interop
+        from nnstudio.ui.runs_dock import install_runs
         from nnstudio.ui.lesson_card import install_lessons
         from nnstudio.ui.teaching_controller import install_teaching
         from nnstudio.ui.training_controller import install_training
@@ -165,9 +166,8 @@ class MainWindow(QMainWindow):
         self.teaching = install_teaching(self)  # after training: it listens to the run's hints
         install_interop(self, self.training)
         install_downloads(self)
+        self.runs = install_runs(self, self.training)  # after training: it keeps each run in the history
         install_lessons(self)  # after training: the lesson's check listens to the runs
-        self.start_page.download_requested.connect(self.downloads.start)  # a gallery tile's Download button
-        self.downloads.done.connect(self.start_page.refresh_after_download)
         self.digit_panel = DigitPanel()
         digit_dock = self.add_dock(self.digit_panel, tr("Draw a digit"), Area.RightDockWidgetArea, "draw_digit",
                                    scroll=True)
@@ -708,11 +708,7 @@ class MainWindow(QMainWindow):
     def _fill_examples_menu(self) -> None:
         self.examples_menu.clear()
         examples = list_examples()
-        chapter = None
         for example in examples:
-            if example.chapter != chapter:  # the curriculum's chapters as sections, as in the gallery
-                chapter = example.chapter
-                self.examples_menu.addSection(chapter_title(chapter))
             action = self.examples_menu.addAction(icon("example"), example.name)
             action.setStatusTip(example.description)
             action.triggered.connect(lambda checked=False, p=example.path: self.open_example(p))
@@ -829,6 +825,8 @@ class MainWindow(QMainWindow):
             return
         if training is not None:
             training.window_closing()
+        if getattr(self, "runs", None) is not None:
+            self.runs.window_closing()  # stops a twin run or sweep; an unsaved project's runs go with it
         self.save_layout()
         self.autosaver.timer.stop()
         recovery.discard_recovery()

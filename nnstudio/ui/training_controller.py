@@ -75,6 +75,7 @@ class TrainingController(QObject):
         self.make_trainer: Callable[[TrainingRequest, Any], Any] = default_make_trainer
         self.load_dataset: Callable[[str], Any] = default_load_dataset
         self.probe_drawing: np.ndarray | None = None
+        self.history: Any = None  # the run history (ui/runs_dock.RunsController): where each run is kept
         self.panel = TrainingPanel()
         self.dashboard = Dashboard(dataset_getter=lambda: self.dataset, parent=self)
         self.docks: dict[str, Any] = {}
@@ -320,6 +321,8 @@ class TrainingController(QObject):
                                   probe_input=self.probe_drawing, start_paused=start_paused,
                                   epoch_seconds=self.run_bar.speed_seconds() if hasattr(self, "run_bar") else 0.0,
                                   views=self.dashboard.wanted_views(self.panel_visible))
+        if self.history is not None:
+            self.history.prepare(request)  # the folder this run is kept in, its name and where it came from
         key = (settings.get("dataset"), repr(sorted(dict(settings.get("dataset_options") or {}).items())))
         dataset = self.dataset if self.dataset is not None and getattr(self.dataset, "_nnstudio_key", None) == key \
             else None

@@ -59,6 +59,10 @@ class TrainingRequest:
     probe_input: np.ndarray | None = None  # e.g. the canvas drawing; overrides probe_index
     start_paused: bool = False  # "Step" before any run: build, then wait for step requests
     epoch_seconds: float = 0.0  # playback speed: the shortest time an epoch may take (0: full speed)
+    # The run history (nnstudio.runs): the folder this run is kept in (None: not kept), its name and origin.
+    runs_root: Any = None
+    run_name: str | None = None
+    run_origin: dict[str, Any] | None = None
     views: set[str] = field(default_factory=lambda: {"gradients", "boundary", "probe", "histograms", "predictions",
                                                      "neurons"})
 
@@ -98,6 +102,8 @@ class RunResult:
     global_step: int = 0
     seconds: float = 0.0
     finished: Any = None  # the trainer's own RunFinished (test metrics), when it sent one
+    run: Any = None  # the run as the history keeps it (nnstudio.runs.Run), when it was kept
+    history_problem: str | None = None  # why the history could not keep it
 
     @property
     def ok(self) -> bool:
@@ -256,7 +262,11 @@ def default_make_trainer(request: TrainingRequest, dataset: Any) -> Any:
     from nnstudio.training.config import TrainingConfig  # noqa: PLC0415
     from nnstudio.training.trainer import Trainer  # noqa: PLC0415
     settings = dict(request.settings, report_grad_norms="gradients" in request.views)
-    return Trainer(request.graph, dataset, TrainingConfig.from_dict(settings), None, request.weights)
+    trainer = Trainer(request.graph, dataset, TrainingConfig.from_dict(settings), None, request.weights)
+    if request.runs_root is not None:
+        from nnstudio.runs import RunRecorder, RunStore  # noqa: PLC0415
+        trainer.recorder = RunRecorder(RunStore(request.runs_root), request.run_name, request.run_origin)
+    return trainer
 
 
 class _Throttle:
@@ -358,7 +368,8 @@ class TrainingWorker(QObject):
                     break
                 else:  # Hint and anything newer: the GUI decides
                     self.inbox.put_event(event)
-                self.trainer.want_grad_norms = "gradients" in self.control.snapshot()[0]
+                self.trainer.want_grad_norms = ("gradients" in self.control.snapshot()[0]
+                                                or getattr(self.trainer, "recorder", None) is not None)
                 is_batch = isinstance(event, BatchReport)
                 self.control.wait_after(is_batch, isinstance(event, EpochReport), steps_per_epoch,
                                         time.perf_counter() - batch_started)
@@ -373,6 +384,9 @@ class TrainingWorker(QObject):
         result = RunResult(finished.reason, finished.message, self._weights(),
                            last.epoch if last is not None else 0, last.global_step if last is not None else 0)
         result.finished = finished
+        recorder = getattr(self.trainer, "recorder", None)
+        if recorder is not None:
+            result.run, result.history_problem = recorder.run, recorder.problem
         return result
 
     # -- model access (worker thread only) -------------------------------------------------------------------

@@ -245,3 +245,40 @@ def test_the_shipped_examples_keep_no_history(tmp_path: Path, capsys) -> None:
     assert not keeps_history(example) and keeps_history(tmp_path / "mine.nnproj")
     assert main(["train", str(example), "--epochs", "1", "--weights-out", str(tmp_path / "w.npz")]) == 0
     assert not runs_dir_for(example).exists()
+
+
+def test_scrubbing_recomputes_the_views_at_each_snapshot(tmp_path: Path) -> None:
+    from nnstudio.graph.compile import compile_graph
+    from nnstudio.runs.scrub import Scrubber
+    from nnstudio.training import views
+    path = blobs_project(tmp_path, epochs=2)
+    store = RunStore.for_project(path)
+    _train(path, store)
+    run = store.get("0001")
+    dataset = load_dataset(TrainingConfig.from_dict(run.settings))
+    scrubber = Scrubber(run, dataset)
+    assert scrubber.extent is not None and len(scrubber.snapshots) == len(run.snapshots) >= 3
+    last = scrubber.views_at(len(scrubber.snapshots) - 1)
+    first = scrubber.views_at(0)
+    assert first.snapshot.step == 0 and last.snapshot.step == run.meta["steps_done"]
+    # the views are exactly what the live panels would have shown with those weights
+    model = compile_graph(run.project().graph, "numpy", seed=0)
+    model.load_state_dict(run.weights())
+    expected = views.boundary(model, scrubber.extent, last.snapshot.step)
+    assert np.allclose(last.boundary.values, expected.values)
+    assert not np.allclose(first.boundary.values, last.boundary.values)
+    assert set(first.probe.activations) == set(last.probe.activations) and first.histograms.step == 0
+    assert scrubber.nearest(10**6) == len(scrubber.snapshots) - 1 and scrubber.nearest(0) == 0
+    only = scrubber.views_at(1, wanted={"boundary"})
+    assert only.probe is None and only.histograms is None and only.boundary is not None
+    # "continue from here": a new run from a snapshot's weights, its origin recorded
+    snap = run.snapshots[1]
+    project = load_project(path)
+    config = TrainingConfig.from_dict(project.training)
+    trainer = Trainer(project.graph, dataset, config, None, run.snapshot_weights(snap))
+    trainer.recorder = RunRecorder(store, "continued", {"continued_from": run.id, "step": snap.step})
+    list(trainer.run())
+    new = store.get("0002")
+    assert new.meta["origin"] == {"continued_from": "0001", "step": snap.step}
+    start = new.snapshot_weights(new.snapshots[0])
+    assert all(np.array_equal(start[k], run.snapshot_weights(snap)[k]) for k in start)

@@ -1,0 +1,196 @@
+"""The Runs panel in the window: runs kept from the app, compared (overlay and table), deleted, a twin run,
+a sweep from the dialog, scrubbing back through a run and continuing from a snapshot, and an unsaved
+project's runs moving beside it when it is saved."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from nnstudio.graph.project_file import Project, default_training  # noqa: E402
+from nnstudio.runs import RunStore  # noqa: E402
+from nnstudio.runs.sweep import Variation  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("_nnstudio_toy_network", Path(__file__).with_name("toy_network.py"))
+doubles = sys.modules.setdefault("_nnstudio_toy_network", importlib.util.module_from_spec(_spec))
+if not hasattr(doubles, "toy_graph"):
+    _spec.loader.exec_module(doubles)
+
+main_window = pytest.importorskip("nnstudio.ui.main_window")
+
+
+def toy_project(path: Path | None) -> Project:
+    training = dict(default_training(), dataset="circle", learning_rate=0.05, batch_size=32, epochs=2,
+                    backend="numpy", max_train_samples=300, max_test_samples=100)
+    return Project(name="toy", graph=doubles.toy_graph(), training=training, path=path)
+
+
+@pytest.fixture
+def win(qtbot, tmp_path):
+    w = main_window.MainWindow()
+    qtbot.addWidget(w)
+    w.set_project(toy_project(tmp_path / "toy.nnproj"))
+    w.resize(1280, 860)
+    w.show()
+    yield w
+    w.runs.runner.stop_and_wait()
+    if w.training.is_training:
+        w.training.stop_and_wait()
+    w.undo_stack.setClean()
+
+
+def train(qtbot, w) -> object:
+    finished = []
+    w.training.run_finished.connect(finished.append)
+    assert w.training.train()
+    qtbot.waitUntil(lambda: bool(finished), timeout=30000)
+    w.training.run_finished.disconnect(finished.append)
+    return finished[0]
+
+
+def wait_trials(qtbot, w, timeout: int = 60000) -> list:
+    done = []
+    w.runs.runner.finished.connect(done.append)
+    qtbot.waitUntil(lambda: bool(done), timeout=timeout)
+    w.runs.runner.finished.disconnect(done.append)
+    return done[0]
+
+
+def test_app_runs_are_kept_listed_compared_and_deleted(win, qtbot, tmp_path):
+    runs = win.runs
+    result = train(qtbot, win)
+    assert result.run is not None and result.run.id == "0001"
+    assert (tmp_path / "toy.runs" / "0001" / "run.json").is_file()
+    panel = runs.panel
+    assert panel.tree.topLevelItemCount() == 1 and "Kept as run 0001" in panel.status.text()
+    item = panel.tree.topLevelItem(0)
+    assert item.text(0).startswith("0001") and item.text(1).startswith("acc ") and not item.icon(0).isNull()
+    stored = RunStore(tmp_path / "toy.runs").get("0001")
+    assert stored.meta["steps_per_epoch"] * 2 == len(stored.curves()["loss"])
+    assert set(stored.gradients()) >= {"d1", "d2"}  # kept even though nobody asked the panel for them
+    win.training.edit_setting("learning_rate", 0.5)
+    train(qtbot, win)
+    assert [r.id for r in panel.runs] == ["0001", "0002"]
+    assert not panel.compare_button.isEnabled()
+    panel.select(["0001", "0002"])
+    assert panel.compare_button.isEnabled()
+    panel.compare_button.click()
+    curves = win.training.dashboard.curves
+    assert runs.overlay.active and len(runs.overlay.items) >= 4
+    assert not curves.items["loss_ema"].isVisible()
+    labels = [label for _sample, label in ((s, l.text) for s, l in curves.loss_plot.legend.items)]
+    assert labels == ["Run 1: learning_rate=0.05", "Run 2: learning_rate=0.5"]
+    table = runs.compare_view.table
+    rows = [table.verticalHeaderItem(r).text() for r in range(table.rowCount())]
+    assert rows[0] == "learning_rate" and "test accuracy" in rows and "end" in rows
+    assert [table.item(0, c).text() for c in range(2)] == ["0.05", "0.5"]
+    best = runs.compare_view.best
+    assert table.horizontalHeaderItem(best).text().startswith("★")
+    runs.compare_view.back_button.click()
+    assert not runs.overlay.active and curves.items["loss_ema"].isVisible()
+    assert [label.text for _s, label in curves.loss_plot.legend.items][0] == "batch"
+    panel.select(["0001"])
+    runs.delete_selected(confirm=False)
+    assert [r.id for r in panel.runs] == ["0002"] and not (tmp_path / "toy.runs" / "0001").exists()
+
+
+def test_a_twin_run_trains_both_and_opens_the_comparison(win, qtbot, tmp_path):
+    runs = win.runs
+    assert runs.try_variation(Variation("relu", {"a1.function": "relu"}))
+    assert not runs.panel.twin_button.isEnabled()
+    results = wait_trials(qtbot, win)
+    assert [r.reason for r in results] == ["completed", "completed"]
+    assert [r.run_id for r in results] == ["0001", "0002"]
+    assert runs.overlay.active and [r.id for r in runs.compare_view.runs] == ["0001", "0002"]
+    table = runs.compare_view.table
+    assert table.verticalHeaderItem(0).text() == "a1.function"
+    assert [table.item(0, c).text() for c in range(2)] == ["tanh", "relu"]
+    stored = RunStore(tmp_path / "toy.runs").list()
+    assert [r.meta["origin"]["role"] for r in stored] == ["original", "variation"]
+    assert win.project.graph.node("a1").params["function"] == "tanh"  # the open project is not changed
+    assert runs.panel.twin_button.isEnabled()
+
+
+def test_the_sweep_dialog_trains_each_value_and_marks_the_best(win, qtbot, tmp_path):
+    dialog = win.runs.open_sweep()
+    qtbot.addWidget(dialog)
+    dialog.setting.setCurrentText("learning_rate")
+    dialog.values.setText("0.0001, abc")
+    assert not dialog.start()
+    assert "setting 'learning_rate' must be a number" in dialog.error.text()
+    dialog.values.setText("0.0001, 0.05, 0.2")
+    dialog.epochs.setValue(1)
+    assert dialog.start()
+    wait_trials(qtbot, win)
+    assert dialog.table.rowCount() == 3
+    results = [dialog.table.item(r, 2).text() for r in range(3)]
+    assert all(text.startswith("accuracy ") for text in results), results
+    best = dialog.best_row()
+    accs = [r.value for r in sorted(dialog.results, key=lambda r: r.trial)]
+    assert best == accs.index(max(accs))
+    assert dialog.table.item(best, 0).text() == f"★ {best}" and dialog.table.item(best, 0).font().bold()
+    stored = RunStore(tmp_path / "toy.runs").list()
+    assert [r.settings["learning_rate"] for r in stored] == [0.0001, 0.05, 0.2]
+    assert all(r.meta["epochs_done"] == 1 for r in stored)
+    assert dialog.compare_button.isEnabled()
+    dialog.compare_button.click()
+    assert len(win.runs.compare_view.runs) == 3
+    dialog.close()
+
+
+def test_scrubbing_shows_the_panels_as_they_were_and_continues_from_a_snapshot(win, qtbot, tmp_path):
+    train(qtbot, win)
+    runs = win.runs
+    runs.panel.select(["0001"])
+    runs.panel.scrub_button.click()
+    scrub = runs.scrub
+    run = RunStore(tmp_path / "toy.runs").get("0001")
+    assert scrub.slider.maximum() == len(run.snapshots) - 1 and scrub.slider.value() == scrub.slider.maximum()
+    boundary = win.training.dashboard.boundary
+    last = boundary_values = np.array(scrub.current.boundary.values)
+    scrub.slider.setValue(0)
+    qtbot.waitUntil(lambda: scrub.current.snapshot.step == 0, timeout=3000)
+    assert "Before training" in scrub.position.text()
+    first = np.array(scrub.current.boundary.values)
+    assert not np.allclose(first, last)
+    assert boundary.dirty or boundary_values is not None
+    hist = win.training.dashboard.histograms.data
+    assert hist.step == 0
+    # the initial snapshot is the trainer's initial weights
+    from nnstudio.graph.compile import compile_graph
+    fresh = compile_graph(run.project().graph, "numpy", seed=0).state_dict()
+    assert all(np.array_equal(fresh[k], scrub.current.weights[k]) for k in fresh)
+    scrub.slider.setValue(1)
+    qtbot.waitUntil(lambda: scrub.current.snapshot.step == 1, timeout=3000)
+    finished = []
+    win.training.run_finished.connect(finished.append)
+    assert scrub.continue_button.isEnabled()
+    scrub.continue_button.click()
+    qtbot.waitUntil(lambda: bool(finished), timeout=30000)
+    new = RunStore(tmp_path / "toy.runs").get("0002")
+    assert new.meta["origin"] == {"continued_from": "0001", "step": 1}
+    assert new.name == "continued from run 0001, step 1"
+
+
+def test_an_unsaved_projects_runs_move_beside_it_when_saved(qtbot, tmp_path):
+    w = main_window.MainWindow()
+    qtbot.addWidget(w)
+    w.set_project(toy_project(None))
+    w.show()
+    root = w.runs.root()
+    assert root is not None and "unsaved" in root.name and str(root).startswith(str(tmp_path))
+    train(qtbot, w)
+    assert (root / "0001" / "run.json").is_file()
+    assert w.save_as(tmp_path / "mine.nnproj")
+    assert w.runs.root() == tmp_path / "mine.runs"
+    assert [r.id for r in w.runs.panel.runs] == ["0001"] and not root.exists()
+    meta = json.loads((tmp_path / "mine.runs" / "0001" / "run.json").read_text())
+    assert meta["id"] == "0001"
+    w.undo_stack.setClean()
+    w.close()
