@@ -48,6 +48,7 @@ class Optimizer:
         self.state: dict[str, dict[str, Any]] = {}
         self.steps = 0
         self.last_grad_norm: float | None = None  # the global norm before clipping (when clipping is on)
+        self._buffers: dict[str, Any] = {}  # per-parameter work buffers (not state: nothing to restore)
 
     def update(self, key: str, param: Any, grad: Any, lr: float) -> None:
         """Change ``param`` in place from its (clipped, decayed) gradient ``grad``."""
@@ -78,9 +79,17 @@ class Optimizer:
             slots[slot] = array_module(param).zeros_like(param)
         return slots[slot]
 
+    def _scratch(self, key: str, param: Any) -> Any:
+        """A work buffer shaped like ``param``, reused every step (updates then allocate nothing)."""
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != param.shape or buf.dtype != param.dtype:
+            buf = self._buffers[key] = array_module(param).empty_like(param)
+        return buf
+
     def reset(self) -> None:
         """Forget all state (e.g. after the weights were reloaded)."""
         self.state.clear()
+        self._buffers.clear()
         self.steps = 0
 
     def __repr__(self) -> str:
@@ -117,7 +126,9 @@ class Momentum(Optimizer):
         v = self._slot(key, "velocity", param)
         v *= self.momentum
         v += grad
-        param -= lr * v
+        step = self._scratch(key, param)
+        array_module(param).multiply(v, lr, out=step)
+        param -= step
 
 
 class Nesterov(Momentum):
@@ -150,14 +161,22 @@ class Adam(Optimizer):
         m = self._slot(key, "m", param)
         v = self._slot(key, "v", param)
         t = self.t[key] = self.t.get(key, 0) + 1
+        # Every operation writes into m, v or one reused buffer: no temporaries the size of the parameter.
+        work = self._scratch(key, param)
         m *= self.beta1
-        m += (1 - self.beta1) * grad
+        xp.multiply(grad, 1 - self.beta1, out=work)
+        m += work
         v *= self.beta2
-        v += (1 - self.beta2) * (grad * grad)
-        step = lr / (1 - self.beta1 ** t)
-        denom = xp.sqrt(v / (1 - self.beta2 ** t))
-        denom += self.eps
-        param -= step * m / denom
+        xp.multiply(grad, grad, out=work)
+        work *= 1 - self.beta2
+        v += work
+        # denom = sqrt(v / (1 - beta2^t)) + eps, then param -= lr / (1 - beta1^t) * m / denom
+        xp.sqrt(v, out=work)
+        work *= 1 / math.sqrt(1 - self.beta2 ** t)
+        work += self.eps
+        xp.divide(m, work, out=work)
+        work *= lr / (1 - self.beta1 ** t)
+        param -= work
 
     def reset(self) -> None:
         super().reset()

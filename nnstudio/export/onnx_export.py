@@ -15,6 +15,7 @@ Flatten        Flatten(axis=1)
 Reshape        Reshape to [0, *shape] (0 copies the dynamic batch size)
 Add            Add, chained for more than two inputs
 Concat         Concat(axis = sample axis + 1)
+Features       Slice per column, Mul for squares and products, Sin, then Concat(axis=1)
 =============  ==================================================================================
 
 The main ONNX node of each block is named after the node id and helper nodes ``<id>/...``, which is what
@@ -38,6 +39,7 @@ import numpy as np
 from nnstudio import __version__
 from nnstudio.engine.model import Model
 from nnstudio.errors import UserError
+from nnstudio.export.features_export import emit_onnx as emit_features
 from nnstudio.graph.compile import compile_graph
 from nnstudio.graph.document import Graph
 from nnstudio.graph.project_file import Project, load_project
@@ -203,6 +205,8 @@ def _emit(w: _Writer, model: Model, nid: str, srcs: list[str], out: str, state: 
     elif kind == "Concat":
         axis = layer.axis % len(in_shape) + 1
         w.node("Concat", srcs, out, name=nid, axis=axis)
+    elif kind == "Features":
+        emit_features(w, nid, x, out, layer.features)
     else:  # a new engine layer without an ONNX mapping is a bug to fix here, not a user mistake
         raise NotImplementedError(f"ONNX export has no mapping for {kind} (node '{nid}')")
 

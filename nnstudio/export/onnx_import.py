@@ -12,7 +12,8 @@ data...) is refused with the node and the attribute at fault.
 
 Models written by :mod:`nnstudio.export.onnx_export` come back block for block: ONNX node names become node
 ids, the Flatten our exporter puts before a Dense on images folds back into the Dense, chained Adds become
-one Add block, and the parameters left in each node's doc_string restore what ONNX cannot say (``init``, a
+one Add block, the Slice / Mul / Sin / Concat construction of a Features block (Slice and Sin only there)
+becomes that block again, and the parameters left in each node's doc_string restore what ONNX cannot say (``init``, a
 Dropout exported as Identity) or says in resolved form ("same" padding, axis -1).  Those hints never
 change the computation: the ONNX operators and attributes alone define it.  Imported nodes have no
 positions; the editor lays them out.
@@ -31,6 +32,7 @@ import numpy as np
 
 from nnstudio.engine.layers.conv import Conv2D
 from nnstudio.errors import UserError
+from nnstudio.export.features_export import recognise_onnx as recognise_features
 from nnstudio.export.onnx_export import INPUT_ID_KEY, require_onnx
 from nnstudio.graph.catalogue import get_block
 from nnstudio.graph.compile import compile_graph, make_layer
@@ -40,7 +42,7 @@ from nnstudio.graph.project_file import Project, default_training
 SUPPORTED_OPS = ("Gemm", "MatMul", "Add", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
                  "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "Flatten", "Reshape", "Dropout", "Concat",
                  "BatchNormalization", "Identity", "Where", "GreaterOrEqual", "Constant", "Transpose", "Sub", "Mul",
-                 "Div", "Neg", "Sqrt")
+                 "Div", "Neg", "Sqrt", "Slice", "Sin")
 # Operators computed at import when every input is a constant; on the data only some have a block.
 FOLDABLE_OPS = ("Transpose", "Reshape", "Flatten", "Identity", "Add", "Sub", "Mul", "Div", "Neg", "Sqrt")
 MAX_FOLDED_VALUES = 2**28  # a folded constant larger than this (1 GiB of float32) is refused
@@ -110,6 +112,7 @@ class _Importer:
         self.flatten_source: dict[int, str] = {}  # Gemm/MatMul index -> tensor before a folded Flatten
         self.bias_add: dict[int, int] = {}  # MatMul index -> the Add holding its bias
         self.needed: list[int] = []  # indices of the nodes the output depends on, in file (topological) order
+        self.features: dict[int, tuple[str, tuple[str, ...]]] = {}  # Concat index -> (data, features) of Features
 
     # -- helpers ----------------------------------------------------------------------------------------
     def _desc(self, i: int) -> str:
@@ -268,6 +271,9 @@ class _Importer:
                     if len(other) == 1 and other[0] in self.consts:
                         self.absorbed.add(users[0])
                         self.bias_add[i] = users[0]
+            if op == "Concat" and (found := recognise_features(self, i)) is not None:
+                self.features[i] = found[:2]  # Slice / Mul / Sin of the two columns, joined: a Features block
+                self.absorbed |= found[2]
             if op == "Where":
                 p = self.producer.get(node.input[0])
                 if p is not None and self.nodes[p].op_type == "GreaterOrEqual" and self.consumers(node.input[0]) == [i]:
@@ -592,8 +598,15 @@ class _Importer:
             self.identity(i)
         elif op == "Add":
             self.add(i)
+        elif op == "Concat" and i in self.features:
+            src, features = self.features[i]
+            self.add_block(i, "Features", {"features": list(features)}, [self.block(i, src)])
         elif op == "Concat":
             self.concat(i)
+        elif op in ("Slice", "Sin"):
+            raise self.fail(i, f"is supported only inside the Features construction (Slice of a column of a "
+                               f"2-value input, Mul or Sin of those columns, joined by Concat); NN Studio has no "
+                               f"block for {self.nodes[i].op_type} elsewhere")
         elif op == "BatchNormalization":
             self.batchnorm(i)
         elif op == "Where":

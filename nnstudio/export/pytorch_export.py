@@ -28,6 +28,7 @@ import numpy as np
 from nnstudio import __version__
 from nnstudio.engine.model import FUSABLE, Model
 from nnstudio.errors import UserError
+from nnstudio.export.features_export import torch_expression as torch_features
 from nnstudio.export.onnx_export import StateSource, load_network
 from nnstudio.graph.document import Graph
 from nnstudio.graph.project_file import Project
@@ -164,7 +165,7 @@ def _layer_code(model: Model, nid: str, attr: str) -> tuple[str | None, list[tup
         return f"nn.BatchNorm{dims}({int(in_shape[0])}, eps={float(layer.eps)!r}, momentum={momentum!r})", keys
     if kind == "Flatten":
         return "nn.Flatten()", []
-    if kind in ("Reshape", "Add", "Concat"):
+    if kind in ("Reshape", "Add", "Concat", "Features"):
         return None, []  # written inline in forward
     raise NotImplementedError(f"PyTorch export has no mapping for {kind} (node '{nid}')")
 
@@ -183,6 +184,8 @@ def _forward_line(model: Model, nid: str, names: dict[str, str], has_module: boo
         return f"{var} = " + " + ".join(srcs)
     if kind == "Concat":
         return f"{var} = torch.cat([{', '.join(srcs)}], dim={int(layer.axis) % len(in_shape) + 1})"
+    if kind == "Features":
+        return f"{var} = {torch_features(x, layer.features)}"
     if kind == "Dense" and len(in_shape) > 1:
         x = f"torch.flatten({x}, 1)"
     if kind == "Conv2D":

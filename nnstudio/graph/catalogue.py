@@ -16,6 +16,8 @@ from typing import Any
 from nnstudio.errors import UserError
 
 PARAM_KINDS = ("int", "float", "choice", "bool", "int_or_same", "shape")
+# "choice_list": a non-empty subset of the parameter's choices, kept in the choices' order (Features).
+PARAM_KINDS += ("choice_list",)
 GROUPS = ("Input", "Layers", "Activations", "Merge", "Regularisation")
 
 
@@ -88,6 +90,15 @@ class ParamSpec:
             if not isinstance(value, str) or value not in self.choices:
                 raise self._fail(block_label, "one of " + ", ".join(repr(c) for c in self.choices), value)
             return value
+        if kind == "choice_list":
+            expected = "a non-empty list of " + ", ".join(self.choices) + " without repeats"
+            if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+                raise self._fail(block_label, expected, value)
+            chosen = list(value)
+            if (not chosen or len(set(map(repr, chosen))) != len(chosen)
+                    or not all(isinstance(c, str) and c in self.choices for c in chosen)):
+                raise self._fail(block_label, expected, chosen)
+            return [c for c in self.choices if c in chosen]
         if kind == "int_or_same":
             if isinstance(value, str):
                 word = value.strip().lower()
@@ -567,6 +578,32 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         ("BatchNormalization",), "BatchNorm",
         keywords_en=("batch normalization", "batch normalisation", "normalise", "normalize", "BN"),
         keywords_zh=("批归一化", "批量归一化", "归一化", "标准化")),
+    BlockSpec(
+        "Features", "Input",
+        (ParamSpec("features", "choice_list", ["x1", "x2"],
+                   choices=("x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2"),
+                   label_en="Features", label_zh="特征",
+                   help_en="Which features of the point (x1, x2) to pass on: any of x1, x2, x1², x2², x1·x2, "
+                           "sin(x1), sin(x2), at least one. They come out in this order.",
+                   help_zh="把点 (x1, x2) 的哪些特征传给下一层：x1、x2、x1²、x2²、x1·x2、sin(x1)、sin(x2) "
+                           "中的任意几个（至少一个），按此顺序输出。",
+                   choice_titles=(("x1", "x1", "x1"), ("x2", "x2", "x2"), ("x1_sq", "x1²", "x1²"),
+                                  ("x2_sq", "x2²", "x2²"), ("x1x2", "x1·x2", "x1·x2"),
+                                  ("sin_x1", "sin(x1)", "sin(x1)"), ("sin_x2", "sin(x2)", "sin(x2)"))),),
+        1, "Features (x1, x2)", "特征输入 (x1, x2)",
+        "Turns a 2-D point into chosen features such as x1² or sin(x2).",
+        "把二维点变成选定的特征，例如 x1² 或 sin(x2)。",
+        "(x1, x2) ↦ (x1, x2, x1², x2², x1·x2, sin x1, sin x2) — the chosen ones",
+        "Hand-made input features for points in the plane, as in TensorFlow Playground: each chosen feature "
+        "becomes one input of the next layer. Good features can replace depth: a circle is not separable by a "
+        "straight line in (x1, x2), but in (x1², x2²) it is, so one Dense unit with a sigmoid solves it. It has "
+        "no parameters and needs an Input of shape [2]. Used in first lessons on feature engineering.",
+        "为平面上的点手工构造输入特征，如同 TensorFlow Playground：每个选中的特征成为下一层的一个输入。"
+        "好的特征可以代替深度：圆形数据在 (x1, x2) 中无法用直线分开，但在 (x1², x2²) 中可以，"
+        "因此一个带 Sigmoid 的 Dense 单元就能解决它。它没有参数，需要形状为 [2] 的输入。用于特征工程的入门课。",
+        ("Mul", "Sin", "Concat"), "Features",
+        keywords_en=("feature engineering", "playground", "square", "product", "sine", "polynomial", "feature cross"),
+        keywords_zh=("特征工程", "平方", "乘积", "正弦", "多项式", "特征交叉")),
 )
 
 for _spec in _BLOCK_LIST:
@@ -627,6 +664,9 @@ def short_label(block_type: str, params: Any = None) -> str:
         if block_type == "Concat":
             axis = get("axis")
             return "Concat" if axis == 0 else f"Concat axis {_num(axis)}"
+        if block_type == "Features":
+            chosen, choices = get("features"), spec.param("features")
+            return ", ".join(choices.choice_title(c) for c in choices.choices if c in chosen)
     except (TypeError, ValueError, UserError):
         return block_type
     return block_type

@@ -33,7 +33,7 @@ from nnstudio.ui.editor.view import EditorView
 from nnstudio.ui.i18n import pick, tr
 from nnstudio.ui.icons import app_icon, icon
 from nnstudio.ui.settings import add_recent_project, bool_value, make_settings, recent_projects
-from nnstudio.ui.start_page import StartPage, list_examples
+from nnstudio.ui.start_page import StartPage, chapter_title, list_examples
 
 PROJECT_FILTER = "NN Studio project (*.nnproj *.json);;All files (*)"
 STATE_VERSION = 1
@@ -168,6 +168,8 @@ class MainWindow(QMainWindow):
         install_downloads(self)
         self.runs = install_runs(self, self.training)  # after training: it keeps each run in the history
         install_lessons(self)  # after training: the lesson's check listens to the runs
+        self.start_page.download_requested.connect(self.downloads.start)  # a gallery tile's Download button
+        self.downloads.done.connect(self.start_page.refresh_after_download)
         self.digit_panel = DigitPanel()
         digit_dock = self.add_dock(self.digit_panel, tr("Draw a digit"), Area.RightDockWidgetArea, "draw_digit",
                                    scroll=True)
@@ -708,7 +710,11 @@ class MainWindow(QMainWindow):
     def _fill_examples_menu(self) -> None:
         self.examples_menu.clear()
         examples = list_examples()
+        chapter = None
         for example in examples:
+            if example.chapter != chapter:  # the curriculum's chapters as sections, as in the gallery
+                chapter = example.chapter
+                self.examples_menu.addSection(chapter_title(chapter))
             action = self.examples_menu.addAction(icon("example"), example.name)
             action.setStatusTip(example.description)
             action.triggered.connect(lambda checked=False, p=example.path: self.open_example(p))

@@ -1,5 +1,12 @@
 """The start page shown while no project is open: new / open, recent projects, the examples gallery and the
 "Draw a digit" entry.
+
+The gallery follows the curriculum (perceptron -> MLP -> softmax -> CNN -> captcha -> gradients): one heading
+per chapter of :data:`nnstudio.teaching.lessons.CHAPTERS`, the examples of each in their lesson's order, each
+tile with its picture (``resources/examples/pictures/<example>.png``, drawn by
+``tools/make_example_pictures.py``: a sample of its data above its blocks).  A single click opens an example.
+An example whose dataset is not on this computer says so on its tile and offers the Download button, which
+opens the same download dialog as Train > Download.
 """
 from __future__ import annotations
 
@@ -8,16 +15,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QLayout, QListWidget, QListWidgetItem,
+                               QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
+from nnstudio.errors import UserError
 from nnstudio.resources_path import resource
-from nnstudio.ui.i18n import pick, tr
+from nnstudio.teaching.lessons import CHAPTER_KEYS, chapter, parse_lesson
+from nnstudio.ui.i18n import current_language, pick, tr
 from nnstudio.ui.icons import app_icon, icon
 from nnstudio.ui.settings import recent_projects
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+PICTURE_SIZE = QSize(160, 92)  # the committed pictures are twice this size
+TILE_WIDTH = 176
+GALLERY_STYLE = """
+QWidget#examplesGalleryContent { background: transparent; }
+QFrame#exampleTile { background: #262A33; border: 1px solid #3A3F4B; border-radius: 6px; }
+QFrame#exampleTile:hover, QFrame#exampleTile:focus { border: 1px solid #7AA2FF; background: #2B303B; }
+QLabel#galleryChapter { font-weight: 600; color: #C9D1E0; padding-top: 6px; }
+QLabel#exampleName { font-weight: 600; }
+QLabel#exampleDownloadNote { color: #F2CC60; }
+"""
 
 
 @dataclass(frozen=True)
@@ -25,10 +45,38 @@ class ExampleInfo:
     path: Path
     name: str
     description: str
+    chapter: str = ""  # the lesson's chapter key; "" for an example without a lesson
+    order: int = 0
+    dataset: str = ""
+    needs_download: bool = False  # its dataset is not on this computer and can be downloaded
+
+    @property
+    def picture(self) -> Path:
+        return self.path.parent / "pictures" / f"{self.path.stem}.png"
+
+
+def chapter_title(key: str) -> str:
+    """The heading of a chapter in the interface language ("More examples" for examples without a lesson)."""
+    if key in CHAPTER_KEYS:
+        return chapter(key).title(current_language())
+    return tr("More examples")
+
+
+def _needs_download(dataset: str) -> bool:
+    """Whether ``dataset`` is one NN Studio can download and it is not on this computer yet."""
+    from nnstudio.data.download import downloadable  # noqa: PLC0415 - loaded on use, like the dialog
+    from nnstudio.data.registry import dataset_info  # noqa: PLC0415
+    if dataset not in downloadable():
+        return False
+    try:
+        return not dataset_info(dataset).available
+    except UserError:
+        return False
 
 
 def list_examples(folder: Path | None = None) -> list[ExampleInfo]:
-    """Example projects shipped in ``resources/examples`` (``*.json`` and ``*.nnproj``), by name."""
+    """Example projects shipped in ``resources/examples`` (``*.json`` and ``*.nnproj``) in curriculum order:
+    by chapter, then by their place in it; examples without a lesson come last, by name."""
     folder = folder or resource("examples")
     found: list[ExampleInfo] = []
     if not folder.is_dir():
@@ -42,8 +90,197 @@ def list_examples(folder: Path | None = None) -> list[ExampleInfo]:
             continue
         name = pick(str(data.get("name") or path.stem), str(data.get("name_zh") or ""))
         description = pick(str(data.get("description_en", "")), str(data.get("description_zh", "")))
-        found.append(ExampleInfo(path, name, description))
-    return sorted(found, key=lambda e: e.name.lower())
+        key, order = "", 0
+        if "lesson" in data:
+            try:
+                lesson = parse_lesson(data["lesson"], data.get("goal"), str(path))
+                key, order = lesson.chapter, lesson.order
+            except UserError:
+                pass  # opening it says what is wrong; the gallery lists it with the others
+        training = data.get("training") if isinstance(data.get("training"), dict) else {}
+        dataset = str(training.get("dataset") or "")
+        found.append(ExampleInfo(path, name, description, key, order, dataset, _needs_download(dataset)))
+    rank = {k: i for i, k in enumerate(CHAPTER_KEYS)}
+    return sorted(found, key=lambda e: (rank.get(e.chapter, len(rank)), e.order, e.name.lower()))
+
+
+class FlowLayout(QLayout):
+    """Lays its items out left to right and wraps them into rows (Qt's flow layout example), so a chapter's
+    tiles fill the width there is and the page scrolls instead of growing the window."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 10) -> None:
+        super().__init__(parent)
+        self._items: list[Any] = []
+        self.setSpacing(spacing)
+        self.setContentsMargins(0, 0, 0, 0)
+
+    def addItem(self, item: Any) -> None:  # noqa: N802 - Qt's name
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> Any:  # noqa: N802
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> Any:  # noqa: N802
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # noqa: N802
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return self.minimumSize()
+
+    def minimumSize(self) -> QSize:  # noqa: N802
+        size = QSize()
+        for item in self._items:
+            size = size.expandedTo(item.minimumSize())
+        return size
+
+    def _arrange(self, rect: QRect, move: bool) -> int:
+        x, y, row_height = rect.x(), rect.y(), 0
+        gap = self.spacing()
+        for item in self._items:
+            hint = item.sizeHint()
+            if x + hint.width() > rect.right() + 1 and row_height > 0:
+                x, y, row_height = rect.x(), y + row_height + gap, 0
+            if move:
+                item.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + gap
+            row_height = max(row_height, hint.height())
+        return y + row_height - rect.y()
+
+
+class ExampleTile(QFrame):
+    """One example in the gallery: its picture and name; a click opens it.  When its dataset must be
+    downloaded first, the tile says so and carries the Download button."""
+
+    open_requested = Signal(str)
+    download_requested = Signal(str)
+
+    def __init__(self, example: ExampleInfo, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.example = example
+        self.setObjectName("exampleTile")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setToolTip(f"<b>{example.name}</b><br>{example.description}")
+        self.setAccessibleName(example.name)
+        self.picture = QLabel()
+        self.picture.setObjectName("examplePicture")
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setFixedSize(PICTURE_SIZE)
+        pixmap = QPixmap(str(example.picture)) if example.picture.is_file() else QPixmap()
+        if pixmap.isNull():
+            pixmap = icon("example").pixmap(48, 48)
+        else:
+            pixmap.setDevicePixelRatio(max(1.0, pixmap.width() / PICTURE_SIZE.width()))
+        self.picture.setPixmap(pixmap)
+        self.title = QLabel(example.name)
+        self.title.setObjectName("exampleName")
+        self.title.setWordWrap(True)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(6)
+        layout.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.title)
+        self.download_note: QLabel | None = None
+        self.download_button: QPushButton | None = None
+        if example.needs_download:
+            self.download_note = QLabel(tr("Needs a download: {dataset}", dataset=example.dataset))
+            self.download_note.setObjectName("exampleDownloadNote")
+            self.download_note.setWordWrap(True)
+            self.download_note.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+            self.download_button = QPushButton(tr("Download…"))
+            self.download_button.setObjectName("exampleDownload")
+            self.download_button.clicked.connect(self._download)
+            layout.addWidget(self.download_note)
+            layout.addWidget(self.download_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(1)
+        self.setFixedWidth(TILE_WIDTH)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+
+    def _download(self) -> None:
+        self.download_requested.emit(self.example.dataset)
+
+    def mouseReleaseEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.open_requested.emit(str(self.example.path))
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: Any) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.open_requested.emit(str(self.example.path))
+            return
+        super().keyPressEvent(event)
+
+
+class ExampleGallery(QScrollArea):
+    """The examples grouped by chapter, each chapter a heading over a wrapping row of tiles."""
+
+    open_requested = Signal(str)
+    download_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("examplesGallery")
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumSize(TILE_WIDTH + 24, 160)
+        self.setStyleSheet(GALLERY_STYLE)
+        self.tiles: list[ExampleTile] = []
+        self.headings: list[QLabel] = []
+        self._content: QWidget | None = None
+
+    def set_examples(self, examples: list[ExampleInfo]) -> None:
+        content = QWidget()
+        content.setObjectName("examplesGalleryContent")
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(4, 4, 12, 4)
+        layout.setSpacing(8)
+        self.tiles, self.headings = [], []
+        current: str | None = None
+        flow: FlowLayout | None = None
+        for example in examples:
+            if example.chapter != current or flow is None:
+                current = example.chapter
+                heading = QLabel(chapter_title(current))
+                heading.setObjectName("galleryChapter")
+                heading.setWordWrap(True)
+                self.headings.append(heading)
+                layout.addWidget(heading)
+                flow = FlowLayout(spacing=10)
+                layout.addLayout(flow)
+            tile = ExampleTile(example)
+            tile.open_requested.connect(self.open_requested)
+            tile.download_requested.connect(self.download_requested)
+            flow.addWidget(tile)
+            self.tiles.append(tile)
+        if not examples:
+            empty = QLabel(tr("No examples installed."))
+            layout.addWidget(empty)
+        layout.addStretch(1)
+        self.setWidget(content)  # the old content is deleted with it
+        self._content = content
+
+    def names(self) -> list[str]:
+        return [tile.example.name for tile in self.tiles]
 
 
 class StartPage(QWidget):
@@ -52,6 +289,7 @@ class StartPage(QWidget):
     open_path_requested = Signal(str)
     example_requested = Signal(str)
     draw_digit_requested = Signal()
+    download_requested = Signal(str)  # a dataset an example needs
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -84,17 +322,9 @@ class StartPage(QWidget):
         self.recent_list.itemActivated.connect(lambda item: self.open_path_requested.emit(item.data(PATH_ROLE)))
         self.recent_list.itemDoubleClicked.connect(
             lambda item: self.open_path_requested.emit(item.data(PATH_ROLE)))
-        self.examples_list = QListWidget()
-        self.examples_list.setObjectName("examplesList")
-        self.examples_list.setViewMode(QListWidget.ViewMode.IconMode)
-        self.examples_list.setIconSize(QSize(40, 40))
-        self.examples_list.setGridSize(QSize(200, 110))
-        self.examples_list.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.examples_list.setMovement(QListWidget.Movement.Static)
-        self.examples_list.setWordWrap(True)
-        self.examples_list.itemActivated.connect(lambda item: self.example_requested.emit(item.data(PATH_ROLE)))
-        self.examples_list.itemDoubleClicked.connect(
-            lambda item: self.example_requested.emit(item.data(PATH_ROLE)))
+        self.gallery = ExampleGallery()
+        self.gallery.open_requested.connect(self.example_requested)
+        self.gallery.download_requested.connect(self.download_requested)
 
         grid = QGridLayout()
         recent_title = QLabel(tr("Recent projects"))
@@ -104,8 +334,8 @@ class StartPage(QWidget):
         grid.addWidget(recent_title, 0, 0)
         grid.addWidget(examples_title, 0, 1)
         grid.addWidget(self.recent_list, 1, 0)
-        grid.addWidget(self.examples_list, 1, 1)
-        grid.setColumnStretch(0, 2)
+        grid.addWidget(self.gallery, 1, 1)
+        grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 3)
 
         layout = QVBoxLayout(self)
@@ -137,13 +367,9 @@ class StartPage(QWidget):
             placeholder = QListWidgetItem(tr("No recent projects yet."))
             placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
             self.recent_list.addItem(placeholder)
-        self.examples_list.clear()
-        for example in list_examples():
-            item = QListWidgetItem(icon("example"), example.name)
-            item.setData(PATH_ROLE, str(example.path))
-            item.setToolTip(f"<b>{example.name}</b><br>{example.description}")
-            self.examples_list.addItem(item)
-        if self.examples_list.count() == 0:
-            placeholder = QListWidgetItem(tr("No examples installed."))
-            placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
-            self.examples_list.addItem(placeholder)
+        self.gallery.set_examples(list_examples())
+
+    def refresh_after_download(self, folder: str = "", _message: str = "") -> None:
+        """A download ended: when it succeeded, the tiles that asked for it no longer do."""
+        if folder:
+            self.refresh()

@@ -152,7 +152,7 @@ def test_register_and_get_block():
 
 
 def test_block_types_by_group():
-    assert block_types("Input") == ["Input"]
+    assert block_types("Input") == ["Input", "Features"]
     assert set(block_types("Merge")) == {"Add", "Concat"}
     assert set(block_types()) == set(BLOCKS)
 
