@@ -24,6 +24,7 @@ import numpy as np
 from nnstudio import __version__
 from nnstudio.engine.weights_io import check_writable, last_good_path, weights_are_finite, write_weights
 from nnstudio.errors import UserError
+from nnstudio.i18n import _, current_language, ngettext, normalise, set_language, system_language
 
 BACKENDS = ("auto", "numpy", "cupy")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
@@ -33,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports mistakes as a UserError (one line, exit 1) instead of usage + exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UserError(f"{message} (see `{self.prog} --help`)")
+        raise UserError(_("{message} (see `{prog} --help`)").format(message=message, prog=self.prog))
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
@@ -179,8 +180,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
 def cmd_examples(args: argparse.Namespace) -> int:
     paths = example_paths()
     if not paths:
-        raise UserError(f"no examples found in {_examples_dir()}")
-    key = "description_zh" if args.lang == "zh" else "description_en"
+        raise UserError(_("no examples found in {path}").format(path=_examples_dir()))
+    key = "description_zh" if (args.lang or current_language()) == "zh" else "description_en"
     width = max(len(name) for name in paths)
     for name, path in paths.items():
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -193,14 +194,16 @@ def cmd_new(args: argparse.Namespace) -> int:
 
     paths = example_paths()
     if args.example not in paths:
-        raise UserError(f"unknown example '{args.example}'; choose one of {', '.join(paths)} "
-                        "(`nnstudio examples` describes them)")
+        raise UserError(_("unknown example '{name}'; choose one of {known} (`nnstudio examples` describes "
+                          "them)").format(name=args.example, known=", ".join(paths)))
     out = Path(args.output or f"{args.example}.nnproj")
     if out.exists() and not args.force:
-        raise UserError(f"'{out}' already exists; choose another file with -o or add --force to replace it")
+        raise UserError(_("'{path}' already exists; choose another file with -o or add --force to replace "
+                          "it").format(path=out))
     project = _load_project(str(paths[args.example]))
     save_project(project, out)
-    print(f"created {out} from the example '{args.example}' ({project.name})")
+    print(_("created {path} from the example '{name}' ({title})").format(path=out, name=args.example,
+                                                                          title=project.name))
     return 0
 
 
@@ -213,39 +216,42 @@ def cmd_check(args: argparse.Namespace) -> int:
     validation = validate_project(project.graph, config.to_dict())
     report, facts = validation.report, validation.dataset
     if facts is not None:
-        dataset_note = f"dataset {config.dataset}: samples {tuple(facts.sample_shape)}, " + \
-            (f"{facts.num_classes} classes" if facts.num_classes else "regression")
+        kind = _("{count} classes").format(count=facts.num_classes) if facts.num_classes else _("regression")
+        dataset_note = _("dataset {name}: samples {shape}, {kind}").format(name=config.dataset,
+                                                                           shape=tuple(facts.sample_shape), kind=kind)
     else:
-        dataset_note = f"dataset {config.dataset}: not checked"
+        dataset_note = _("dataset {name}: not checked").format(name=config.dataset)
     rows = []
     for nid in sorted(project.graph.nodes, key=lambda n: _order_key(project.graph, n)):
         node = project.graph.nodes[nid]
         shape = report.shapes.get(nid)
         rows.append((nid, node.type, "?" if shape is None else str(tuple(shape)),
                      str(report.param_counts.get(nid, 0) if shape is not None else "-")))
-    headers = ("node", "type", "output shape", "parameters")
+    headers = (_("node"), _("type"), _("output shape"), _("parameters"))
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
-    print(f"{project.name}: {len(rows)} nodes, loss {config.loss}; {dataset_note}")
+    print(_("{name}: {count} nodes, loss {loss}; {dataset}").format(name=project.name, count=len(rows),
+                                                                    loss=config.loss, dataset=dataset_note))
     print(line)
     print("-" * len(line))
     for r in rows:
         print("  ".join((v.rjust(w) if i == 3 else v.ljust(w)) for i, (v, w) in enumerate(zip(r, widths))))
     print("-" * len(line))
-    print(f"total parameters: {report.total_params:,}")
+    print(_("total parameters: {count}").format(count=f"{report.total_params:,}"))
     for m in report.warnings:
-        print(f"warning: {m.text}")
+        print(_("warning: {text}").format(text=m.text))
     memory_note = _memory_warning(report, project.graph, int(config.batch_size))
     if memory_note:
-        print(f"warning: {memory_note}")
+        print(_("warning: {text}").format(text=memory_note))
     if not report.ok:
         for m in report.errors:  # every problem on stdout, then one summary line on stderr
-            print(f"problem: {one_line(m.text)}")
+            print(_("problem: {text}").format(text=one_line(m.text)))
         n = len(report.errors)
         first = one_line(report.errors[0].text) if report.errors else ""
-        raise UserError(f"{n} problem{'s' if n != 1 else ''}: the network cannot be trained"
-                        + (f" (first: {first})" if first else ""))
-    print("the network is valid")
+        summary = ngettext("{count} problem: the network cannot be trained",
+                           "{count} problems: the network cannot be trained", n).format(count=n)
+        raise UserError(summary + (_(" (first: {text})").format(text=first) if first else ""))
+    print(_("the network is valid"))
     return 0
 
 
@@ -774,6 +780,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "desktop app starts.",
                      epilog="Run `nnstudio COMMAND --help` for the options of a command.")
     parser.add_argument("--version", action="version", version=f"nnstudio {__version__}")
+    parser.add_argument("--lang", metavar="LANG",
+                        help="language of messages: en or zh (default: NNSTUDIO_LANG, else the locale)")
     parser.add_argument("--self-test", action="store_true",
                         help="check that this installation works (engine, data, training) and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -784,7 +792,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("examples", help="list the example projects (the curriculum)",
                        description="List the example projects with a one-line description of each.")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the descriptions")
+    p.add_argument("--lang", choices=("en", "zh"), default=None,
+                   help="language of the descriptions (default: the language of messages)")
     p.set_defaults(func=cmd_examples)
 
     p = sub.add_parser("new", help="create a project from an example",
@@ -948,10 +957,38 @@ def one_line(text: str) -> str:
     return out
 
 
+def take_language(argv: list[str]) -> str:
+    """The language asked for by ``--lang LANG`` / ``--lang=LANG`` anywhere in ``argv`` (removed from it,
+    except where `nnstudio examples --lang` uses it for its descriptions), else ``NNSTUDIO_LANG`` or the
+    locale: "en" or "zh"."""
+    asked = None
+    keep_for_examples = bool(argv) and argv[0] == "examples"
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            break
+        if arg == "--lang" or arg.startswith("--lang="):
+            value = arg.split("=", 1)[1] if "=" in arg else (argv[i + 1] if i + 1 < len(argv) else "")
+            width = 1 if "=" in arg else 2
+            lang = normalise(value)
+            if not lang:
+                raise UserError(_("--lang: expected en or zh; found '{value}'").format(value=value))
+            asked = lang
+            if not keep_for_examples:
+                del argv[i:i + width]
+                continue
+            i += width
+            continue
+        i += 1
+    return asked or system_language()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        set_language(take_language(argv))
         parser = build_parser()
         if argv and argv[0] == "bench":  # everything after "bench" belongs to the bench's own parser
             from nnstudio import bench  # noqa: PLC0415
@@ -969,7 +1006,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("ignore", RuntimeWarning)
             return int(args.func(args))
     except UserError as exc:
-        print("error: " + one_line(str(exc)), file=sys.stderr)
+        print(_("error: {message}").format(message=one_line(str(exc))), file=sys.stderr)
         return 1
     except SystemExit as exc:  # --help and --version
         code = exc.code
