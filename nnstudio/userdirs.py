@@ -14,11 +14,15 @@ import platformdirs
 APP = "nnstudio"
 
 
-def user_data_dir() -> Path:
-    """Root of user data; ``NNSTUDIO_DATA_DIR`` overrides it (tests point it at a temporary folder)."""
+def user_data_dir(create: bool = True) -> Path:
+    """Root of user data; ``NNSTUDIO_DATA_DIR`` overrides it (tests point it at a temporary folder).
+
+    With ``create`` (the default) the folder is made when missing, which raises OSError when it cannot be.
+    """
     override = os.environ.get("NNSTUDIO_DATA_DIR")
     path = Path(override) if override else Path(platformdirs.user_data_dir(APP, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -98,7 +98,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [250, 340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["problems"]], [110], Qt.Orientation.Vertical)
         self._connect()
-        self.autosaver = recovery.Autosaver(lambda: self.project, self.is_modified, parent=self)
+        self.autosaver = recovery.Autosaver(lambda: self.project, self.is_modified, parent=self,
+                                            status_bar=self.statusBar())  # failures stay shown there
         self.resize(1440, 900)
         self._install_extensions()
         self._default_state = self.saveState(STATE_VERSION)  # what View > Reset layout goes back to
@@ -592,7 +593,7 @@ class MainWindow(QMainWindow):
                 return False
             training.mark_weights_saved()
         self.undo_stack.setClean()
-        recovery.discard_recovery()
+        self.autosaver.discard()
         add_recent_project(path, self.settings)
         self._update_title()
         self.statusBar().showMessage(tr("Saved {path}", path=str(path)), 5000)
@@ -650,8 +651,16 @@ class MainWindow(QMainWindow):
     # recovery
     # ------------------------------------------------------------------------------------------------
     def offer_recovery(self, ask: bool = True) -> bool:
-        """After a crash: offer to restore the autosaved project; True when it was restored."""
-        info = recovery.pending_recovery()
+        """After a crash: offer to restore the newest autosave that no running window owns; True when restored.
+
+        Autosaves of windows open elsewhere are left alone; one written by a newer NN Studio is kept.
+        """
+        pending = recovery.pending_recoveries()
+        newer = [info for info in pending if info.newer_version is not None]
+        if newer:
+            self.statusBar().showMessage(tr("An autosave from a newer NN Studio was kept (this version cannot open "
+                                            "it): {path}", path=str(newer[0].path)), 15000)
+        info = next((info for info in pending if info.newer_version is None), None)
         if info is None:
             return False
         if ask:
@@ -660,15 +669,17 @@ class MainWindow(QMainWindow):
                 tr("NN Studio did not close properly last time. Restore the project autosaved then?"),
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes)
             if answer != QMessageBox.StandardButton.Yes:
-                recovery.discard_recovery()
+                recovery.discard(info)
                 return False
         try:
             project = recovery.load_recovery(info)
         except UserError as exc:
             self.show_error(tr("Cannot restore"), str(exc))
-            recovery.discard_recovery()
+            recovery.discard(info)
             return False
         self.set_project(project, clean=False)
+        if self.autosaver.autosave_now():  # the restored work is this window's own autosave from now on
+            recovery.discard(info)
         return True
 
     # ------------------------------------------------------------------------------------------------
@@ -834,8 +845,7 @@ class MainWindow(QMainWindow):
         if getattr(self, "runs", None) is not None:
             self.runs.window_closing()  # stops a twin run or sweep; an unsaved project's runs go with it
         self.save_layout()
-        self.autosaver.timer.stop()
-        recovery.discard_recovery()
+        self.autosaver.release()  # a clean exit: this window's autosave and lock go
         self.scene.detach()
         self.inspector.unbind()
         for name in ("_unsubscribe", "_unsubscribe_settings"):
