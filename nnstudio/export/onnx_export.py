@@ -6,7 +6,7 @@ weights the engine runs) and every block is written as standard ONNX operators, 
 =============  ==================================================================================
 Dense          Flatten(axis=1) when the input is not a vector, then Gemm (W is already (in, units))
 Conv2D         Conv with explicit pads ("same" is computed for the known input size)
-Pool2D         MaxPool / AveragePool (no padding, floor mode: what the engine computes)
+Pool2D         MaxPool / AveragePool (symmetric pads, floor mode: what the engine computes)
 Activation     Relu, LeakyRelu(alpha), Sigmoid, Tanh, Softmax(axis=-1), Identity (linear);
                sign is Where(x >= 0, 1, -1) because ONNX's Sign maps 0 to 0 and ours maps it to +1
 Dropout        Identity (evaluation)
@@ -168,10 +168,12 @@ def _emit(w: _Writer, model: Model, nid: str, srcs: list[str], out: str, state: 
         w.node("Conv", inputs, out, name=nid, kernel_shape=list(layer.kernel), strides=list(layer.strides),
                pads=[top, left, bottom, right], dilations=[1, 1], group=1)
     elif kind == "Pool2D":
-        attrs: dict[str, Any] = {"kernel_shape": [layer.size] * 2, "strides": [layer.stride] * 2, "pads": [0] * 4}
+        ph, pw = layer.padding
+        attrs: dict[str, Any] = {"kernel_shape": list(layer.kernel), "strides": list(layer.strides),
+                                 "pads": [ph, pw, ph, pw]}
         if layer.mode == "max":
             w.node("MaxPool", [x], out, name=nid, **attrs)
-        else:  # no padding, so every window averages size*size real values, as the engine does
+        else:  # count_include_pad=0: each window averages its real values only, as the engine does
             w.node("AveragePool", [x], out, name=nid, count_include_pad=0, **attrs)
     elif kind == "Activation":
         f = layer.function

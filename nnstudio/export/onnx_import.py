@@ -6,9 +6,10 @@ Reshape, Dropout, Add, Concat, BatchNormalization, Identity, Constant and the Wh
 our exporter writes for ``sign``.  Operators whose inputs are all constants (Transpose, Reshape, Flatten,
 Identity, Add, Sub, Mul, Div, Neg, Sqrt on initializers, as exporters write a transposed or scaled weight) are
 computed at import and become initializers of the blocks that read them.  Anything else is refused up front
-with every unsupported operator named, and a supported operator used in a way a block cannot express (dilated,
-grouped or rectangular convolution, asymmetric padding, a softmax over an inner axis, a Transpose or Mul of the
-data...) is refused with the node and the attribute at fault.
+with every unsupported operator named, and a supported operator used in a way a block cannot express (dilated
+or grouped convolution, asymmetric padding, a softmax over an inner axis, a Transpose or Mul of the data...) is
+refused with the node and the attribute at fault.  Rectangular kernels, unequal strides and symmetric per-axis
+padding import as they are (Conv2D and Pool2D take (height, width) pairs).
 
 Models written by :mod:`nnstudio.export.onnx_export` come back block for block: ONNX node names become node
 ids, the Flatten our exporter puts before a Dense on images folds back into the Dense, chained Adds become
@@ -111,6 +112,7 @@ class _Importer:
         self.absorbed: set[int] = set()
         self.flatten_source: dict[int, str] = {}  # Gemm/MatMul index -> tensor before a folded Flatten
         self.bias_add: dict[int, int] = {}  # MatMul index -> the Add holding its bias
+        self.untransposed: dict[int, str] = {}  # Gemm (transA=1) index -> the data before the Transpose it undoes
         self.needed: list[int] = []  # indices of the nodes the output depends on, in file (topological) order
         self.features: dict[int, tuple[str, tuple[str, ...]]] = {}  # Concat index -> (data, features) of Features
 
@@ -263,6 +265,13 @@ class _Importer:
                         and self.consumers(node.input[0]) == [i]:
                     self.absorbed.add(p)
                     self.flatten_source[i] = self.nodes[p].input[0]
+            if op == "Gemm" and self.attr(i, "transA", 0):
+                p = self.producer.get(node.input[0])
+                if p is not None and i not in self.flatten_source and self.nodes[p].op_type == "Transpose" \
+                        and self.nodes[p].input and self.nodes[p].input[0] not in self.consts \
+                        and self.attr(p, "perm", [1, 0]) == [1, 0] and self.consumers(node.input[0]) == [i]:
+                    self.absorbed.add(p)  # Gemm(transA=1) of Transpose(x) is Gemm of x
+                    self.untransposed[i] = self.nodes[p].input[0]
             if op == "MatMul":
                 users = self.consumers(node.output[0])
                 if len(users) == 1 and self.nodes[users[0]].op_type == "Add":
@@ -314,16 +323,17 @@ class _Importer:
     def dense(self, i: int) -> None:
         node = self.nodes[i]
         folded = i in self.flatten_source
-        src = self.block(i, self.flatten_source.get(i, node.input[0]))
+        src = self.block(i, self.flatten_source.get(i, self.untransposed.get(i, node.input[0])))
         if not folded and len(self.shapes[src]) != 1:
             raise self.fail(i, f"multiplies an input of shape {self.shapes[src]} per sample; NN Studio's Dense "
                                "takes vectors (flatten the input first)")
         outputs: tuple[str, ...] = (node.output[0],)
         bias = None
         if node.op_type == "Gemm":
-            if self.attr(i, "transA", 0):
-                raise self.fail(i, "transA=1 is not supported (the data input A must not be transposed: its "
-                                   "first axis is the batch)")
+            if self.attr(i, "transA", 0) and i not in self.untransposed:
+                raise self.fail(i, "transA=1 reads the data input A with the batch on its second axis; NN Studio "
+                                   "keeps the batch first, so only A = Transpose(x) of the data right before it "
+                                   "(which transA undoes) can be imported")
             w = self.const(i, 1, "weight matrix B")
             if w.ndim != 2:
                 raise self.fail(i, f"its weight matrix B must be 2-D; found shape {w.shape}")
@@ -363,32 +373,30 @@ class _Importer:
         if any(d != 1 for d in self.attr(i, "dilations", [1, 1])):
             raise self.fail(i, f"dilated convolution (dilations={self.attr(i, 'dilations')}) is not supported")
         filters, _, kh, kw = (int(d) for d in w.shape)
-        strides = self.attr(i, "strides", [1, 1])
-        if kh != kw or strides[0] != strides[1]:
-            raise self.fail(i, f"only square kernels with equal strides are supported; found kernel {kh}x{kw}, "
-                               f"strides {strides}")
-        stride = int(strides[0])
+        strides = [int(v) for v in self.attr(i, "strides", [1, 1])]
+        kernel: Any = kh if kh == kw else [kh, kw]
+        stride: Any = strides[0] if strides[0] == strides[1] else strides
         _, h, width = self.shapes[src]
-        same = Conv2D(filters, kh, stride, "same").pads(h, width)
+        same = Conv2D(filters, (kh, kw), strides, "same").pads(h, width)
         auto_pad = self.attr(i, "auto_pad", "NOTSET")
-        pads = self.attr(i, "pads", [0, 0, 0, 0])
+        pads = [int(v) for v in self.attr(i, "pads", [0, 0, 0, 0])]
         padding: Any
         if auto_pad == "VALID":
             padding = 0
         elif auto_pad == "SAME_UPPER" or (auto_pad == "SAME_LOWER" and same[0] == same[1] and same[2] == same[3]):
             padding = "same"
-        elif auto_pad == "NOTSET" and len(set(pads)) == 1:
-            padding = int(pads[0])
-        elif auto_pad == "NOTSET" and (pads[0], pads[2], pads[1], pads[3]) == same:
+        elif auto_pad == "NOTSET" and len(pads) == 4 and pads[0] == pads[2] and pads[1] == pads[3]:
+            padding = pads[0] if pads[0] == pads[1] else [pads[0], pads[1]]
+        elif auto_pad == "NOTSET" and len(pads) == 4 and (pads[0], pads[2], pads[1], pads[3]) == same:
             padding = "same"
         else:
-            raise self.fail(i, f"padding {auto_pad if auto_pad != 'NOTSET' else pads} cannot be expressed as one "
-                               "padding on every side or as \"same\"")
+            raise self.fail(i, f"padding {auto_pad if auto_pad != 'NOTSET' else pads} is not symmetric (the same "
+                               "rows above and below, the same columns left and right) and is not \"same\"")
         if padding != "same" and self.hint(i, "Conv2D").get("padding") == "same" and \
-                Conv2D(filters, kh, stride, padding).pads(h, width) == same:
+                Conv2D(filters, (kh, kw), strides, padding).pads(h, width) == same:
             padding = "same"  # the same pads, kept in the form the author chose
         bias = self.const(i, 2, "bias B") if self.has_input(i, 2) else np.zeros(filters, dtype=np.float32)
-        self.add_block(i, "Conv2D", {"filters": filters, "kernel_size": kh, "stride": stride, "padding": padding},
+        self.add_block(i, "Conv2D", {"filters": filters, "kernel_size": kernel, "stride": stride, "padding": padding},
                        [src], {"W": w, "b": bias})
 
     def pool(self, i: int) -> None:
@@ -400,10 +408,21 @@ class _Importer:
             raise self.fail(i, f"only 2-D pooling of (channels, height, width) inputs is supported; found "
                                f"kernel_shape {kernel} on input {self.shapes[src]}")
         problems = []
-        if kernel[0] != kernel[1] or strides[0] != strides[1]:
-            problems.append(f"kernel {kernel} and strides {strides} must be square")
-        if any(self.attr(i, "pads", [0, 0, 0, 0])) or self.attr(i, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-            problems.append("padding is not supported")
+        pads = [int(v) for v in self.attr(i, "pads", [0, 0, 0, 0])]
+        auto_pad = self.attr(i, "auto_pad", "NOTSET")
+        padding: Any = 0
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            problems.append(f"auto_pad={auto_pad} is not supported (give explicit pads)")
+        elif auto_pad == "NOTSET":
+            if len(pads) != 4 or pads[0] != pads[2] or pads[1] != pads[3]:
+                problems.append(f"pads {pads} are not symmetric (the same rows above and below, the same "
+                                "columns left and right)")
+            elif pads[0] > kernel[0] // 2 or pads[1] > kernel[1] // 2:
+                problems.append(f"pads {pads} are more than half the window {kernel[0]}x{kernel[1]}")
+            else:
+                padding = pads[0] if pads[0] == pads[1] else [pads[0], pads[1]]
+        if node.op_type == "AveragePool" and padding != 0 and self.attr(i, "count_include_pad", 0):
+            problems.append("count_include_pad=1 is not supported (NN Studio averages the real pixels only)")
         if self.attr(i, "ceil_mode", 0):
             problems.append("ceil_mode=1 is not supported")
         if any(d != 1 for d in self.attr(i, "dilations", [1, 1])):
@@ -412,9 +431,13 @@ class _Importer:
             problems.append("its Indices output is used")
         if problems:
             raise self.fail(i, "; ".join(problems))
-        size, stride = int(kernel[0]), int(strides[0])
+        size: Any = int(kernel[0]) if kernel[0] == kernel[1] else [int(kernel[0]), int(kernel[1])]
+        stride: Any = int(strides[0]) if strides[0] == strides[1] else [int(strides[0]), int(strides[1])]
         mode = "max" if node.op_type == "MaxPool" else "avg"
-        self.add_block(i, "Pool2D", {"mode": mode, "size": size, "stride": 0 if stride == size else stride}, [src])
+        params: dict[str, Any] = {"mode": mode, "size": size, "stride": 0 if stride == size else stride}
+        if padding != 0:
+            params["padding"] = padding
+        self.add_block(i, "Pool2D", params, [src])
 
     def global_pool(self, i: int) -> None:
         """GlobalAveragePool / GlobalMaxPool: a Pool2D over the whole map (a chain of them beyond 16 pixels)."""
@@ -424,21 +447,27 @@ class _Importer:
             raise self.fail(i, f"only 2-D pooling of (channels, height, width) inputs is supported; found input "
                                f"{self.shapes[src]}")
         _, h, w = self.shapes[src]
-        if h != w:
-            raise self.fail(i, f"pools a {h}x{w} map; NN Studio's Pool2D windows are square")
-        sizes, rest = [], h
-        while rest > 1:
-            factor = next((f for f in range(min(rest, _POOL_FACTOR_MAX), 1, -1) if rest % f == 0), None)
-            if factor is None:
-                raise self.fail(i, f"pools a {h}x{w} map; NN Studio's Pool2D windows are at most "
-                                   f"{_POOL_FACTOR_MAX}x{_POOL_FACTOR_MAX} and {h} is not a product of such sizes")
-            sizes.append(factor)
-            rest //= factor
+
+        def factors(n: int) -> list[int]:
+            sizes, rest = [], n
+            while rest > 1:
+                factor = next((f for f in range(min(rest, _POOL_FACTOR_MAX), 1, -1) if rest % f == 0), None)
+                if factor is None:
+                    raise self.fail(i, f"pools a {h}x{w} map; NN Studio's Pool2D windows are at most "
+                                       f"{_POOL_FACTOR_MAX} pixels on a side and {n} is not a product of such sizes")
+                sizes.append(factor)
+                rest //= factor
+            return sizes
+
+        rows, cols = factors(h), factors(w)
+        steps = max(len(rows), len(cols), 1)
+        rows += [1] * (steps - len(rows))
+        cols += [1] * (steps - len(cols))
         mode = "max" if node.op_type == "GlobalMaxPool" else "avg"
-        for k, size in enumerate(sizes or [1]):
-            last = k == max(len(sizes), 1) - 1
-            src = self.add_block(i, "Pool2D", {"mode": mode, "size": size, "stride": 0}, [src],
-                                 outputs=(node.output[0],) if last else (f"\0{i}/{k}",))
+        for k, (kh, kw) in enumerate(zip(rows, cols)):
+            last = k == steps - 1
+            src = self.add_block(i, "Pool2D", {"mode": mode, "size": kh if kh == kw else [kh, kw], "stride": 0},
+                                 [src], outputs=(node.output[0],) if last else (f"\0{i}/{k}",))
 
     def softmax(self, i: int) -> None:
         src = self.block(i, self.nodes[i].input[0])

@@ -146,7 +146,9 @@ def _layer_code(model: Model, nid: str, attr: str) -> tuple[str | None, list[tup
                 f"stride={_ints(layer.strides)}, padding={_ints(padding)}, bias={bool(layer.use_bias)})"), keys
     if kind == "Pool2D":
         cls = "nn.MaxPool2d" if layer.mode == "max" else "nn.AvgPool2d"
-        return f"{cls}(kernel_size={int(layer.size)}, stride={int(layer.stride)})", []
+        extra = ", count_include_pad=False" if layer.mode == "avg" and layer.padding != (0, 0) else ""
+        return (f"{cls}(kernel_size={_ints(layer.kernel)}, stride={_ints(layer.strides)}, "
+                f"padding={_ints(layer.padding)}{extra})"), []
     if kind == "Activation":
         return {"relu": "nn.ReLU()", "leaky_relu": f"nn.LeakyReLU(negative_slope={float(layer.alpha)!r})",
                 "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()", "softmax": "nn.Softmax(dim=-1)", "sign": "Sign()",

@@ -15,7 +15,7 @@ from typing import Any
 
 from nnstudio.errors import UserError
 
-PARAM_KINDS = ("int", "float", "choice", "bool", "int_or_same", "shape")
+PARAM_KINDS = ("int", "float", "choice", "bool", "int_or_same", "shape", "int_pair")
 # "choice_list": a non-empty subset of the parameter's choices, kept in the choices' order (Features).
 PARAM_KINDS += ("choice_list",)
 GROUPS = ("Input", "Layers", "Activations", "Merge", "Regularisation")
@@ -99,7 +99,12 @@ class ParamSpec:
                     or not all(isinstance(c, str) and c in self.choices for c in chosen)):
                 raise self._fail(block_label, expected, chosen)
             return [c for c in self.choices if c in chosen]
+        if kind == "int_pair":
+            return self._validate_pair(value, block_label, 'a whole number or two (height, width) such as [3, 2]')
         if kind == "int_or_same":
+            if isinstance(value, (list, tuple)):
+                return self._validate_pair(value, block_label,
+                                           'a whole number, two (height, width) such as [1, 0], or "same"')
             if isinstance(value, str):
                 word = value.strip().lower()
                 if word == "same":
@@ -132,6 +137,18 @@ class ParamSpec:
         if self.max is not None and any(d > self.max for d in dims):
             raise self._fail(block_label, f"sizes of at most {_fmt(self.max)}", dims)
         return dims
+
+    def _validate_pair(self, value: Any, block_label: str, expected: str) -> int | list[int]:
+        """One whole number, or two (height, width), each in range: 3 -> 3, [3, 3] -> 3, [3, 2] -> [3, 2]."""
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        if len(items) not in (1, 2) or not all(_is_int_like(v) for v in items):
+            raise self._fail(block_label, expected, value)
+        numbers_ = [int(v) for v in items]
+        for number in numbers_:
+            self._check_range(number, block_label)
+        if len(numbers_) == 1 or numbers_[0] == numbers_[1]:
+            return numbers_[0]
+        return numbers_
 
     def applies(self, params: Any, spec: "BlockSpec | None" = None) -> bool:
         """Whether this parameter means something given the block's other ``params`` (defaults fill gaps
@@ -420,15 +437,19 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
         (ParamSpec("filters", "int", 8, min=1, max=1024, label_en="Filters", label_zh="卷积核个数",
                    help_en="Number of kernels, i.e. output channels (feature maps).",
                    help_zh="卷积核的个数，即输出通道（特征图）数。"),
-         ParamSpec("kernel_size", "int", 3, min=1, max=31, label_en="Kernel size", label_zh="卷积核大小",
-                   help_en="Width and height k of each square kernel.", help_zh="每个正方形卷积核的宽和高 k。"),
-         ParamSpec("stride", "int", 1, min=1, max=16, label_en="Stride", label_zh="步幅",
-                   help_en="How many pixels the kernel moves between positions.",
-                   help_zh="卷积核每次移动的像素数。"),
+         ParamSpec("kernel_size", "int_pair", 3, min=1, max=31, label_en="Kernel size", label_zh="卷积核大小",
+                   help_en="Height and width k of each kernel: one number for a square kernel, or two "
+                           "(height, width) such as 3, 2.",
+                   help_zh="每个卷积核的高和宽 k：一个数表示正方形卷积核，或两个数（高, 宽），例如 3, 2。"),
+         ParamSpec("stride", "int_pair", 1, min=1, max=16, label_en="Stride", label_zh="步幅",
+                   help_en="How many pixels the kernel moves between positions: one number, or two "
+                           "(down, across).",
+                   help_zh="卷积核每次移动的像素数：一个数，或两个数（纵向, 横向）。"),
          ParamSpec("padding", "int_or_same", 0, min=0, max=31, label_en="Padding", label_zh="填充",
-                   help_en='Zeros added around the image on every side, or "same" to keep the size '
-                           '(divided by the stride).',
-                   help_zh='在图像四周补零的圈数；或 "same"，使输出尺寸保持不变（再除以步幅）。'),
+                   help_en='Zeros added around the image: one number for every side, two (rows above and '
+                           'below, columns left and right), or "same" to keep the size (divided by the stride).',
+                   help_zh='在图像四周补零：一个数表示每边的圈数；两个数（上下各补的行数, 左右各补的列数）；'
+                           '或 "same"，使输出尺寸保持不变（再除以步幅）。'),
          _INIT),
         1, "Conv2D (convolution)", "二维卷积层",
         "Slides learned kernels over an image to detect local patterns.", "用可学习的卷积核在图像上滑动，检测局部模式。",
@@ -449,14 +470,22 @@ _BLOCK_LIST: tuple[BlockSpec, ...] = (
                    help_en="Max pooling keeps the largest value of each window; average pooling keeps their mean.",
                    help_zh="最大池化取每个窗口中的最大值；平均池化取平均值。",
                    choice_titles=(("max", "Max pooling", "最大池化"), ("avg", "Average pooling", "平均池化"))),
-         ParamSpec("size", "int", 2, min=1, max=16, label_en="Window size", label_zh="窗口大小",
-                   help_en="Width and height of each pooling window.", help_zh="每个池化窗口的宽和高。"),
-         ParamSpec("stride", "int", 0, min=0, max=16, label_en="Stride", label_zh="步幅",
-                   help_en="Pixels between windows; 0 means the same as the window size (no overlap).",
-                   help_zh="窗口之间的像素间隔；0 表示与窗口大小相同（窗口不重叠）。")),
+         ParamSpec("size", "int_pair", 2, min=1, max=16, label_en="Window size", label_zh="窗口大小",
+                   help_en="Height and width of each pooling window: one number, or two (height, width).",
+                   help_zh="每个池化窗口的高和宽：一个数，或两个数（高, 宽）。"),
+         ParamSpec("stride", "int_pair", 0, min=0, max=16, label_en="Stride", label_zh="步幅",
+                   help_en="Pixels between windows, one number or two (down, across); 0 means the same as "
+                           "the window size (no overlap).",
+                   help_zh="窗口之间的像素间隔，一个数或两个数（纵向, 横向）；0 表示与窗口大小相同（窗口不重叠）。"),
+         ParamSpec("padding", "int_pair", 0, min=0, max=8, label_en="Padding", label_zh="填充",
+                   help_en="Rows and columns added around the image, at most half the window: one number, or "
+                           "two (rows, columns). Max pooling never picks the padding; average pooling divides "
+                           "by the real pixels only.",
+                   help_zh="在图像四周补充的行数和列数，最多为窗口的一半：一个数，或两个数（行, 列）。"
+                           "最大池化不会选中填充；平均池化只除以真实像素的个数。")),
         1, "Pool2D (pooling)", "二维池化层",
         "Shrinks feature maps by keeping the max or mean of each window.", "取每个窗口的最大值或平均值来缩小特征图。",
-        "max: y = max_{window} x;  avg: y = (1/k²) Σ_{window} x;  H_out = ⌊(H − k)/s⌋ + 1",
+        "max: y = max_{window} x;  avg: y = (1/k²) Σ_{window} x;  H_out = ⌊(H + 2p − k)/s⌋ + 1",
         "Downsamples each channel by summarising every k×k window with its maximum (max pooling) or its mean "
         "(average pooling). It has no parameters, makes the network tolerant to small shifts and reduces "
         "the computation of later layers. Used between convolution stages in CNNs such as LeNet and VGG.",
@@ -626,6 +655,13 @@ def _num(value: Any) -> str:
     return str(value)
 
 
+def _pair_text(value: Any, sep: str, square: bool = False) -> str:
+    """3 -> "3" (or "3x3" for a ``square`` size), [3, 2] -> "3x2" / "3,2"."""
+    if isinstance(value, (list, tuple)):
+        return sep.join(_num(v) for v in value)
+    return f"{_num(value)}{sep}{_num(value)}" if square else _num(value)
+
+
 def short_label(block_type: str, params: Any = None) -> str:
     """A compact face for a node ("Conv2D 6@5x5 s1 p2", "Dense 120", "ReLU", "MaxPool 2x2").
 
@@ -643,15 +679,18 @@ def short_label(block_type: str, params: Any = None) -> str:
         if block_type == "Dense":
             return f"Dense {_num(get('units'))}"
         if block_type == "Conv2D":
-            k, pad = _num(get("kernel_size")), get("padding")
-            pad_text = "same" if pad == "same" else f"p{_num(pad)}"
-            return f"Conv2D {_num(get('filters'))}@{k}x{k} s{_num(get('stride'))} {pad_text}"
+            pad = get("padding")
+            pad_text = "same" if pad == "same" else f"p{_pair_text(pad, ',')}"
+            return (f"Conv2D {_num(get('filters'))}@{_pair_text(get('kernel_size'), 'x', square=True)} "
+                    f"s{_pair_text(get('stride'), ',')} {pad_text}")
         if block_type == "Pool2D":
-            mode, size, stride = get("mode"), get("size"), get("stride")
+            mode, size, stride, pad = get("mode"), get("size"), get("stride"), get("padding")
             name = "MaxPool" if mode == "max" else "AvgPool"
-            text = f"{name} {_num(size)}x{_num(size)}"
+            text = f"{name} {_pair_text(size, 'x', square=True)}"
             if stride not in (0, None) and stride != size:
-                text += f" s{_num(stride)}"
+                text += f" s{_pair_text(stride, ',')}"
+            if pad not in (0, None):
+                text += f" p{_pair_text(pad, ',')}"
             return text
         if block_type == "Dropout":
             return f"Dropout {_num(get('rate'))}"

@@ -19,8 +19,14 @@ from nnstudio.graph.catalogue import get_block
 def engine_kwargs(block_type: str, params: dict[str, Any]) -> dict[str, Any]:
     """The engine layer's constructor arguments for a block's validated parameters."""
     kwargs = dict(params)
-    if block_type == "Pool2D" and kwargs.get("stride") == 0:
-        kwargs["stride"] = None  # 0 in the document means "same as the window size"
+    if block_type == "Pool2D":
+        stride = kwargs.get("stride")
+        if stride == 0:
+            kwargs["stride"] = None  # 0 in the document means "same as the window size"
+        elif isinstance(stride, (list, tuple)) and 0 in stride:
+            size = kwargs.get("size", 2)
+            window = list(size) if isinstance(size, (list, tuple)) else [size, size]
+            kwargs["stride"] = [w if s == 0 else s for s, w in zip(stride, window)]
     return kwargs
 
 

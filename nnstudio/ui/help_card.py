@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from nnstudio.graph.catalogue import ACTIVATION_INFO, BLOCKS, BlockSpec
+from nnstudio.errors import UserError
 from nnstudio.ui.i18n import current_language, tr
 
 FORMULA_STYLE = ("font-family:'DejaVu Serif','Noto Serif','Times New Roman',serif; font-size:13pt; "
@@ -195,27 +196,27 @@ def _output_size_example(spec: BlockSpec, params: dict[str, Any] | None, in_shap
     """For Conv2D / Pool2D with a known (C, H, W) input: the output-size formula with the numbers put in."""
     if spec.type not in ("Conv2D", "Pool2D") or not in_shape or len(in_shape) != 3:
         return ""
+    from nnstudio.graph.layer_map import layer_for  # noqa: PLC0415 - the engine's own size rules
+
     try:
         _, h, w = (int(d) for d in in_shape)
+        values = {p.name: _param_value(spec, params, p.name) for p in spec.params}
+        layer = layer_for(spec.type, values, spec.type)
         if spec.type == "Conv2D":
-            k = int(_param_value(spec, params, "kernel_size"))
-            s = int(_param_value(spec, params, "stride"))
-            pad = _param_value(spec, params, "padding")
-            p = (k - 1) // 2 if pad == "same" else int(pad)
-            channels = int(_param_value(spec, params, "filters"))
+            (kh, _kw), (s, _sw) = layer.kernel, layer.strides
+            top, _bottom, _left, _right = layer.pads(h, w)
+            p = top
+            channels = int(values["filters"])
         else:
-            k = int(_param_value(spec, params, "size"))
-            s = int(_param_value(spec, params, "stride")) or k
-            p = 0
+            (kh, _kw), (s, _sw), (p, _pw) = layer.kernel, layer.strides, layer.padding
             channels = int(in_shape[0])
-    except (TypeError, ValueError):
+        _, oh, ow = layer.output_shape((int(in_shape[0]), h, w))
+    except (TypeError, ValueError, UserError):
         return ""
-    if spec.type == "Conv2D" and _param_value(spec, params, "padding") == "same":
-        oh, ow = -(-h // s), -(-w // s)
+    if spec.type == "Conv2D" and values["padding"] == "same":
         worked = tr("padding “same”: ⌈{h}/{s}⌉ = {oh}", h=h, s=s, oh=oh)
     else:
-        oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-        worked = f"⌊({h} + 2·{p} − {k})/{s}⌋ + 1 = {oh}"
+        worked = f"⌊({h} + 2·{p} − {kh})/{s}⌋ + 1 = {oh}"
     return (f"<p><b>{_esc(tr('With this input'))}:</b> {in_shape[0]}×{h}×{w} → "
             f"{channels}×{oh}×{ow}<br/><span style='font-family:serif'>{_esc(worked)}</span></p>")
 

@@ -2,6 +2,7 @@
 the engine and compared with onnxruntime; what a block cannot express is refused with the node named."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,9 @@ def check(proto: Any, in_shape: list[int], batch: int = 3) -> Any:
     return project
 
 
+re_escape = re.escape
+
+
 def types(project: Any) -> list[str]:
     return [n.type for n in project.graph.nodes.values()]
 
@@ -82,15 +86,31 @@ def test_conv_same_upper_padding(in_shape) -> None:
     assert project.graph.nodes["conv"].params["padding"] == "same"
 
 
-@pytest.mark.parametrize("kernel, strides, pads, message", [
-    ((3, 2), [1, 1], [0, 0, 0, 0], r"Conv 'conv': only square kernels with equal strides .* kernel 3x2"),
-    ((3, 3), [1, 2], [0, 0, 0, 0], r"Conv 'conv': only square kernels with equal strides .* strides \[1, 2\]"),
-    ((3, 3), [1, 1], [1, 2, 1, 2], r"Conv 'conv': padding \[1, 2, 1, 2\] cannot be expressed"),
+@pytest.mark.parametrize("in_shape, kernel, strides, pads, expected", [
+    ([1, 8, 8], (3, 2), [1, 1], [0, 0, 0, 0], ([3, 2], 1, 0)),
+    ([2, 9, 7], (3, 3), [1, 2], [1, 1, 1, 1], (3, [1, 2], 1)),
+    ([1, 7, 10], (5, 3), [2, 3], [2, 1, 2, 1], ([5, 3], [2, 3], [2, 1])),
+    ([3, 6, 6], (1, 4), [3, 1], [0, 2, 0, 2], ([1, 4], [3, 1], [0, 2])),
 ])
-def test_conv_that_conv2d_cannot_express_is_refused(kernel, strides, pads, message) -> None:
-    # Conv2D's catalogue parameters are one kernel size, one stride and one padding for every side.
-    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", strides=strides, pads=pads)
-    refused(model([node], [1, 8, 8], {"w": rand(2, 1, *kernel)}), message)
+def test_rectangular_kernels_unequal_strides_and_per_axis_padding(in_shape, kernel, strides, pads, expected) -> None:
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], name="conv", strides=strides, pads=pads)
+    project = check(model([node], in_shape, {"w": rand(3, in_shape[0], *kernel), "b": rand(3)}), in_shape)
+    params = project.graph.nodes["conv"].params
+    assert (params["kernel_size"], params["stride"], params["padding"]) == expected
+
+
+@pytest.mark.parametrize("in_shape", [[1, 6, 5], [2, 7, 8]])
+def test_rectangular_same_upper_padding(in_shape) -> None:
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", auto_pad="SAME_UPPER", strides=[2, 1])
+    project = check(model([node], in_shape, {"w": rand(2, in_shape[0], 3, 2)}), in_shape)
+    assert project.graph.nodes["conv"].params["padding"] == "same"
+
+
+@pytest.mark.parametrize("pads", [[1, 0, 2, 0], [0, 1, 0, 0]])
+def test_asymmetric_conv_padding_is_refused(pads) -> None:
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", pads=pads)
+    pads_text = re_escape(str(pads))
+    refused(model([node], [1, 8, 8], {"w": rand(2, 1, 3, 3)}), rf"Conv 'conv': padding {pads_text} is not symmetric")
 
 
 # -- Gemm, MatMul + Add -------------------------------------------------------------------------------------
@@ -111,9 +131,21 @@ def test_gemm_trans_b_alpha_beta_fold_into_the_weights(n_in, n_out, trans_b, alp
     assert project.graph.nodes["fc"].params["units"] == n_out
 
 
+@pytest.mark.parametrize("n_in, n_out, alpha, beta, perm", [(3, 4, 1.0, 1.0, [1, 0]), (6, 2, 0.5, 2.0, None),
+                                                         (5, 5, -2.0, 0.5, [1, 0])])
+def test_gemm_trans_a_of_a_transposed_data_input(n_in, n_out, alpha, beta, perm) -> None:
+    # A = Transpose(x) is (n_in, N); transA=1 turns it back, so the pair is a Dense on x.
+    attrs = {} if perm is None else {"perm": perm}
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], name="t", **attrs),
+             helper.make_node("Gemm", ["xt", "w", "c"], ["y"], name="fc", transA=1, transB=1, alpha=alpha, beta=beta)]
+    project = check(model(nodes, [n_in], {"w": rand(n_out, n_in), "c": rand(n_out)}), [n_in])
+    assert types(project) == ["Input", "Dense"]
+
+
 def test_gemm_with_a_transposed_data_input_is_refused() -> None:
     node = helper.make_node("Gemm", ["x", "w"], ["y"], name="fc", transA=1)
-    refused(model([node], [3], {"w": rand(3, 2)}), r"Gemm 'fc': transA=1 is not supported")
+    refused(model([node], [3], {"w": rand(3, 2)}), r"Gemm 'fc': transA=1 reads the data input A with the batch on "
+                                                   r"its second axis")
 
 
 @pytest.mark.parametrize("n_in, n_out, bias_first", [(3, 4, False), (6, 2, True), (10, 7, False)])
@@ -202,12 +234,47 @@ def test_global_pools_are_pool2d_over_the_whole_map(op, in_shape, pools) -> None
     assert {n.params["mode"] for n in pool_nodes} == {"avg" if op == "GlobalAveragePool" else "max"}
 
 
-@pytest.mark.parametrize("in_shape, message", [([2, 4, 6], r"pools a 4x6 map; .* square"),
-                                                ([2, 17, 17], r"pools a 17x17 map; .* at most 16x16"),
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "GlobalMaxPool"])
+@pytest.mark.parametrize("in_shape, pools", [([2, 4, 6], 1), ([1, 3, 32], 2), ([2, 20, 5], 2)])
+def test_global_pools_over_rectangular_maps(op, in_shape, pools) -> None:
+    nodes = [helper.make_node(op, ["x"], ["p"], name="gp"), helper.make_node("Flatten", ["p"], ["y"])]
+    project = check(model(nodes, in_shape, {}), in_shape)
+    assert len([n for n in project.graph.nodes.values() if n.type == "Pool2D"]) == pools
+
+
+@pytest.mark.parametrize("in_shape, message", [([2, 17, 17], r"pools a 17x17 map; .* at most 16 pixels on a side"),
                                                 ([5], r"only 2-D pooling")])
 def test_global_pools_that_pool2d_cannot_express_are_refused(in_shape, message) -> None:
     refused(model([helper.make_node("GlobalAveragePool", ["x"], ["y"], name="gp")], in_shape, {}),
             r"GlobalAveragePool 'gp': " + message)
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize("in_shape, kernel, strides, pads, expected", [
+    ([1, 5, 5], [3, 3], [2, 2], [1, 1, 1, 1], (3, 2, 1)),
+    ([2, 7, 6], [3, 2], [1, 2], [1, 0, 1, 0], ([3, 2], [1, 2], [1, 0])),
+    ([3, 8, 9], [2, 4], [2, 3], [0, 2, 0, 2], ([2, 4], [2, 3], [0, 2])),
+    ([1, 6, 6], [2, 2], [1, 1], [1, 1, 1, 1], (2, 1, 1)),
+    ([2, 9, 4], [5, 1], [2, 1], [0, 0, 0, 0], ([5, 1], [2, 1], 0)),
+])
+def test_pools_with_padding_rectangular_windows_and_unequal_strides(op, in_shape, kernel, strides, pads,
+                                                                    expected) -> None:
+    node = helper.make_node(op, ["x"], ["y"], name="pool", kernel_shape=kernel, strides=strides, pads=pads)
+    project = check(model([node], in_shape, {}), in_shape)
+    params = project.graph.nodes["pool"].params
+    stride = 0 if expected[1] == expected[0] else expected[1]
+    assert (params["size"], params["stride"], params.get("padding", 0)) == (expected[0], stride, expected[2])
+
+
+@pytest.mark.parametrize("op, attrs, message", [
+    ("MaxPool", {"kernel_shape": [3, 3], "pads": [1, 0, 0, 0]}, r"pads \[1, 0, 0, 0\] are not symmetric"),
+    ("MaxPool", {"kernel_shape": [2, 2], "pads": [2, 2, 2, 2]}, r"pads \[2, 2, 2, 2\] are more than half the window 2x2"),
+    ("AveragePool", {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1},
+     r"count_include_pad=1 is not supported"),
+    ("MaxPool", {"kernel_shape": [3, 3], "auto_pad": "SAME_UPPER"}, r"auto_pad=SAME_UPPER is not supported"),
+])
+def test_pool_padding_pool2d_cannot_express_is_refused(op, attrs, message) -> None:
+    refused(model([helper.make_node(op, ["x"], ["y"], name="pool", **attrs)], [1, 6, 6], {}), f"{op} 'pool': " + message)
 
 
 # -- Dropout, BatchNormalization, activations, Flatten / Reshape on the data --------------------------------

@@ -72,7 +72,7 @@ def test_defaults_from_the_brief():
     assert get_block("Dense").defaults() == {"units": 10, "use_bias": True, "init": "he"}
     assert get_block("Conv2D").defaults() == {"filters": 8, "kernel_size": 3, "stride": 1, "padding": 0,
                                               "init": "he"}
-    assert get_block("Pool2D").defaults() == {"mode": "max", "size": 2, "stride": 0}
+    assert get_block("Pool2D").defaults() == {"mode": "max", "size": 2, "stride": 0, "padding": 0}
     assert get_block("Dropout").defaults() == {"rate": 0.5}
     assert get_block("Activation").defaults() == {"function": "relu", "alpha": 0.01}
     assert get_block("Concat").defaults() == {"axis": 0}

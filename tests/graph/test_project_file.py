@@ -28,7 +28,7 @@ def test_the_documented_example_loads(example_path):
     assert project.name == "LeNet" and project.path == example_path
     assert list(project.graph.nodes) == ["in", "c1", "a1", "p1", "d1", "out"]
     assert project.graph.nodes["in"].position == (0.0, 0.0)
-    assert project.graph.nodes["p1"].params == {"mode": "max", "size": 2, "stride": 0}
+    assert project.graph.nodes["p1"].params == {"mode": "max", "size": 2, "stride": 0, "padding": 0}
     assert project.graph.inputs_of("d1") == ["p1"]
     assert project.training == TRAINING_DEFAULTS
     report = infer_shapes(project.graph, sample_shape=(1, 28, 28), loss=project.training["loss"], num_classes=10)

@@ -1,6 +1,12 @@
 """2-D max and average pooling on NCHW batches, without loops over samples or pixels.
 
-The k*k window elements are gathered once into a (k*k, N, C, Ho, Wo) array, one strided slice per window
+Windows are kh x kw, every (sh, sw) pixels, over the input with ph rows and pw columns of padding on each
+side (as ONNX's symmetric ``pads`` and PyTorch's ``padding``).  Max pooling pads with -inf, so padding never
+wins; average pooling divides each window by the number of real pixels under it (ONNX's default
+``count_include_pad=0``, PyTorch's ``count_include_pad=False``).  The padding may be at most half a window,
+so every window holds at least one real pixel.
+
+The kh*kw window elements are gathered once into a (kh*kw, N, C, Ho, Wo) array, one strided slice per window
 offset, so every later operation (the max, the comparisons, the gradient products) runs on contiguous
 memory, which is several times faster than working on strided views.  Max pooling routes each window's
 gradient to its first maximum (row-major order), so exactly one input wins even when values tie (as
@@ -10,25 +16,72 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, positive_int
 
 
+def _pair(value: Any, field: str, *, allow_zero: bool = False) -> tuple[int, int]:
+    """One integer or two (height, width) -> (h, w); ValueError naming ``field`` otherwise."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"Pool2D: {field} must be one integer or two (height, width). "
+                             f"Received: {field}={list(value)}")
+        items = list(value)
+    else:
+        items = [value, value]
+    if allow_zero:
+        out = []
+        for v in items:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise ValueError(f"Pool2D: {field} must be a non-negative integer or two of them (height, width). "
+                                 f"Received: {field}={value!r}")
+            out.append(int(v))
+        return out[0], out[1]
+    return positive_int(items[0], "Pool2D", field), positive_int(items[1], "Pool2D", field)
+
+
+def _compact(pair: tuple[int, int]) -> int | list[int]:
+    """(3, 3) -> 3 and (3, 2) -> [3, 2]: how sizes are written in configs and documents."""
+    return pair[0] if pair[0] == pair[1] else [pair[0], pair[1]]
+
+
 class Pool2D(Layer):
-    """``mode`` "max" or "avg" over ``size`` x ``size`` windows every ``stride`` (default: ``size``) pixels."""
+    """``mode`` "max" or "avg" over ``size`` windows (k or (kh, kw)) every ``stride`` (default: the window)
+    pixels, with ``padding`` (p or (ph, pw)) rows and columns added on each side."""
 
     type_name = "Pool2D"
 
-    def __init__(self, mode: str = "max", size: int = 2, stride: int | None = None) -> None:
+    def __init__(self, mode: str = "max", size: Any = 2, stride: Any = None, padding: Any = 0) -> None:
         super().__init__()
         if mode not in ("max", "avg"):
             raise ValueError(f'Pool2D: mode must be "max" or "avg". Received: mode={mode!r}')
         self.mode = mode
-        self.size = positive_int(size, "Pool2D", "size")
-        self.stride = self.size if stride is None else positive_int(stride, "Pool2D", "stride")
+        self.kernel = _pair(size, "size")
+        self.strides = self.kernel if stride is None else _pair(stride, "stride")
+        self.padding = _pair(padding, "padding", allow_zero=True)
+        for axis, (p, k) in enumerate(zip(self.padding, self.kernel)):
+            if p > k // 2:
+                raise ValueError(f"Pool2D: padding can be at most half the window ({k // 2} for a window "
+                                 f"{'height' if axis == 0 else 'width'} of {k}). Received: padding={padding!r}")
         self._stride_arg = stride
         self._windows: Any = None  # max mode: the gathered windows, to find each window's winner
         self._out: Any = None
+        self._inv_count: Any = None  # avg mode with padding: 1 / real pixels per window, shape (Ho, Wo)
         self._geometry: tuple[int, ...] = ()
+
+    # Square windows read as one number (pytorch export, faces, older code).
+    @property
+    def size(self) -> int | list[int]:
+        return _compact(self.kernel)
+
+    @property
+    def stride(self) -> int | list[int]:
+        return _compact(self.strides)
+
+    def _out_hw(self, h: int, w: int) -> tuple[int, int]:
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.strides, self.padding
+        return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
     def output_shape(self, input_shape: Any) -> Shape:
         shape = as_shape(input_shape, "Pool2D")
@@ -36,26 +89,49 @@ class Pool2D(Layer):
             raise ValueError(f"Pool2D: expects an image input shaped (channels, height, width); received the "
                              f"shape {shape}")
         c, h, w = shape
-        if self.size > h or self.size > w:
-            raise ValueError(f"Pool2D: the window {self.size}x{self.size} is larger than the input {h}x{w}")
-        return c, (h - self.size) // self.stride + 1, (w - self.size) // self.stride + 1
+        (kh, kw), (ph, pw) = self.kernel, self.padding
+        if kh > h + 2 * ph or kw > w + 2 * pw:
+            padded = f" (padded to {h + 2 * ph}x{w + 2 * pw})" if ph or pw else ""
+            raise ValueError(f"Pool2D: the window {kh}x{kw} is larger than the input {h}x{w}{padded}")
+        ho, wo = self._out_hw(h, w)
+        return c, ho, wo
 
     def _offset_slices(self, ho: int, wo: int) -> list[tuple[slice, slice]]:
-        """(rows, cols) of the input that window offset (i, j) reads, for every offset in row-major order."""
-        k, s = self.size, self.stride
-        return [(slice(i, i + s * (ho - 1) + 1, s), slice(j, j + s * (wo - 1) + 1, s))
-                for i in range(k) for j in range(k)]
+        """(rows, cols) of the padded input that window offset (i, j) reads, for every offset, row-major."""
+        (kh, kw), (sh, sw) = self.kernel, self.strides
+        return [(slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw))
+                for i in range(kh) for j in range(kw)]
+
+    def _window_counts(self, h: int, w: int, ho: int, wo: int) -> np.ndarray:
+        """Real (unpadded) pixels under each output window: rows covered x columns covered."""
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.strides, self.padding
+        top = np.arange(ho) * sh - ph
+        left = np.arange(wo) * sw - pw
+        rows = np.minimum(top + kh, h) - np.maximum(top, 0)
+        cols = np.minimum(left + kw, w) - np.maximum(left, 0)
+        return np.outer(rows, cols)
 
     def forward(self, x: Any, training: bool = False) -> Any:
+        xp = self.xp
         n, c, h, w = x.shape
-        k, s = self.size, self.stride
-        ho, wo = (h - k) // s + 1, (w - k) // s + 1
+        (kh, kw), (ph, pw) = self.kernel, self.padding
+        ho, wo = self._out_hw(h, w)
         self._geometry = (n, c, h, w, ho, wo)
-        windows = self.xp.empty((k * k, n, c, ho, wo), dtype=x.dtype)
+        if ph or pw:
+            fill = -np.inf if self.mode == "max" else 0.0
+            padded = xp.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)
+            padded[:, :, ph:ph + h, pw:pw + w] = x
+        else:
+            padded = x
+        windows = xp.empty((kh * kw, n, c, ho, wo), dtype=x.dtype)
         for o, (rows, cols) in enumerate(self._offset_slices(ho, wo)):
-            windows[o] = x[:, :, rows, cols]
+            windows[o] = padded[:, :, rows, cols]
         if self.mode == "avg":
             self._windows = self._out = None
+            if ph or pw:
+                self._inv_count = xp.asarray(1.0 / self._window_counts(h, w, ho, wo), dtype=x.dtype)
+                return windows.sum(axis=0) * self._inv_count
+            self._inv_count = None
             return windows.mean(axis=0)
         out = windows.max(axis=0)
         self._windows, self._out = windows, out
@@ -64,15 +140,16 @@ class Pool2D(Layer):
     def backward(self, grad_out: Any) -> Any:
         xp = self.xp
         n, c, h, w, ho, wo = self._geometry
-        k, s = self.size, self.stride
-        # Windows that tile the input (stride == size) write disjoint slices; otherwise they accumulate.
-        tiling = s == k
-        if tiling and ho * k == h and wo * k == w:
-            dx = xp.empty((n, c, h, w), dtype=grad_out.dtype)
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.strides, self.padding
+        hp, wp = h + 2 * ph, w + 2 * pw
+        # Windows that tile the input (stride == window) write disjoint slices; otherwise they accumulate.
+        tiling = (sh, sw) == (kh, kw)
+        if tiling and not (ph or pw) and ho * kh == h and wo * kw == w:
+            dx = xp.empty((n, c, hp, wp), dtype=grad_out.dtype)
         else:
-            dx = xp.zeros((n, c, h, w), dtype=grad_out.dtype)
+            dx = xp.zeros((n, c, hp, wp), dtype=grad_out.dtype)
         if self.mode == "avg":
-            share = grad_out * (1.0 / (k * k))
+            share = grad_out * (self._inv_count if self._inv_count is not None else 1.0 / (kh * kw))
         taken: Any = None
         for o, (rows, cols) in enumerate(self._offset_slices(ho, wo)):
             if self.mode == "avg":
@@ -89,7 +166,12 @@ class Pool2D(Layer):
                 dx[:, :, rows, cols] = part
             else:
                 dx[:, :, rows, cols] += part
+        if ph or pw:
+            return xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
         return dx
 
     def config(self) -> dict[str, Any]:
-        return {"mode": self.mode, "size": self.size, "stride": self._stride_arg}
+        config: dict[str, Any] = {"mode": self.mode, "size": self.size, "stride": self._stride_arg}
+        if self.padding != (0, 0):
+            config["padding"] = _compact(self.padding)
+        return config

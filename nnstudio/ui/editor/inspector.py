@@ -14,8 +14,8 @@ from html import escape
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QLabel,
-                               QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QLabel, QLineEdit,
+                               QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from nnstudio.errors import UserError
 from nnstudio.graph.catalogue import ACTIVATION_INFO, BLOCKS, ParamSpec
@@ -206,43 +206,14 @@ class InspectorWidget(QWidget):
             check.toggled.connect(lambda v, n=name: self._commit(n, bool(v)))
             self._setters[name] = lambda v, b=check: self._quiet(b, b.setChecked, bool(v))
             return check
-        if param.kind == "choice_list":
-            return self._choice_list_editor(param, value)
         # "shape" and "int_or_same": text validated as typed, applied with Enter or on leaving the field
         edit = QLineEdit(shape_to_text(value))
-        edit.setPlaceholderText("1, 28, 28" if param.kind == "shape" else tr('a number or "same"'))
+        edit.setPlaceholderText({"shape": "1, 28, 28", "int_pair": tr("3, or 3, 2 (height, width)")}.get(
+            param.kind, tr('a number, two, or "same"')))
         edit.textEdited.connect(lambda text, p=param, e=edit: self._mark(e, self._parse_text(p, text)[1]))
         edit.editingFinished.connect(lambda p=param, e=edit: self._text_finished(p, e))
         self._setters[name] = lambda v, b=edit: self._quiet(b, b.setText, shape_to_text(v))
         return edit
-
-    def _choice_list_editor(self, param: ParamSpec, value: Any) -> QWidget:
-        """One check box per choice (Features' x1, x2, x1², ...); unchecking the last one is refused."""
-        box = QWidget()
-        grid = QGridLayout(box)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setVerticalSpacing(2)
-        checks: dict[str, QCheckBox] = {}
-        lang = current_language()
-        for k, choice in enumerate(param.choices):
-            check = QCheckBox(param.choice_title(choice, lang))
-            check.setChecked(choice in value)
-            grid.addWidget(check, k // 2, k % 2)
-            checks[choice] = check
-
-        def show(chosen: Any) -> None:
-            for choice, check in checks.items():
-                self._quiet(check, check.setChecked, choice in chosen)
-
-        def toggled(_on: bool) -> None:
-            if self._commit(param.name, [c for c, check in checks.items() if check.isChecked()]) is not None \
-                    and self.node_id in self.scene.graph.nodes:
-                show(self.scene.graph.nodes[self.node_id].params.get(param.name, param.default))
-
-        for check in checks.values():
-            check.toggled.connect(toggled)
-        self._setters[param.name] = show
-        return box
 
     def _refresh_applicable(self) -> None:
         """Show only the parameters that apply to the node's current values (alpha only for Leaky ReLU)."""
@@ -276,13 +247,14 @@ class InspectorWidget(QWidget):
                 return None, parsed
         else:
             word = text.strip().lower()
-            if word in ("same", "valid"):
+            if word in ("same", "valid") and param.kind == "int_or_same":
                 parsed = word
             else:
-                try:
-                    parsed = int(word)
-                except ValueError:
-                    return None, tr('enter a whole number or "same"')
+                numbers = parse_shape_text(word)  # "3", "3, 2", "3x2"
+                if isinstance(numbers, str) or len(numbers) > 2:
+                    return None, (tr('enter a whole number, two, or "same"') if param.kind == "int_or_same"
+                                  else tr("enter a whole number, or two such as 3, 2"))
+                parsed = numbers[0] if len(numbers) == 1 else numbers
         if self.node_id is None:
             return parsed, None
         node = self.scene.graph.nodes[self.node_id]
