@@ -14,6 +14,7 @@ from typing import Any
 from nnstudio.engine.dag import stable_order
 from nnstudio.errors import UserError
 from nnstudio.graph.catalogue import BLOCKS, activation_name, loss_name
+from nnstudio.i18n import _, current_language, ngettext
 
 Shape = tuple[int, ...]
 
@@ -67,15 +68,23 @@ class _Problem(Exception):
 
 
 def _label(node: Any) -> str:
-    return f"{getattr(node, 'type', '?')} '{getattr(node, 'id', '?')}'"
+    """How messages name a node: its block ("Dense", 全连接层 in Chinese) and its id."""
+    kind = getattr(node, "type", "?")
+    spec = BLOCKS.get(kind) if isinstance(kind, str) else None
+    if spec is not None and current_language() == "zh":
+        kind = spec.title_zh
+    return f"{kind} '{getattr(node, 'id', '?')}'"
 
 
 # -- per-block rules --------------------------------------------------------------------------------
 
 def _need_image(label: str, shape: Shape) -> tuple[int, int, int]:
     if len(shape) != 3:
-        hint = " — add a Reshape before it" if len(shape) == 1 else ""
-        raise _Problem(f"{label} needs an input shaped (channels, height, width); it gets {fmt(shape)}{hint}")
+        if len(shape) == 1:
+            raise _Problem(_("{label} needs an input shaped (channels, height, width); it gets {shape} — add a "
+                             "Reshape before it").format(label=label, shape=fmt(shape)))
+        raise _Problem(_("{label} needs an input shaped (channels, height, width); it gets {shape}").format(
+            label=label, shape=fmt(shape)))
     return shape  # type: ignore[return-value]
 
 
@@ -108,11 +117,12 @@ def _single(node_type: str, label: str, p: dict[str, Any], shape: Shape,
         (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.strides, layer.padding
         if (h + 2 * ph - kh) % sh or (w + 2 * pw - kw) % sw:
             every = f"{sh}" if sh == sw else f"{sh}x{sw}"
-            warn.append(f"{label}: {kh}x{kw} windows every {every} pixels do not cover the {h}x{w} input evenly; "
-                        "the last rows or columns are dropped")
+            warn.append(_("{label}: {window} windows every {every} pixels do not cover the {size} input evenly; "
+                          "the last rows or columns are dropped").format(label=label, window=f"{kh}x{kw}",
+                                                                         every=every, size=f"{h}x{w}"))
     if node_type == "Activation" and p["function"] == "softmax" and len(shape) > 2:
-        warn.append(f"{label}: softmax on a {fmt(shape)} input normalises along the last axis only; "
-                    "add a Flatten and a Dense before it for class probabilities")
+        warn.append(_("{label}: softmax on a {shape} input normalises along the last axis only; add a Flatten "
+                      "and a Dense before it for class probabilities").format(label=label, shape=fmt(shape)))
     return out, count
 
 
@@ -161,7 +171,8 @@ def infer_shapes(graph: Any, sample_shape: Any = None, loss: str | None = None,
     try:
         _infer(graph, sample_shape, loss, num_classes, report, dataset_name)
     except Exception as exc:  # a corrupted document must still give a report, never a crash
-        report.messages.append(Message(None, f"the graph could not be checked: it is damaged ({exc})"))
+        report.messages.append(Message(None, _("the graph could not be checked: it is damaged ({error})").format(
+            error=exc)))
     report.total_params = sum(report.param_counts.values())
     report.ok = not report.errors
     return report
@@ -173,7 +184,7 @@ def _infer(graph: Any, sample_shape: Any, loss: str | None, num_classes: int | N
     raw_nodes = getattr(graph, "nodes", None)
     raw_edges = getattr(graph, "edges", None)
     if not isinstance(raw_nodes, dict) or not isinstance(raw_edges, (list, tuple)):
-        add(Message(None, "the graph is damaged: it has no node table or no edge list"))
+        add(Message(None, _("the graph is damaged: it has no node table or no edge list")))
         return
     # Nodes whose type and parameters are valid; the others get a message and no shape.
     params: dict[str, dict[str, Any]] = {}
@@ -181,13 +192,14 @@ def _infer(graph: Any, sample_shape: Any, loss: str | None, num_classes: int | N
     for key, node in raw_nodes.items():
         nid = getattr(node, "id", None)
         if not isinstance(key, str) or nid != key:
-            add(Message(None, f"the graph is damaged: the node stored under {key!r} has the id {nid!r}"))
+            add(Message(None, _("the graph is damaged: the node stored under {key} has the id {id}").format(
+                key=repr(key), id=repr(nid))))
             continue
         report.shapes[key] = None
         spec = BLOCKS.get(getattr(node, "type", None)) if isinstance(getattr(node, "type", None), str) else None
         if spec is None:
-            add(Message(key, f"node '{key}': unknown block type {getattr(node, 'type', None)!r}; known types "
-                             f"are: {', '.join(BLOCKS)}"))
+            add(Message(key, _("node '{node}': unknown block type {type}; known types are: {known}").format(
+                node=key, type=repr(getattr(node, "type", None)), known=", ".join(BLOCKS))))
             continue
         try:
             params[key] = spec.validate_params(getattr(node, "params", None), _label(node))
@@ -203,10 +215,12 @@ def _infer(graph: Any, sample_shape: Any, loss: str | None, num_classes: int | N
         if not isinstance(src, str) or not isinstance(dst, str) or src not in known or dst not in known:
             missing = src if src not in known else dst
             add(Message(dst if dst in known else None,
-                        f"a wire goes from {src!r} to {dst!r}, but there is no node {missing!r}"))
+                        _("a wire goes from {src} to {dst}, but there is no node {missing}").format(
+                            src=repr(src), dst=repr(dst), missing=repr(missing))))
             continue
         if isinstance(port, bool) or not isinstance(port, int) or port < 0:
-            add(Message(dst, f"{_label(raw_nodes[dst])}: a wire from '{src}' uses the invalid port {port!r}"))
+            add(Message(dst, _("{label}: a wire from '{src}' uses the invalid port {port}").format(
+                label=_label(raw_nodes[dst]), src=src, port=repr(port))))
             continue
         incoming[dst].append((port, src))
         succ[src].append(dst)
@@ -217,10 +231,10 @@ def _infer(graph: Any, sample_shape: Any, loss: str | None, num_classes: int | N
     # The input.
     inputs = [nid for nid in report.shapes if types.get(nid) == "Input"]
     if not inputs:
-        add(Message(None, "no Input node: add an Input block where the samples enter the network"))
+        add(Message(None, _("no Input node: add an Input block where the samples enter the network")))
     elif len(inputs) > 1:
-        add(Message(None, f"the graph has {len(inputs)} Input nodes ({', '.join(repr(i) for i in inputs)}); "
-                          "exactly one is allowed"))
+        add(Message(None, _("the graph has {count} Input nodes ({names}); exactly one is allowed").format(
+            count=len(inputs), names=", ".join(repr(i) for i in inputs))))
     else:
         report.input_id = inputs[0]
 
@@ -229,13 +243,14 @@ def _infer(graph: Any, sample_shape: Any, loss: str | None, num_classes: int | N
     if len(outputs) == 1:
         report.output_id = outputs[0]
         if outputs[0] == report.input_id:
-            add(Message(outputs[0], f"the network has no layers: connect blocks after Input '{outputs[0]}'"))
+            add(Message(outputs[0], _("the network has no layers: connect blocks after Input '{node}'").format(
+                node=outputs[0])))
     elif len(outputs) > 1:
         names = ", ".join(repr(o) for o in outputs)
-        add(Message(None, f"the graph has {len(outputs)} output nodes ({names}); exactly one node must have "
-                          "no consumers"))
+        add(Message(None, _("the graph has {count} output nodes ({names}); exactly one node must have no "
+                            "consumers").format(count=len(outputs), names=names)))
     elif report.shapes:
-        add(Message(None, "the graph has no output node: every node feeds another one"))
+        add(Message(None, _("the graph has no output node: every node feeds another one")))
 
     # Topological order (ties by id); what is left over sits on or behind a cycle.
     order = stable_order(succ, {nid: len(incoming[nid]) for nid in known})
@@ -244,7 +259,8 @@ def _infer(graph: Any, sample_shape: Any, loss: str | None, num_classes: int | N
         cycle = _find_cycle(succ, stuck)
         if cycle is None:
             break
-        add(Message(cycle[0], "the graph has a cycle through " + " -> ".join(f"'{c}'" for c in cycle)))
+        add(Message(cycle[0], _("the graph has a cycle through {path}").format(
+            path=" -> ".join(f"'{c}'" for c in cycle))))
         stuck -= set(cycle)
 
     # Shapes in order.
@@ -258,24 +274,26 @@ def _infer(graph: Any, sample_shape: Any, loss: str | None, num_classes: int | N
         try:
             if spec.n_inputs == 0:
                 if wires:
-                    raise _Problem(f"{label}: an Input block takes no inputs, but {len(wires)} "
-                                   f"wire{'s' if len(wires) != 1 else ''} arrive")
+                    raise _Problem(ngettext("{label}: an Input block takes no inputs, but {count} wire arrives",
+                                            "{label}: an Input block takes no inputs, but {count} wires arrive",
+                                            len(wires)).format(label=label, count=len(wires)))
                 report.shapes[nid] = tuple(p["shape"])
                 report.param_counts[nid] = 0
                 continue
             if spec.n_inputs == 1:
                 if not wires:
-                    raise _Problem(f"{label}: input port 0 is not connected")
+                    raise _Problem(_("{label}: input port 0 is not connected").format(label=label))
                 if len(wires) > 1 or wires[0][0] != 0:
-                    raise _Problem(f"{label}: takes exactly one input on port 0, but wires arrive on ports "
-                                   f"{', '.join(str(w[0]) for w in wires)}")
+                    raise _Problem(_("{label}: takes exactly one input on port 0, but wires arrive on ports "
+                                     "{ports}").format(label=label, ports=", ".join(str(w[0]) for w in wires)))
                 src_shape = report.shapes.get(wires[0][1])
                 if src_shape is None:
                     continue  # the problem upstream has its own message
                 out, count = _single(node_type, label, p, src_shape, warn)
             else:
                 if len(wires) < 2:
-                    raise _Problem(f"{label} needs at least 2 inputs; it has {len(wires)}")
+                    raise _Problem(_("{label} needs at least 2 inputs; it has {count}").format(label=label,
+                                                                                         count=len(wires)))
                 src_shapes = [report.shapes.get(src) for _, src in wires]
                 if any(s is None for s in src_shapes):
                     continue
@@ -299,23 +317,28 @@ def _check_training(report: ShapeReport, nodes: dict[str, Any], params: dict[str
         try:
             sample = tuple(int(d) for d in sample_shape)
         except (TypeError, ValueError):
-            add(Message(None, f"the dataset's sample shape {sample_shape!r} is not a list of sizes"))
+            add(Message(None, _("the dataset's sample shape {shape} is not a list of sizes").format(
+                shape=repr(sample_shape))))
         else:
             expected = report.shapes[in_id]
             if sample != expected:
                 # The one home of the "does the dataset fit the Input" rule (GUI, CLI and trainer use it).
-                whose = f"dataset '{dataset_name}'" if dataset_name else "the dataset"
-                text = f"{whose} has samples shaped {fmt(sample)} but Input '{in_id}' expects {fmt(expected)}"
+                whose = _("dataset '{name}'").format(name=dataset_name) if dataset_name else _("the dataset")
+                values = dict(whose=whose, shape=fmt(sample), node=in_id, expected=fmt(expected),
+                              size=list(sample), count=math.prod(sample))
                 if math.prod(sample) == math.prod(expected):
-                    text += (f" (both hold {math.prod(sample)} values: set the Input shape to {list(sample)}, "
-                             "followed by a Reshape if the next blocks need another shape)")
+                    text = _("{whose} has samples shaped {shape} but Input '{node}' expects {expected} (both hold "
+                             "{count} values: set the Input shape to {size}, followed by a Reshape if the next "
+                             "blocks need another shape)").format(**values)
                 else:
-                    text += f": set the Input shape to {list(sample)} or choose a dataset that fits the network"
+                    text = _("{whose} has samples shaped {shape} but Input '{node}' expects {expected}: set the "
+                             "Input shape to {size} or choose a dataset that fits the network").format(**values)
                 add(Message(in_id, text))
     if loss is None:
         return
     if loss not in LOSS_NAMES:
-        add(Message(None, f"unknown loss {loss!r}; expected one of {', '.join(LOSS_NAMES)}"))
+        add(Message(None, _("unknown loss {loss}; expected one of {known}").format(loss=repr(loss),
+                                                                                  known=", ".join(LOSS_NAMES))))
         return
     out_id = report.output_id
     out = report.shapes.get(out_id) if out_id is not None else None
@@ -324,67 +347,73 @@ def _check_training(report: ShapeReport, nodes: dict[str, Any], params: dict[str
     node = nodes[out_id]
     act = params.get(out_id, {}).get("function") if getattr(node, "type", None) == "Activation" else None
     # Messages name losses and functions as people write them ("cross-entropy", "ReLU"), not as files do.
-    what = loss_name(loss)
-    act_name = activation_name(act) if act else ""
-    with_act = f" with {act_name}" if act else ""
+    lang = current_language()
+    what = loss_name(loss, lang)
+    act_name = activation_name(act, lang) if act else ""
     units = out[-1]
-    unit_text = f"{units} unit{'s' if units != 1 else ''}"
+    unit_text = ngettext("{count} unit", "{count} units", units).format(count=units)
     classes = num_classes if isinstance(num_classes, int) and not isinstance(num_classes, bool) else None
-    mse, softmax, sigmoid = loss_name("mse"), activation_name("softmax"), activation_name("sigmoid")
+    mse, softmax = loss_name("mse", lang), activation_name("softmax", lang)
+    sigmoid, bce = activation_name("sigmoid", lang), loss_name("binary_cross_entropy", lang)
+    ce = loss_name("cross_entropy", lang)
+    v = dict(what=what, node=out_id, act=act_name, units=unit_text, classes=classes, mse=mse, softmax=softmax,
+             sigmoid=sigmoid, bce=bce, ce=ce, shape=fmt(out), sign=activation_name("sign", lang))
+    regression = _("{what} is a classification loss but the dataset is a regression task: use {mse}")
 
     if loss == "cross_entropy":
         if classes == 0:
-            add(Message(out_id, f"{what} is a classification loss but the dataset is a regression task: use {mse}"))
+            add(Message(out_id, regression.format(**v)))
             return
         if len(out) > 2:
-            add(Message(out_id, f"{what} needs class scores shaped (classes,); the output '{out_id}' is "
-                                f"shaped {fmt(out)}: add a Flatten and a Dense layer before it"))
+            add(Message(out_id, _("{what} needs class scores shaped (classes,); the output '{node}' is shaped "
+                                  "{shape}: add a Flatten and a Dense layer before it").format(**v)))
             return
         if units == 1:
-            add(Message(out_id, f"{what} needs a multi-class output; the output '{out_id}' has 1 unit"
-                                f"{with_act}: use {loss_name('binary_cross_entropy')}"))
+            text = _("{what} needs a multi-class output; the output '{node}' has 1 unit with {act}: use {bce}") \
+                if act else _("{what} needs a multi-class output; the output '{node}' has 1 unit: use {bce}")
+            add(Message(out_id, text.format(**v)))
             return
         if classes and units != classes:
-            add(Message(out_id, f"the dataset has {classes} classes but the output '{out_id}' has {unit_text}; "
-                                f"the last Dense layer needs {classes} units"))
+            add(Message(out_id, _("the dataset has {classes} classes but the output '{node}' has {units}; the "
+                                  "last Dense layer needs {classes} units").format(**v)))
         if act not in (None, "softmax", "linear"):
-            add(Message(out_id, f"{what} expects a {softmax} output (or raw scores); the output '{out_id}' "
-                                f"applies {act_name}: use {softmax}", "warning"))
+            add(Message(out_id, _("{what} expects a {softmax} output (or raw scores); the output '{node}' "
+                                  "applies {act}: use {softmax}").format(**v), "warning"))
         return
     if loss == "binary_cross_entropy":
         if classes == 0:
-            add(Message(out_id, f"{what} is a classification loss but the dataset is a regression task: use {mse}"))
+            add(Message(out_id, regression.format(**v)))
             return
         if classes and classes > 2 and units == 1:
-            add(Message(out_id, f"{what} with 1 output unit separates two classes, but the dataset has {classes}: "
-                                f"use {loss_name('cross_entropy')} with a {softmax} output of {classes} units"))
+            add(Message(out_id, _("{what} with 1 output unit separates two classes, but the dataset has {classes}: "
+                                  "use {ce} with a {softmax} output of {classes} units").format(**v)))
             return
         if classes and units not in (1, classes):
-            add(Message(out_id, f"{what} needs 1 output unit (two classes) or one per class ({classes}); "
-                                f"the output '{out_id}' has {unit_text}"))
+            add(Message(out_id, _("{what} needs 1 output unit (two classes) or one per class ({classes}); the "
+                                  "output '{node}' has {units}").format(**v)))
         if act == "softmax":
-            add(Message(out_id, f"{what} expects a {sigmoid} output; the output '{out_id}' applies {softmax}: "
-                                f"use {loss_name('cross_entropy')} for one-of-many classes", "warning"))
+            add(Message(out_id, _("{what} expects a {sigmoid} output; the output '{node}' applies {softmax}: use "
+                                  "{ce} for one-of-many classes").format(**v), "warning"))
         elif act not in (None, "sigmoid", "linear"):
-            add(Message(out_id, f"{what} expects a {sigmoid} output (or raw scores); the output '{out_id}' "
-                                f"applies {act_name}", "warning"))
+            add(Message(out_id, _("{what} expects a {sigmoid} output (or raw scores); the output '{node}' "
+                                  "applies {act}").format(**v), "warning"))
         return
     if loss == "mse":
         if classes and units not in (1, classes):
-            add(Message(out_id, f"{what} on a {classes}-class dataset needs 1 output unit or one per class "
-                                f"({classes}); the output '{out_id}' has {unit_text}"))
+            add(Message(out_id, _("{what} on a {classes}-class dataset needs 1 output unit or one per class "
+                                  "({classes}); the output '{node}' has {units}").format(**v)))
         return
     # perceptron / hinge: margin losses on raw scores
     if classes == 0:
-        add(Message(out_id, f"the {what} is a classification loss but the dataset is a regression task: "
-                            f"use {mse}"))
+        add(Message(out_id, _("the {what} is a classification loss but the dataset is a regression task: use "
+                              "{mse}").format(**v)))
         return
     if classes and classes > 2 and units == 1:
-        add(Message(out_id, f"the {what} with 1 output unit separates two classes, but the dataset has "
-                            f"{classes}: give the output {classes} units"))
+        add(Message(out_id, _("the {what} with 1 output unit separates two classes, but the dataset has "
+                              "{classes}: give the output {classes} units").format(**v)))
     elif classes and units not in (1, classes):
-        add(Message(out_id, f"the {what} needs 1 output unit (two classes) or one per class ({classes}); the "
-                            f"output '{out_id}' has {unit_text}"))
+        add(Message(out_id, _("the {what} needs 1 output unit (two classes) or one per class ({classes}); the "
+                              "output '{node}' has {units}").format(**v)))
     if act in ("softmax", "sigmoid"):
-        add(Message(out_id, f"the {what} works on raw scores; the output '{out_id}' applies {act_name}, which "
-                            f"squashes them: use {activation_name('sign')} or no activation", "warning"))
+        add(Message(out_id, _("the {what} works on raw scores; the output '{node}' applies {act}, which "
+                              "squashes them: use {sign} or no activation").format(**v), "warning"))

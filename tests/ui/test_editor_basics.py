@@ -201,7 +201,7 @@ def test_inspector_shows_only_the_parameters_that_apply(canvas, qtbot):
     canvas.scene.select_nodes([pool])
     mode = inspector.editors["mode"]
     assert [mode.itemText(i) for i in range(mode.count())] == ["Max pooling", "Average pooling"]
-    assert inspector.shown_params() == ["mode", "size", "stride"]
+    assert inspector.shown_params() == ["mode", "size", "stride", "padding"]
 
 
 # -- refused wires while dragging --------------------------------------------------------------------------

@@ -21,6 +21,15 @@ def _spin(window, name: str) -> QSpinBox:
     return editor
 
 
+def _type(window, qtbot, name: str, text: str) -> None:
+    """Type ``text`` into a text parameter (kernel sizes: "5" or "5, 3") and press Enter."""
+    editor = window.inspector.editors[name]
+    assert isinstance(editor, QLineEdit)
+    editor.clear()
+    qtbot.keyClicks(editor, text)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+
+
 def _build_lenet(canvas) -> list[str]:
     canvas.view.zoom_by(0.5)
     ids = []
@@ -44,7 +53,7 @@ def test_build_lenet_by_mouse_then_edit_undo_redo(canvas, qtbot):
     # parameters through the inspector widgets
     _click_node(canvas, c1)
     _spin(window, "filters").setValue(6)
-    _spin(window, "kernel_size").setValue(5)
+    _type(window, qtbot, "kernel_size", "5")
     padding = window.inspector.editors["padding"]
     assert isinstance(padding, QLineEdit)
     padding.clear()
@@ -52,7 +61,7 @@ def test_build_lenet_by_mouse_then_edit_undo_redo(canvas, qtbot):
     qtbot.keyClick(padding, Qt.Key.Key_Return)
     _click_node(canvas, c2)
     _spin(window, "filters").setValue(16)
-    _spin(window, "kernel_size").setValue(5)
+    _type(window, qtbot, "kernel_size", "5, 5")  # two equal sizes are one square kernel
     for node_id, units in ((d1, 120), (d2, 84), (d3, 10)):
         _click_node(canvas, node_id)
         _spin(window, "units").setValue(units)

@@ -14,8 +14,8 @@ from html import escape
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QLabel, QLineEdit,
-                               QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QLabel,
+                               QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from nnstudio.errors import UserError
 from nnstudio.graph.catalogue import ACTIVATION_INFO, BLOCKS, ParamSpec
@@ -206,6 +206,8 @@ class InspectorWidget(QWidget):
             check.toggled.connect(lambda v, n=name: self._commit(n, bool(v)))
             self._setters[name] = lambda v, b=check: self._quiet(b, b.setChecked, bool(v))
             return check
+        if param.kind == "choice_list":
+            return self._choice_list_editor(param, value)
         # "shape" and "int_or_same": text validated as typed, applied with Enter or on leaving the field
         edit = QLineEdit(shape_to_text(value))
         edit.setPlaceholderText({"shape": "1, 28, 28", "int_pair": tr("3, or 3, 2 (height, width)")}.get(
@@ -214,6 +216,34 @@ class InspectorWidget(QWidget):
         edit.editingFinished.connect(lambda p=param, e=edit: self._text_finished(p, e))
         self._setters[name] = lambda v, b=edit: self._quiet(b, b.setText, shape_to_text(v))
         return edit
+
+    def _choice_list_editor(self, param: ParamSpec, value: Any) -> QWidget:
+        """One check box per choice (Features' x1, x2, x1², ...); unchecking the last one is refused."""
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setVerticalSpacing(2)
+        checks: dict[str, QCheckBox] = {}
+        lang = current_language()
+        for k, choice in enumerate(param.choices):
+            check = QCheckBox(param.choice_title(choice, lang))
+            check.setChecked(choice in value)
+            grid.addWidget(check, k // 2, k % 2)
+            checks[choice] = check
+
+        def show(chosen: Any) -> None:
+            for choice, check in checks.items():
+                self._quiet(check, check.setChecked, choice in chosen)
+
+        def toggled(_on: bool) -> None:
+            if self._commit(param.name, [c for c, check in checks.items() if check.isChecked()]) is not None \
+                    and self.node_id in self.scene.graph.nodes:
+                show(self.scene.graph.nodes[self.node_id].params.get(param.name, param.default))
+
+        for check in checks.values():
+            check.toggled.connect(toggled)
+        self._setters[param.name] = show
+        return box
 
     def _refresh_applicable(self) -> None:
         """Show only the parameters that apply to the node's current values (alpha only for Leaky ReLU)."""
