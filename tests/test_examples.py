@@ -17,8 +17,8 @@ from nnstudio.training.config import TrainingConfig
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "resources" / "examples").glob("*.json"))
 REQUIRED = {"linear-regression", "logistic-regression", "perceptron-and", "perceptron-or", "perceptron-xor",
-            "mlp-xor", "playground-spiral", "softmax-regression", "mnist-mlp", "mnist-cnn", "fashion-cnn",
-            "captcha-cnn", "vanishing-gradients", "exploding-gradients", "dropout-overfitting"}
+            "mlp-xor", "playground-spiral", "playground-features", "softmax-regression", "mnist-mlp", "mnist-cnn",
+            "fashion-cnn", "captcha-cnn", "vanishing-gradients", "exploding-gradients", "dropout-overfitting"}
 
 
 def _tool():
@@ -35,7 +35,8 @@ FAST = check_examples.example_names(fast=True)
 
 def test_all_curriculum_examples_are_shipped():
     assert REQUIRED <= {p.stem for p in EXAMPLES}
-    assert {"perceptron-and", "perceptron-or", "perceptron-xor", "mlp-xor", "playground-spiral"} <= set(FAST)
+    assert {"perceptron-and", "perceptron-or", "perceptron-xor", "mlp-xor", "playground-spiral",
+            "playground-features"} <= set(FAST)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

@@ -30,6 +30,7 @@ from nnstudio.engine.model import FUSABLE, Model
 from nnstudio.errors import UserError
 from nnstudio.export.features_export import torch_expression as torch_features
 from nnstudio.export.onnx_export import StateSource, load_network
+from nnstudio.export.penalty_export import penalised_names, penalty_rates, penalty_source
 from nnstudio.graph.document import Graph
 from nnstudio.graph.project_file import Project
 from nnstudio.userdirs import atomic_write_bytes
@@ -298,8 +299,9 @@ def save_nnstudio_weights(model, npz_path):
 
 
 def pytorch_source(net: Any, class_name: str | None = None, weights_name: str = "model.npz",
-                   module_name: str = "model.py") -> tuple[str, str]:
-    """(Python source of the standalone module, class name) for a :class:`Network`."""
+                   module_name: str = "model.py", penalty: tuple[float, float] = (0.0, 0.0)) -> tuple[str, str]:
+    """(Python source of the standalone module, class name) for a :class:`Network`; ``penalty`` is the
+    project's (l1, l2), written with ``regularization_penalty`` for training in PyTorch."""
     model: Model = net.model
     layer_ids = [nid for nid in model.order if nid != model.input_id]
     names = _identifiers(layer_ids)
@@ -384,6 +386,7 @@ def pytorch_source(net: Any, class_name: str | None = None, weights_name: str = 
     ]
     source += "\n".join(body) + "\n"
     source += _NPZ_CODE
+    source += penalty_source(penalised_names(model, keys), *penalty)
     source += f'''
 
 def build_model(weights=None):
@@ -424,7 +427,7 @@ def export_pytorch(project_or_graph: Project | Graph | str | os.PathLike, state_
                         f"the generated module uses. Received: {class_name!r}")
     net = load_network(project_or_graph, state_dict)
     weights = target.with_suffix(".npz")
-    source, cls = pytorch_source(net, class_name, weights.name, target.name)
+    source, cls = pytorch_source(net, class_name, weights.name, target.name, penalty_rates(project_or_graph))
     buffer = io.BytesIO()
     np.savez(buffer, **{k: np.asarray(v, dtype=np.float32) for k, v in net.model.state_dict().items()})
     try:

@@ -103,16 +103,38 @@ def metric_rows(runs: Sequence[Any]) -> list[Difference]:
     return rows
 
 
+def grouped_differences(runs: Sequence[Any]) -> list[Difference]:
+    """``differences`` with the keys that change together merged: eight sigmoid blocks all switched to ReLU
+    read "function (×8)", not eight rows."""
+    groups: list[tuple[list[str], Difference]] = []
+    for d in differences(runs):
+        for keys, first in groups:
+            if _same([first.values, d.values]) and first.kind == d.kind:
+                keys.append(d.key)
+                break
+        else:
+            groups.append(([d.key], d))
+    out = []
+    for keys, first in groups:
+        if len(keys) == 1:
+            out.append(first)
+            continue
+        params = {k.split(".", 1)[1] if "." in k else k for k in keys}
+        name = f"{params.pop()} (×{len(keys)})" if len(params) == 1 else f"{keys[0]} (+{len(keys) - 1})"
+        out.append(Difference(name, first.values, first.kind))
+    return out
+
+
 def legend_labels(runs: Sequence[Any], limit: int = 3) -> list[str]:
-    """One label per run naming what differs in it ("Run 3: function=relu"); its name when nothing does."""
-    diffs = differences(runs)
+    """One short label per run: its id and what differs in it ("0003: function (×8)=relu"), else its name."""
+    diffs = grouped_differences(runs)
     labels = []
     for i, run in enumerate(runs):
         parts = [f"{d.key}={format_value(d.values[i])}" for d in diffs[:limit]]
         if len(diffs) > limit:
             parts.append("…")
-        name = getattr(run, "name", f"run {i + 1}")
-        labels.append(f"{name}: {', '.join(parts)}" if parts else str(name))
+        run_id = getattr(run, "id", str(i + 1))
+        labels.append(f"{run_id}: {', '.join(parts)}" if parts else f"{run_id}: {getattr(run, 'name', '')}")
     return labels
 
 
@@ -128,5 +150,6 @@ def best_index(runs: Sequence[Any]) -> int | None:
     return None
 
 
-__all__ = ["Difference", "best_index", "differences", "format_value", "graph_differences", "legend_labels",
+__all__ = ["Difference", "best_index", "differences", "format_value", "graph_differences", "grouped_differences",
+           "legend_labels",
            "metric_rows", "settings_differences"]

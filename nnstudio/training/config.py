@@ -32,6 +32,8 @@ class TrainingConfig:
     learning_rate: float = 0.001
     momentum: float = 0.9
     weight_decay: float = 0.0
+    l1: float = 0.0  # L1 penalty rate on every Dense / Conv2D weight (engine/regularization.py)
+    l2: float = 0.0  # L2 penalty rate, likewise
     clip_norm: float | None = None
     schedule: str = "constant"
     step_epochs: int | None = None  # "step" schedule: decay every this many epochs (default: a third of the run)
@@ -131,6 +133,8 @@ class TrainingConfig:
         number("learning_rate", 0.0, 10.0, low_open=True)
         number("momentum", 0.0, 1.0, high_open=True)
         number("weight_decay", 0.0, 1.0)
+        number("l1", 0.0, 10.0)
+        number("l2", 0.0, 10.0)
         if self.clip_norm is not None:
             number("clip_norm", 0.0, 1e6, low_open=True)
         whole("step_epochs", 1, 100000, optional=True)

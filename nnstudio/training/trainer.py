@@ -36,6 +36,7 @@ from nnstudio.engine.losses import Loss, get_loss
 from nnstudio.engine.losses import accuracy as device_accuracy
 from nnstudio.engine.model import Model, apply_activation
 from nnstudio.engine.optimizers import make_optimizer, make_schedule
+from nnstudio.engine.regularization import Regularizer
 from nnstudio.errors import UserError
 from nnstudio.graph.compile import compile_graph
 from nnstudio.training import metrics
@@ -257,6 +258,7 @@ class Trainer:
         loss = get_loss(cfg.loss)
         optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, momentum=cfg.momentum,
                                    weight_decay=cfg.weight_decay, clip_norm=cfg.clip_norm)
+        penalty = Regularizer(cfg.l1, cfg.l2)  # its value joins the training loss reported; see its module
         step_size = cfg.step_epochs * self.steps_per_epoch if cfg.step_epochs else None
         schedule = make_schedule(cfg.schedule, cfg.learning_rate, self.total_steps, step_size, cfg.gamma)
         regression = ds.task == "regression" or ds.num_classes == 0
@@ -308,7 +310,7 @@ class Trainer:
                     out = model.forward(xd, training=True, logits=loss.fuses_with or False)
                     from_logits = model.loss_from_logits(loss)
                     value_dev, grad = loss.value_and_grad(out, yd, from_logits)
-                    value = float(value_dev)
+                    value = float(value_dev) + penalty.penalty(model)
                     if not math.isfinite(value):
                         state.restore()
                         message = nan_message(epoch, step)
@@ -323,6 +325,7 @@ class Trainer:
                     acc = float("nan") if regression else \
                         device_accuracy(_probabilities(model, loss, out), yd, cfg.loss).value
                     model.backward(grad)
+                    penalty.add_gradients(model)
                     norms = model.grad_norms() if self.want_grad_norms or monitor is not None else None
                     updating = True  # an error inside the update leaves it half applied: undo it
                     optimizer.step(model.parameters(), lr)

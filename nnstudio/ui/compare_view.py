@@ -17,9 +17,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from nnstudio.runs.compare import best_index, differences, format_value, legend_labels, metric_rows
+from nnstudio.runs.compare import best_index, format_value, grouped_differences, legend_labels, metric_rows
 from nnstudio.ui.i18n import tr
-from nnstudio.ui.panels.curves import ema
+from nnstudio.ui.panels.curves import ema, nice_ceiling, set_range_if_changed
 
 RUN_COLOURS = ("#2563EB", "#DC2626", "#16A34A", "#9333EA", "#EA580C", "#0891B2", "#DB2777", "#65A30D")
 GRADIENT_FLOOR = 1e-12
@@ -53,6 +53,13 @@ def end_name(reason: str) -> str:
     return names.get(reason, reason or "—")
 
 
+def _top(values: Any) -> float:
+    """The largest finite value (0 when there is none)."""
+    arr = np.asarray(values if values is not None else [], dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    return float(arr.max()) if arr.size else 0.0
+
+
 class RunOverlay:
     """Stored runs drawn over the dashboard's loss/accuracy and gradient panels (see the module docstring)."""
 
@@ -64,6 +71,7 @@ class RunOverlay:
         self.legend: Any = None
         self.labels: list[str] = []
         self.runs: list[Any] = []
+        self._grad_last = 0.0
 
     @property
     def active(self) -> bool:
@@ -74,14 +82,18 @@ class RunOverlay:
         self.clear()
         self.runs = list(runs)
         self.labels = legend_labels(self.runs)
+        self._grad_last = 0.0
         c = self.curves
         for item in list(c.items.values()):
             if item.isVisible():
                 item.setVisible(False)
                 self.hidden.append(item)
-        self.legend = c.loss_plot.legend
-        if self.legend is not None:
-            self.legend.clear()
+        if c.loss_plot.legend is not None:
+            c.loss_plot.legend.setVisible(False)  # the live curves' legend; the runs get their own
+        # In the accuracy plot's top left, where a learning run's curve has not yet arrived.
+        self.legend = pg.LegendItem(offset=(6, 4), brush=pg.mkBrush(255, 255, 255, 210), labelTextSize="8pt")
+        self.legend.setParentItem(c.acc_plot.getViewBox())
+        self.legend.anchor((0, 0), (0, 0), offset=(4, 2))
         for i, (run, label) in enumerate(zip(self.runs, self.labels)):
             colour = run_colour(i)
             curves = run.curves()
@@ -89,9 +101,9 @@ class RunOverlay:
             loss = curves.get("loss", np.zeros(0))
             acc = curves.get("accuracy", np.zeros(0))
             finite = np.where(np.isfinite(loss), loss, np.nan)
-            item = c.loss_plot.plot(steps, smoothed(finite), pen=pg.mkPen(colour, width=2), name=label,
-                                    connect="finite")
+            item = c.loss_plot.plot(steps, smoothed(finite), pen=pg.mkPen(colour, width=2), connect="finite")
             self.items.append((c.loss_plot, item))
+            self.legend.addItem(item, label)
             if len(acc) and np.isfinite(acc).any():
                 item = c.acc_plot.plot(steps, smoothed(acc), pen=pg.mkPen(colour, width=2), connect="finite")
                 self.items.append((c.acc_plot, item))
@@ -103,9 +115,14 @@ class RunOverlay:
                                         symbolBrush=colour, symbolPen=pg.mkPen(colour))
                 self.items.append((c.loss_plot, item))
             self._gradients(run, colour)
-        for plot in (c.loss_plot, c.acc_plot):
-            plot.getViewBox().enableAutoRange()
-        c.acc_plot.setYRange(0.0, 1.0, padding=0.02)
+        # Fixed ranges from the data: auto-range with clip-to-view would keep a stale view of an empty panel.
+        last_step = max((_top(r.curves().get("global_step")) for r in self.runs), default=1.0)
+        top_loss = max((_top(smoothed(r.curves().get("loss", np.zeros(0)))) for r in self.runs), default=1.0)
+        set_range_if_changed(c.loss_plot, "x", 0.0, max(last_step, 1.0))
+        set_range_if_changed(c.loss_plot, "y", 0.0, nice_ceiling(top_loss))
+        set_range_if_changed(c.acc_plot, "y", 0.0, 1.0)
+        if self._grad_last:
+            set_range_if_changed(self.gradients.plot, "x", 0.0, max(self._grad_last, 1.0))
         c.set_caption(tr("Comparing {count} runs", count=len(self.runs)))
         return self.labels
 
@@ -127,8 +144,9 @@ class RunOverlay:
             norms = np.maximum(np.where(np.isfinite(columns[layer]), columns[layer], np.nan), GRADIENT_FLOOR)
             item = g.plot.plot(steps, smoothed(norms), pen=pg.mkPen(colour, width=2, style=style), connect="finite")
             self.items.append((g.plot, item))
-        g.plot.getViewBox().enableAutoRange()
-        g.set_caption(tr("first layer (solid) and last layer (dashed) of each run"))
+        self._grad_last = max(self._grad_last, _top(steps))
+        g.plot.getViewBox().enableAutoRange(y=True)
+        g.set_caption(tr("solid: first layer · dashed: last layer"))
 
     def clear(self) -> None:
         """Back to the live curves."""
@@ -138,13 +156,13 @@ class RunOverlay:
         for item in self.hidden:
             item.setVisible(True)
         self.hidden = []
+        if self.legend is not None:
+            if self.legend.scene() is not None:
+                self.legend.scene().removeItem(self.legend)
+            self.legend = None
         if self.runs:
-            legend = self.curves.loss_plot.legend
-            if legend is not None:
-                legend.clear()
-                for key, name in (("loss_raw", tr("batch")), ("loss_ema", tr("smoothed")),
-                                  ("loss_train", tr("train (epoch)")), ("loss_val", tr("validation (epoch)"))):
-                    legend.addItem(self.curves.items[key], name)
+            if self.curves.loss_plot.legend is not None:
+                self.curves.loss_plot.legend.setVisible(True)
             self.curves.set_caption("")
             self.gradients.set_caption("")
             self.curves.dirty = True
@@ -189,7 +207,7 @@ class CompareView(QWidget):
         self.heading.setText(tr("{count} runs compared. The best is marked ★.", count=len(self.runs)))
         self.legend.setText("<br>".join(
             f"<span style='color:{run_colour(i)}'>&#9632;</span> {label}" for i, label in enumerate(labels)))
-        diffs = differences(self.runs)
+        diffs = grouped_differences(self.runs)
         rows: list[tuple[str, list[str], bool]] = []
         if not diffs:
             rows.append((tr("differences"), [tr("same settings and network")] * len(self.runs), False))

@@ -23,8 +23,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
-                               QWidget)
+                               QLabel, QLineEdit, QMessageBox, QPushButton, QSizePolicy, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from nnstudio.errors import UserError
 from nnstudio.runs.store import RunStore, keeps_history, runs_dir_for
@@ -181,8 +181,10 @@ class RunsPanel(QWidget):
         self.tree.setIconSize(MINI_CURVE)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setToolTip(tr("Ctrl+click or Shift+click to select several runs, then Compare"))
+        self.tree.setMinimumHeight(50)
         layout.addWidget(self.tree, 1)
         row = QHBoxLayout()
+        row.setSpacing(2)
         self.compare_button = QPushButton(tr("Compare"))
         self.compare_button.setToolTip(tr("Overlay the selected runs' curves and list what differs"))
         self.scrub_button = QPushButton(tr("Scrub"))
@@ -192,6 +194,7 @@ class RunsPanel(QWidget):
             row.addWidget(button)
         layout.addLayout(row)
         row = QHBoxLayout()
+        row.setSpacing(2)
         self.twin_button = QPushButton(tr("Try a variation…"))
         self.twin_button.setToolTip(tr("Train the project and a copy with one change, then compare them"))
         self.sweep_button = QPushButton(tr("Sweep…"))
@@ -202,6 +205,12 @@ class RunsPanel(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
+        for button in (self.compare_button, self.scrub_button, self.delete_button, self.twin_button,
+                       self.sweep_button):
+            # Narrow buttons: the panel shares the left column, about 240 pixels wide at 1024 x 768.
+            button.setMinimumWidth(40)
+            button.setStyleSheet("padding: 3px 4px")
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.runs: list[Any] = []
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         self._selection_changed()
@@ -212,7 +221,12 @@ class RunsPanel(QWidget):
         self.tree.clear()
         for run in reversed(self.runs):  # the newest first
             key, value = run.metric()
-            result = "—" if value is None else (("acc " if key.endswith("acc") else "loss ") + run.metric_text())
+            if value is None:
+                result = "—"
+            elif key.endswith("acc"):
+                result = tr("accuracy {value}", value=run.metric_text())
+            else:
+                result = tr("loss {value}", value=run.metric_text())
             item = QTreeWidgetItem([f"{run.id}  {run.name}", result, end_name(run.end_reason), f"{run.seconds:.1f} s",
                                     run.started.replace("T", " ")[:16]])
             try:
@@ -247,6 +261,15 @@ class RunsPanel(QWidget):
         self.delete_button.setEnabled(n >= 1)
 
 
+def variation_title(variation: Variation) -> str:
+    """A suggested variation's title in the interface language (a typed change shows as written)."""
+    titles = {"activation sigmoid -> relu": tr("Activation: sigmoid → ReLU"),
+              "activation relu -> sigmoid": tr("Activation: ReLU → sigmoid"),
+              "dropout off": tr("Dropout off"), "dropout on (0.5)": tr("Dropout on (0.5)"),
+              "learning rate x10": tr("Learning rate × 10"), "learning rate /10": tr("Learning rate ÷ 10")}
+    return titles.get(variation.title, variation.title)
+
+
 class VariationDialog(QDialog):
     """Choose the one change of a twin run: a suggestion, or any setting or block parameter."""
 
@@ -261,12 +284,8 @@ class VariationDialog(QDialog):
         intro.setWordWrap(True)
         form.addRow(intro)
         self.choice = QComboBox()
-        titles = {"activation sigmoid -> relu": tr("Activation: sigmoid → ReLU"),
-                  "activation relu -> sigmoid": tr("Activation: ReLU → sigmoid"),
-                  "dropout off": tr("Dropout off"), "dropout on (0.5)": tr("Dropout on (0.5)"),
-                  "learning rate x10": tr("Learning rate × 10"), "learning rate /10": tr("Learning rate ÷ 10")}
         for v in self.suggestions:
-            self.choice.addItem(f"{titles.get(v.title, v.title)}  ({describe(v.changes)})", v)
+            self.choice.addItem(f"{variation_title(v)}  ({describe(v.changes)})", v)
         self.choice.addItem(tr("Another change…"), None)
         form.addRow(tr("Change:"), self.choice)
         self.key = QLineEdit()
@@ -341,21 +360,19 @@ class RunsController(QObject):
         from nnstudio.ui.scrub_panel import ScrubPanel  # noqa: PLC0415
         w = self.window
         self.scrub = ScrubPanel(self)
-        self.docks["runs"] = w.add_dock(self.panel, tr("Runs"), Area.RightDockWidgetArea, "runs")
+        self.docks["runs"] = w.add_dock(self.panel, tr("Runs"), Area.LeftDockWidgetArea, "runs", scroll=True)
         self.docks["compare"] = w.add_dock(self.compare_view, tr("Comparison"), Area.BottomDockWidgetArea, "compare")
-        self.docks["scrub"] = w.add_dock(self.scrub, tr("Scrub through a run"), Area.BottomDockWidgetArea, "scrub")
-        training_dock = self.training.docks.get("training")
-        if training_dock is not None:
-            w.tabifyDockWidget(training_dock, self.docks["runs"])
-            training_dock.raise_()
-        curves = self.training.docks.get("curves")
-        feature_maps = self.training.docks.get("feature_maps")
-        if curves is not None:
-            w.tabifyDockWidget(curves, self.docks["compare"])
-            curves.raise_()
-        if feature_maps is not None:
-            w.tabifyDockWidget(feature_maps, self.docks["scrub"])
-            feature_maps.raise_()
+        self.docks["scrub"] = w.add_dock(self.scrub, tr("Scrub through a run"), Area.RightDockWidgetArea, "scrub")
+        palette = getattr(w, "docks", {}).get("palette")
+        if palette is not None:  # the left column is the tallest at 1024 x 768: room for the list
+            w.tabifyDockWidget(palette, self.docks["runs"])
+            palette.raise_()
+        # Beside the panels they drive, in groups with few tabs (every tab widens the window's minimum).
+        for behind, front in (("compare", "feature_maps"), ("scrub", "training")):
+            dock = self.training.docks.get(front)
+            if dock is not None:
+                w.tabifyDockWidget(dock, self.docks[behind])
+                dock.raise_()
         p = self.panel
         p.compare_button.clicked.connect(self.compare_selected)
         p.delete_button.clicked.connect(self.delete_selected)
@@ -542,7 +559,7 @@ class RunsController(QObject):
             variation = dialog.variation
         tag = f"twin-{len(self.panel.runs) + 1}"
         trials = [({}, tr("as it is"), {"twin": tag, "role": "original"}),
-                  (dict(variation.changes), describe(variation.changes),
+                  (dict(variation.changes), variation_title(variation),
                    {"twin": tag, "role": "variation", "changes": variation.changes})]
         return self.run_trials(project, trials, compare=True)
 

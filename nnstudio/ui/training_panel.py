@@ -107,9 +107,15 @@ class TrainingPanel(QWidget):
         self.clip_norm.setSpecialValueText(tr("Off"))
         self.clip_norm.setToolTip(tr("Scale the gradients down whenever their overall size (norm) is above this "
                                      "value; a guard against exploding gradients"))
+        self.l1, self.l2 = self._penalty_box(), self._penalty_box()
+        self.l1.setToolTip(tr("L1 penalty rate: adds rate × Σ|w| over every Dense and Conv2D weight to the "
+                              "training loss, which drives useless weights to exactly zero"))
+        self.l2.setToolTip(tr("L2 penalty rate: adds rate × Σw² over every Dense and Conv2D weight to the "
+                              "training loss, which keeps weights small"))
         for label, widget in ((tr("Loss"), self.loss), (tr("Optimizer"), self.optimizer),
                               (tr("Learning rate"), self.learning_rate), (tr("Batch size"), self.batch_size),
                               (tr("Epochs"), self.epochs), (tr("Schedule"), self.schedule),
+                              (tr("L1 regularisation"), self.l1), (tr("L2 regularisation"), self.l2),
                               (tr("Gradient clipping"), self.clip_norm),
                               (tr("Augmentation"), self.augment), (tr("Validation split"), self.validation_split),
                               (tr("Backend"), self.backend), (tr("Seed"), self.seed)):
@@ -142,6 +148,16 @@ class TrainingPanel(QWidget):
             box.addItem(text, key)
         return box
 
+    @staticmethod
+    def _penalty_box() -> QDoubleSpinBox:
+        box = QDoubleSpinBox()  # 0 shows "Off"
+        box.setRange(0.0, 10.0)
+        box.setDecimals(4)
+        box.setSingleStep(0.001)
+        box.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+        box.setSpecialValueText(tr("Off"))
+        return box
+
     def _fill_datasets(self) -> None:
         for name, description in dataset_choices():
             self.dataset.addItem(name, name)
@@ -158,6 +174,8 @@ class TrainingPanel(QWidget):
         self.validation_split.valueChanged.connect(lambda v: self._edited("validation_split", round(float(v), 4)))
         self.seed.valueChanged.connect(lambda v: self._edited("seed", int(v)))
         self.clip_norm.valueChanged.connect(lambda v: self._edited("clip_norm", float(v) if v > 0 else None))
+        self.l1.valueChanged.connect(lambda v: self._edited("l1", float(v)))
+        self.l2.valueChanged.connect(lambda v: self._edited("l2", float(v)))
         self.augment.toggled.connect(lambda v: self._edited("augment", bool(v)))
 
     def _edited(self, key: str, value: Any) -> None:
@@ -202,6 +220,9 @@ class TrainingPanel(QWidget):
             self.seed.setValue(int(merged["seed"]))
             self.augment.setChecked(bool(merged["augment"]))
             self.clip_norm.setValue(float(merged.get("clip_norm") or 0.0))
+            for key, box in (("l1", self.l1), ("l2", self.l2)):
+                value = merged.get(key) or 0.0
+                box.setValue(float(value) if isinstance(value, (int, float)) else 0.0)
         finally:
             self._loading = False
 
@@ -213,7 +234,8 @@ class TrainingPanel(QWidget):
                 "schedule": self.schedule.currentData(), "augment": bool(self.augment.isChecked()),
                 "validation_split": round(float(self.validation_split.value()), 4),
                 "backend": self.backend.currentData(), "seed": int(self.seed.value()),
-                "clip_norm": float(self.clip_norm.value()) or None}
+                "clip_norm": float(self.clip_norm.value()) or None,
+                "l1": float(self.l1.value()), "l2": float(self.l2.value())}
 
     # -- run state and progress ------------------------------------------------------------------------------
     def set_state(self, state: str) -> None:
@@ -223,7 +245,7 @@ class TrainingPanel(QWidget):
         self.evaluate_button.setEnabled(not running)
         for widget in (self.dataset, self.open_data, self.loss, self.optimizer, self.learning_rate, self.batch_size,
                        self.epochs, self.schedule, self.augment, self.validation_split, self.backend, self.seed,
-                       self.clip_norm):
+                       self.clip_norm, self.l1, self.l2):
             widget.setEnabled(not running)
 
     def show_status(self, text: str, error: bool = False) -> None:

@@ -174,9 +174,13 @@ def test_comparing_runs_names_what_differs(tmp_path: Path) -> None:
     diffs = {d.key: d.values for d in differences(runs)}
     assert diffs == {"learning_rate": [0.01, 0.01, 0.1], "a1.function": ["sigmoid", "relu", "sigmoid"]}
     labels = legend_labels(runs)
-    assert labels[1] == "relu: learning_rate=0.01, a1.function=relu"
-    assert labels[2] == "learning_rate=0.1: learning_rate=0.1, a1.function=sigmoid"
-    assert legend_labels(runs[:1]) == ["sigmoid"]
+    assert labels[1] == "0002: learning_rate=0.01, a1.function=relu"
+    assert labels[2] == "0003: learning_rate=0.1, a1.function=sigmoid"
+    assert legend_labels(runs[:1]) == ["0001: sigmoid"]
+    # blocks changed together read as one difference
+    d = train_trial(base, {"a1.function": "relu", "h1.init": "glorot", "out.init": "glorot"}, store, 3)
+    pair = [runs[0], store.get(d.run_id)]
+    assert legend_labels(pair) == ["0001: init (×2)=he, a1.function=sigmoid", "0004: init (×2)=glorot, a1.function=relu"]
     metrics = {d.key: d.values for d in metric_rows(runs)}
     assert len(metrics["test_acc"]) == 3 and "val_loss" in metrics
     accs = [r.metrics["test_acc"] for r in runs]

@@ -28,7 +28,7 @@ def _chinese(text: str) -> bool:
 def test_examples_come_in_curriculum_order():
     examples = list_examples()
     chapters = [e.chapter for e in examples]
-    assert len(examples) == 15 and set(chapters) == set(CURRICULUM)
+    assert len(examples) == 16 and set(chapters) == set(CURRICULUM)
     assert chapters == sorted(chapters, key=CURRICULUM.index), "chapters out of curriculum order"
     names = [e.path.stem for e in examples]
     assert names.index("perceptron-and") < names.index("perceptron-xor") < names.index("mlp-xor")
@@ -50,7 +50,7 @@ def test_gallery_groups_by_chapter_with_pictures_and_opens_on_one_click(window, 
         gallery = window.start_page.gallery
         assert [h.text() for h in gallery.headings] == [c.title(lang) for c in CHAPTERS]
         assert all(_chinese(h.text()) == (lang == "zh") for h in gallery.headings)
-        assert len(gallery.tiles) == 15
+        assert len(gallery.tiles) == 16
         for tile in gallery.tiles:
             pixmap = tile.picture.pixmap()
             assert not pixmap.isNull() and pixmap.deviceIndependentSize().toSize() == PICTURE_SIZE, tile.example.name
@@ -106,4 +106,4 @@ def test_the_examples_menu_has_the_chapters_as_sections(window):
     sections = [a.text() for a in actions if a.isSeparator()]
     assert sections == [c.title("en") for c in CHAPTERS]
     entries = [a.text() for a in actions if not a.isSeparator()]
-    assert len(entries) == 15 and entries[0] == "Linear regression" and entries[-1] == "Overfitting and dropout"
+    assert len(entries) == 16 and entries[0] == "Linear regression" and entries[-1] == "Overfitting and dropout"

@@ -70,7 +70,7 @@ def test_app_runs_are_kept_listed_compared_and_deleted(win, qtbot, tmp_path):
     panel = runs.panel
     assert panel.tree.topLevelItemCount() == 1 and "Kept as run 0001" in panel.status.text()
     item = panel.tree.topLevelItem(0)
-    assert item.text(0).startswith("0001") and item.text(1).startswith("acc ") and not item.icon(0).isNull()
+    assert item.text(0).startswith("0001") and item.text(1).startswith("accuracy ") and not item.icon(0).isNull()
     stored = RunStore(tmp_path / "toy.runs").get("0001")
     assert stored.meta["steps_per_epoch"] * 2 == len(stored.curves()["loss"])
     assert set(stored.gradients()) >= {"d1", "d2"}  # kept even though nobody asked the panel for them
@@ -84,8 +84,9 @@ def test_app_runs_are_kept_listed_compared_and_deleted(win, qtbot, tmp_path):
     curves = win.training.dashboard.curves
     assert runs.overlay.active and len(runs.overlay.items) >= 4
     assert not curves.items["loss_ema"].isVisible()
-    labels = [label for _sample, label in ((s, l.text) for s, l in curves.loss_plot.legend.items)]
-    assert labels == ["Run 1: learning_rate=0.05", "Run 2: learning_rate=0.5"]
+    labels = [label.text for _sample, label in runs.overlay.legend.items]
+    assert labels == ["0001: learning_rate=0.05", "0002: learning_rate=0.5"]
+    assert not curves.loss_plot.legend.isVisible()
     table = runs.compare_view.table
     rows = [table.verticalHeaderItem(r).text() for r in range(table.rowCount())]
     assert rows[0] == "learning_rate" and "test accuracy" in rows and "end" in rows
@@ -94,6 +95,7 @@ def test_app_runs_are_kept_listed_compared_and_deleted(win, qtbot, tmp_path):
     assert table.horizontalHeaderItem(best).text().startswith("★")
     runs.compare_view.back_button.click()
     assert not runs.overlay.active and curves.items["loss_ema"].isVisible()
+    assert curves.loss_plot.legend.isVisible() and runs.overlay.legend is None
     assert [label.text for _s, label in curves.loss_plot.legend.items][0] == "batch"
     panel.select(["0001"])
     runs.delete_selected(confirm=False)
