@@ -24,6 +24,7 @@ from nnstudio.engine.model import Model
 from nnstudio.errors import UserError
 from nnstudio.predictor import DEFAULT_MODEL_TITLE, DigitPredictor, Prediction, default_predictor
 from nnstudio.ui.canvas import DrawingCanvas, MAX_STROKE_WIDTH, MIN_STROKE_WIDTH
+from nnstudio.ui.explain_view import ExplanationView
 from nnstudio.ui.i18n import tr
 
 PREDICT_INTERVAL_MS = 33  # at most ~30 predictions a second
@@ -155,6 +156,8 @@ class DigitPanel(QWidget):
         self._source: Model | None = None  # the project model the predictor copies, for live updates
         self._input: np.ndarray | None = None
         self._prediction: Prediction | None = None
+        self._gray: np.ndarray | None = None  # the canvas as last predicted
+        self.verdict: Any = None  # the digit_doubt Verdict of the current drawing
         self._last_run = 0.0
         self._label_chosen = False
         self.prediction_count = 0
@@ -216,18 +219,21 @@ class DigitPanel(QWidget):
         self.top_label.setMinimumWidth(90)
         self.confidence_label = QLabel(tr("Draw a digit"))
         self.confidence_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.confidence_label.setWordWrap(True)  # "Not sure: ..." wraps instead of widening the card
         self.confidence_label.setStyleSheet("color: #AEB6C4;")
         self.preview = InputPreview()
         preview_caption = QLabel(tr("What the network sees (28x28)"))
         preview_caption.setStyleSheet("color: #8A93A3;")
         preview_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.bars = ProbabilityBars()
+        self.explanation = ExplanationView()
 
         head = QGridLayout()
         head.addWidget(self.top_label, 0, 0)
         head.addWidget(self.confidence_label, 1, 0)
         head.addWidget(self.preview, 0, 1, Qt.AlignmentFlag.AlignRight)
         head.addWidget(preview_caption, 1, 1, Qt.AlignmentFlag.AlignRight)
+        head.addWidget(self.explanation, 0, 2, 3, 1, Qt.AlignmentFlag.AlignTop)
         head.setColumnStretch(0, 1)
 
         card, right = titled_card("digitCard", tr("Prediction"))
@@ -279,6 +285,7 @@ class DigitPanel(QWidget):
         elif isinstance(model_or_predictor, Model):
             if model_or_predictor is self._source and self._predictor is not None:
                 self._predictor.update_weights(model_or_predictor)
+                self.explanation.weights_changed()
                 self.update_prediction()
             else:
                 self._use(DigitPredictor(model_or_predictor, class_names, name=name or tr("the open project")),
@@ -292,11 +299,13 @@ class DigitPanel(QWidget):
         if self._predictor is None:
             return
         self._predictor.update_weights(state)
+        self.explanation.weights_changed()
         self.update_prediction()
 
     def _use(self, predictor: DigitPredictor, source: Model | None) -> None:
         self._predictor = predictor
         self._source = source
+        self.explanation.set_model(predictor.model)
         name = predictor.name or tr("the open project")
         if name == DEFAULT_MODEL_TITLE:
             name = tr("LeNet digits (built in)")
@@ -318,7 +327,8 @@ class DigitPanel(QWidget):
         self._last_run = started
         if self._predictor is None:
             return
-        result = self._predictor.predict_drawing(self.canvas.to_uint8())
+        self._gray = self.canvas.to_uint8()
+        result = self._predictor.predict_drawing(self._gray)
         predicted = time.perf_counter()
         if result is None:
             self._show(None, None)
@@ -334,11 +344,15 @@ class DigitPanel(QWidget):
             self.top_label.setText("–")
             self.confidence_label.setText(tr("Draw a digit"))
             self.preview.set_image(None)
+            self.verdict = None
+            self.explanation.show_for(None, None)
         else:
             self.bars.set_values(prediction.probabilities, prediction.class_names)
-            self.top_label.setText(prediction.top_name)
-            self.confidence_label.setText(tr("{percent} sure", percent=format_percent(prediction.confidence)))
+            self.verdict = self.explanation.judge(self._gray, image28, prediction.probabilities)
+            self.top_label.setText(prediction.top_name if self.verdict.sure else "?")
+            self.confidence_label.setText(self._confidence_text(prediction))
             self.preview.set_image(image28)
+            self.explanation.show_for(image28, prediction.top, prediction.top_name)
             if not self._label_chosen and prediction.top < self.label_combo.count():
                 self.label_combo.setCurrentIndex(prediction.top)  # a good guess for "Add to my digits"
         if image28 is None:
@@ -346,6 +360,18 @@ class DigitPanel(QWidget):
         self.add_button.setEnabled(image28 is not None)
         self.input_changed.emit(image28 if image28 is not None else np.zeros((28, 28), np.float32))
         self.prediction_changed.emit(prediction)
+
+    def _confidence_text(self, prediction: Prediction) -> str:
+        """"97% sure", or why the page is not sure (the bars still show what the network says)."""
+        reason = "" if self.verdict is None or self.verdict.sure else self.verdict.reason
+        if reason == "too_small":
+            return tr("Not sure: too small to read")
+        if reason == "unlike_digits":
+            return tr("Not sure: this does not look like a digit ({percent} {digit})",
+                      percent=format_percent(prediction.confidence), digit=prediction.top_name)
+        if reason:
+            return tr("Not sure: {percent} at most", percent=format_percent(prediction.confidence))
+        return tr("{percent} sure", percent=format_percent(prediction.confidence))
 
     @property
     def current_input(self) -> np.ndarray | None:

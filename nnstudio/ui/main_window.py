@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         from nnstudio.ui.interop_actions import install_interop
         from nnstudio.ui.runs_dock import install_runs
         from nnstudio.ui.lesson_card import install_lessons
+        from nnstudio.ui.profile_dock import install_profile
         from nnstudio.ui.teaching_controller import install_teaching
         from nnstudio.ui.training_controller import install_training
 
@@ -169,6 +170,7 @@ class MainWindow(QMainWindow):
         install_downloads(self)
         self.runs = install_runs(self, self.training)  # after training: it keeps each run in the history
         install_lessons(self)  # after training: the lesson's check listens to the runs
+        self.profile = install_profile(self)  # View > Layer costs: badges on the cards and a table
         self.start_page.download_requested.connect(self.downloads.start)  # a gallery tile's Download button
         self.downloads.done.connect(self.start_page.refresh_after_download)
         self.digit_panel = DigitPanel()
@@ -844,6 +846,8 @@ class MainWindow(QMainWindow):
             training.window_closing()
         if getattr(self, "runs", None) is not None:
             self.runs.window_closing()  # stops a twin run or sweep; an unsaved project's runs go with it
+        if getattr(self, "profile", None) is not None:
+            self.profile.window_closing()  # a layer timing still running ends first
         self.save_layout()
         self.autosaver.release()  # a clean exit: this window's autosave and lock go
         self.scene.detach()

@@ -29,6 +29,9 @@ WARNING_COLOUR = QColor("#E9B949")
 TEXT_COLOUR = QColor("#E8EAF0")
 MUTED_COLOUR = QColor("#9AA3B2")
 PORT_FILL = QColor("#1B1E25")
+BADGE_HEIGHT = 18.0  # the cost badge under the card (View > Layer costs)
+BADGE_FILL = QColor("#1F2F4D")
+BADGE_LARGEST = QColor("#B8860B")
 
 
 def format_shape(shape: Any) -> str:
@@ -104,6 +107,8 @@ class NodeItem(QGraphicsItem):
         self.problem = ""
         self.severity = ""
         self.description = ""  # tooltip when the node has no problem
+        self.cost_text = ""  # the cost badge under the card; empty: no badge
+        self.cost_largest = False
         self.output_port = PortItem(self, "out", 0)
         self.input_ports: list[PortItem] = []
         self._height = HEADER_HEIGHT + BODY_HEIGHT
@@ -153,6 +158,15 @@ class NodeItem(QGraphicsItem):
         if changed:
             self.update()
 
+    def set_cost(self, text: str, largest: bool = False) -> None:
+        """The cost badge under the card ("1.28M MACs · 75%"); an empty text removes it."""
+        if (text, largest) == (self.cost_text, self.cost_largest):
+            return
+        if bool(text) != bool(self.cost_text):
+            self.prepareGeometryChange()
+        self.cost_text, self.cost_largest = text, largest
+        self.update()
+
     def set_problem(self, text: str, severity: str = "error") -> None:
         if (text, severity if text else "") == (self.problem, self.severity):
             return
@@ -166,7 +180,8 @@ class NodeItem(QGraphicsItem):
 
     # -- geometry and painting ------------------------------------------------------------------------
     def boundingRect(self) -> QRectF:  # noqa: N802
-        return QRectF(-3, -3, NODE_WIDTH + 6, self._height + 6)
+        badge = BADGE_HEIGHT + 4 if self.cost_text else 0.0
+        return QRectF(-3, -3, NODE_WIDTH + 6, self._height + 6 + badge)
 
     def card_rect(self) -> QRectF:
         return QRectF(0, 0, NODE_WIDTH, self._height)
@@ -231,6 +246,18 @@ class NodeItem(QGraphicsItem):
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.params_text)
         painter.drawText(QRectF(body.left(), body.top() + body.height() / 2, body.width(), body.height() / 2),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, self.node_id)
+        if self.cost_text:
+            self._paint_cost(painter, body_font)
+
+    def _paint_cost(self, painter: QPainter, font: QFont) -> None:
+        badge = QRectF(10, self._height + 4, NODE_WIDTH - 20, BADGE_HEIGHT)
+        painter.setPen(QPen(BADGE_LARGEST, 1.4) if self.cost_largest else Qt.PenStyle.NoPen)
+        painter.setBrush(BADGE_LARGEST.darker(220) if self.cost_largest else BADGE_FILL)
+        painter.drawRoundedRect(badge, BADGE_HEIGHT / 2, BADGE_HEIGHT / 2)
+        painter.setFont(font)
+        painter.setPen(QColor("#FFE9A8") if self.cost_largest else TEXT_COLOUR)
+        text = QFontMetricsF(font).elidedText(self.cost_text, Qt.TextElideMode.ElideRight, badge.width() - 12)
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
     # -- movement -----------------------------------------------------------------------------------
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:  # noqa: N802

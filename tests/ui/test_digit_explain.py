@@ -1,0 +1,77 @@
+"""The drawing page explains itself: a live map of what made it say the digit, and "not sure" for non-digits."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from nnstudio.predictor import DigitPredictor, default_predictor  # noqa: E402
+from nnstudio.ui.digit_panel import DigitPanel  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def user_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def panel(qtbot) -> DigitPanel:
+    widget = DigitPanel(DigitPredictor(default_predictor().model, name="shipped"))
+    qtbot.addWidget(widget)
+    widget.show()
+    return widget
+
+
+SEVEN = [(70, 60), (210, 60), (120, 240)]
+
+
+def test_a_drawn_seven_is_read_and_explained(panel) -> None:
+    panel.canvas.add_stroke(SEVEN)
+    panel.update_prediction()
+    assert panel.current_prediction.top == 7
+    assert panel.verdict.sure
+    assert panel.top_label.text() == "7"
+    assert panel.confidence_label.text().endswith("sure") and "Not" not in panel.confidence_label.text()
+    view = panel.explanation
+    assert view.map.has_map and view.caption.text() == "What made it say 7"
+    assert view.method == "gradcam"  # the shipped LeNet has a Conv2D
+    view.method_combo.setCurrentIndex(1)
+    assert view.method == "saliency" and view.map.has_map
+
+
+def test_a_scribble_and_a_dot_are_not_sure_and_clearing_empties_the_map(panel) -> None:
+    panel.canvas.add_stroke([(30, 40), (250, 220), (40, 230), (230, 30), (140, 250), (60, 120)])
+    panel.update_prediction()
+    assert not panel.verdict.sure
+    assert panel.top_label.text() == "?"
+    assert panel.confidence_label.text().startswith("Not sure: this does not look like a digit")
+    assert panel.bars.values is not None  # the network's answer is still shown
+    panel.canvas.clear()
+    panel.canvas.add_stroke([(140, 140), (146, 146)])
+    panel.update_prediction()
+    assert panel.confidence_label.text() == "Not sure: too small to read"
+    panel.canvas.clear()
+    panel.update_prediction()
+    assert panel.verdict is None and not panel.explanation.map.has_map
+    assert panel.confidence_label.text() == "Draw a digit"
+
+
+def test_a_network_without_convolutions_gets_saliency(panel) -> None:
+    from nnstudio.graph.compile import compile_graph
+    from nnstudio.graph.document import Graph
+
+    g = Graph()
+    g.add_node("Input", {"shape": [784]}, node_id="input")
+    g.add_node("Dense", {"units": 10}, node_id="dense")
+    g.add_node("Activation", {"function": "softmax"}, node_id="softmax")
+    g.connect("input", "dense")
+    g.connect("dense", "softmax")
+    panel.set_model(compile_graph(g, "numpy", seed=0), name="mlp")
+    assert panel.explanation.method == "saliency"
+    panel.canvas.add_stroke(SEVEN)
+    panel.update_prediction()
+    assert panel.explanation.map.has_map
+    assert np.isfinite(panel.bars.values).all()
