@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         from nnstudio.ui.interop_actions import install_interop
         from nnstudio.ui.runs_dock import install_runs
         from nnstudio.ui.lesson_card import install_lessons
+        from nnstudio.ui.presentation import install_presentation
         from nnstudio.ui.profile_dock import install_profile
         from nnstudio.ui.teaching_controller import install_teaching
         from nnstudio.ui.training_controller import install_training
@@ -189,6 +190,7 @@ class MainWindow(QMainWindow):
         self.training.run_starting.connect(self._run_starting)
         self._canvas_follows = False  # whether the canvas reads with the open project's network
         self._live_tried = False
+        install_presentation(self)  # last: the remembered interface scale reaches every panel made above
 
     def _follow_project_model(self, weights: Any = None) -> None:
         """The canvas reads with the open project's network when it is a trained classifier of 28 x 28

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBo
                                QVBoxLayout, QWidget)
 
 from nnstudio.ui.i18n import LANGUAGES, current_language, set_language, system_language, tr
+from nnstudio.ui.presentation import SCALES, apply_ui_scale, current_scale, store_scale, stored_scale
 from nnstudio.ui.settings import make_settings
 
 LANGUAGE_KEY = "ui/language"
@@ -138,6 +139,11 @@ class PreferencesDialog(QDialog):
         self.note.setObjectName("preferencesNote")
         form = QFormLayout()
         form.addRow(self.language_label, self.language)
+        # Presentation mode: the interface scale (fonts, editor nodes, plot text), applied on OK.
+        self.scale = QComboBox()
+        self.scale.setObjectName("scaleCombo")
+        self.scale_label = QLabel()
+        form.addRow(self.scale_label, self.scale)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -148,6 +154,7 @@ class PreferencesDialog(QDialog):
         self.retranslate()
         choice = stored_language(self.settings)
         self.language.setCurrentIndex(max(0, self.language.findData(choice)))
+        self.scale.setCurrentIndex(max(0, self.scale.findData(stored_scale(self.settings))))
         self.resize(460, 160)
 
     def retranslate(self) -> None:
@@ -162,6 +169,13 @@ class PreferencesDialog(QDialog):
         if current is not None:
             self.language.setCurrentIndex(max(0, self.language.findData(current)))
         self.note.setText(tr("Menus and panels switch language when NN Studio starts again."))
+        self.scale_label.setText(tr("Interface size (presentation):"))
+        scale = self.scale.currentData()
+        self.scale.clear()
+        for percent in SCALES:
+            self.scale.addItem(tr("{percent}%", percent=percent), percent)
+        if scale is not None:
+            self.scale.setCurrentIndex(max(0, self.scale.findData(scale)))
 
     def chosen(self) -> str:
         return str(self.language.currentData() or SYSTEM)
@@ -174,6 +188,10 @@ class PreferencesDialog(QDialog):
             set_language(after)  # texts created from now on (dialogs, cards) use it at once
             apply_interface_language(after)
             self.language_changed.emit(after)
+        scale = int(self.scale.currentData() or 100)
+        if scale != stored_scale(self.settings) or scale != current_scale():
+            store_scale(scale, self.settings)
+            apply_ui_scale(scale, self.parent())  # at once: fonts, the editor's nodes and the plots' text
         super().accept()
 
 

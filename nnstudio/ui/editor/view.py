@@ -31,6 +31,7 @@ class EditorView(QGraphicsView):
 
     def __init__(self, scene: EditorScene, parent: Any = None) -> None:
         super().__init__(scene, parent)
+        self.ui_scale = 1.0  # presentation mode (ui/presentation.py): "Actual size" and the fit limits grow with it
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
@@ -86,7 +87,7 @@ class EditorView(QGraphicsView):
         self.zoom_changed.emit(self.zoom())
 
     def reset_zoom(self) -> None:
-        self.zoom_by(1.0 / self.zoom())
+        self.zoom_by(self.ui_scale / self.zoom())
 
     def fit_all(self) -> None:
         rect = self.editor_scene.nodes_rect()
@@ -96,11 +97,11 @@ class EditorView(QGraphicsView):
             return
         rect = rect.adjusted(-70, -50, 70, 50)  # room for wire bends and labels
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom() > 1.25:
-            self.zoom_by(1.25 / self.zoom())
-        elif self.zoom() < FIT_MIN_ZOOM:
+        if self.zoom() > 1.25 * self.ui_scale:
+            self.zoom_by(1.25 * self.ui_scale / self.zoom())
+        elif self.zoom() < FIT_MIN_ZOOM * self.ui_scale:
             # Too big to fit readably: keep the text readable and show where the network starts.
-            self.zoom_by(FIT_MIN_ZOOM / self.zoom())
+            self.zoom_by(FIT_MIN_ZOOM * self.ui_scale / self.zoom())
             visible = self.mapToScene(self.viewport().rect()).boundingRect()
             self.centerOn(rect.left() + visible.width() / 2, rect.top() + visible.height() / 2)
             self.zoom_changed.emit(self.zoom())
