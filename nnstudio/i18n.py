@@ -117,8 +117,21 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_current).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` in the current language where the same English word means different things (``context``
+    tells translators which: "node face" for the short block names on the editor's cards)."""
+    if _current == "en" or not message:
+        return message
+    return translations(_current).pgettext(context, message)
+
+
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention that extraction tools look for
     """Mark ``message`` for extraction without translating it (it is translated where it is shown)."""
+    return message
+
+
+def NP_(context: str, message: str) -> str:  # noqa: N802 - as N_, for a message with a context
+    """Mark ``message`` (in ``context``) for extraction; :func:`pgettext` translates it where it is shown."""
     return message
 
 

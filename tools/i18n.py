@@ -40,7 +40,7 @@ SOURCE = ROOT / "nnstudio"
 TRANSLATIONS = ROOT / "resources" / "translations"
 DOMAIN = "nnstudio"
 LOCALES = ("zh_CN",)
-KEYWORDS = dict(DEFAULT_KEYWORDS, tr=None)
+KEYWORDS = dict(DEFAULT_KEYWORDS, tr=None, NP_=((1, "c"), 2))
 COMMENT_TAGS = ("TRANSLATORS:",)
 PROJECT = "NN Studio"
 HEADER = """\

@@ -106,6 +106,8 @@ class MainWindow(QMainWindow):
         self.restore_layout()
         from nnstudio.ui.wheel_guard import install_wheel_guard
         install_wheel_guard()
+        from nnstudio.ui.i18n.live import install_live_language
+        install_live_language(self)  # a language chosen in Preferences applies at once
         self.last_error = ""
         self._show_start_page()
         self._set_editing_enabled(False)

@@ -168,7 +168,7 @@ class PreferencesDialog(QDialog):
             self.language.addItem(name, code)
         if current is not None:
             self.language.setCurrentIndex(max(0, self.language.findData(current)))
-        self.note.setText(tr("Menus and panels switch language when NN Studio starts again."))
+        self.note.setText(tr("The whole window switches language at once when you press OK."))
         self.scale_label.setText(tr("Interface size (presentation):"))
         scale = self.scale.currentData()
         self.scale.clear()

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QLayout
 from nnstudio.errors import UserError
 from nnstudio.resources_path import resource
 from nnstudio.teaching.lessons import CHAPTER_KEYS, chapter, parse_lesson
-from nnstudio.ui.i18n import current_language, pick, tr
+from nnstudio.ui.i18n import current_language, pick, sort_key, tr
 from nnstudio.ui.icons import app_icon, icon
 from nnstudio.ui.settings import recent_projects
 
@@ -101,7 +101,8 @@ def list_examples(folder: Path | None = None) -> list[ExampleInfo]:
         dataset = str(training.get("dataset") or "")
         found.append(ExampleInfo(path, name, description, key, order, dataset, _needs_download(dataset)))
     rank = {k: i for i, k in enumerate(CHAPTER_KEYS)}
-    return sorted(found, key=lambda e: (rank.get(e.chapter, len(rank)), e.order, e.name.lower()))
+    by_name = sort_key()  # pinyin order in Chinese
+    return sorted(found, key=lambda e: (rank.get(e.chapter, len(rank)), e.order, by_name(e.name)))
 
 
 class FlowLayout(QLayout):

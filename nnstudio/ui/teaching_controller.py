@@ -189,7 +189,7 @@ class TeachingController(QObject):
             panel.retranslate()
         if self.models_dialog is not None:
             self.models_dialog.retranslate()
-        self._status(tr("Language changed. Menus switch when NN Studio starts again."))
+        self._status(tr("Language changed."))
 
     def help_card(self) -> HelpCard:
         """A new help card (e.g. for a dialog); the inspector can embed one the same way."""

@@ -18,7 +18,7 @@ from nnstudio.graph.catalogue import BLOCKS, GROUPS, BlockSpec, matches_search
 from nnstudio.ui.editor.context_menu import group_title
 from nnstudio.ui.editor.view import BLOCK_MIME
 from nnstudio.ui.help_card import formula_html
-from nnstudio.ui.i18n import pick, tr
+from nnstudio.ui.i18n import current_language, pick, sort_key, tr
 from nnstudio.ui.icons import block_icon, icon
 
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -95,8 +95,12 @@ class PaletteWidget(QWidget):
         self.tree.itemDoubleClicked.connect(self._activated)
 
     def _populate(self) -> None:
+        chinese = current_language() == "zh"
+        key = sort_key()
         for group in GROUPS:
             specs = [s for s in BLOCKS.values() if s.group == group]
+            if chinese:  # pinyin order; English keeps the catalogue's teaching order (Input, Dense, Conv2D...)
+                specs.sort(key=lambda s: key(s.title_zh))
             if not specs:
                 continue
             top = QTreeWidgetItem([group_title(group)])
@@ -118,6 +122,15 @@ class PaletteWidget(QWidget):
                 top.addChild(child)
                 self.block_items[spec.type] = child
             top.setExpanded(True)
+
+    def retranslate(self) -> None:
+        """Titles, tooltips and order in the current language; the search stays as typed."""
+        self.search.setPlaceholderText(tr("Search blocks…"))
+        self.tree.clear()
+        self.group_items.clear()
+        self.block_items.clear()
+        self._populate()
+        self.filter(self.search.text())
 
     def filter(self, text: str) -> None:
         """Show only blocks that match every word of ``text`` (see ``catalogue.matches_search``)."""

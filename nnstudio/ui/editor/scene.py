@@ -14,7 +14,7 @@ from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPen, QTransform, QUndoStack
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene, QGraphicsSceneMouseEvent
 
-from nnstudio.graph.catalogue import BLOCKS, short_label
+from nnstudio.graph.catalogue import BLOCKS
 from nnstudio.graph.document import Edge, Graph, GraphEvent
 from nnstudio.graph.shapes import ShapeReport, infer_shapes
 from nnstudio.training.validation import validate_project
@@ -23,7 +23,7 @@ from nnstudio.ui.editor.commands import (AddNodeCommand, ConnectCommand, DeleteC
 from nnstudio.ui.editor.edge_item import EdgeItem, wire_path
 from nnstudio.ui.editor.layout import LayoutSpacing, auto_layout
 from nnstudio.ui.editor.node_item import NODE_WIDTH, NodeItem, PortItem, format_count, format_shape
-from nnstudio.ui.i18n import pick, tr
+from nnstudio.ui.i18n import node_face, pick, tr
 
 GRAPH_MIME = "application/x-nnstudio-graph"
 GRID = 20.0
@@ -142,7 +142,7 @@ class EditorScene(QGraphicsScene):
             self._update_ports(event.edge.src)
         elif kind == "param_changed" and event.node_id in self.node_items:
             node = self.graph.nodes[event.node_id]
-            self.node_items[event.node_id].set_texts(title=short_label(node.type, node.params))
+            self.node_items[event.node_id].set_texts(title=node_face(node.type, node.params))
         elif kind == "node_moved" and event.node_id in self.node_items:
             self._place(self.node_items[event.node_id])
             return  # a move changes no shape
@@ -155,13 +155,26 @@ class EditorScene(QGraphicsScene):
         node = self.graph.nodes[node_id]
         spec = BLOCKS[node.type]
         item = NodeItem(node_id, node.type, spec.group, spec.n_inputs)
-        item.set_texts(title=short_label(node.type, node.params))
-        item.description = f"{pick(spec.title_en, spec.title_zh)}: {pick(spec.description_en, spec.description_zh)}"
-        item.setToolTip(item.description)
+        self._set_face(item)
         self.node_items[node_id] = item
         self.addItem(item)
         self._place(item)
         return item
+
+    def _set_face(self, item: NodeItem) -> None:
+        """The card's title, description and tooltip in the current language."""
+        node = self.graph.nodes[item.node_id]
+        spec = BLOCKS[node.type]
+        item.set_texts(title=node_face(node.type, node.params))
+        item.description = f"{pick(spec.title_en, spec.title_zh)}: {pick(spec.description_en, spec.description_zh)}"
+        item.setToolTip(item.description)
+
+    def retranslate(self) -> None:
+        """After a language change: every card's face, then the checks again (their messages are in the new
+        language: Problems, badges, the status bar's counts)."""
+        for item in self.node_items.values():
+            self._set_face(item)
+        self.validate_now()
 
     def _place(self, item: NodeItem) -> None:
         node = self.graph.nodes[item.node_id]
