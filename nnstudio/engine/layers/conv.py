@@ -17,6 +17,7 @@ import numpy as np
 
 from nnstudio.engine.init import check_init_name, initialize
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, positive_int
+from nnstudio.engine.layers.layout import copy_transposed
 
 
 def _pair(value: Any, field: str) -> tuple[int, int]:
@@ -81,6 +82,12 @@ class Conv2D(Layer):
         self._config = {"filters": self.filters, "kernel_size": kernel_size, "stride": stride,
                         "padding": padding, "init": self.init, "use_bias": self.use_bias}
         self._pad_buffer: Any = None
+        # Work buffers reused from step to step while the batch shape stays the same: fresh arrays this
+        # size (tens of MB for a big image) cost more in page faults than the copy that fills them.
+        self._col_buffer: Any = None
+        self._dcol_buffer: Any = None
+        self._grad_buffer: Any = None
+        self._dxpad_buffer: Any = None
         self._cols: Any = None
         self._geometry: tuple[int, ...] = ()
 
@@ -151,20 +158,32 @@ class Conv2D(Layer):
             xpad, shape=(c, kh, kw, ho, wo, n), strides=(s_c, s_h, s_w, s_h * sh, s_w * sw, s_n))
         # The one copy: columns (C*kh*kw, Ho*Wo*N).  The sample axis is innermost, so both this copy and
         # the col2im adds in backward move long contiguous runs instead of rows of Wo pixels.
-        cols = windows.reshape(c * kh * kw, ho * wo * n)
+        shape = (c * kh * kw, ho * wo * n)
+        cols = self._col_buffer
+        if cols is not None and cols.shape == shape and cols.dtype == x.dtype:
+            xp.copyto(cols.reshape(c, kh, kw, ho, wo, n), windows)
+        else:
+            cols = windows.reshape(shape)  # a fresh copy
+            if training:  # evaluation at another batch size (a big one) does not keep its columns
+                self._col_buffer = cols
         self._cols = cols
         self._geometry = (n, c, h, w, ho, wo, top, left)
         out = self.params["W"].reshape(self.filters, -1) @ cols  # (F, Ho*Wo*N)
         if self.use_bias:
             out += self.params["b"][:, None]
-        return xp.ascontiguousarray(out.reshape(self.filters, ho, wo, n).transpose(3, 0, 1, 2))
+        # Back to NCHW: (F*Ho*Wo, N) -> (N, F*Ho*Wo), copied in cache-sized tiles when it is big.
+        result = xp.empty((n, self.filters, ho, wo), dtype=out.dtype)
+        copy_transposed(out.reshape(-1, n), result.reshape(n, -1))
+        return result
 
     def backward(self, grad_out: Any) -> Any:
         xp = self.xp
         n, c, h, w, ho, wo, top, left = self._geometry
         (kh, kw), (sh, sw) = self.kernel, self.strides
         f = self.filters
-        g = xp.ascontiguousarray(grad_out.transpose(1, 2, 3, 0)).reshape(f, ho * wo * n)
+        g = copy_transposed(grad_out.reshape(n, -1),
+                            self._buffer("_grad_buffer", (f * ho * wo, n), grad_out.dtype))
+        g = g.reshape(f, ho * wo * n)
         chunks = _chunk_count(ho * wo * n)
         if chunks == 1:
             xp.matmul(g, self._cols.T, out=self.grads["W"].reshape(f, -1))
@@ -179,14 +198,33 @@ class Conv2D(Layer):
             g.sum(axis=1, out=self.grads["b"])
         if not self.needs_input_grad:
             return None
-        dcols = (self.params["W"].reshape(f, -1).T @ g).reshape(c, kh, kw, ho, wo, n)
+        dcols = self._buffer("_dcol_buffer", (c * kh * kw, ho * wo * n), grad_out.dtype)
+        xp.matmul(self.params["W"].reshape(f, -1).T, g, out=dcols)
+        dcols = dcols.reshape(c, kh, kw, ho, wo, n)
         rows_used = (ho - 1) * sh + kh
         cols_used = (wo - 1) * sw + kw
-        dxpad = xp.zeros((c, max(rows_used, top + h), max(cols_used, left + w), n), dtype=grad_out.dtype)
+        dxpad = self._buffer("_dxpad_buffer", (c, max(rows_used, top + h), max(cols_used, left + w), n),
+                             grad_out.dtype)
+        dxpad.fill(0)
         for i in range(kh):
             for j in range(kw):
                 dxpad[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :] += dcols[:, i, j]
-        return xp.ascontiguousarray(dxpad[:, top:top + h, left:left + w, :].transpose(3, 0, 1, 2))
+        inner = dxpad[:, top:top + h, left:left + w, :]
+        dx = xp.empty((n, c, h, w), dtype=grad_out.dtype)
+        if c > 1 and inner.size >= 1 << 18:
+            for ci in range(c):  # one channel at a time: each copy's source and target fit in the cache
+                dx[:, ci] = inner[ci].transpose(2, 0, 1)
+        else:
+            dx[...] = inner.transpose(3, 0, 1, 2)
+        return dx
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
+        """The work buffer ``name`` (an attribute), made anew only when the shape or dtype changes."""
+        buf = getattr(self, name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self.xp.empty(shape, dtype=dtype)
+            setattr(self, name, buf)
+        return buf
 
     def config(self) -> dict[str, Any]:
         return dict(self._config)
