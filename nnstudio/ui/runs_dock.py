@@ -362,7 +362,8 @@ class RunsController(QObject):
         self.scrub = ScrubPanel(self)
         self.docks["runs"] = w.add_dock(self.panel, tr("Runs"), Area.LeftDockWidgetArea, "runs", scroll=True)
         self.docks["compare"] = w.add_dock(self.compare_view, tr("Comparison"), Area.BottomDockWidgetArea, "compare")
-        self.docks["scrub"] = w.add_dock(self.scrub, tr("Scrub through a run"), Area.RightDockWidgetArea, "scrub")
+        self.docks["scrub"] = w.add_dock(self.scrub, tr("Scrub through a run"), Area.RightDockWidgetArea, "scrub",
+                                         scroll=True)
         palette = getattr(w, "docks", {}).get("palette")
         if palette is not None:  # the left column is the tallest at 1024 x 768: room for the list
             w.tabifyDockWidget(palette, self.docks["runs"])

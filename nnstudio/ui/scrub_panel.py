@@ -40,14 +40,14 @@ class ScrubPanel(QWidget):
         self.slider.setEnabled(False)
         self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
         layout.addWidget(self.slider)
-        self.position = QLabel("")
-        layout.addWidget(self.position)
         row = QHBoxLayout()
+        self.position = QLabel("")
+        self.position.setWordWrap(True)
+        row.addWidget(self.position, 1)
         self.continue_button = QPushButton(tr("Continue from here"))
         self.continue_button.setToolTip(tr("Train the project on from these weights, as a new run"))
         self.continue_button.setEnabled(False)
         row.addWidget(self.continue_button)
-        row.addStretch(1)
         layout.addLayout(row)
         layout.addStretch(1)
         self.marker: Any = None  # a vertical line on the loss plot at the snapshot's step
@@ -129,7 +129,12 @@ class ScrubPanel(QWidget):
         if found.histograms is not None:
             self.dashboard.histograms.set_histograms(found.histograms)
         if found.boundary is not None:
-            self.dashboard.boundary.set_boundary(found.boundary)
+            boundary = self.dashboard.boundary
+            boundary.set_boundary(found.boundary)
+            if hasattr(boundary, "_show_epoch"):  # its "Epoch e / n" label tells the moment shown
+                boundary.epochs = int(self.scrubber.run.meta.get("epochs") or 0)
+                boundary.epoch = int(snapshot.epoch)
+                boundary._show_epoch()
         from nnstudio.ui.worker import WeightsSnapshot  # noqa: PLC0415
         self.training.live_weights.emit(WeightsSnapshot(snapshot.epoch, found.weights))  # the drawing canvas
         self._remove_marker()

@@ -151,6 +151,8 @@ class SweepDialog(QDialog):
                 item = self.table.item(r, c)
                 if item is not None:
                     item.setFont(plain)
+            if self.table.item(r, 0) is not None:
+                self.table.item(r, 0).setText(str(r))
         if best is None:
             return
         row = self.results[best].trial
@@ -169,6 +171,7 @@ class SweepDialog(QDialog):
         self.stop_button.setEnabled(False)
         self.compare_button.setEnabled(len([r for r in self.results if r.run_id]) >= 2)
         self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setStretchLastSection(True)
 
     def compare(self) -> None:
         ids = [r.run_id for r in self.results if r.run_id]
