@@ -115,3 +115,18 @@ def test_a_project_without_a_lesson_shows_the_invitation_and_the_language_follow
         set_language("en")
         window.lessons.retranslate()
     assert "Vanishing gradients" in card.title.text()
+
+
+def test_the_card_follows_a_language_change_at_once(window, qtbot):
+    """Preferences switches the language live: the card and its dock title follow without a restart."""
+    from nnstudio.ui.i18n import set_language
+    assert window.open_example(resource("examples", "mnist-cnn.json"))
+    card = window.lessons.card
+    assert not _chinese(card.goal.text())
+    set_language("zh")
+    try:
+        assert _chinese(card.goal.text()) and _chinese(card.check.text())
+        assert _chinese(window.lessons.dock.windowTitle())
+    finally:
+        set_language("en")
+    assert not _chinese(card.goal.text()) and window.lessons.dock.windowTitle() == "Lesson"
