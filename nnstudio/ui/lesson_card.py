@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 from shiboken6 import isValid
 
-from nnstudio.teaching.lessons import GoalResult, Lesson, RunOutcome, check_goal, chapter, lesson_of
+from nnstudio.teaching.lessons import HINT_NAMES, GoalResult, Lesson, RunOutcome, check_goal, chapter, lesson_of
 from nnstudio.ui import i18n
 from nnstudio.ui.i18n import current_language, pick, tr
 
@@ -120,8 +120,10 @@ class LessonCard(QWidget):
     def _measured(measured: str) -> str:
         """The judge's words in the interface language (it reports ``hints: a, b`` and ``reason: message``)."""
         if measured.startswith("hints: "):
-            kinds = measured[len("hints: "):]
-            return tr("hints: {kinds}", kinds=kinds if kinds != "none" else tr("none"))
+            kinds = [k.strip() for k in measured[len("hints: "):].split(",") if k.strip() not in ("", "none")]
+            zh = current_language() == "zh"
+            names = [HINT_NAMES[k][1 if zh else 0] if k in HINT_NAMES else k for k in kinds]
+            return tr("hints: {kinds}", kinds=("、" if zh else ", ").join(names) if names else tr("none"))
         return measured
 
 

@@ -89,6 +89,7 @@ def test_a_hint_goal_turns_green_when_the_hint_appears(window, qtbot):
     controller.hint_received(type("Hint", (), {"kind": "vanishing_gradients"})())
     assert controller.card.state == MET
     assert "vanishing gradients" in controller.card.check.text()
+    assert "Last run: hints: dead ReLUs, vanishing gradients" in controller.card.check.text()  # names, not ids
 
 
 def test_the_nan_goal_is_met_by_a_nan_stop(window, qtbot):
