@@ -8,8 +8,8 @@ panel can use one fixed view.
 * ``and``, ``or``, ``xor``: the truth table on inputs {0, 1}; with the defaults (4 samples, no noise) the
   train and test sets are exactly the 4 rows.  Larger ``n_train`` repeats the rows with Gaussian ``noise``.
   Labels are 0/1 ints (a perceptron's loss maps them to -1/+1 itself).
-* ``circle`` (1 = inside), ``gauss`` (two blobs), ``spiral`` (two arms), ``moons`` (two half circles):
-  2-D, two balanced classes.
+* ``circle`` (1 = inside), ``gauss`` (two blobs), ``spiral`` (two arms), ``moons`` (two half circles),
+  ``xor-quadrants`` (Playground's XOR: class 1 where x1 and x2 have different signs): 2-D, two balanced classes.
 * ``linear`` (y = 2x + 1 + noise) and ``sine`` (y = sin(pi x) + noise): 1-D x in [-1, 1], float32 (N, 1)
   targets, ``num_classes == 0``.
 * ``plane``: 2-D regression, y = (x1 + x2) / 2 + noise for x uniform in [-1, 1]^2.
@@ -91,11 +91,22 @@ def _moons(rng: np.random.Generator, y: np.ndarray) -> np.ndarray:
     return (points - np.array([0.5, 0.25])) / 1.6
 
 
+def _quadrants(rng: np.random.Generator, y: np.ndarray) -> np.ndarray:
+    # Playground's XOR: uniform points kept a little off the axes; class 1 where the signs of x1 and x2
+    # differ, i.e. (x1 > 0) XOR (x2 > 0), the truth table's rule on the whole plane.
+    n = y.size
+    first = rng.choice([-1.0, 1.0], n)
+    second = np.where(y == 1, -first, first)
+    magnitude = rng.uniform(0.06, 1.0, size=(n, 2))
+    return np.stack([first, second], axis=1) * magnitude
+
+
 SHAPES: dict[str, tuple[Callable[[np.random.Generator, np.ndarray], np.ndarray], float, str]] = {
     "circle": (_circle, 0.05, "points inside (1) or outside (0) a circle"),
     "gauss": (_gauss, 0.0, "two Gaussian blobs"),
     "spiral": (_spiral, 0.03, "two interleaved spiral arms"),
     "moons": (_moons, 0.05, "two interleaving half circles"),
+    "xor-quadrants": (_quadrants, 0.0, "exclusive or on the plane: class 1 where x1 and x2 have different signs"),
 }
 
 
@@ -337,7 +348,7 @@ class ToySetFacts:
 
 _TWO_D_TITLES = {
     "circle": ("Circle", "圆形", (-0.83, 0.83, -0.83, 0.83)),
-    "xor": ("Exclusive or", "异或", (0.0, 1.0, 0.0, 1.0)),
+    "xor-quadrants": ("Exclusive or", "异或", (-1.0, 1.0, -1.0, 1.0)),
     "gauss": ("Two Gaussians", "两个高斯团", (-1.0, 1.0, -1.0, 1.0)),
     "spiral": ("Spiral", "螺旋", (-0.9, 0.9, -0.9, 0.9)),
     "moons": ("Two moons", "双月牙", (-0.94, 0.94, -0.47, 0.47)),
@@ -365,7 +376,7 @@ def num_classes_of(name: str) -> int:
     return 0 if name in REGRESSIONS or name == "plane" else 2
 
 
-TWO_D = ("circle", "xor", "gauss", "spiral", "moons", "plane")
+TWO_D = ("circle", "xor-quadrants", "gauss", "spiral", "moons", "plane")
 TOY_NAMES = (*LOGIC, *SHAPES, *REGRESSIONS, "plane")
 TOY_DESCRIPTIONS = {
     **{k: f"{k.upper()} truth table (perceptron lessons)" for k in LOGIC},

@@ -99,7 +99,7 @@ def test_check_reports_a_bad_option_of_the_project():
 
 def test_the_2d_sets_list_their_facts():
     facts = {f.name: f for f in toy.two_d_sets()}
-    assert list(facts) == ["circle", "xor", "gauss", "spiral", "moons", "plane"]
+    assert list(facts) == ["circle", "xor-quadrants", "gauss", "spiral", "moons", "plane"]
     for f in facts.values():
         data = toy.generate(f.name, noise=0.0, points=400)
         assert data.num_classes == f.num_classes and data.task == f.task
@@ -110,3 +110,12 @@ def test_the_2d_sets_list_their_facts():
         assert f.title and f.title_zh and f.default_points >= 2 and 0 < f.default_train_ratio < 1
         default = toy.generate(f.name)
         assert default.n_train + default.n_test == f.default_points
+
+
+def test_xor_quadrants_is_the_exclusive_or_of_the_signs_on_the_plane():
+    data = toy.generate("xor-quadrants", noise=0.0, points=2000)
+    x = np.concatenate([data.x_train, data.x_test])
+    y = np.concatenate([data.y_train, data.y_test])
+    np.testing.assert_array_equal(y, (x[:, 0] > 0) ^ (x[:, 1] > 0))
+    assert abs(y.mean() - 0.5) < 0.01 and 0.05 < np.abs(x).min() and np.abs(x).max() <= 1.0
+    assert toy.make_toy("xor").n_train == 4  # the truth table keeps its name for the perceptron lessons
