@@ -129,3 +129,23 @@ def test_the_core_catalogue_needs_no_qt():
     source = (ROOT / "nnstudio" / "i18n.py").read_text(encoding="utf-8")
     assert "PySide6" not in source and "babel" not in source.lower().replace("with babel", "")
     assert CJK.search(i18n.catalogue("zh")["Untitled"])
+
+
+def test_training_messages_and_hints_in_chinese_keep_their_numbers_and_names():
+    from nnstudio.training.events import BatchReport
+    from nnstudio.training.hints import HintMonitor, NetworkFacts, _names
+    from nnstudio.training.trainer import nan_message, oom_message
+    i18n.set_language("zh")
+    text = nan_message(3, 7)
+    assert CJK.search(text) and "第 3 轮第 7 步" in text
+    assert "64" in oom_message(64, gpu=True) and "GPU" in oom_message(64, gpu=True)
+    assert _names(["a", "b", "c"]) == "'a'，'b'和'c'"
+    facts = NetworkFacts(loss="cross_entropy", learning_rate=0.5, output_id="out", output_activation="sigmoid",
+                         activations={"out": "sigmoid"}, param_layers=["d1"], layer_types={"d1": "Dense"})
+    monitor = HintMonitor(facts)
+    hints = monitor.observe(BatchReport(2, 9, 9, float("nan"), 0.5, 0.5, 100.0, None, 1.0))
+    assert hints and all(CJK.search(h.text) for h in hints)
+    nan_hint = next(h for h in hints if h.kind == "learning_rate")
+    assert "0.5" in nan_hint.text and "0.05" in nan_hint.text and "第 2 轮第 9 步" in nan_hint.text
+    i18n.set_language("en")
+    assert "epoch 3, step 7" in nan_message(3, 7)

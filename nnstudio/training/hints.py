@@ -38,6 +38,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from nnstudio.i18n import _, ngettext
 from nnstudio.training.events import BatchReport, EpochReport, Hint, ProbeReport, RunStarted
 
 KINDS = ("loss_activation", "learning_rate", "exploding_gradients", "vanishing_gradients", "overfitting",
@@ -153,10 +154,14 @@ def _fmt_lr(value: float) -> float:
 
 def _names(ids: list[str]) -> str:
     quoted = [f"'{i}'" for i in ids]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    if len(quoted) == 1:
+        return quoted[0]
+    return _("{names} and {last}").format(names=_(", ").join(quoted[:-1]), last=quoted[-1])
 
 
-RESET_NOTE = " Applying the fix resets the trained weights (they were made for the old network)."
+def reset_note() -> str:
+    """Said by every hint whose fix rebuilds weights, in the current language."""
+    return _(" Applying the fix resets the trained weights (they were made for the old network).")
 
 
 class HintMonitor:
@@ -222,29 +227,30 @@ class HintMonitor:
             return []
         text, fix = None, {}
         if loss == "cross_entropy" and act not in ("softmax", "linear"):
-            text = (f"The loss cross_entropy expects class probabilities from a softmax, but the output '{out}' "
-                    f"applies {act}. Use softmax on the output.")
+            text = _("The loss cross_entropy expects class probabilities from a softmax, but the output '{node}' "
+                     "applies {act}. Use softmax on the output.").format(node=out, act=act)
             fix = {"nodes": {out: {"function": "softmax"}}}
         elif loss == "binary_cross_entropy" and act == "softmax":
-            text = (f"The output '{out}' applies softmax (one of many classes) but the loss is "
-                    "binary_cross_entropy (yes/no per output). Use cross_entropy with softmax.")
+            text = _("The output '{node}' applies softmax (one of many classes) but the loss is "
+                     "binary_cross_entropy (yes/no per output). Use cross_entropy with softmax.").format(node=out)
             fix = {"loss": "cross_entropy"}
         elif loss == "binary_cross_entropy" and act not in ("sigmoid", "linear"):
-            text = (f"binary_cross_entropy expects a probability from a sigmoid, but the output '{out}' applies "
-                    f"{act}. Use sigmoid on the output.")
+            text = _("binary_cross_entropy expects a probability from a sigmoid, but the output '{node}' applies "
+                     "{act}. Use sigmoid on the output.").format(node=out, act=act)
             fix = {"nodes": {out: {"function": "sigmoid"}}}
         elif loss in ("perceptron", "hinge") and act in ("softmax", "sigmoid"):
-            text = (f"The {loss} loss works on raw scores around 0, but the output '{out}' squashes them with "
-                    f"{act}. Use {'sign' if loss == 'perceptron' else 'linear'} on the output.")
+            text = _("The {loss} loss works on raw scores around 0, but the output '{node}' squashes them with "
+                     "{act}. Use {use} on the output.").format(loss=loss, node=out, act=act,
+                                                               use="sign" if loss == "perceptron" else "linear")
             fix = {"nodes": {out: {"function": "sign" if loss == "perceptron" else "linear"}}}
         elif loss == "mse" and act in ("softmax", "sigmoid") and f.task == "regression":
-            text = (f"This is a regression task, but the output '{out}' squashes its values with {act}, so it "
-                    "cannot reach targets outside (0, 1). Use linear on the output.")
+            text = _("This is a regression task, but the output '{node}' squashes its values with {act}, so it "
+                     "cannot reach targets outside (0, 1). Use linear on the output.").format(node=out, act=act)
             fix = {"nodes": {out: {"function": "linear"}}}
         if text is None:
             return []
         if "nodes" in fix:
-            text += RESET_NOTE
+            text += reset_note()
             fix["reset_weights"] = True
         return [Hint("loss_activation", out, text, fix)]
 
@@ -261,9 +267,13 @@ class HintMonitor:
         lr = self.facts.learning_rate
         if not math.isfinite(loss):
             hints.append(Hint("learning_rate", None,
-                              f"The loss became {'NaN' if math.isnan(loss) else 'infinite'} at epoch {report.epoch}, "
-                              f"step {report.step}: the learning rate {lr:g} is too high for this network. "
-                              f"Try {_fmt_lr(lr):g}, or enable gradient clipping.", self._lr_fix()))
+                              (_("The loss became NaN at epoch {epoch}, step {step}: the learning rate {lr} is too "
+                                 "high for this network. Try {lower}, or enable gradient clipping.")
+                               if math.isnan(loss) else
+                               _("The loss became infinite at epoch {epoch}, step {step}: the learning rate {lr} is "
+                                 "too high for this network. Try {lower}, or enable gradient clipping.")).format(
+                                  epoch=report.epoch, step=report.step, lr=f"{lr:g}", lower=f"{_fmt_lr(lr):g}"),
+                              self._lr_fix()))
             return hints
         self.losses.append(loss)
         if len(self.losses) % LOSS_WINDOW == 0:
@@ -288,9 +298,10 @@ class HintMonitor:
         lr = self.facts.learning_rate
         n = LOSS_WINDOW * len(recent)
         return [Hint("learning_rate", None,
-                     f"The loss keeps rising (median {recent[0]:.3g} -> {last:.3g} over the last {n} batches, "
-                     f"its best was {best:.3g}): the learning rate {lr:g} is probably too high. "
-                     f"Try {_fmt_lr(lr):g}.", self._lr_fix())]
+                     _("The loss keeps rising (median {start} -> {last} over the last {count} batches, its best "
+                       "was {best}): the learning rate {lr} is probably too high. Try {lower}.").format(
+                         start=f"{recent[0]:.3g}", last=f"{last:.3g}", count=n, best=f"{best:.3g}", lr=f"{lr:g}",
+                         lower=f"{_fmt_lr(lr):g}"), self._lr_fix())]
 
     def _gradients(self, norms: dict[str, float], loss: float) -> list[Hint]:
         exploding: list[tuple[float, str, str]] = []  # (how bad, layer, what happened)
@@ -303,7 +314,8 @@ class HintMonitor:
         for nid, value in norms.items():
             value = float(value)
             if not math.isfinite(value):
-                exploding.append((math.inf, nid, f"its gradient became {'NaN' if math.isnan(value) else 'infinite'}"))
+                exploding.append((math.inf, nid, _("its gradient became NaN") if math.isnan(value)
+                                  else _("its gradient became infinite")))
                 continue
             history = self.norm_history.setdefault(nid, deque(maxlen=NORM_HISTORY))
             typical = float(np.median(history)) if history else 0.0
@@ -311,24 +323,28 @@ class HintMonitor:
                 self.explode_streak[nid] = self.explode_streak.get(nid, 0) + 1
                 if self.explode_streak[nid] >= EXPLODE_STEPS:
                     exploding.append((value / typical, nid,
-                                      f"its gradient norm reached {value:.3g}, {value / typical:.0f} times its usual "
-                                      f"{typical:.3g}, while the loss rose from about {start:.3g} to {loss:.3g}"))
+                                      _("its gradient norm reached {value}, {times} times its usual {typical}, "
+                                        "while the loss rose from about {start} to {loss}").format(
+                                          value=f"{value:.3g}", times=f"{value / typical:.0f}",
+                                          typical=f"{typical:.3g}", start=f"{start:.3g}", loss=f"{loss:.3g}")))
             else:
                 self.explode_streak[nid] = 0
             history.append(value)
             self.recent_norms.setdefault(nid, deque(maxlen=VANISH_WINDOW)).append(value)
         if exploding:
-            _, nid, what = max(exploding, key=lambda e: e[0])
+            _worst, nid, what = max(exploding, key=lambda e: e[0])
             others = len(exploding) - 1
-            return [self._exploding(nid, what + (f" (and in {others} other layer{'s' if others > 1 else ''})"
-                                                 if others else ""))]
+            return [self._exploding(nid, what + (ngettext(" (and in {count} other layer)",
+                                                          " (and in {count} other layers)", others).format(
+                                                     count=others) if others else ""))]
         return self._vanishing_check()
 
     def _exploding(self, nid: str, what: str) -> Hint:
         lr = self.facts.learning_rate
         return Hint("exploding_gradients", nid,
-                    f"Exploding gradients in '{nid}': {what}. Lower the learning rate (try {_fmt_lr(lr):g}) or "
-                    "enable gradient clipping (clip_norm 1.0); BatchNorm also helps keep values in range.",
+                    _("Exploding gradients in '{node}': {what}. Lower the learning rate (try {lower}) or enable "
+                      "gradient clipping (clip_norm 1.0); BatchNorm also helps keep values in range.").format(
+                        node=nid, what=what, lower=f"{_fmt_lr(lr):g}"),
                     {"learning_rate": _fmt_lr(lr), "clip_norm": 1.0})
 
     def _stuck(self) -> bool:
@@ -361,17 +377,18 @@ class HintMonitor:
         for layer in f.param_layers:
             if f.layer_types.get(layer) in ("Dense", "Conv2D"):
                 nodes.setdefault(layer, {})["init"] = "he"
-        cause = (f" The network squashes with {', '.join(sorted({f.activations[a] for a in squashing}))}, whose "
-                 "slope is at most 0.25 (sigmoid) or 1 (tanh) and near 0 when saturated, so the gradient shrinks "
-                 "layer after layer.") if squashing else ""
+        cause = _(" The network squashes with {functions}, whose slope is at most 0.25 (sigmoid) or 1 (tanh) and "
+                  "near 0 when saturated, so the gradient shrinks layer after layer.").format(
+            functions=", ".join(sorted({f.activations[a] for a in squashing}))) if squashing else ""
         first = weak[0]
-        text = (f"Vanishing gradients in {_names(weak)}: the gradient norm of '{first}' is {ready[first]:.2g} while "
-                f"the largest layer's is {top:.2g}, and the loss has stopped improving, so the first layers barely "
-                f"learn.{cause} Use ReLU with He initialisation, or add BatchNorm between the layers.")
+        text = _("Vanishing gradients in {names}: the gradient norm of '{first}' is {norm} while the largest "
+                 "layer's is {top}, and the loss has stopped improving, so the first layers barely learn.{cause} "
+                 "Use ReLU with He initialisation, or add BatchNorm between the layers.").format(
+            names=_names(weak), first=first, norm=f"{ready[first]:.2g}", top=f"{top:.2g}", cause=cause)
         fix: dict[str, Any] = {}
         if nodes:
             fix = {"nodes": nodes, "reset_weights": True}
-            text += RESET_NOTE
+            text += reset_note()
         return Hint("vanishing_gradients", first, text, fix)
 
     # -- epochs: overfitting and linear limits -------------------------------------------------------------------
@@ -410,23 +427,27 @@ class HintMonitor:
         advice = []
         if not f.has_dropout and f.idle_dropouts:
             fix["nodes"] = {nid: {"rate": 0.5} for nid in f.idle_dropouts}
-            advice.append(f"switch on the Dropout block{'s' if len(f.idle_dropouts) > 1 else ''} "
-                          f"{', '.join(repr(n) for n in f.idle_dropouts)} (rate 0.5)")
+            advice.append(ngettext("switch on the Dropout block {names} (rate 0.5)",
+                                   "switch on the Dropout blocks {names} (rate 0.5)", len(f.idle_dropouts)).format(
+                names=", ".join(repr(n) for n in f.idle_dropouts)))
         elif not f.has_dropout and f.dropout_after is not None:
             fix["insert"] = [{"type": "Dropout", "params": {"rate": 0.3}, "after": f.dropout_after}]
-            advice.append(f"add a Dropout block after '{f.dropout_after}'")
+            advice.append(_("add a Dropout block after '{node}'").format(node=f.dropout_after))
         if f.is_image and not f.augment:
             fix["augment"] = True
-            advice.append("turn on data augmentation")
-        advice.append("use more training data or train for fewer epochs")
+            advice.append(_("turn on data augmentation"))
+        advice.append(_("use more training data or train for fewer epochs"))
         last = e[-1]
         has_acc = last.val_acc is not None and math.isfinite(last.train_acc) and math.isfinite(last.val_acc)
-        scores = f"training accuracy {last.train_acc:.1%} but validation {last.val_acc:.1%}; " if has_acc else ""
+        scores = _("training accuracy {train} but validation {val}; ").format(
+            train=f"{last.train_acc:.1%}", val=f"{last.val_acc:.1%}") if has_acc else ""
         return [Hint("overfitting", None,
-                     f"Overfitting: {scores}since epoch {best.epoch} the training loss fell "
-                     f"({best.train_loss:.3g} -> {last.train_loss:.3g}) while the validation loss rose "
-                     f"({best.val_loss:.3g} -> {last.val_loss:.3g}). "
-                     "The network memorises the training samples: " + ", or ".join(advice) + ".", fix)]
+                     _("Overfitting: {scores}since epoch {epoch} the training loss fell ({train_from} -> {train_to}) "
+                       "while the validation loss rose ({val_from} -> {val_to}). The network memorises the "
+                       "training samples: {advice}.").format(
+                         scores=scores, epoch=best.epoch, train_from=f"{best.train_loss:.3g}",
+                         train_to=f"{last.train_loss:.3g}", val_from=f"{best.val_loss:.3g}",
+                         val_to=f"{last.val_loss:.3g}", advice=_(", or ").join(advice)), fix)]
 
     def _cannot_separate(self) -> list[Hint]:
         f = self.facts
@@ -448,10 +469,11 @@ class HintMonitor:
                           {"type": "Dense", "params": {"units": units, "init": "he"}, "after": f.input_id}],
                "reset_weights": True}
         return [Hint("cannot_separate", None,
-                     f"The training accuracy stopped improving (at most {recent:.0%} over the last {k} epochs, "
-                     f"{max(accs):.0%} at best): this network has no hidden layer, and one layer draws one straight line (a flat "
-                     "boundary), which cannot separate these classes. Add a hidden layer: a Dense block with a "
-                     f"ReLU after the input ({units} units)." + RESET_NOTE, fix)]
+                     _("The training accuracy stopped improving (at most {recent} over the last {count} epochs, "
+                       "{best} at best): this network has no hidden layer, and one layer draws one straight line (a "
+                       "flat boundary), which cannot separate these classes. Add a hidden layer: a Dense block with a "
+                       "ReLU after the input ({units} units).").format(
+                         recent=f"{recent:.0%}", count=k, best=f"{max(accs):.0%}", units=units) + reset_note(), fix)]
 
     # -- probes: dead ReLUs -------------------------------------------------------------------------------------
     def _probe(self, report: ProbeReport) -> list[Hint]:
@@ -468,8 +490,9 @@ class HintMonitor:
             if self.dead_streak[nid] >= DEAD_PROBES:
                 lr = self.facts.learning_rate
                 hints.append(Hint("dead_relu", nid,
-                                  f"{fraction:.0%} of the ReLUs in '{nid}' output 0 for every probe sample: they are "
-                                  "dead and no longer learn (often after a too large step). Use leaky_relu, a lower "
-                                  f"learning rate (try {_fmt_lr(lr):g}) or He initialisation." + RESET_NOTE,
+                                  _("{fraction} of the ReLUs in '{node}' output 0 for every probe sample: they are "
+                                    "dead and no longer learn (often after a too large step). Use leaky_relu, a lower "
+                                    "learning rate (try {lower}) or He initialisation.").format(
+                                      fraction=f"{fraction:.0%}", node=nid, lower=f"{_fmt_lr(lr):g}") + reset_note(),
                                   {"nodes": {nid: {"function": "leaky_relu"}}, "reset_weights": True}))
         return hints

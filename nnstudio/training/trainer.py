@@ -39,6 +39,7 @@ from nnstudio.engine.optimizers import make_optimizer, make_schedule
 from nnstudio.engine.regularization import Regularizer
 from nnstudio.errors import UserError
 from nnstudio.graph.compile import compile_graph
+from nnstudio.i18n import _, ngettext
 from nnstudio.training import metrics
 from nnstudio.training.config import TrainingConfig
 from nnstudio.training.events import BatchReport, EpochReport, Hint, ProbeReport, RunFinished, RunStarted
@@ -76,15 +77,17 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 def nan_message(epoch: int, step: int) -> str:
     """What a run that diverged says (the CLI prints it, the GUI shows it)."""
-    return (f"loss became NaN at epoch {epoch}, step {step}: lower the learning rate or enable gradient clipping "
-            "(the weights from before that step were kept)")
+    return _("loss became NaN at epoch {epoch}, step {step}: lower the learning rate or enable gradient clipping "
+             "(the weights from before that step were kept)").format(epoch=epoch, step=step)
 
 
 def oom_message(batch_size: int, gpu: bool) -> str:
     """What a run that ran out of memory says."""
-    where = "the GPU" if gpu else "this computer"
-    return (f"{where} ran out of memory with batch size {batch_size}: choose a smaller batch size (or a smaller "
-            "network) and train again")
+    if gpu:
+        return _("the GPU ran out of memory with batch size {batch_size}: choose a smaller batch size (or a "
+                 "smaller network) and train again").format(batch_size=batch_size)
+    return _("this computer ran out of memory with batch size {batch_size}: choose a smaller batch size (or a "
+             "smaller network) and train again").format(batch_size=batch_size)
 
 
 def _probabilities(model: Model, loss: Loss, out: Any) -> Any:
@@ -191,8 +194,8 @@ class Trainer:
         else:
             self.fit_indices, self.val_indices = pool, np.zeros(0, dtype=np.int64)
         if len(self.fit_indices) == 0:
-            raise UserError(f"dataset '{ds.name}' has no training samples left "
-                            f"(validation_split={cfg.validation_split}); lower the validation split")
+            raise UserError(_("dataset '{name}' has no training samples left (validation_split={split}); lower "
+                              "the validation split").format(name=ds.name, split=cfg.validation_split))
         n_test = int(ds.n_test)
         if cfg.max_test_samples is not None:
             n_test = min(n_test, cfg.max_test_samples)
@@ -296,7 +299,7 @@ class Trainer:
                 seen = 0
                 for step in range(1, self.steps_per_epoch + 1):
                     if self._stop:
-                        yield from self._finish("stopped", "training stopped", epochs_done, global_step, model,
+                        yield from self._finish("stopped", _("training stopped"), epochs_done, global_step, model,
                                                 loss, state, started)
                         return
                     t0 = time.perf_counter()
@@ -347,7 +350,8 @@ class Trainer:
                 epochs_done = epoch
                 yield from emit(self._epoch_report(model, loss, epoch, loss_sum / max(seen, 1),
                                                    acc_sum / max(seen, 1), time.perf_counter() - epoch_start))
-            yield from self._finish("completed", f"trained {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}",
+            yield from self._finish("completed", ngettext("trained {count} epoch", "trained {count} epochs",
+                                                          cfg.epochs).format(count=cfg.epochs),
                                     epochs_done, global_step, model, loss, state, started)
         except Exception as exc:
             if not is_out_of_memory(exc):
