@@ -167,6 +167,21 @@ def retranslate_texts(root: QWidget, old: str, new: str) -> None:
                 _apply(lambda i=i: w.tabToolTip(i), lambda t, i=i: w.setTabToolTip(i, t), old, new)
 
 
+def retranslate_plots(root: QWidget, old: str, new: str) -> None:
+    """The axis titles of every pyqtgraph plot under ``root`` ("gradient L2 norm", "step", "true class")."""
+    import pyqtgraph as pg  # noqa: PLC0415 - only where plots exist
+
+    for view in root.findChildren(pg.GraphicsView):
+        scene = view.scene()
+        if scene is None:
+            continue
+        for item in scene.items():
+            if isinstance(item, pg.AxisItem) and getattr(item, "labelText", ""):
+                translated = translate_text(item.labelText, old, new)
+                if translated is not None and translated != item.labelText:
+                    item.setLabel(translated, units=item.labelUnits or None, unitPrefix=item.labelUnitPrefix or None)
+
+
 def refresh_window(window: Any) -> None:
     """Redraw the parts of ``window`` whose texts come from the document or the core, in the current language."""
     def call(owner: Any, name: str, *args: Any) -> None:
@@ -209,6 +224,7 @@ def install_live_language(window: Any) -> Callable[[], None]:
             return
         old = _previous.get(key, "en")
         retranslate_texts(window, old, new)
+        retranslate_plots(window, old, new)
         refresh_window(window)
         _previous[key] = new
 
@@ -221,4 +237,4 @@ def install_live_language(window: Any) -> Callable[[], None]:
     return stop
 
 
-__all__ = ["install_live_language", "refresh_window", "retranslate_texts", "translate_text"]
+__all__ = ["install_live_language", "refresh_window", "retranslate_plots", "retranslate_texts", "translate_text"]
