@@ -149,3 +149,16 @@ def test_training_messages_and_hints_in_chinese_keep_their_numbers_and_names():
     assert "0.5" in nan_hint.text and "0.05" in nan_hint.text and "第 2 轮第 9 步" in nan_hint.text
     i18n.set_language("en")
     assert "epoch 3, step 7" in nan_message(3, 7)
+
+
+def test_parameter_messages_name_the_node_and_field_in_chinese():
+    from nnstudio.errors import UserError
+    from nnstudio.graph.catalogue import BLOCKS
+    i18n.set_language("zh")
+    with pytest.raises(UserError) as info:
+        BLOCKS["Dense"].validate_params({"units": 0}, "全连接层 'd1'")
+    assert str(info.value) == "全连接层 'd1'：units 的取值应为：至少 1。实际为：units=0"
+    i18n.set_language("en")
+    with pytest.raises(UserError) as info:
+        BLOCKS["Dense"].validate_params({"units": 0}, "Dense 'd1'")
+    assert str(info.value) == "Dense 'd1': units must be at least 1. Received: units=0"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnstudio.errors import UserError
+from nnstudio.i18n import _
 
 PARAM_KINDS = ("int", "float", "choice", "bool", "int_or_same", "shape", "int_pair")
 # "choice_list": a non-empty subset of the parameter's choices, kept in the choices' order (Features).
@@ -57,26 +58,27 @@ class ParamSpec:
             raise ValueError(f"ParamSpec {self.name!r}: unknown kind {self.kind!r}; expected one of {PARAM_KINDS}")
 
     def _fail(self, block_label: str, expected: str, value: Any) -> UserError:
-        return UserError(f"{block_label}: {self.name} must be {expected}. Received: {self.name}={value!r}")
+        return UserError(_("{label}: {name} must be {expected}. Received: {name}={value}").format(
+            label=block_label, name=self.name, expected=expected, value=repr(value)))
 
     def _check_range(self, number: float, block_label: str) -> None:
         if self.min is not None and number < self.min:
-            raise self._fail(block_label, f"at least {_fmt(self.min)}", number)
+            raise self._fail(block_label, _("at least {min}").format(min=_fmt(self.min)), number)
         if self.max is not None and number > self.max:
-            raise self._fail(block_label, f"at most {_fmt(self.max)}", number)
+            raise self._fail(block_label, _("at most {max}").format(max=_fmt(self.max)), number)
 
     def validate(self, value: Any, block_label: str) -> Any:
         """``value`` coerced to this parameter's kind (JSON numbers, lists), or UserError naming the field."""
         kind = self.kind
         if kind == "int":
             if not _is_int_like(value):
-                raise self._fail(block_label, "a whole number", value)
+                raise self._fail(block_label, _("a whole number"), value)
             number = int(value)
             self._check_range(number, block_label)
             return number
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-                raise self._fail(block_label, "a number", value)
+                raise self._fail(block_label, _("a number"), value)
             number = float(value)
             self._check_range(number, block_label)
             return number
@@ -85,13 +87,14 @@ class ParamSpec:
                 return value
             if _is_int_like(value) and int(value) in (0, 1):
                 return bool(int(value))
-            raise self._fail(block_label, "true or false", value)
+            raise self._fail(block_label, _("true or false"), value)
         if kind == "choice":
             if not isinstance(value, str) or value not in self.choices:
-                raise self._fail(block_label, "one of " + ", ".join(repr(c) for c in self.choices), value)
+                raise self._fail(block_label, _("one of {choices}").format(
+                    choices=", ".join(repr(c) for c in self.choices)), value)
             return value
         if kind == "choice_list":
-            expected = "a non-empty list of " + ", ".join(self.choices) + " without repeats"
+            expected = _("a non-empty list of {choices} without repeats").format(choices=", ".join(self.choices))
             if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
                 raise self._fail(block_label, expected, value)
             chosen = list(value)
@@ -100,42 +103,42 @@ class ParamSpec:
                 raise self._fail(block_label, expected, chosen)
             return [c for c in self.choices if c in chosen]
         if kind == "int_pair":
-            return self._validate_pair(value, block_label, 'a whole number or two (height, width) such as [3, 2]')
+            return self._validate_pair(value, block_label, _("a whole number or two (height, width) such as [3, 2]"))
         if kind == "int_or_same":
             if isinstance(value, (list, tuple)):
                 return self._validate_pair(value, block_label,
-                                           'a whole number, two (height, width) such as [1, 0], or "same"')
+                                           _('a whole number, two (height, width) such as [1, 0], or "same"'))
             if isinstance(value, str):
                 word = value.strip().lower()
                 if word == "same":
                     return "same"
                 if word == "valid":
                     return 0
-                raise self._fail(block_label, 'a whole number or "same"', value)
+                raise self._fail(block_label, _('a whole number or "same"'), value)
             if not _is_int_like(value):
-                raise self._fail(block_label, 'a whole number or "same"', value)
+                raise self._fail(block_label, _('a whole number or "same"'), value)
             number = int(value)
             self._check_range(number, block_label)
             return number
         # kind == "shape"
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-            raise self._fail(block_label, "a list of sizes such as [1, 28, 28]", value)
+            raise self._fail(block_label, _("a list of sizes such as [1, 28, 28]"), value)
         items = list(value)
         if not items or not all(_is_int_like(d) for d in items):
-            raise self._fail(block_label, "a non-empty list of whole numbers such as [1, 28, 28]", items)
+            raise self._fail(block_label, _("a non-empty list of whole numbers such as [1, 28, 28]"), items)
         dims = [int(d) for d in items]
         if len(dims) > 4:
-            raise self._fail(block_label, "a list of at most 4 sizes", dims)
+            raise self._fail(block_label, _("a list of at most 4 sizes"), dims)
         infer = dims.count(-1)
         if self.allow_infer and infer <= 1:
             bad = [d for d in dims if d != -1 and d < 1]
         else:
             bad = [d for d in dims if d < 1]
         if bad:
-            what = "positive sizes, with at most one -1 to infer" if self.allow_infer else "positive sizes"
+            what = _("positive sizes, with at most one -1 to infer") if self.allow_infer else _("positive sizes")
             raise self._fail(block_label, what, dims)
         if self.max is not None and any(d > self.max for d in dims):
-            raise self._fail(block_label, f"sizes of at most {_fmt(self.max)}", dims)
+            raise self._fail(block_label, _("sizes of at most {max}").format(max=_fmt(self.max)), dims)
         return dims
 
     def _validate_pair(self, value: Any, block_label: str, expected: str) -> int | list[int]:
@@ -243,12 +246,13 @@ class BlockSpec:
         if params is None:
             params = {}
         if not isinstance(params, dict):
-            raise UserError(f"{label}: params must be a mapping of parameter names to values. "
-                            f"Received: {type(params).__name__}")
+            raise UserError(_("{label}: params must be a mapping of parameter names to values. Received: "
+                              "{kind}").format(label=label, kind=type(params).__name__))
         unknown = [k for k in params if k not in self._index]
         if unknown:
             known = ", ".join(self.param_names) or "none"
-            raise UserError(f"{label}: unknown parameter {unknown[0]!r}; {self.type} takes: {known}")
+            raise UserError(_("{label}: unknown parameter {name}; {type} takes: {known}").format(
+                label=label, name=repr(unknown[0]), type=self.type, known=known))
         out = self.defaults()
         for name, value in params.items():
             out[name] = self._index[name].validate(value, label)
