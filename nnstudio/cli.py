@@ -24,9 +24,10 @@ import numpy as np
 from nnstudio import __version__
 from nnstudio.engine.weights_io import check_writable, last_good_path, weights_are_finite, write_weights
 from nnstudio.errors import UserError
-from nnstudio.i18n import _, current_language, ngettext, normalise, set_language, system_language
+from nnstudio.i18n import N_, _, current_language, ngettext, normalise, set_language, system_language
 
 BACKENDS = ("auto", "numpy", "cupy")
+RUN_ENDS = (N_("completed"), N_("stopped"))  # how a run that kept its weights ended, as `train` says it
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
 
@@ -159,12 +160,13 @@ class _TrainProgress:
 
     def flush_hints(self) -> None:
         for text in self.pending_hints:
-            print(f"hint: {text}", file=self.stream, flush=True)
+            print(_("hint: {text}").format(text=text), file=self.stream, flush=True)
         self.pending_hints.clear()
 
     def hints_suffix(self) -> str:
         """The latest hint not printed yet (the one about how the run ended) as the end of the error line."""
-        text = f" (hint: {one_line(self.pending_hints[-1]).rstrip('.')})" if self.pending_hints else ""
+        text = _(" (hint: {text})").format(text=one_line(self.pending_hints[-1]).rstrip(".")) \
+            if self.pending_hints else ""
         self.pending_hints.clear()
         return text
 
@@ -318,8 +320,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             finished = _train_loop(args, project, config, dataset, trainer, events, bar, signals, out, err)
         except KeyboardInterrupt:  # a second Ctrl-C / SIGTERM: leave without saving anything
             bar.clear()
-            print(f"error: training aborted by a second {signals.name}; '{weights_out}' was not changed",
-                  file=err)
+            print(_("error: training aborted by a second {signal}; '{path}' was not changed").format(
+                signal=signals.name, path=weights_out), file=err)
             return signals.exit_status
         except UserError:
             raise
@@ -327,7 +329,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.clear()
             kept = _keep_last_good(trainer, weights_out, steps_done=1)  # the step count is unknown here
             if kept is not None:
-                print(f"the last good weights were saved to {kept}", file=err)
+                print(_("the last good weights were saved to {path}").format(path=kept), file=err)
             raise
         bar.clear()
         signals.saving = True  # a signal now would only cost the save: it is noted and the save goes on
@@ -348,28 +350,34 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(record), file=out, flush=True)
     elif finished.ok:
         if finished.test_acc is not None:
-            text = f"test: loss {_num(finished.test_loss)} accuracy {_pct(finished.test_acc)}"
+            text = _("test: loss {loss} accuracy {accuracy}").format(loss=_num(finished.test_loss),
+                                                                     accuracy=_pct(finished.test_acc))
         elif "mse" in finished.test_metrics:
-            text = (f"test: mse {_num(finished.test_metrics['mse'])} "
-                    f"r2 {_num(finished.test_metrics.get('r2'))}")
+            text = _("test: mse {mse} r2 {r2}").format(mse=_num(finished.test_metrics["mse"]),
+                                                       r2=_num(finished.test_metrics.get("r2")))
         else:
-            text = "test: no test samples"
-        print(text + f" ({finished.reason} after {finished.epochs_done} epochs, {seconds:.1f}s)", file=out)
+            text = _("test: no test samples")
+        print(text + _(" ({reason} after {epochs} epochs, {seconds}s)").format(
+            reason=_(finished.reason), epochs=finished.epochs_done, seconds=f"{seconds:.1f}"), file=out)
     recorder = trainer.recorder
     if recorder is not None and (recorder.run is not None or recorder.problem):
-        print(recorder.problem or f"kept as run {recorder.run_id} in '{recorder.store.root}'", file=err)
+        print(recorder.problem or _("kept as run {id} in '{folder}'").format(id=recorder.run_id,
+                                                                              folder=recorder.store.root), file=err)
     if not finished.ok:
-        state = "was left as it was" if weights_out.exists() else "was not written"
-        kept = (f"; the last good weights (after {finished.steps_done} steps) were saved to '{last_good}'"
-                if last_good is not None else "; no finite weights from this run were worth keeping")
-        print(f"error: {finished.message}; '{weights_out}' {state}{kept}{bar.hints_suffix()}", file=err)
+        state = (_("'{path}' was left as it was") if weights_out.exists() else _("'{path}' was not written")).format(
+            path=weights_out)
+        kept = (_("; the last good weights (after {steps} steps) were saved to '{path}'").format(
+            steps=finished.steps_done, path=last_good)
+                if last_good is not None else _("; no finite weights from this run were worth keeping"))
+        print(_("error: {message}").format(message=f"{finished.message}; {state}{kept}{bar.hints_suffix()}"),
+              file=err)
         return 1
     bar.flush_hints()
     if signals.received is not None:
-        print(f"stopped by {signals.name} after {finished.steps_done} steps; weights saved to {weights_out}",
-              file=err)
+        print(_("stopped by {signal} after {steps} steps; weights saved to {path}").format(
+            signal=signals.name, steps=finished.steps_done, path=weights_out), file=err)
         return signals.exit_status
-    print(f"weights saved to {weights_out}", file=err)
+    print(_("weights saved to {path}").format(path=weights_out), file=err)
     return 0
 
 
@@ -445,11 +453,13 @@ def _train_loop(args: argparse.Namespace, project: Any, config: Any, dataset: An
     for event in events:
         if signals.received is not None and not told and bar.enabled:
             told = True  # on a terminal, say at once that the signal was heard
-            bar.write("stopping after this batch (Ctrl-C again to abort)")
+            bar.write(_("stopping after this batch (Ctrl-C again to abort)"))
         if isinstance(event, RunStarted):
-            print(f"training '{project.name}' on {dataset.name}: {event.n_train} training / {event.n_val} validation "
-                  f"/ {event.n_test} test samples, {event.param_count:,} parameters, {event.total_epochs} epochs of "
-                  f"{event.steps_per_epoch} steps, backend {event.backend_name}", file=err)
+            print(_("training '{name}' on {dataset}: {train} training / {val} validation / {test} test samples, "
+                    "{params} parameters, {epochs} epochs of {steps} steps, backend {backend}").format(
+                name=project.name, dataset=dataset.name, train=event.n_train, val=event.n_val, test=event.n_test,
+                params=f"{event.param_count:,}", epochs=event.total_epochs, steps=event.steps_per_epoch,
+                backend=event.backend_name), file=err)
             n_train = event.n_train
         elif isinstance(event, BatchReport):
             if bar.current is None or bar.epoch != event.epoch:
@@ -464,13 +474,14 @@ def _train_loop(args: argparse.Namespace, project: Any, config: Any, dataset: An
                                   "val_acc": _json_float(event.val_acc), "seconds": round(event.seconds, 3)}),
                       file=out, flush=True)
             else:
-                text = f"epoch {event.epoch}/{config.epochs}: train loss {_num(event.train_loss)}"
+                text = _("epoch {epoch}/{epochs}: train loss {loss}").format(
+                    epoch=event.epoch, epochs=config.epochs, loss=_num(event.train_loss))
                 if not math.isnan(event.train_acc):
-                    text += f" acc {_pct(event.train_acc)}"
+                    text += _(" acc {accuracy}").format(accuracy=_pct(event.train_acc))
                 if event.val_loss is not None:
-                    text += f" | validation loss {_num(event.val_loss)}"
+                    text += _(" | validation loss {loss}").format(loss=_num(event.val_loss))
                     if event.val_acc is not None and not math.isnan(event.val_acc):
-                        text += f" acc {_pct(event.val_acc)}"
+                        text += _(" acc {accuracy}").format(accuracy=_pct(event.val_acc))
                 print(text + f" ({event.seconds:.1f}s)", file=out, flush=True)
             bar.flush_hints()
         elif isinstance(event, Hint):

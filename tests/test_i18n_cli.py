@@ -102,3 +102,15 @@ def test_nnstudio_lang_and_the_locale_choose_when_lang_is_not_given(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 1 and bool(CJK.search(done.stderr)) == chinese, (env, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_train_reports_in_chinese(tmp_path, capsys):
+    out_file = tmp_path / "w.npz"
+    code, _out, _err = _run(["new", "perceptron-and", "-o", str(tmp_path / "and.nnproj")], capsys)
+    assert code == 0
+    code, out, err = _run(["--lang", "zh", "train", str(tmp_path / "and.nnproj"), "--epochs", "2",
+                           "--weights-out", str(out_file), "--no-history"], capsys)
+    assert code == 0, err
+    assert "第 1/2 轮：训练损失" in out and out.strip().splitlines()[-1].startswith("测试：")
+    assert "2 轮后已完成" in out
+    assert err.strip().splitlines()[-1] == f"权重已保存到 {out_file}"
