@@ -17,7 +17,7 @@ define install_debs
 	fi
 endef
 
-.PHONY: run test venv dev-venv test-debs gui-debs bench dist selftest clean
+.PHONY: run test venv dev-venv test-debs gui-debs bench dist selftest clean i18n
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,10 @@ test-debs:
 test: dev-venv test-debs
 	NNSTUDIO_REQUIRE_TORCH=1 QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q -rs --ignore=tests/ui
 	QT_QPA_PLATFORM=offscreen $(VPY) -m pytest -q -p no:cacheprovider tests/ui
+
+# The translation catalogues: extract the messages from the code into the .po files, compile the .mo files.
+i18n: dev-venv
+	$(VPY) tools/i18n.py
 
 bench: venv
 	$(VENV)/bin/nnstudio bench
