@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nnstudio.errors import UserError
+from nnstudio.i18n import _, ngettext
 
 BACKENDS = ("auto", "numpy", "cupy")
 
@@ -68,17 +69,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.delete:
         for run_id in args.delete:
             store.delete(run_id)
-            print(f"deleted run {run_id}", file=err)
+            print(_("deleted run {id}").format(id=run_id), file=err)
         return 0
     runs = store.list()
     for problem in store.problems:
-        print(f"warning: {problem}", file=err)
+        print(_("warning: {problem}").format(problem=problem), file=err)
     if args.json:
         for run in runs:
             print(json.dumps(run_row(run), ensure_ascii=False), file=out)
         return 0
     if not runs:
-        print(f"no runs yet in '{store.root}' (train the project to start its history)", file=err)
+        print(_("no runs yet in '{folder}' (train the project to start its history)").format(folder=store.root),
+              file=err)
         return 0
     print(f"{'id':<6} {'started':<26} {'metric':<16} {'end':<14} {'time':>8}  name", file=out)
     for run in runs:
@@ -86,8 +88,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         metric = f"{key} {run.metric_text()}" if value is not None else "n/a"
         print(f"{run.id:<6} {run.started:<26} {metric:<16} {run.end_reason:<14} {run.seconds:>7.1f}s  {run.name}",
               file=out)
-    print(f"{len(runs)} run{'s' if len(runs) != 1 else ''}, {store.total_bytes() / 2**20:.1f} MB in '{store.root}'",
-          file=err)
+    print(ngettext("{count} run, {size} MB in '{folder}'", "{count} runs, {size} MB in '{folder}'", len(runs)).format(
+        count=len(runs), size=f"{store.total_bytes() / 2**20:.1f}", folder=store.root), file=err)
     return 0
 
 
@@ -110,7 +112,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out, err = sys.stdout, sys.stderr
     sweep_id = f"sweep-{store.root.name}-{len(store.run_ids())}"
     results = []
-    print(f"sweep of '{project.name}': {len(trials)} trial{'s' if len(trials) != 1 else ''}", file=err)
+    print(ngettext("sweep of '{name}': {count} trial", "sweep of '{name}': {count} trials", len(trials)).format(
+        name=project.name, count=len(trials)), file=err)
     for i, changes in enumerate(trials):
         result = train_trial(project, changes, store, i, name=describe(changes),
                              origin={"sweep": sweep_id, "trial": i, "changes": changes}, overrides=overrides,
@@ -121,10 +124,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         else:
             value = f"{result.value:.2%}" if result.metric == "test_acc" and result.value is not None \
                 else _float_text(result.value)
-            print(f"trial {i}: {describe(changes)}: {result.metric} {value} ({result.reason}, "
-                  f"{result.seconds:.1f}s, run {result.run_id or 'not kept'})", file=out, flush=True)
+            run = result.run_id or _("not kept")
+            print(_("trial {trial}: {settings}: {metric} {value} ({end}, {seconds}s, run {run})").format(
+                trial=i, settings=describe(changes), metric=result.metric, value=value, end=result.reason,
+                seconds=f"{result.seconds:.1f}", run=run), file=out, flush=True)
         if result.message and result.reason not in ("completed", "stopped"):
-            print(f"trial {i}: {result.message}", file=err)
+            print(_("trial {trial}: {message}").format(trial=i, message=result.message), file=err)
     best = best_trial(results)
     if args.json:
         summary = {"summary": True, "trials": len(results), "best": best,
@@ -136,7 +141,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print("", file=out)
         print(f"{'trial':<6} {'settings':<40} {results[0].metric if results else '':<10} {'seconds':>8}", file=out)
         for i, r in enumerate(results):
-            mark = "  <- best" if i == best else ""
+            mark = "  " + _("<- best") if i == best else ""
             value = f"{r.value:.2%}" if r.metric == "test_acc" and r.value is not None else _float_text(r.value)
             print(f"{i:<6} {describe(r.changes):<40} {value:<10} {r.seconds:>8.1f}{mark}", file=out)
     return 0 if all(r.reason in ("completed", "stopped") for r in results) else 1

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nnstudio.errors import UserError
+from nnstudio.i18n import _
 from nnstudio.runs.store import (BATCH_COLUMNS, EPOCH_COLUMNS, RUN_FORMAT, RUN_VERSION, Run, RunStore, csv_text,
                                  load_run, write_json)
 
@@ -214,7 +215,7 @@ class RunRecorder:
         self.run = load_run(final)
 
     def _fail(self, message: str) -> None:
-        self.problem = f"this run is not kept in the history: {message}"
+        self.problem = _("this run is not kept in the history: {reason}").format(reason=message)
         self._abandon()
 
     def _abandon(self) -> None:
