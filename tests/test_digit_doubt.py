@@ -72,3 +72,18 @@ def test_threshold_lets_most_training_digits_through(judge) -> None:
     assert 0.0 < doubt.threshold < 1.0
     doubt.invalidate()
     assert doubt.threshold is None
+
+
+def test_the_bank_can_be_computed_in_the_background() -> None:
+    predictor = default_predictor()
+    doubt = DigitDoubt(predictor.model)
+    scribble = _canvas(lines=[[(30, 40), (250, 220), (40, 230), (230, 30), (140, 250), (60, 120)]])
+    image28 = preprocess_drawing(scribble)
+    probabilities = predictor.predict_image(image28).probabilities
+    first = doubt.judge(scribble, image28, probabilities, wait=False)
+    assert first.distance is None  # not compared yet: only the ink and confidence checks applied
+    assert doubt.wait(30.0)
+    later = doubt.judge(scribble, image28, probabilities, wait=False)
+    assert not later.sure and later.reason == "unlike_digits"
+    doubt.invalidate()  # new weights: a result for the old ones would be dropped
+    assert not doubt.ready and not doubt.busy

@@ -227,6 +227,7 @@ class DigitPanel(QWidget):
         preview_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.bars = ProbabilityBars()
         self.explanation = ExplanationView()
+        self.explanation.doubt_ready.connect(self._judge_again)  # with the digit comparison, now ready
 
         head = QGridLayout()
         head.addWidget(self.top_label, 0, 0)
@@ -348,9 +349,7 @@ class DigitPanel(QWidget):
             self.explanation.show_for(None, None)
         else:
             self.bars.set_values(prediction.probabilities, prediction.class_names)
-            self.verdict = self.explanation.judge(self._gray, image28, prediction.probabilities)
-            self.top_label.setText(prediction.top_name if self.verdict.sure else "?")
-            self.confidence_label.setText(self._confidence_text(prediction))
+            self._judge(image28, prediction)
             self.preview.set_image(image28)
             self.explanation.show_for(image28, prediction.top, prediction.top_name)
             if not self._label_chosen and prediction.top < self.label_combo.count():
@@ -360,6 +359,16 @@ class DigitPanel(QWidget):
         self.add_button.setEnabled(image28 is not None)
         self.input_changed.emit(image28 if image28 is not None else np.zeros((28, 28), np.float32))
         self.prediction_changed.emit(prediction)
+
+    def _judge(self, image28: np.ndarray, prediction: Prediction) -> None:
+        """Whether to trust the prediction: the big label shows the digit or "?", the line below says why."""
+        self.verdict = self.explanation.judge(self._gray, image28, prediction.probabilities)
+        self.top_label.setText(prediction.top_name if self.verdict.sure else "?")
+        self.confidence_label.setText(self._confidence_text(prediction))
+
+    def _judge_again(self) -> None:
+        if self._input is not None and self._prediction is not None:
+            self._judge(self._input, self._prediction)
 
     def _confidence_text(self, prediction: Prediction) -> str:
         """"97% sure", or why the page is not sure (the bars still show what the network says)."""

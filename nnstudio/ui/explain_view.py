@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
@@ -56,10 +56,19 @@ class HeatMap(QWidget):
 
 
 class ExplanationView(QWidget):
-    """The map, its caption ("What made it say 7") and the choice of method, for the page's current model."""
+    """The map, its caption ("What made it say 7") and the choice of method, for the page's current model.
+
+    ``doubt_ready`` fires when the digit comparison (computed in a background thread) becomes ready, so the
+    page can judge the drawing again."""
+
+    doubt_ready = Signal()
+    POLL_MS = 100
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._poll = QTimer(self)
+        self._poll.setInterval(self.POLL_MS)
+        self._poll.timeout.connect(self._check_ready)
         self.map = HeatMap()
         self.caption = QLabel()
         self.caption.setStyleSheet("color: #8A93A3;")
@@ -105,9 +114,20 @@ class ExplanationView(QWidget):
         if self.doubt is None:
             return Verdict(True)
         try:
-            return self.doubt.judge(gray, image28, probabilities)
+            verdict = self.doubt.judge(gray, image28, probabilities, wait=False)
         except UserError:  # no built-in digits to compare with: say nothing rather than guess
             return Verdict(True)
+        if not self.doubt.ready and not self._poll.isActive():
+            self._poll.start()  # the comparison is being computed in the background
+        return verdict
+
+    def _check_ready(self) -> None:
+        doubt = self.doubt
+        if doubt is None or not (doubt.ready or doubt.busy):  # none, or it failed: the other checks apply
+            self._poll.stop()
+        elif doubt.ready:
+            self._poll.stop()
+            self.doubt_ready.emit()
 
     def show_for(self, image28: np.ndarray | None, top: int | None, top_name: str = "") -> None:
         """Explain the prediction ``top`` for the preprocessed drawing (None: nothing drawn)."""

@@ -42,10 +42,12 @@ def test_a_drawn_seven_is_read_and_explained(panel) -> None:
     assert view.method == "saliency" and view.map.has_map
 
 
-def test_a_scribble_and_a_dot_are_not_sure_and_clearing_empties_the_map(panel) -> None:
+def test_a_scribble_and_a_dot_are_not_sure_and_clearing_empties_the_map(panel, qtbot) -> None:
     panel.canvas.add_stroke([(30, 40), (250, 220), (40, 230), (230, 30), (140, 250), (60, 120)])
     panel.update_prediction()
-    assert not panel.verdict.sure
+    # The comparison with training digits is computed in the background; the page judges again once it is ready
+    qtbot.waitUntil(lambda: panel.explanation.doubt.ready, timeout=20_000)
+    qtbot.waitUntil(lambda: panel.verdict is not None and not panel.verdict.sure, timeout=2_000)
     assert panel.top_label.text() == "?"
     assert panel.confidence_label.text().startswith("Not sure: this does not look like a digit")
     assert panel.bars.values is not None  # the network's answer is still shown
