@@ -41,7 +41,7 @@ REQUIRED_RESOURCES = (
     ("models", "digits-lenet.json"), ("models", "digits-lenet.npz"),
     ("examples", EXAMPLE),
     ("icons", "app.svg"), ("icons", "nnstudio.png"), ("icons", "nnstudio.ico"),
-    ("translations", "zh_CN.json"),
+    ("translations", "zh_CN", "LC_MESSAGES", "nnstudio.mo"),
 )
 
 

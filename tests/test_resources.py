@@ -51,10 +51,10 @@ def test_plain_checkout_without_installation_falls_back_to_the_folder_beside_the
         shutil.copy(ROOT / "nnstudio" / name, tree / "nnstudio" / name)
     shutil.copytree(ROOT / "resources" / "translations", tree / "resources" / "translations")
     code = ("import sys; sys.path.insert(0, sys.argv[1]); from nnstudio.resources_path import resource; "
-            "p = resource('translations', 'zh_CN.json'); print(p); assert p.is_file(), p")
+            "p = resource('translations', 'zh_CN', 'LC_MESSAGES', 'nnstudio.mo'); print(p); assert p.is_file(), p")
     result = subprocess.run([sys.executable, "-S", "-c", code, str(tree)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert Path(result.stdout.strip()) == tree / "resources" / "translations" / "zh_CN.json"
+    assert Path(result.stdout.strip()) == tree / "resources" / "translations" / "zh_CN" / "LC_MESSAGES" / "nnstudio.mo"
 
 
 def test_installed_wheel_ships_and_finds_the_resources(tmp_path):
