@@ -242,7 +242,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(_("total parameters: {count}").format(count=f"{report.total_params:,}"))
     for m in report.warnings:
         print(_("warning: {text}").format(text=m.text))
-    memory_note = _memory_warning(report, project.graph, int(config.batch_size))
+    memory_note = _memory_warning(report, project.graph, int(config.batch_size), config.backend)
     if memory_note:
         print(_("warning: {text}").format(text=memory_note))
     if not report.ok:
@@ -257,19 +257,29 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _memory_warning(report: Any, graph: Any, batch_size: int) -> str | None:
-    """A warning when training would need more memory than is free: float32 parameters with their gradients
-    and two optimizer slots (Adam), and each node's activations and their gradients at the batch size."""
-    from nnstudio.memory import available_bytes, human_bytes  # noqa: PLC0415
+def _memory_warning(report: Any, graph: Any, batch_size: int, backend_name: str | None = None) -> str | None:
+    """A warning when training would need more memory than the device has free (the GPU's for CuPy): float32
+    parameters with their gradients and two optimizer slots (Adam), and each node's activations and their
+    gradients at the batch size."""
+    from nnstudio.memory import device_available_bytes, human_bytes  # noqa: PLC0415
     from nnstudio.profile import count_costs  # noqa: PLC0415 - the same figures as `nnstudio profile`
 
-    free = available_bytes()
+    backend = None
+    if backend_name not in (None, "numpy"):
+        from nnstudio.engine.backend import get_backend  # noqa: PLC0415
+
+        try:
+            backend = get_backend(backend_name)
+        except UserError:  # no CuPy here: training would refuse it with its own message
+            backend = None
+    free = device_available_bytes(backend)
     if free is None:
         return None
     need = count_costs(graph, batch=max(batch_size, 1)).training_memory_bytes
     if need <= free:
         return None
-    return (f"training this network at batch size {batch_size} needs about {human_bytes(need)} of memory "
+    where = "of the GPU's memory" if getattr(backend, "is_gpu", False) else "of memory"
+    return (f"training this network at batch size {batch_size} needs about {human_bytes(need)} {where} "
             f"({report.total_params:,} parameters with gradients and optimizer state, activations for "
             f"{len(graph.nodes)} nodes) but only {human_bytes(free)} is free; lower the batch size or the "
             "layer sizes")

@@ -8,6 +8,7 @@ big" into a :class:`~nnstudio.errors.UserError` that says how much was needed an
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from nnstudio.errors import UserError
 
@@ -32,6 +33,19 @@ def available_bytes() -> int | None:
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
+        return None
+
+
+def device_available_bytes(backend: Any = None) -> int | None:
+    """Memory free on the device ``backend`` computes on: the GPU's free memory for CuPy (asked through the
+    backend's own array module), else :func:`available_bytes`; None where it cannot be told."""
+    xp = getattr(backend, "xp", None)
+    cuda = getattr(xp, "cuda", None) if getattr(backend, "is_gpu", False) else None
+    if cuda is None:
+        return available_bytes()
+    try:
+        return int(cuda.runtime.memGetInfo()[0])
+    except Exception:  # noqa: BLE001 - a driver that will not say: no warning rather than a crash
         return None
 
 

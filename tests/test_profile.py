@@ -146,3 +146,23 @@ def test_check_warns_with_the_profile_memory_figure(tmp_path, capsys, monkeypatc
     assert main(["check", path]) == 0
     need = count_costs(lenet5(), batch=16).training_memory_bytes
     assert f"needs about {memory.human_bytes(need)} of memory" in capsys.readouterr().out
+
+
+def test_check_compares_with_the_gpu_memory_when_training_on_cupy(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from nnstudio import cli, memory
+    from nnstudio.engine import backend as backends
+    from nnstudio.graph.shapes import infer_shapes
+
+    gpu = SimpleNamespace(name="cupy", is_gpu=True,
+                          xp=SimpleNamespace(cuda=SimpleNamespace(runtime=SimpleNamespace(memGetInfo=lambda: (2048, 4096)))))
+    assert memory.device_available_bytes(gpu) == 2048
+    monkeypatch.setattr(memory, "available_bytes", lambda: 2**40)  # plenty on the host
+    assert memory.device_available_bytes(None) == 2**40
+    monkeypatch.setattr(backends, "get_backend", lambda name=None: gpu)
+    graph = lenet5()
+    note = cli._memory_warning(infer_shapes(graph), graph, 16, "cupy")
+    need = count_costs(graph, batch=16).training_memory_bytes
+    assert f"needs about {memory.human_bytes(need)} of the GPU's memory" in note and "2.0 KiB is free" in note
+    assert cli._memory_warning(infer_shapes(graph), graph, 16, "numpy") is None
