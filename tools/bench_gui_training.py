@@ -144,6 +144,7 @@ def in_gui(samples: int, backend: str, panels: bool = True, timeout_s: float = 9
     probe.stop()
     redraws = controller.dashboard.redraw_count
     window.undo_stack.setClean()
+    controller.mark_weights_saved()  # the trained weights are not wanted: close without the save question
     window.close()
     if not done:
         raise RuntimeError("the GUI run did not finish in time")
