@@ -399,6 +399,29 @@ class RunStore:
         return target
 
 
+def remove_stale_unsaved(folder: Path) -> list[str]:
+    """Delete the ``unsaved-<process id>-…`` run folders of processes that no longer run (a crash leaves them;
+    a window that closes deletes its own).  Returns the names removed."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.glob("unsaved-*"):
+        parts = path.name.split("-")
+        if len(parts) < 2 or not parts[1].isdigit():
+            continue
+        pid = int(parts[1])
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+        except (PermissionError, OSError):
+            pass  # another user's process, or no way to tell: leave it
+    return removed
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with NaN / infinities as None and NumPy scalars and arrays as plain Python."""
     if isinstance(value, dict):
@@ -422,6 +445,6 @@ def write_json(path: Path, data: Any) -> None:
         raise UserError(f"run file '{path}' cannot be written ({exc.strerror or exc})") from None
 
 
-__all__ = ["BATCH_COLUMNS", "EPOCH_COLUMNS", "keeps_history", "RUNS_SUFFIX", "RUN_FORMAT", "RUN_VERSION", "Run", "RunStore",
+__all__ = ["BATCH_COLUMNS", "EPOCH_COLUMNS", "keeps_history", "remove_stale_unsaved", "RUNS_SUFFIX", "RUN_FORMAT", "RUN_VERSION", "Run", "RunStore",
            "Snapshot", "csv_text", "default_budget_bytes", "json_safe", "load_run", "read_csv_columns",
            "runs_dir_for", "write_json"]

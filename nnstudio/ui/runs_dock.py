@@ -409,7 +409,9 @@ class RunsController(QObject):
             self._maybe_move_unsaved()
             return runs_dir_for(path) if keeps_history(path) else None
         if self._unsaved_root is None:
+            from nnstudio.runs.store import remove_stale_unsaved  # noqa: PLC0415
             from nnstudio.userdirs import user_data_dir  # noqa: PLC0415
+            remove_stale_unsaved(user_data_dir() / "runs")  # left by a crash
             self._unsaved_root = user_data_dir() / "runs" / f"unsaved-{os.getpid()}-{id(self) % 100000}"
         return self._unsaved_root
 
