@@ -23,6 +23,7 @@ from nnstudio.data import captcha_digits, mnist, toy, userdigits
 from nnstudio.data.dataset import Dataset, DatasetInfo
 from nnstudio.data.readers import load_user_dataset
 from nnstudio.errors import UserError
+from nnstudio.i18n import N_, _
 
 USER_PREFIX = "user:"
 CACHE_SIZE = 4
@@ -89,10 +90,10 @@ def _captcha_info(height: int = captcha_digits.DEFAULT_SHAPE[0], width: int = ca
     return DatasetInfo("captcha", (1, int(height), int(width)), 10, "multi_digit", CAPTCHA_TEXT)
 
 
-MNIST_TEXT = "Handwritten digits 0-9, 28x28 gray (10,000 shipped; 70,000 after download)"
-FASHION_TEXT = "Clothing images in 10 classes, 28x28 gray (70,000; download once)"
-CAPTCHA_TEXT = "4-digit captcha images, 40x100 gray, read as 4 digits (generated)"
-MYDIGITS_TEXT = "Your own handwritten digits, saved from the drawing canvas"
+MNIST_TEXT = N_("Handwritten digits 0-9, 28x28 gray (10,000 shipped; 70,000 after download)")
+FASHION_TEXT = N_("Clothing images in 10 classes, 28x28 gray (70,000; download once)")
+CAPTCHA_TEXT = N_("4-digit captcha images, 40x100 gray, read as 4 digits (generated)")
+MYDIGITS_TEXT = N_("Your own handwritten digits, saved from the drawing canvas")
 
 _ENTRIES: dict[str, _Entry] = {
     "mnist": _Entry("mnist", MNIST_TEXT, load=mnist.load_mnist,
@@ -123,8 +124,8 @@ def list_datasets() -> list[tuple[str, str]]:
     for entry in _ENTRIES.values():
         if not entry.listed():
             continue
-        note = "" if entry.info().available else " - not on this computer yet"
-        out.append((entry.name, entry.description + note))
+        note = "" if entry.info().available else _(" - not on this computer yet")
+        out.append((entry.name, _(entry.description) + note))  # in the interface's language where translated
     return out
 
 
