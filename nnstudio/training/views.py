@@ -104,8 +104,8 @@ def boundary(model: Any, extent: tuple[float, float, float, float], step: int, g
     output there for a regression)."""
     x0, x1, y0, y1 = extent
     gx, gy = np.meshgrid(np.linspace(x0, x1, grid, dtype=np.float32), np.linspace(y0, y1, grid, dtype=np.float32))
-    points = np.stack([gx.ravel(), gy.ravel()], axis=1)
-    out = model.predict(points, batch_size=grid * grid).reshape(grid, grid, -1)
+    raster = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    out = model.predict(raster, batch_size=grid * grid).reshape(grid, grid, -1)
     values = out[..., 0] if out.shape[-1] == 1 else out
     found = None
     if points is not None and len(points):

@@ -137,6 +137,8 @@ class TrainingController(QObject):
             app.aboutToQuit.connect(self.shutdown)
         if getattr(w, "project", None) is not None:
             self.project_opened(w.project)
+        from nnstudio.ui.data_controls import install_data_controls  # noqa: PLC0415 - beside the boundary
+        self.data_controls = install_data_controls(self)
         self._set_state("idle")
         return self
 

@@ -14,13 +14,15 @@ A click on the plane, while the data controls ask for it, emits :attr:`BoundaryP
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from nnstudio.ui.flow_layout import FlowLayout
 from nnstudio.ui.i18n import N_, tr
 from nnstudio.ui.panels.cells import PanelView
 from nnstudio.ui.panels.export import ExportablePanel
@@ -77,6 +79,7 @@ def misclassified(predicted: np.ndarray | None, labels: np.ndarray) -> np.ndarra
     return np.asarray(predicted).reshape(-1).astype(np.int64) != truth
 
 
+SIDE_MIN_PANEL_WIDTH = 520  # narrower panels start with the data controls hidden (the plot keeps the room)
 PLACEHOLDER = N_("Shown for datasets with 2 features (the toy sets).")
 SWATCH = '<span style="color:{colour}; font-size:14pt;">{symbol}</span>'
 
@@ -89,25 +92,17 @@ class BoundaryPanel(ExportablePanel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(tr("Decision boundary"), parent)
-        # The big epoch counter, the legend and the point toggles above the plot.
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        self.epoch_label = QLabel("")
-        self.epoch_label.setStyleSheet("font-size: 17pt; font-weight: bold; color: #1E293B;")
-        self.epoch_label.setToolTip(tr("The epoch the boundary shows"))
-        self.legend = QLabel("")
-        self.legend.setTextFormat(Qt.TextFormat.RichText)
-        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.legend.setWordWrap(True)
-        self.show_train = QCheckBox(tr("Training"))
+        # The legend and the point toggles above the plot, wrapping in a narrow dock.
+        self.top = QWidget()
+        top = FlowLayout(self.top, spacing=8)
+        self.legend_labels: list[QLabel] = []
+        self.show_train = QCheckBox("● " + tr("Training"))
         self.show_train.setToolTip(tr("Show the training points (circles)"))
-        self.show_test = QCheckBox(tr("Test"))
+        self.show_test = QCheckBox("■ " + tr("Test"))
         self.show_test.setToolTip(tr("Show the test points (squares)"))
         for box in (self.show_train, self.show_test):
             box.setChecked(True)
             box.toggled.connect(self._toggled)
-        top.addWidget(self.epoch_label)
-        top.addWidget(self.legend, 1)
         top.addWidget(self.show_train)
         top.addWidget(self.show_test)
         # The plot, and a slot beside it for the data controls.
@@ -115,9 +110,17 @@ class BoundaryPanel(ExportablePanel):
         row.setContentsMargins(0, 0, 0, 0)
         column = QVBoxLayout()
         column.setContentsMargins(0, 0, 0, 0)
-        column.addLayout(top)
+        column.addWidget(self.top)
         self.view = PanelView()
         column.addWidget(self.view, 1)
+        # The epoch counter, large, over the plot's corner (a widget above the view, not an item in its scene:
+        # it costs the plot's repaints nothing).
+        self.epoch_label = QLabel("", self.view)
+        self.epoch_label.setStyleSheet("background: rgba(255, 255, 255, 215); color: #0F172A; font-size: 13pt;"
+                                       " font-weight: bold; border-radius: 4px; padding: 0px 6px;")
+        self.epoch_label.setToolTip(tr("The epoch the boundary shows"))
+        self.epoch_label.move(6, 6)
+        self.epoch_label.hide()
         row.addLayout(column, 1)
         self.side = QVBoxLayout()
         self.side.setContentsMargins(0, 0, 0, 0)
@@ -148,9 +151,47 @@ class BoundaryPanel(ExportablePanel):
         self.epoch = 0
         self.value_scale = 1.0  # regression: the targets' largest size (the colour scale)
 
-    def add_side_widget(self, widget: QWidget) -> None:
-        """Put ``widget`` (the data controls) beside the plot."""
+    def add_side_widget(self, widget: QWidget, title: str = "") -> None:
+        """Put ``widget`` (the data controls) beside the plot, shown or hidden by a button in the header row
+        (shown at first when the panel is wide enough, so a small screen keeps the plot large)."""
+        from PySide6.QtWidgets import QToolButton  # noqa: PLC0415
+        self.side_widget = widget
         self.side.addWidget(widget)
+        self.side_button = QToolButton()
+        self.side_button.setText(title or tr("Data"))
+        self.side_button.setCheckable(True)
+        self.side_button.setToolTip(tr("Show or hide the data controls"))
+        self.side_button.toggled.connect(self._side_toggled)
+        head = self.layout().itemAt(0).layout()  # ExportablePanel's header row: title, export menu
+        head.insertWidget(head.indexOf(self.menu_button), self.side_button)
+        self._side_chosen = False  # True once the user pressed the button: the width no longer decides
+        self._fit_side()
+
+    def set_side_active(self, active: bool) -> None:
+        """The side widget applies (a 2-D set) or not: its button and column show only when it does."""
+        if getattr(self, "side_widget", None) is None:
+            return
+        self.side_button.setVisible(active)
+        self.side_widget.setVisible(active and self.side_button.isChecked())
+
+    def _side_toggled(self, on: bool) -> None:
+        if self.side_button.isVisible() or not on:
+            self.side_widget.setVisible(on)
+        if not self._fitting:
+            self._side_chosen = True
+
+    _fitting = False
+
+    def _fit_side(self) -> None:
+        if getattr(self, "side_widget", None) is None or self._side_chosen:
+            return
+        self._fitting = True
+        self.side_button.setChecked(self.width() >= SIDE_MIN_PANEL_WIDTH)
+        self._fitting = False
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_side()
 
     # -- data ------------------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -158,8 +199,8 @@ class BoundaryPanel(ExportablePanel):
         self.image.clear()
         self.data = None
         self._draw_points()
-        self.legend.setText("")
-        self.epoch_label.setText("")
+        self._set_legend([])
+        self._set_epoch("")
         self.set_caption(tr(PLACEHOLDER))
         self.dirty = True
 
@@ -171,10 +212,15 @@ class BoundaryPanel(ExportablePanel):
             self.image.clear()
             self.data = None
             self._draw_points()
-            self.legend.setText("")
+            self._set_legend([])
             self.set_caption(tr(PLACEHOLDER))
             return
         x_tr, y_tr, x_te, y_te = plane_sample(dataset, POINT_LIMIT)
+        old = self.data
+        same = old is not None and all(np.array_equal(old[k], v) for k, v in
+                                       (("x_train", x_tr), ("y_train", y_tr), ("x_test", x_te), ("y_test", y_te)))
+        if not same and getattr(self.boundary, "point_predictions", None) is not None:
+            self.boundary = replace(self.boundary, point_predictions=None)  # they judged other points
         self.data = {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te, "task": dataset.task,
                      "num_classes": int(dataset.num_classes), "class_names": list(dataset.class_names)}
         if dataset.task == "regression":
@@ -201,8 +247,8 @@ class BoundaryPanel(ExportablePanel):
             if getattr(info, "points", None) is None:
                 self.data = None
                 self._draw_points()
-                self.legend.setText("")
-                self.epoch_label.setText("")
+                self._set_legend([])
+                self._set_epoch("")
                 self.set_caption(tr(PLACEHOLDER))
                 return
             self._legacy_points(info)
@@ -232,7 +278,7 @@ class BoundaryPanel(ExportablePanel):
 
     def _show_epoch(self) -> None:
         if self.epochs:
-            self.epoch_label.setText(tr("Epoch {epoch} / {epochs}", epoch=self.epoch, epochs=self.epochs))
+            self._set_epoch(tr("Epoch {epoch} / {epochs}", epoch=self.epoch, epochs=self.epochs))
 
     def set_boundary(self, boundary: Any) -> None:
         self.boundary = boundary
@@ -296,24 +342,42 @@ class BoundaryPanel(ExportablePanel):
     def _draw_legend(self) -> None:
         data = self.data
         if data is None:
-            self.legend.setText("")
+            self._set_legend([])
             return
         parts = []
         if data["task"] == "regression":
             scale = f"{self.value_scale:.2g}"
-            parts.append(SWATCH.format(colour="rgb(245,147,34)", symbol="■") + f" −{scale}")
-            parts.append(SWATCH.format(colour="rgb(8,119,189)", symbol="■") + f" +{scale}")
+            parts.append(SWATCH.format(colour="rgb(245,147,34)", symbol="■") + f"&nbsp;−{scale}")
+            parts.append(SWATCH.format(colour="rgb(8,119,189)", symbol="■") + f"&nbsp;+{scale}")
         else:
             names = data["class_names"] or [str(i) for i in range(max(data["num_classes"], 2))]
             for i, name in enumerate(names[:len(PALETTE)]):
                 r, g, b = (int(v) for v in PALETTE[i])
-                parts.append(SWATCH.format(colour=f"rgb({r},{g},{b})", symbol="■") + " "
+                parts.append(SWATCH.format(colour=f"rgb({r},{g},{b})", symbol="■") + "&nbsp;"
                              + tr("class {name}", name=name))
-        parts.append(SWATCH.format(colour="#475569", symbol="●") + " " + tr("training"))
-        parts.append(SWATCH.format(colour="#475569", symbol="■") + " " + tr("test"))
         if data["task"] != "regression":
-            parts.append(SWATCH.format(colour=WRONG, symbol="✕") + " " + tr("wrong"))
-        self.legend.setText("&nbsp;&nbsp;".join(parts))
+            parts.append(SWATCH.format(colour=WRONG, symbol="✕") + "&nbsp;" + tr("wrong"))
+        self._set_legend(parts)
+
+    def _set_legend(self, parts: list[str]) -> None:
+        """One small label per legend entry (they wrap as whole entries), before the point toggles."""
+        layout = self.top.layout()
+        while len(self.legend_labels) < len(parts):
+            label = QLabel()
+            label.setTextFormat(Qt.TextFormat.RichText)
+            layout.insertWidget(len(self.legend_labels), label)
+            self.legend_labels.append(label)
+        for i, label in enumerate(self.legend_labels):
+            label.setVisible(i < len(parts))
+            if i < len(parts):
+                label.setText(parts[i])
+        self.top.setVisible(bool(parts) or self.data is not None)
+        layout.invalidate()
+
+    def _set_epoch(self, text: str) -> None:
+        self.epoch_label.setText(text)
+        self.epoch_label.setVisible(bool(text))
+        self.epoch_label.adjustSize()
 
     def _toggled(self, _checked: bool) -> None:
         self._draw_points()

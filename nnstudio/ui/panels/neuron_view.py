@@ -201,8 +201,6 @@ class NeuronViewPanel(ExportablePanel):
             items = []
             for j in range(units):
                 item = pg.ImageItem(axisOrder="row-major")
-                x, y = tile_origin(c, j, units)
-                item.setRect(QRectF(x, y, 1.0, 1.0))
                 self.box.addItem(item)
                 items.append(item)
             self.images.append(items)
@@ -224,13 +222,13 @@ class NeuronViewPanel(ExportablePanel):
             return
         columns = tuple(self._columns())
         self._set_shape(columns)
-        rgb = signed_rgb(view.inputs, *layer_range(view.inputs, "linear"))
-        for j, item in enumerate(self.images[0]):
-            item.setImage(rgb[j], autoLevels=False, levels=(0, 255))
-        for c, nl in enumerate(view.layers, start=1):
-            rgb = signed_rgb(nl.maps, *layer_range(nl.maps, nl.activation))
+        pictures = [signed_rgb(view.inputs, *layer_range(view.inputs, "linear"))]
+        pictures += [signed_rgb(nl.maps, *layer_range(nl.maps, nl.activation)) for nl in view.layers]
+        for c, rgb in enumerate(pictures):
             for j, item in enumerate(self.images[c]):
                 item.setImage(rgb[j], autoLevels=False, levels=(0, 255))
+                x, y = tile_origin(c, j, len(self.images[c]))
+                item.setRect(QRectF(x, y, 1.0, 1.0))  # after setImage: the rect scales the image's own size
         self.wires.set_content(*self._wires_and_labels(view, columns))
         self.set_caption(tr("Step {step}: each square is one neuron's output over the plane; wires: blue "
                             "positive, orange negative weights, thicker when larger.", step=view.step))
