@@ -695,7 +695,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     x, names = _inputs_for(args.inputs, sample_shape, args.as_drawing)  # the same reading as `predict`
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"-o '{out_dir}': expected a folder for the pictures; found a file")
+        raise UserError(_("-o '{folder}': expected a folder for the pictures; found a file").format(folder=out_dir))
     grid = input_grid(sample_shape)
     for start in range(0, len(x), 64):
         result = explain(model, x[start:start + 64], args.method)
@@ -710,7 +710,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
                 print(json.dumps({"input": names[i], "class": k, "probability": p, "method": args.method,
                                   "png": str(target), "map": np.round(result.maps[j], 6).tolist()}))
             else:
-                print(f"{names[i]}: class {k}" + ("" if p is None else f" ({p:.1%})") + f" -> {target}")
+                shown = _("{input}: class {k}").format(input=names[i], k=k)
+                print(shown + ("" if p is None else f" ({p:.1%})") + f" -> {target}")
     return 0
 
 
@@ -721,7 +722,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     config = _config_for(project, None, backend=args.backend)
     batch = int(args.batch if args.batch is not None else config.batch_size)
     if batch < 1 or args.repeats < 1:
-        raise UserError(f"--batch and --repeats must be at least 1; found {batch} and {args.repeats}")
+        raise UserError(_("--batch and --repeats must be at least 1; found {batch} and {repeats}").format(
+            batch=batch, repeats=args.repeats))
     profile = measure_times(project.graph, count_costs(project.graph, batch=batch), config.backend,
                             repeats=args.repeats)
     if args.json:
@@ -730,13 +732,15 @@ def cmd_profile(args: argparse.Namespace) -> int:
             print(json.dumps(row))
         print(json.dumps({"total": record["total"], "batch": batch, "backend": profile.backend}))
         return 0
-    print(f"{project.name}: batch {batch}, {profile.dtype}, backend {profile.backend}; MACs and activations per "
-          f"sample and per batch as in docs/profile.md, times per batch (median of {args.repeats})")
+    print(_("{name}: batch {batch}, {dtype}, backend {backend}; MACs per sample, activations per batch (see "
+            "docs/profile.md), times in ms per batch (median of {repeats})").format(
+        name=project.name, batch=batch, dtype=profile.dtype, backend=profile.backend, repeats=args.repeats))
     print(format_table(profile))
     largest = profile.largest("macs")
     if largest is not None:
-        print(f"* largest: {largest.node} ({profile.share(largest):.1%} of the forward MACs); training needs "
-              f"{int(profile.total('train_macs')):,} MACs per sample (forward + backward)")
+        print(_("* largest: {node} ({share} of the forward MACs); training needs {macs} MACs per sample (forward "
+                "+ backward)").format(node=largest.node, share=f"{profile.share(largest):.1%}",
+                                      macs=f"{int(profile.total('train_macs')):,}"))
     return 0
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from nnstudio.engine.backend import to_device, to_host
 from nnstudio.engine.model import Model, apply_activation
 from nnstudio.errors import UserError
+from nnstudio.i18n import _
 
 METHODS = ("saliency", "gradcam")
 
@@ -69,11 +70,11 @@ def _probabilities(out: np.ndarray, activation: str | None) -> np.ndarray:
 def _scores_grad(model: Model, x: np.ndarray, target: Any, capture: bool) -> tuple[Any, np.ndarray, np.ndarray]:
     """Forward a host batch; returns (the score gradient to back-propagate, classes, probabilities)."""
     if not model.built:
-        raise UserError("the network has not been built yet; train it or load its weights first")
+        raise UserError(_("the network has not been built yet; train it or load its weights first"))
     out_shape = tuple(model.output_shape)
     if len(out_shape) != 1:
-        raise UserError(f"explanations need a classifier with one score per class, output (K,); this network's "
-                        f"output is {out_shape}")
+        raise UserError(_("explanations need a classifier with one score per class, output (K,); this network's "
+                          "output is {shape}").format(shape=out_shape))
     x = np.asarray(x)
     if x.shape[1:] != tuple(model.input_shape):
         raise UserError(f"explain: expected samples of shape {tuple(model.input_shape)}, found a batch of shape "
@@ -136,7 +137,7 @@ def _grid_mapping(model: Model, node: str) -> tuple[tuple[float, float], tuple[f
         src = n.inputs[0]
         kind = layer.type_name
         if kind == "Conv2D":
-            _, h, w = model.shapes[src]
+            h, w = model.shapes[src][1:]
             top, _, left, _ = layer.pads(h, w)
             steps, kernels, pads = layer.strides, layer.kernel, (top, left)
         elif kind == "Pool2D":
@@ -171,10 +172,11 @@ def gradcam(model: Model, x: np.ndarray, target: Any = None, node: str | None = 
     """Grad-CAM of each sample of the host batch ``x`` at the last Conv2D (or ``node``), on the Input's grid."""
     conv = node if node is not None else last_conv(model)
     if conv is None:
-        raise UserError("Grad-CAM needs a network with a Conv2D layer; this one has none (use saliency instead)")
+        raise UserError(_("Grad-CAM needs a network with a Conv2D layer; this one has none (use saliency "
+                          "instead)"))
     if len(tuple(model.input_shape)) != 3:
-        raise UserError(f"Grad-CAM needs an image Input (channels, height, width); this network's Input is "
-                        f"{tuple(model.input_shape)}")
+        raise UserError(_("Grad-CAM needs an image Input (channels, height, width); this network's Input is "
+                          "{shape}").format(shape=tuple(model.input_shape)))
     feature = _feature_node(model, conv)
     grad, classes, probs = _scores_grad(model, x, target, capture=True)
     acts = model.activations[feature]
@@ -184,7 +186,7 @@ def gradcam(model: Model, x: np.ndarray, target: Any = None, node: str | None = 
     model.activations, model.node_grads = {}, {}
     weights = g.mean(axis=(2, 3))  # (N, C): how much each map matters to the score
     cam = np.maximum(np.einsum("nc,nchw->nhw", weights, a), 0.0)
-    _, height, width = (int(s) for s in model.input_shape)
+    height, width = (int(s) for s in model.input_shape[1:])
     mapping = _grid_mapping(model, feature)
     h, w = cam.shape[1:]
     if mapping is None:  # spread the map evenly over the input

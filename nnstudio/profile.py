@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,7 +176,10 @@ def count_costs(graph: Any, batch: int = 64, dtype: Any = np.float32) -> Profile
     from nnstudio.graph.shapes import infer_shapes  # noqa: PLC0415
 
     if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise UserError(f"profile: the batch size must be a whole number of at least 1; found {batch!r}")
+        from nnstudio.i18n import _  # noqa: PLC0415
+
+        raise UserError(_("profile: the batch size must be a whole number of at least 1; found {batch}").format(
+            batch=repr(batch)))
     itemsize = np.dtype(dtype).itemsize
     report = infer_shapes(graph)
     profile = Profile(batch=int(batch), dtype=np.dtype(dtype).name,
@@ -237,7 +241,7 @@ def measure_times(graph: Any, profile: Profile | None = None, backend: Any = Non
         arg = values[node.inputs[0]] if layer.n_inputs == 1 else [values[s] for s in node.inputs]
         grad = xp.asarray(rng.standard_normal(values[row.node].shape).astype(profile.dtype))
         forward, backward = [], []
-        for _ in range(repeats + 1):  # the first pass warms caches and buffers and is not counted
+        for _repeat in range(repeats + 1):  # the first pass warms caches and buffers and is not counted
             _synchronize(xp)
             t0 = time.perf_counter()
             layer.forward(arg, True)
@@ -262,29 +266,38 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _width(text: str) -> int:
+    """Terminal columns: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def format_table(profile: Profile) -> str:
     """The profile as a text table (node, type, params, MACs, activation bytes, fwd ms, bwd ms, share of the
     MACs) with a total row; the node with the most MACs is marked with '*'."""
+    from nnstudio.i18n import _  # noqa: PLC0415
     from nnstudio.memory import human_bytes  # noqa: PLC0415
 
     largest = profile.largest("macs")
-    headers = ("node", "type", "params", "MACs", "activations", "fwd ms", "bwd ms", "share")
+    headers = (_("node"), _("type"), _("params"), _("MACs"), _("activations"), _("fwd ms"), _("bwd ms"),
+               _("share"))
     rows = []
     for r in profile.rows:
         mark = " *" if largest is not None and r is largest else ""
         rows.append((r.node + mark, r.type, f"{r.params:,}", f"{r.macs:,}", human_bytes(r.activation_bytes),
                      _ms(r.forward_ms), _ms(r.backward_ms), f"{profile.share(r):.1%}"))
     timed = profile.backend is not None
-    rows.append(("total", "", f"{profile.total_params:,}", f"{int(profile.total('macs')):,}",
+    rows.append((_("total"), "", f"{profile.total_params:,}", f"{int(profile.total('macs')):,}",
                  human_bytes(profile.total("activation_bytes")),
                  _ms(profile.total("forward_ms") if timed else None),
                  _ms(profile.total("backward_ms") if timed else None), "100.0%" if profile.total("macs") else "-"))
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    widths = [max(_width(h), *(_width(row[i]) for row in rows)) for i, h in enumerate(headers)]
 
     def line(values: tuple[str, ...]) -> str:
-        return "  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
+        cells = [v + " " * (w - _width(v)) if i < 2 else " " * (w - _width(v)) + v
+                 for i, (v, w) in enumerate(zip(values, widths))]
+        return "  ".join(cells)
 
-    rule = "-" * len(line(headers))
+    rule = "-" * _width(line(headers))
     out = [line(headers), rule, *(line(row) for row in rows[:-1]), rule, line(rows[-1])]
     return "\n".join(out)
 
