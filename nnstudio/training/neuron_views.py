@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from nnstudio.engine.backend import to_device, to_host
+from nnstudio.engine.layers.features import FEATURES as FEATURE_TITLES
 
 NEURON_GRID = 24  # each neuron's picture is NEURON_GRID x NEURON_GRID samples of the plane
 MAX_UNITS = 8  # hidden units per layer the view can lay out
@@ -149,6 +150,9 @@ def neuron_view(model: Any, extent: tuple[float, float, float, float], step: int
             return None
         names = ["x1", "x2"] if layout.input_node == model.input_id else \
             [f"f{i + 1}" for i in range(inputs.shape[0])]
+        chosen = getattr(model.layer(layout.input_node), "features", None) if names[0] != "x1" else None
+        if chosen is not None and len(chosen) == inputs.shape[0]:  # a Features block: x1², sin(x2), ...
+            names = [FEATURE_TITLES[f] for f in chosen]
         layers = []
         for dense_id, act_id in layout.dense:
             layer = model.layer(dense_id)
