@@ -205,7 +205,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     project = _load_project(str(paths[args.example]))
     save_project(project, out)
     print(_("created {path} from the example '{name}' ({title})").format(path=out, name=args.example,
-                                                                          title=project.name))
+                                                                          title=shown_name(project)))
     return 0
 
 
@@ -232,7 +232,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     headers = (_("node"), _("type"), _("output shape"), _("parameters"))
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
-    print(_("{name}: {count} nodes, loss {loss}; {dataset}").format(name=project.name, count=len(rows),
+    print(_("{name}: {count} nodes, loss {loss}; {dataset}").format(name=shown_name(project), count=len(rows),
                                                                     loss=config.loss, dataset=dataset_note))
     print(line)
     print("-" * len(line))
@@ -467,7 +467,7 @@ def _train_loop(args: argparse.Namespace, project: Any, config: Any, dataset: An
         if isinstance(event, RunStarted):
             print(_("training '{name}' on {dataset}: {train} training / {val} validation / {test} test samples, "
                     "{params} parameters, {epochs} epochs of {steps} steps, backend {backend}").format(
-                name=project.name, dataset=dataset.name, train=event.n_train, val=event.n_val, test=event.n_test,
+                name=shown_name(project), dataset=dataset.name, train=event.n_train, val=event.n_val, test=event.n_test,
                 params=f"{event.param_count:,}", epochs=event.total_epochs, steps=event.steps_per_epoch,
                 backend=event.backend_name), file=err)
             n_train = event.n_train
@@ -492,7 +492,7 @@ def _train_loop(args: argparse.Namespace, project: Any, config: Any, dataset: An
                     text += _(" | validation loss {loss}").format(loss=_num(event.val_loss))
                     if event.val_acc is not None and not math.isnan(event.val_acc):
                         text += _(" acc {accuracy}").format(accuracy=_pct(event.val_acc))
-                print(text + f" ({event.seconds:.1f}s)", file=out, flush=True)
+                print(text + _(" ({seconds}s)").format(seconds=f"{event.seconds:.1f}"), file=out, flush=True)
             bar.flush_hints()
         elif isinstance(event, Hint):
             bar.pending_hints.append(event.text)
@@ -971,6 +971,12 @@ def _export_arguments(parser: argparse.ArgumentParser, which: str) -> None:
     else:
         add_import_arguments(parser)
         parser.set_defaults(func=cli_import)
+
+
+def shown_name(project: Any) -> str:
+    """The project's name in the language of messages (the examples carry a Chinese name too)."""
+    name_zh = str(getattr(project, "name_zh", "") or "")
+    return name_zh if current_language() == "zh" and name_zh else str(project.name)
 
 
 def one_line(text: str) -> str:

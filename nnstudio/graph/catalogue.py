@@ -666,6 +666,15 @@ def _pair_text(value: Any, sep: str, square: bool = False) -> str:
     return f"{_num(value)}{sep}{_num(value)}" if square else _num(value)
 
 
+def node_label(block_type: Any, node_id: Any) -> str:
+    """How messages name a node: its block and id, "Dense 'd1'" (全连接层 'd1' in Chinese)."""
+    from nnstudio.i18n import current_language  # noqa: PLC0415 - tiny; keeps the catalogue's imports plain
+
+    spec = BLOCKS.get(block_type) if isinstance(block_type, str) else None
+    kind = spec.title_zh if spec is not None and current_language() == "zh" else block_type
+    return f"{kind} '{node_id}'"
+
+
 def short_label(block_type: str, params: Any = None) -> str:
     """A compact face for a node ("Conv2D 6@5x5 s1 p2", "Dense 120", "ReLU", "MaxPool 2x2").
 

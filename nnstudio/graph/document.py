@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from nnstudio.errors import UserError
-from nnstudio.graph.catalogue import BLOCKS, get_block
+from nnstudio.graph.catalogue import BLOCKS, get_block, node_label
 
 EVENT_KINDS = ("node_added", "node_removed", "edge_added", "edge_removed", "param_changed", "node_moved", "reset")
 
@@ -228,7 +228,7 @@ class Graph:
         nid = self.new_id(block_type) if node_id is None else _check_id(node_id)
         if nid in self.nodes:
             raise UserError(f"a node with id '{nid}' already exists ({self.nodes[nid].label}); ids must be unique")
-        label = f"{block_type} '{nid}'"
+        label = node_label(block_type, nid)
         node = Node(nid, spec.type, spec.validate_params(params, label), _position(position, label))
         self.nodes[nid] = node
         self._emit("node_added", node_id=nid)
@@ -380,7 +380,7 @@ class Graph:
             nid = staged.new_id(spec.type) if rename else old_id
             if nid in staged.nodes:
                 raise UserError(f"graph: a node with id '{nid}' already exists")
-            label = f"{spec.type} '{old_id}'"
+            label = node_label(spec.type, old_id)
             position = _position(raw.get("position"), label)
             if position is not None:
                 position = (position[0] + offset[0], position[1] + offset[1])

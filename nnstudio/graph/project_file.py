@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from nnstudio.engine.optimizers import OPTIMIZERS, SCHEDULES
 from nnstudio.errors import UserError
+from nnstudio.i18n import _
 from nnstudio.graph.document import Graph
 from nnstudio.graph.settings import TrainingSettings
 from nnstudio.graph.shapes import LOSS_NAMES
@@ -219,7 +220,7 @@ def project_from_dict(data: Any, source: str = "project") -> Project:
     try:
         graph = Graph.from_dict(data.get("graph", {"nodes": [], "edges": []}))
     except UserError as exc:
-        raise UserError(f"{source}: {exc}") from None
+        raise UserError(_("{source}: {error}").format(source=source, error=exc)) from None
     extras = {k: copy.deepcopy(v) for k, v in data.items() if k not in _KNOWN_KEYS}
     from nnstudio.teaching.lessons import validate_extras  # the lesson model lives with the teaching tools
     validate_extras(extras, source)
@@ -342,7 +343,7 @@ def _check_structure(data: Any, source: str) -> None:
 def load_project(path: str | os.PathLike) -> Project:
     """Read, migrate and validate a project file; UserError naming the file for anything wrong in it."""
     p = Path(path)
-    source = f"project file '{os.fspath(path)}'"
+    source = _("project file '{path}'").format(path=os.fspath(path))
     raw = _read_project_bytes(path)
     try:
         text = raw.decode("utf-8-sig")

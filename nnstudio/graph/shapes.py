@@ -13,7 +13,7 @@ from typing import Any
 
 from nnstudio.engine.dag import stable_order
 from nnstudio.errors import UserError
-from nnstudio.graph.catalogue import BLOCKS, activation_name, loss_name
+from nnstudio.graph.catalogue import BLOCKS, activation_name, loss_name, node_label
 from nnstudio.i18n import _, current_language, ngettext
 
 Shape = tuple[int, ...]
@@ -69,11 +69,7 @@ class _Problem(Exception):
 
 def _label(node: Any) -> str:
     """How messages name a node: its block ("Dense", 全连接层 in Chinese) and its id."""
-    kind = getattr(node, "type", "?")
-    spec = BLOCKS.get(kind) if isinstance(kind, str) else None
-    if spec is not None and current_language() == "zh":
-        kind = spec.title_zh
-    return f"{kind} '{getattr(node, 'id', '?')}'"
+    return node_label(getattr(node, "type", "?"), getattr(node, "id", "?"))
 
 
 # -- per-block rules --------------------------------------------------------------------------------

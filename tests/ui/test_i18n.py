@@ -237,7 +237,8 @@ def test_preferences_switch_the_whole_window_at_once(qtbot, tmp_path):
         titles = [layers.child(i).text(0) for i in range(layers.childCount())]
         assert titles == sorted(titles, key=i18n.sort_key("zh")) and titles != sorted(titles)  # pinyin, not code points
         faces = _node_faces(win)
-        assert faces[dense].startswith("全连接 ") and faces[dense].split(" ", 1)[1] == english["faces"][dense].split(" ", 1)[1]
+        assert faces[dense].startswith("全连接 ")
+        assert faces[dense].split(" ", 1)[1] == english["faces"][dense].split(" ", 1)[1]
         problems = win.problems.messages()
         assert len(problems) == len(english["problems"]) and all(CJK.search(m) for m in problems), problems
         assert CJK.search(win.problems_label.text()) or not english["status"]
