@@ -42,6 +42,9 @@ PROBE_INTERVAL_S = 1.0
 HISTOGRAM_INTERVAL_S = 2.0
 NEURON_INTERVAL_S = 0.3
 EXTRA_BUDGET = 0.03
+# While the playback speed holds each batch back, the worker mostly waits: the views may take this share
+# instead, so a class watching the boundary form at 0.2 s per epoch sees it change every epoch.
+PLAYBACK_BUDGET = 0.5
 DRAIN_INTERVAL_MS = 50  # the GUI sees at most ~20 updates a second
 PAUSE_SLICE_S = 0.05
 
@@ -278,9 +281,9 @@ class _Throttle:
     def due(self, now: float) -> bool:
         return now >= self.next_at
 
-    def ran(self, started: float, finished: float) -> None:
+    def ran(self, started: float, finished: float, budget: float | None = None) -> None:
         cost = finished - started
-        self.next_at = finished + max(self.interval, cost / self.budget)
+        self.next_at = finished + max(self.interval, cost / (budget or self.budget))
 
 
 # -- the worker ------------------------------------------------------------------------------------------------
@@ -434,7 +437,8 @@ class TrainingWorker(QObject):
                 value = job()
                 if value is not None:
                     self.inbox.put_latest(key, value)
-                self._throttles[key].ran(now, time.perf_counter())
+                self._throttles[key].ran(now, time.perf_counter(),
+                                         PLAYBACK_BUDGET if self.control.epoch_seconds > 0 else None)
 
     def _final_views(self, step: int) -> None:
         """The views as the run leaves the model, whatever their throttles said: the boundary (and the other
