@@ -48,13 +48,13 @@ class Regularizer:
         """l1 · Σ|w| + l2 · Σw² over the regularised weights, as a host float (0.0 when inactive)."""
         if not self.active:
             return 0.0
-        total = 0.0
-        for _, w, _ in self.weights(model):
+        total: Any = 0.0
+        for _, w, _ in self.weights(model):  # summed on the device, read back once
             if self.l1:
-                total += self.l1 * float(abs(w).sum())
+                total = total + self.l1 * abs(w).sum(dtype=w.dtype)
             if self.l2:
-                total += self.l2 * float((w * w).sum())
-        return total
+                total = total + self.l2 * (w * w).sum(dtype=w.dtype)
+        return float(total)
 
     def add_gradients(self, model: Any) -> None:
         """Add the penalty's gradient to the weights' gradients in place (after ``model.backward``)."""
