@@ -169,3 +169,17 @@ def test_cli_explain_refusals_are_one_line(tmp_path, capsys) -> None:
                  "-o", str(tmp_path / "out"), "--method", "gradcam"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Conv2D" in err
+
+
+def test_the_feature_map_probe_explains_its_sample_without_touching_the_training_gradients() -> None:
+    from nnstudio.training.views import probe
+
+    model = compile_graph(small_net(), "numpy", seed=4)
+    model.layer("dense").grads["W"][...] = 7.0  # what the trainer left there
+    sample = np.random.default_rng(5).standard_normal((2, 6, 6)).astype(np.float32)
+    view = probe(model, sample, step=3)
+    assert view.why_method == "gradcam" and view.why.shape == (6, 6)
+    assert (model.layer("dense").grads["W"] == 7.0).all()  # computed on a copy
+    np.testing.assert_allclose(view.why, gradcam(model, sample[None]).maps[0], atol=1e-6)
+    flat = probe(compile_graph(small_net(conv=False), "numpy", seed=4), sample, step=3)
+    assert flat.why_method == "saliency" and flat.why.shape == (6, 6)

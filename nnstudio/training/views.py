@@ -32,6 +32,8 @@ class Probe:
     activations: dict[str, np.ndarray]
     kinds: dict[str, str]
     input: np.ndarray | None = None
+    why: np.ndarray | None = None  # what made the network say its class: a map in [0, 1] on the input's grid
+    why_method: str = ""  # "gradcam" or "saliency"
 
 
 @dataclass
@@ -141,7 +143,27 @@ def probe(model: Any, sample: np.ndarray, step: int) -> Probe:
             activations[nid] = np.asarray(to_host(value[0]), dtype=np.float32)
             kinds[nid] = kind
     model.activations = {}
-    return Probe(step, activations, kinds, sample)
+    why, method = explain_sample(model, sample)
+    return Probe(step, activations, kinds, sample, why, method)
+
+
+def explain_sample(model: Any, sample: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """Grad-CAM (saliency without a Conv2D) of one image sample for the class the network gives it, computed
+    on a private copy so the training model's gradients stay as the trainer left them; (None, "") when the
+    network is not an image classifier."""
+    from nnstudio.errors import UserError  # noqa: PLC0415
+    from nnstudio.explain import explain, last_conv  # noqa: PLC0415
+    from nnstudio.predictor import clone_model  # noqa: PLC0415
+
+    if np.asarray(sample).ndim != 3 or len(tuple(model.output_shape)) != 1:
+        return None, ""
+    try:
+        twin = clone_model(model)
+        method = "gradcam" if last_conv(twin) is not None else "saliency"
+        result = explain(twin, np.asarray(sample, dtype=np.float32)[None], method)
+    except (UserError, ValueError, FloatingPointError):
+        return None, ""
+    return result.maps[0].astype(np.float32), method
 
 
 def probe_from_report(event: Any) -> Probe:

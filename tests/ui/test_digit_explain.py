@@ -77,3 +77,18 @@ def test_a_network_without_convolutions_gets_saliency(panel) -> None:
     panel.update_prediction()
     assert panel.explanation.map.has_map
     assert np.isfinite(panel.bars.values).all()
+
+
+def test_the_feature_map_panel_shows_why_beside_the_input(qtbot) -> None:
+    from nnstudio.training.views import probe
+    from nnstudio.ui.panels.feature_maps import FeatureMapPanel
+
+    panel = FeatureMapPanel()
+    qtbot.addWidget(panel)
+    model = default_predictor().model
+    sample = np.zeros((1, 28, 28), np.float32)
+    sample[0, 6:22, 13:16] = 1.0  # a "1"
+    panel.set_probe(probe(model, sample, step=1))
+    panel.redraw()
+    assert "__why__" in panel.plots and panel.why_method == "gradcam"
+    assert panel.why_image.image.shape == (28, 28)

@@ -70,6 +70,8 @@ class FeatureMapPanel(ExportablePanel):
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.plots: dict[str, Cell] = {}
         self.input_image: pg.ImageItem | None = None
+        self.why_image: pg.ImageItem | None = None  # what made the network say its class (explain.py)
+        self.why_method = ""
         self.probe: Any = None
         self._brushes = (pg.mkBrush("#F97316"), pg.mkBrush("#3B82F6"))  # negative, positive: made once
 
@@ -77,7 +79,8 @@ class FeatureMapPanel(ExportablePanel):
         self.source_label.setText("")
         self.view.clear()
         self.layer_ids, self.images, self.bars, self.plots = [], {}, {}, {}
-        self.input_image = None
+        self.input_image = self.why_image = None
+        self.why_method = ""
         self.probe = None
         self.dirty = True
 
@@ -111,6 +114,15 @@ class FeatureMapPanel(ExportablePanel):
             cell.view.addItem(self.input_image)
             self.plots["__input__"] = cell
             col += 1
+        self.why_image, self.why_method = None, getattr(probe, "why_method", "")
+        if getattr(probe, "why", None) is not None:
+            title = tr("why: Grad-CAM") if self.why_method == "gradcam" else tr("why: saliency")
+            cell = Cell(top, 0, col, title, lock_aspect=True, invert_y=True)
+            self.why_image = pg.ImageItem(axisOrder="row-major")
+            self.why_image.setColorMap(pg.colormap.get("inferno"))
+            cell.view.addItem(self.why_image)
+            self.plots["__why__"] = cell
+            col += 1
         for nid in maps:
             value = probe.activations[nid]
             cell = Cell(top, 0, col, self._title(nid, probe, value), lock_aspect=True, invert_y=True)
@@ -140,10 +152,15 @@ class FeatureMapPanel(ExportablePanel):
         if probe is None:
             return
         has_input = getattr(probe, "input", None) is not None and np.asarray(probe.input).ndim == 3
-        if list(probe.activations) != self.layer_ids or (self.input_image is not None) != has_input:
+        why = getattr(probe, "why", None)
+        if list(probe.activations) != self.layer_ids or (self.input_image is not None) != has_input \
+                or (self.why_image is not None) != (why is not None) \
+                or (why is not None and self.why_method != getattr(probe, "why_method", "")):
             self._rebuild(probe)
         if self.input_image is not None:
             self.input_image.setImage(np.asarray(probe.input)[0], autoLevels=True)
+        if self.why_image is not None:
+            self.why_image.setImage(np.asarray(why), levels=(0.0, 1.0))
         for nid, value in probe.activations.items():
             if nid in self.images:
                 mosaic = tile_maps(value)
