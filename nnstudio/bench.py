@@ -237,16 +237,27 @@ def _load_torch() -> Any | None:
 
 
 # -- timing -------------------------------------------------------------------------------------------
+# "wall": elapsed time, what a user waits for.  "cpu": the CPU time of this process (all its threads), which
+# other programs on a shared machine barely disturb; with one thread (OMP_NUM_THREADS=1) it compares the
+# work each side does.
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock: list[Callable[[], float]] = [time.perf_counter]
+
+
+def _now() -> float:
+    return _clock[0]()
+
+
 def calibrate(fn: Callable[[], Any], steps: int | None, target_seconds: float, warmup: int = 2) -> int:
     """Warm ``fn`` up (at least ``warmup`` calls and half of ``target_seconds``: first calls allocate
     buffers and optimizer state, and thread pools wake up); return ``steps``, or how many calls fill about
     ``target_seconds`` at the speed of the later warm-up calls."""
     times = []
-    start = time.perf_counter()
-    while len(times) < max(1, warmup) or (time.perf_counter() - start < target_seconds / 2 and len(times) < 1000):
-        t = time.perf_counter()
+    start = _now()
+    while len(times) < max(1, warmup) or (_now() - start < target_seconds / 2 and len(times) < 1000):
+        t = _now()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(_now() - t)
     later = times[len(times) // 2:]
     per_call = sum(later) / len(later)
     if steps is not None:
@@ -256,10 +267,10 @@ def calibrate(fn: Callable[[], Any], steps: int | None, target_seconds: float, w
 
 def timed_run(fn: Callable[[], Any], steps: int) -> float:
     """Seconds per call of ``fn`` over ``steps`` calls (``fn`` returns only when its work is done)."""
-    start = time.perf_counter()
+    start = _now()
     for _ in range(steps):
         fn()
-    return (time.perf_counter() - start) / steps
+    return (_now() - start) / steps
 
 
 def time_calls(fn: Callable[[], Any], repeats: int, steps: int | None, target_seconds: float,
@@ -371,10 +382,10 @@ def layer_times(setup: Setup, batch: int, steps: int) -> dict[str, Any]:
     def wrap(nid: str, fn: Callable[..., Any], slot: int) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
             _sync(xp)
-            start = time.perf_counter()
+            start = _now()
             out = fn(*args, **kwargs)
             _sync(xp)
-            current[nid][slot] += time.perf_counter() - start
+            current[nid][slot] += _now() - start
             return out
         return timed
 
@@ -390,9 +401,9 @@ def layer_times(setup: Setup, batch: int, steps: int) -> dict[str, Any]:
         for _ in range(max(1, steps)):
             for nid in ids:
                 current[nid] = [0.0, 0.0]
-            start = time.perf_counter()
+            start = _now()
             step()
-            totals.append(time.perf_counter() - start)
+            totals.append(_now() - start)
             for nid in ids:
                 samples[nid].append((current[nid][0], current[nid][1]))
     finally:
@@ -432,38 +443,10 @@ def _row(setup: Setup, metric: str, batch: int, timing: PairTiming) -> dict[str,
             "pairs": len(timing.ours)}
 
 
-def run_bench(repeats: int = DEFAULT_PAIRS, json_out: bool = False, backend: str | None = None,
-              batch_override: int | None = None, *, steps: int | None = None,
-              target_seconds: float = DEFAULT_SECONDS, compare_torch: bool = True,
-              models: tuple[str, ...] = MODELS, layers: bool = False,
-              stream: TextIO | None = None) -> dict[str, Any]:
-    """Measure the engine (and PyTorch when available) in ``repeats`` alternating pairs per figure.
-
-    ``steps`` fixes the calls per timed run (default: enough for ``target_seconds``); ``batch_override``
-    replaces the training batch sizes.  ``layers`` adds the per-layer breakdown of a training step.  With
-    ``stream`` the report is written there, as JSON when ``json_out``, else as a table.
-    """
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise UserError(f"bench: --repeats must be a positive integer. Received: {repeats!r}")
-    if batch_override is not None and (isinstance(batch_override, bool) or int(batch_override) < 1):
-        raise UserError(f"bench: --batch must be a positive integer. Received: {batch_override!r}")
-    if steps is not None and steps < 1:
-        raise UserError(f"bench: --steps must be a positive integer. Received: {steps!r}")
-    if not target_seconds > 0:
-        raise UserError(f"bench: --seconds must be positive. Received: {target_seconds!r}")
-    unknown = [m for m in models if m not in MODELS]
-    if unknown or not models:
-        raise UserError(f"bench: unknown model(s) {', '.join(unknown) or '(none)'}; expected {', '.join(MODELS)}")
-    chosen: Backend = get_backend(backend)
-    threads = blas_threads()
-    torch = _load_torch() if compare_torch else None
-    device = None
-    if torch is not None:
-        torch.set_num_threads(threads)
-        device = "cuda" if chosen.is_gpu and torch.cuda.is_available() else "cpu"
-    results: list[dict[str, Any]] = []
-    breakdowns: list[dict[str, Any]] = []
-
+def _measure(models: tuple[str, ...], chosen: Backend, torch: Any, device: str | None,
+             batch_override: int | None, repeats: int, steps: int | None, target_seconds: float, layers: bool,
+             results: list[dict[str, Any]], breakdowns: list[dict[str, Any]]) -> None:
+    """Fill ``results`` (and ``breakdowns`` with ``layers``) for each network in ``models``."""
     for name in models:
         setup = engine_setup(name, chosen.xp)
         twin = TorchTwin(torch, setup.model, device) if torch is not None else None
@@ -481,6 +464,48 @@ def run_bench(repeats: int = DEFAULT_PAIRS, json_out: bool = False, backend: str
             breakdowns.append(layer_times(engine_setup(name, chosen.xp), batches[0],
                                           steps if steps is not None else max(5, 3 * repeats)))
 
+
+def run_bench(repeats: int = DEFAULT_PAIRS, json_out: bool = False, backend: str | None = None,
+              batch_override: int | None = None, *, steps: int | None = None,
+              target_seconds: float = DEFAULT_SECONDS, compare_torch: bool = True,
+              models: tuple[str, ...] = MODELS, layers: bool = False, clock: str = "wall",
+              stream: TextIO | None = None) -> dict[str, Any]:
+    """Measure the engine (and PyTorch when available) in ``repeats`` alternating pairs per figure.
+
+    ``steps`` fixes the calls per timed run (default: enough for ``target_seconds``); ``batch_override``
+    replaces the training batch sizes.  ``layers`` adds the per-layer breakdown of a training step.  With
+    ``stream`` the report is written there, as JSON when ``json_out``, else as a table.  ``clock`` is
+    "wall" or "cpu" (see :data:`CLOCKS`).
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise UserError(f"bench: --repeats must be a positive integer. Received: {repeats!r}")
+    if batch_override is not None and (isinstance(batch_override, bool) or int(batch_override) < 1):
+        raise UserError(f"bench: --batch must be a positive integer. Received: {batch_override!r}")
+    if steps is not None and steps < 1:
+        raise UserError(f"bench: --steps must be a positive integer. Received: {steps!r}")
+    if not target_seconds > 0:
+        raise UserError(f"bench: --seconds must be positive. Received: {target_seconds!r}")
+    if clock not in CLOCKS:
+        raise UserError(f"bench: --clock must be one of {', '.join(CLOCKS)}. Received: {clock!r}")
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise UserError(f"bench: unknown model(s) {', '.join(unknown) or '(none)'}; expected {', '.join(MODELS)}")
+    chosen: Backend = get_backend(backend)
+    threads = blas_threads()
+    torch = _load_torch() if compare_torch else None
+    device = None
+    if torch is not None:
+        torch.set_num_threads(threads)
+        device = "cuda" if chosen.is_gpu and torch.cuda.is_available() else "cpu"
+    results: list[dict[str, Any]] = []
+    breakdowns: list[dict[str, Any]] = []
+    _clock[0] = CLOCKS[clock]
+    try:
+        _measure(models, chosen, torch, device, batch_override, repeats, steps, target_seconds, layers,
+                 results, breakdowns)
+    finally:
+        _clock[0] = time.perf_counter
+
     report: dict[str, Any] = {
         "backend": chosen.name,
         "backend_description": chosen.human_name,
@@ -492,6 +517,7 @@ def run_bench(repeats: int = DEFAULT_PAIRS, json_out: bool = False, backend: str
         "torch_device": device,
         "repeats": repeats,
         "pairs": repeats,
+        "clock": clock,
         "results": results,
     }
     if layers:
@@ -528,7 +554,8 @@ def format_table(report: dict[str, Any]) -> str:
              if torch_version else f"PyTorch is not installed or not compared: engine figures only, median of "
                                    f"{pairs} run(s)",
              "figures are medians; speed ratio = median of the per-pair ratios (min-max), above 1 = the engine "
-             "is faster", ""]
+             "is faster" + ("; CPU time of the process, not elapsed time" if report.get("clock") == "cpu" else ""),
+             ""]
     rows = [("network", "measure", "batch", "NN Studio", "PyTorch", "speed ratio", "range")]
     for r in report["results"]:
         measure = "training" if r["metric"] == "train_samples_per_s" else "inference latency"
@@ -565,6 +592,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     parser.add_argument("--model", choices=MODELS, default=None, help="measure only this network")
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated: {','.join(MODELS)}")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="wall: elapsed time (default); cpu: this process's CPU time, which other load on a "
+                             "shared machine barely disturbs (compare with OMP_NUM_THREADS=1)")
     parser.add_argument("--layers", action="store_true",
                         help="also print each layer's forward and backward time in a training step")
     return parser
@@ -577,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_bench(args.repeats, args.json, args.backend, args.batch, steps=args.steps,
                   target_seconds=args.seconds, compare_torch=not args.no_torch, models=models,
-                  layers=args.layers, stream=sys.stdout)
+                  layers=args.layers, clock=args.clock, stream=sys.stdout)
     except UserError as exc:
         print(f"nnstudio bench: {exc}", file=sys.stderr)
         return 1

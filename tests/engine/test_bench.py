@@ -49,6 +49,20 @@ def test_examples_train_at_their_own_batch_size(capsys):
         (64, "adam", (1, 40, 100), (4, 10))
 
 
+def test_cpu_clock_reports_process_time(capsys, monkeypatch):
+    ticks = iter(range(0, 10_000_000, 3))
+    monkeypatch.setitem(bench.CLOCKS, "cpu", lambda: float(next(ticks)))
+    assert bench.main(["--json", "--backend", "numpy", "--repeats", "2", "--steps", "1", "--batch", "2",
+                       "--no-torch", "--model", "mlp", "--clock", "cpu"]) == 0
+    parsed = json.loads(capsys.readouterr().out)
+    assert parsed["clock"] == "cpu"
+    # Every reading of the fake clock advances it by 3 "seconds": one call timed is 3 s, so 2 samples / 3 s.
+    assert parsed["results"][0]["ours"] == pytest.approx(2 / 3)
+    assert bench._clock[0] is bench.time.perf_counter  # restored afterwards
+    with pytest.raises(SystemExit):
+        bench.main(["--clock", "sundial"])
+
+
 def test_pairs_alternate_which_side_goes_first():
     calls: list[str] = []
     timing = bench.time_pairs(lambda: calls.append("o"), lambda: calls.append("t"), pairs=4, steps=1,
