@@ -22,7 +22,8 @@ from typing import Any, Sequence, TextIO
 import numpy as np
 
 from nnstudio import __version__
-from nnstudio.engine.weights_io import check_writable, last_good_path, weights_are_finite, write_weights
+from nnstudio.engine.weights_io import (check_writable, last_good_path, read_starting_weights, weights_are_finite,
+                                       write_weights)
 from nnstudio.errors import UserError
 from nnstudio.i18n import N_, _, current_language, ngettext, normalise, set_language, system_language
 
@@ -302,7 +303,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     project_weights = weights_path_for(args.project)
     # Refused now rather than after the run: the weights of a long run must have somewhere to go.
     weights_out = check_writable(Path(args.weights_out) if args.weights_out else project_weights)
-    weights_in = None
+    weights_in = weights_in_path = None
     if getattr(args, "resume", False):
         if args.weights_in:
             raise UserError("train: --continue (from the project's weights file) and --weights-in name two starting "
@@ -310,12 +311,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not project_weights.is_file():
             raise UserError(f"train --continue: there are no weights to continue from ('{project_weights}' does "
                             "not exist); train once without --continue, or name a file with --weights-in")
-        weights_in = _read_npz(os.fspath(project_weights))
+        weights_in_path = project_weights
     elif args.weights_in:
-        weights_in = _read_npz(args.weights_in)
+        weights_in_path = Path(args.weights_in)
+    if weights_in_path is not None:
+        weights_in = read_starting_weights(weights_in_path)  # finite, or refused naming the file
     dataset = _dataset(config)
     backend = get_backend(config.backend)
     trainer = Trainer(project.graph, dataset, config, backend, weights_in)
+    if weights_in_path is not None:
+        trainer.initial_weights_source = f"weights file '{weights_in_path}'"
     from nnstudio.runs.store import keeps_history  # noqa: PLC0415
     if not args.no_history and keeps_history(args.project):  # kept in PROJECT.runs/ (see `nnstudio runs`)
         from nnstudio.runs import RunRecorder, RunStore  # noqa: PLC0415

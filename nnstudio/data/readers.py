@@ -381,10 +381,26 @@ def open_image(path: Path, load: bool = True):
     that would decode to gigabytes).  The size is checked from the header, before any pixel is decoded."""
     from PIL import Image  # noqa: PLC0415 - Pillow only when images are read
 
+    # A FIFO or a device named like an image would block Image.open or never end: refused by the opener.
+    if not path.exists():
+        raise UserError(f"{path}: no such image file")
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, expected an image file")
+    stream, _ = safe_open(path, f"image file '{path}'", "an image file")
+    try:
+        return _open_image_stream(path, stream, load)
+    except BaseException:
+        stream.close()
+        raise
+
+
+def _open_image_stream(path: Path, stream, load: bool):
+    from PIL import Image  # noqa: PLC0415
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(path)
+            image = Image.open(stream)
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 image.close()

@@ -145,6 +145,8 @@ def user_path(name: str) -> Path | None:
     on disk) is one too, so ``--dataset ./my_folder`` and ``--dataset digits.npz`` work as typed.
     """
     if name.startswith(USER_PREFIX):
+        if not name[len(USER_PREFIX):].strip():  # "user:" alone would read the current folder
+            raise UserError(f"dataset {name!r} names no file or folder; expected user:<path>")
         return Path(name[len(USER_PREFIX):]).expanduser()
     if name in _ENTRIES or not name:
         return None

@@ -54,6 +54,17 @@ def read_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return read_npz_arrays(path, f"weights file '{os.fspath(path)}'", WEIGHT_KINDS, "weights")
 
 
+def read_starting_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The weights a training run starts from (``--weights-in``, ``--continue``): as :func:`read_weights`, and
+    refused when a value is NaN or infinite (the run would be NaN from its first step)."""
+    weights = read_weights(path)
+    if not weights_are_finite(weights):
+        bad = next(k for k, v in weights.items() if v.dtype.kind == "f" and not np.isfinite(v).all())
+        raise UserError(f"weights file '{os.fspath(path)}': '{bad}' holds NaN or infinite values; training cannot "
+                        "start from them")
+    return weights
+
+
 def read_npz_arrays(path: str | os.PathLike, label: str, kinds: str = NUMBER_KINDS,
                     what: str = "arrays") -> dict[str, np.ndarray]:
     """The arrays of the ``.npz`` file ``path`` (weights, a dataset, a cache); UserError starting with

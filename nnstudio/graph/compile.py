@@ -59,12 +59,18 @@ def compile_graph(graph: Graph, backend: Backend | str | None = None, seed: int 
     model = Model(nodes, report.input_id, report.output_id)
     nbytes = int(report.total_params) * np.dtype(dtype).itemsize
     what = f"the network's {report.total_params:,} parameters ({np.dtype(dtype).name})"
+    largest = max(report.param_counts.items(), key=lambda item: item[1], default=None)
+    where = f"; the largest layer is '{largest[0]}' ({largest[1]:,} parameters)" if largest and largest[1] else ""
     if chosen.name == "numpy":
-        check_fits(nbytes, what)  # a clear message rather than a MemoryError traceback (or the OOM killer)
+        try:
+            check_fits(nbytes, what)  # a clear message rather than a MemoryError traceback (or the OOM killer)
+        except UserError as exc:
+            raise UserError(f"{exc}{where}") from None
     try:
         model.build(report.shapes[report.input_id], xp=chosen.xp, seed=int(seed), dtype=dtype)
     except MemoryError:
-        raise UserError(f"{what} do not fit in memory ({human_bytes(nbytes)}); make the layers smaller") from None
+        raise UserError(f"{what} do not fit in memory ({human_bytes(nbytes)}); make the layers smaller{where}") \
+            from None
     except Exception as exc:  # CuPy's OutOfMemoryError, by name: only the backend imports CuPy
         if "OutOfMemory" not in type(exc).__name__:
             raise

@@ -164,6 +164,7 @@ class Trainer:
         self.backend: Backend = backend if isinstance(backend, Backend) else \
             get_backend(backend if backend is not None else config.backend)
         self.initial_weights = weights
+        self.initial_weights_source = "the weights to continue from"  # the CLI names the file instead
         self.model: Model | None = None
         self.want_grad_norms: bool = config.report_grad_norms
         self.probe_every: int = config.probe_every
@@ -256,7 +257,7 @@ class Trainer:
         model = compile_graph(self.graph, self.backend, seed=cfg.seed)
         self.model = model
         if self.initial_weights is not None:
-            model.load_state_dict(self.initial_weights, source="the weights to continue from")
+            model.load_state_dict(self.initial_weights, source=self.initial_weights_source)
         xp = model.xp
         loss = get_loss(cfg.loss)
         optimizer = make_optimizer(cfg.optimizer, cfg.learning_rate, momentum=cfg.momentum,
