@@ -88,6 +88,7 @@ class ExplanationView(QWidget):
         self._model: Any = None
         self.doubt: DigitDoubt | None = None
         self._last: tuple[Any, Any] | None = None
+        self.last_map: np.ndarray | None = None  # the map shown, (28, 28) in [0, 1]; the feature maps show it too
         self.clear()
 
     # -- model ---------------------------------------------------------------------------------------------
@@ -141,10 +142,12 @@ class ExplanationView(QWidget):
         except UserError:
             self.clear()
             return
-        self.map.set_map(np.asarray(image28).reshape(28, 28), result.maps[0].reshape(28, 28))
+        self.last_map = result.maps[0].reshape(28, 28).astype(np.float32)
+        self.map.set_map(np.asarray(image28).reshape(28, 28), self.last_map)
         self.caption.setText(tr("What made it say {digit}", digit=top_name))
 
     def clear(self) -> None:
+        self.last_map = None
         self.map.set_map(None)
         self.caption.setText(tr("What made it say…"))
 

@@ -260,7 +260,9 @@ class MainWindow(QMainWindow):
                 activations[nid], kinds[nid] = np.asarray(value, dtype=np.float32), kind
         if activations:
             panel = self.training.dashboard.feature_maps
-            panel.set_probe(Probe(0, activations, kinds, sample))
+            why = self.digit_panel.explanation  # the canvas's own map of the drawing, shown beside its input
+            panel.set_probe(Probe(0, activations, kinds, sample, why.last_map,
+                                  why.method if why.last_map is not None else ""))
             panel.source_label.setText(self.digit_panel.model_label.text())  # which model these maps are of
 
     # ------------------------------------------------------------------------------------------------

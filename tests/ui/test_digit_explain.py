@@ -92,3 +92,12 @@ def test_the_feature_map_panel_shows_why_beside_the_input(qtbot) -> None:
     panel.redraw()
     assert "__why__" in panel.plots and panel.why_method == "gradcam"
     assert panel.why_image.image.shape == (28, 28)
+
+
+def test_the_drawing_reaches_the_feature_maps_with_its_why_map(window) -> None:
+    window.show_digit_canvas()
+    window.digit_panel.canvas.add_stroke(SEVEN)
+    window.digit_panel.update_prediction()
+    probe = window.training.dashboard.feature_maps.probe
+    assert probe is not None and probe.why_method == "gradcam"
+    np.testing.assert_array_equal(probe.why, window.digit_panel.explanation.last_map)
