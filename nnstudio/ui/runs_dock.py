@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from PySide6.QtCore import QObject, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QMessageBox, QPushButton, QSizePolicy, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
@@ -381,6 +381,17 @@ class RunsController(QObject):
         p.twin_button.clicked.connect(self.try_variation)
         p.sweep_button.clicked.connect(self.open_sweep)
         self.compare_view.back_requested.connect(self.back_to_live)
+        menu = getattr(w, "train_menu", None)
+        if menu is not None:  # the same actions as the panel's buttons, where the other run actions are
+            menu.addSeparator()
+            self.actions = {}
+            for key, text, slot in (("twin", tr("Try a &variation…"), self._menu_variation),
+                                    ("sweep", tr("S&weep a setting…"), self.open_sweep),
+                                    ("runs", tr("Show the &runs"), self.show_runs)):
+                action = QAction(text, w)
+                action.triggered.connect(slot)
+                menu.addAction(action)
+                self.actions[key] = action
         self.runner.trial_started.connect(self._trial_started)
         self.runner.epoch_done.connect(self._trial_epoch)
         self.runner.finished.connect(self._trials_finished)
@@ -528,6 +539,15 @@ class RunsController(QObject):
             if "scrub" in self.docks:
                 self.docks["scrub"].show()
                 self.docks["scrub"].raise_()
+
+    def _menu_variation(self) -> None:
+        self.try_variation()
+
+    def show_runs(self) -> None:
+        dock = self.docks.get("runs")
+        if dock is not None:
+            dock.show()
+            dock.raise_()
 
     def _busy(self) -> bool:
         if self.runner.is_running or self.training.is_training:

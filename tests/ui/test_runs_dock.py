@@ -104,6 +104,11 @@ def test_app_runs_are_kept_listed_compared_and_deleted(win, qtbot, tmp_path):
 
 def test_a_twin_run_trains_both_and_opens_the_comparison(win, qtbot, tmp_path):
     runs = win.runs
+    assert set(runs.actions) == {"twin", "sweep", "runs"}
+    assert runs.actions["twin"] in win.train_menu.actions()
+    runs.docks["runs"].hide()
+    runs.actions["runs"].trigger()
+    assert runs.docks["runs"].isVisible()
     assert runs.try_variation(Variation("relu", {"a1.function": "relu"}))
     assert not runs.panel.twin_button.isEnabled()
     results = wait_trials(qtbot, win)
