@@ -1,7 +1,8 @@
 """L1 and L2 penalties on the weights: the loss a regularised network minimises, and its gradient.
 
-Why this exists: TensorFlow Playground's lesson that L1 drives useless weights to exactly zero while L2 only
-shrinks them needs the penalty inside the engine, the same for every front end.  The penalty covers every
+Why this exists: TensorFlow Playground's lesson that L1 pushes the weights the data does not need to zero
+(they then only jitter around it by about the step size) while L2 only shrinks them needs the penalty inside
+the engine, the same for every front end.  The penalty covers every
 weighted layer's weights (Dense and Conv2D ``W``), never biases nor BatchNorm's scale and shift:
 
     penalty = l1 · Σ|w| + l2 · Σw²        gradient: l1 · sign(w) + 2 · l2 · w

@@ -109,7 +109,7 @@ class TrainingPanel(QWidget):
                                      "value; a guard against exploding gradients"))
         self.l1, self.l2 = self._penalty_box(), self._penalty_box()
         self.l1.setToolTip(tr("L1 penalty rate: adds rate × Σ|w| over every Dense and Conv2D weight to the "
-                              "training loss, which drives useless weights to exactly zero"))
+                              "training loss, which pushes the weights the data does not need to zero"))
         self.l2.setToolTip(tr("L2 penalty rate: adds rate × Σw² over every Dense and Conv2D weight to the "
                               "training loss, which keeps weights small"))
         for label, widget in ((tr("Loss"), self.loss), (tr("Optimizer"), self.optimizer),
