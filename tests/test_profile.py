@@ -155,8 +155,8 @@ def test_check_compares_with_the_gpu_memory_when_training_on_cupy(monkeypatch) -
     from nnstudio.engine import backend as backends
     from nnstudio.graph.shapes import infer_shapes
 
-    gpu = SimpleNamespace(name="cupy", is_gpu=True,
-                          xp=SimpleNamespace(cuda=SimpleNamespace(runtime=SimpleNamespace(memGetInfo=lambda: (2048, 4096)))))
+    runtime = SimpleNamespace(memGetInfo=lambda: (2048, 4096))  # (free, total) bytes, as CUDA reports them
+    gpu = SimpleNamespace(name="cupy", is_gpu=True, xp=SimpleNamespace(cuda=SimpleNamespace(runtime=runtime)))
     assert memory.device_available_bytes(gpu) == 2048
     monkeypatch.setattr(memory, "available_bytes", lambda: 2**40)  # plenty on the host
     assert memory.device_available_bytes(None) == 2**40
