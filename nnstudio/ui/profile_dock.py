@@ -49,6 +49,7 @@ class CostTable(QWidget):
 
     measure_requested = Signal()
     batch_changed = Signal(int)
+    retranslated = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -153,6 +154,13 @@ class CostTable(QWidget):
         self._sort = (column, order)
         self._fill()
 
+    def retranslate(self) -> None:
+        """The language changed (Preferences): headings and the total row in the new language; the window's
+        live-language pass calls this on every widget that has it."""
+        self.table.setHorizontalHeaderLabels([tr(title) for title, _ in COLUMNS])
+        self._fill()
+        self.retranslated.emit()
+
     def sort_by(self, column: int, order: Qt.SortOrder) -> None:
         self._sort = (column, order)
         self._fill()
@@ -214,7 +222,12 @@ class ProfileController(QObject):
         window.project_opened.connect(self._project_opened)
         self.view.batch_changed.connect(self.schedule_recount)
         self.view.measure_requested.connect(self.measure)
+        self.view.retranslated.connect(self._retranslated)
         return self
+
+    def _retranslated(self) -> None:
+        if self.enabled:
+            self._badges(self.profile)
 
     @property
     def enabled(self) -> bool:

@@ -65,3 +65,18 @@ def test_measure_times_fills_the_time_columns_without_blocking(costs, qtbot) -> 
     costs.view.sort_by(5, Qt.SortOrder.DescendingOrder)
     values = [float(v) for v in column(costs.view.table, "Forward ms")[:-1]]
     assert values == sorted(values, reverse=True)
+
+
+def test_a_language_change_retranslates_the_table_and_badges(costs, window) -> None:
+    from nnstudio.i18n import set_language
+
+    try:
+        set_language("zh")
+        costs.view.retranslate()
+        header = costs.view.table.horizontalHeaderItem(0).text()
+        assert header == "节点"
+        assert "次乘加" in window.scene.node_items["c3"].cost_text
+    finally:
+        set_language("en")
+        costs.view.retranslate()
+    assert costs.view.table.horizontalHeaderItem(0).text() == "Node"
