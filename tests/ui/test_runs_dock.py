@@ -161,6 +161,8 @@ def test_scrubbing_shows_the_panels_as_they_were_and_continues_from_a_snapshot(w
     assert scrub.slider.maximum() == len(run.snapshots) - 1 and scrub.slider.value() == scrub.slider.maximum()
     boundary = win.training.dashboard.boundary
     last = boundary_values = np.array(scrub.current.boundary.values)
+    followed = []  # the drawing canvas follows the snapshot's weights through live_weights
+    win.training.live_weights.connect(followed.append)
     scrub.slider.setValue(0)
     qtbot.waitUntil(lambda: scrub.current.snapshot.step == 0, timeout=3000)
     assert "Before training" in scrub.position.text()
@@ -169,6 +171,8 @@ def test_scrubbing_shows_the_panels_as_they_were_and_continues_from_a_snapshot(w
     assert boundary.dirty or boundary_values is not None
     hist = win.training.dashboard.histograms.data
     assert hist.step == 0
+    assert followed and followed[-1].weights is scrub.current.weights and followed[-1].epoch == 0
+    assert win.training.dashboard.feature_maps.probe.step == 0
     # the initial snapshot is the trainer's initial weights
     from nnstudio.graph.compile import compile_graph
     fresh = compile_graph(run.project().graph, "numpy", seed=0).state_dict()
