@@ -162,3 +162,17 @@ def test_parameter_messages_name_the_node_and_field_in_chinese():
     with pytest.raises(UserError) as info:
         BLOCKS["Dense"].validate_params({"units": 0}, "Dense 'd1'")
     assert str(info.value) == "Dense 'd1': units must be at least 1. Received: units=0"
+
+
+def test_shape_problems_from_the_layers_are_chinese_and_name_the_node():
+    from nnstudio.graph.document import Graph
+    from nnstudio.graph.shapes import infer_shapes
+    graph = Graph.from_dict({"nodes": [
+        {"id": "in", "type": "Input", "params": {"shape": [1, 4, 4]}},
+        {"id": "c1", "type": "Conv2D", "params": {"filters": 2, "kernel_size": 5}}],
+        "edges": [{"from": "in", "to": "c1"}]})
+    i18n.set_language("zh")
+    text = infer_shapes(graph).errors[0].text
+    assert text.startswith("二维卷积层 'c1'：") and "卷积核 5x5" in text and "4x4" in text, text
+    i18n.set_language("en")
+    assert infer_shapes(graph).errors[0].text.startswith("Conv2D 'c1': the kernel 5x5 is larger")

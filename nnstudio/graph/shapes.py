@@ -96,7 +96,8 @@ def _ask_layer(node_type: str, label: str, p: dict[str, Any], shape: Any) -> tup
     except (UserError, ValueError) as exc:
         text = str(exc)
         prefix = f"{node_type}: "
-        raise _Problem(f"{label}: {text[len(prefix):]}" if text.startswith(prefix) else text) from None
+        raise _Problem(_("{label}: {problem}").format(label=label, problem=text[len(prefix):])
+                       if text.startswith(prefix) else text) from None
 
 
 def _single(node_type: str, label: str, p: dict[str, Any], shape: Shape,

@@ -18,6 +18,7 @@ import numpy as np
 from nnstudio.engine.init import check_init_name, initialize
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, positive_int
 from nnstudio.engine.layers.layout import copy_transposed
+from nnstudio.i18n import _
 
 
 def _pair(value: Any, field: str) -> tuple[int, int]:
@@ -107,15 +108,17 @@ class Conv2D(Layer):
     def output_shape(self, input_shape: Any) -> Shape:
         shape = as_shape(input_shape, "Conv2D")
         if len(shape) != 3:
-            raise ValueError(f"Conv2D: expects an image input shaped (channels, height, width); received the "
-                             f"shape {shape}. Add a Reshape before it (e.g. to [1, 28, 28]).")
-        _, h, w = shape
+            raise ValueError("Conv2D: " + _("expects an image input shaped (channels, height, width); received the "
+                                            "shape {shape}. Add a Reshape before it (e.g. to [1, 28, 28]).").format(
+                shape=shape))
+        _channels, h, w = shape
         top, bottom, left, right = self.pads(h, w)
         hp, wp = h + top + bottom, w + left + right
         (kh, kw), (sh, sw) = self.kernel, self.strides
         if kh > hp or kw > wp:
-            raise ValueError(f"Conv2D: the kernel {kh}x{kw} is larger than the padded input {hp}x{wp} "
-                             f"(input {h}x{w}); use a smaller kernel_size or more padding")
+            raise ValueError("Conv2D: " + _("the kernel {kernel} is larger than the padded input {padded} (input "
+                                            "{size}); use a smaller kernel_size or more padding").format(
+                kernel=f"{kh}x{kw}", padded=f"{hp}x{wp}", size=f"{h}x{w}"))
         return self.filters, (hp - kh) // sh + 1, (wp - kw) // sw + 1
 
     # -- construction ----------------------------------------------------------------------------

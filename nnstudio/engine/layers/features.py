@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnstudio.engine.layers.base import Layer, Shape, as_shape
+from nnstudio.i18n import _
 
 # name -> how people write it; the order is the order of the outputs.
 FEATURES: dict[str, str] = {
@@ -53,7 +54,8 @@ class Features(Layer):
     def output_shape(self, input_shape: Any) -> Shape:
         shape = as_shape(input_shape, "Features")
         if shape != (2,):
-            raise ValueError(f"Features: needs 2 input values (x1, x2) per sample; it gets {shape}")
+            raise ValueError("Features: " + _("needs 2 input values (x1, x2) per sample; it gets {shape}").format(
+                shape=shape))
         return (len(self.features),)
 
     def forward(self, x: Any, training: bool = False) -> Any:

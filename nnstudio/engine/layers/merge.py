@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnstudio.engine.layers.base import Layer, Shape, as_shape
+from nnstudio.i18n import _
 
 
 def _shapes(input_shapes: Any, layer: str) -> list[Shape]:
@@ -34,8 +35,8 @@ class Add(Layer):
         shapes = _shapes(input_shape, "Add")
         for i, s in enumerate(shapes[1:], start=2):
             if s != shapes[0]:
-                raise ValueError(f"Add: all inputs must have the same shape; input 1 is {shapes[0]} "
-                                 f"but input {i} is {s}")
+                raise ValueError("Add: " + _("all inputs must have the same shape; input 1 is {first} but input {i} "
+                                             "is {shape}").format(first=shapes[0], i=i, shape=s))
         return shapes[0]
 
     def forward(self, xs: Any, training: bool = False) -> Any:
@@ -66,8 +67,9 @@ class Concat(Layer):
 
     def _sample_axis(self, rank: int) -> int:
         if not -rank <= self.axis < rank:
-            raise ValueError(f"Concat: axis {self.axis} is out of range for inputs of rank {rank} "
-                             f"(valid: {-rank} to {rank - 1}; 0 is the first axis of a sample, e.g. channels)")
+            raise ValueError("Concat: " + _("axis {axis} is out of range for inputs of rank {rank} (valid: {low} to "
+                                            "{high}; 0 is the first axis of a sample, e.g. channels)").format(
+                axis=self.axis, rank=rank, low=-rank, high=rank - 1))
         return self.axis % rank
 
     def output_shape(self, input_shape: Any) -> Shape:
@@ -75,13 +77,14 @@ class Concat(Layer):
         rank = len(shapes[0])
         for i, s in enumerate(shapes[1:], start=2):
             if len(s) != rank:
-                raise ValueError(f"Concat: all inputs must have the same rank; input 1 is {shapes[0]} "
-                                 f"but input {i} is {s}")
+                raise ValueError("Concat: " + _("all inputs must have the same rank; input 1 is {first} but input {i} "
+                                                "is {shape}").format(first=shapes[0], i=i, shape=s))
         axis = self._sample_axis(rank)
         for i, s in enumerate(shapes[1:], start=2):
             if any(a != b for k, (a, b) in enumerate(zip(shapes[0], s)) if k != axis):
-                raise ValueError(f"Concat: inputs may differ only along axis {self.axis}; input 1 is "
-                                 f"{shapes[0]} but input {i} is {s}")
+                raise ValueError("Concat: " + _("inputs may differ only along axis {axis}; input 1 is {first} but "
+                                                "input {i} is {shape}").format(axis=self.axis, first=shapes[0], i=i,
+                                                                               shape=s))
         out = list(shapes[0])
         out[axis] = sum(s[axis] for s in shapes)
         return tuple(out)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, positive_int
+from nnstudio.i18n import _
 
 
 def _pair(value: Any, field: str, *, allow_zero: bool = False) -> tuple[int, int]:
@@ -86,13 +87,14 @@ class Pool2D(Layer):
     def output_shape(self, input_shape: Any) -> Shape:
         shape = as_shape(input_shape, "Pool2D")
         if len(shape) != 3:
-            raise ValueError(f"Pool2D: expects an image input shaped (channels, height, width); received the "
-                             f"shape {shape}")
+            raise ValueError("Pool2D: " + _("expects an image input shaped (channels, height, width); received the "
+                                            "shape {shape}").format(shape=shape))
         c, h, w = shape
         (kh, kw), (ph, pw) = self.kernel, self.padding
         if kh > h + 2 * ph or kw > w + 2 * pw:
-            padded = f" (padded to {h + 2 * ph}x{w + 2 * pw})" if ph or pw else ""
-            raise ValueError(f"Pool2D: the window {kh}x{kw} is larger than the input {h}x{w}{padded}")
+            padded = _(" (padded to {size})").format(size=f"{h + 2 * ph}x{w + 2 * pw}") if ph or pw else ""
+            raise ValueError("Pool2D: " + _("the window {window} is larger than the input {size}{padded}").format(
+                window=f"{kh}x{kw}", size=f"{h}x{w}", padded=padded))
         ho, wo = self._out_hw(h, w)
         return c, ho, wo
 

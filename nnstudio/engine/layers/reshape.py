@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, size
+from nnstudio.i18n import _
 
 
 class Flatten(Layer):
@@ -52,12 +53,14 @@ class Reshape(Layer):
         known = size(tuple(d for d in self.shape if d != -1))
         if -1 in self.shape:
             if n % known:
-                raise ValueError(f"Reshape: cannot reshape an input of shape {in_shape} ({n} values) to "
-                                 f"{list(self.shape)}: {n} is not a multiple of {known}")
+                raise ValueError("Reshape: " + _("cannot reshape an input of shape {shape} ({count} values) to "
+                                                 "{target}: {count} is not a multiple of {known}").format(
+                    shape=in_shape, count=n, target=list(self.shape), known=known))
             return tuple(n // known if d == -1 else d for d in self.shape)
         if known != n:
-            raise ValueError(f"Reshape: the target shape {list(self.shape)} holds {known} values but the input "
-                             f"{in_shape} has {n}; the counts must be equal")
+            raise ValueError("Reshape: " + _("the target shape {target} holds {known} values but the input {shape} has "
+                                             "{count}; the counts must be equal").format(
+                target=list(self.shape), known=known, shape=in_shape, count=n))
         return self.shape
 
     def forward(self, x: Any, training: bool = False) -> Any:
