@@ -87,10 +87,25 @@ def _english_templates() -> list[tuple[re.Pattern[str], str]]:
     return [(pattern, en) for _length, pattern, en in sorted(found, key=lambda t: -t[0])]
 
 
+_SHORTCUT = re.compile(r"^(?P<text>.+) \((?P<keys>[A-Za-z0-9+ ]{1,16})\)$", re.DOTALL)
+
+
 def translate_text(text: str, old: str, new: str) -> str | None:
-    """``text`` (shown in ``old``) in ``new``, or None when the catalogue does not know it."""
+    """``text`` (shown in ``old``) in ``new``, or None when the catalogue does not know it.  A tooltip that ends
+    with its shortcut ("Stop the run (Shift+F5)") is translated without it."""
     if not text or old == new:
         return None
+    translated = _translate_whole(text, old, new)
+    if translated is None:
+        match = _SHORTCUT.match(text)
+        if match:
+            head = _translate_whole(match["text"], old, new)
+            if head is not None:
+                return f"{head} ({match['keys']})"
+    return translated
+
+
+def _translate_whole(text: str, old: str, new: str) -> str | None:
     # Back to the English source.
     if old == "en":
         english, values = text, None
