@@ -576,8 +576,15 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class _Parser(argparse.ArgumentParser):
+    """A mistake in the bench's arguments is one line and exit 1, as for every other command."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nnstudio bench", description="Measure training speed and "
+    parser = _Parser(prog="nnstudio bench", description="Measure training speed and "
                                      "inference latency of the engine, timed in alternating pairs with "
                                      "PyTorch when it is installed.")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -602,7 +609,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``nnstudio bench`` and ``python -m nnstudio.bench``; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UserError as exc:  # the same one line as the other commands' argument mistakes
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     models = (args.model,) if args.model else tuple(m.strip() for m in args.models.split(",") if m.strip())
     try:
         run_bench(args.repeats, args.json, args.backend, args.batch, steps=args.steps,
