@@ -17,11 +17,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nnstudio.errors import UserError
 from nnstudio.i18n import _
 from nnstudio.runs.store import (BATCH_COLUMNS, EPOCH_COLUMNS, RUN_FORMAT, RUN_VERSION, Run, RunStore, csv_text,
                                  load_run, write_json)
 
+PREVIEW_POINTS = 60  # values of the loss kept in run.json for the mini curve of lists
 MAX_EPOCH_SNAPSHOTS = 40  # at most this many end-of-epoch snapshots; more epochs: every k-th epoch
 INTERNAL_SETTINGS = ("report_grad_norms", "probe_every", "probe_samples", "eval_batch_size")
 
@@ -42,6 +45,21 @@ def snapshot_steps(total_epochs: int, steps_per_epoch: int) -> list[int]:
     k = epoch_interval(total_epochs)
     steps += [e * steps_per_epoch for e in range(1, total_epochs + 1) if e % k == 0 or e == total_epochs]
     return steps
+
+
+def preview(values: np.ndarray, points: int = PREVIEW_POINTS) -> list[float | None]:
+    """``values`` averaged over at most ``points`` equal slices (NaN ignored): a list's mini curve without
+    reading the run's CSV files."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return []
+    edges = np.linspace(0, values.size, min(points, values.size) + 1).astype(int)
+    out: list[float | None] = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        part = values[lo:hi]
+        part = part[np.isfinite(part)]
+        out.append(round(float(part.mean()), 6) if part.size else None)
+    return out
 
 
 def _now() -> str:
@@ -202,6 +220,7 @@ class RunRecorder:
                 layers += [k for k in norms if k not in layers]
             rows = [(step, *(norms.get(k) for k in layers)) for step, norms in self._grad_rows]
             (part / "gradients.csv").write_text(csv_text(["global_step", *layers], rows), encoding="utf-8")
+        self._meta["preview_loss"] = preview(np.array([b[3] for b in self._batches], dtype=np.float64))
         self._meta.update(
             finished=_now(), seconds=seconds if seconds is not None else time.perf_counter() - self._started,
             end_reason=reason, message=message, metrics=metrics or {}, hints=self._hints, snapshots=self._snapshots,
@@ -225,4 +244,4 @@ class RunRecorder:
         self._done = True
 
 
-__all__ = ["MAX_EPOCH_SNAPSHOTS", "RunRecorder", "epoch_interval", "is_early_snapshot", "snapshot_steps"]
+__all__ = ["MAX_EPOCH_SNAPSHOTS", "RunRecorder", "epoch_interval", "is_early_snapshot", "preview", "snapshot_steps"]

@@ -60,6 +60,18 @@ def mini_curve(values: np.ndarray, colour: str = "#2563EB") -> QIcon:
     return QIcon(pixmap)
 
 
+def run_preview(run: Any) -> np.ndarray:
+    """The loss curve of a run's mini picture: ``preview_loss`` from its run.json (no CSV to read), else its
+    curves."""
+    values = run.meta.get("preview_loss")
+    if isinstance(values, list):
+        return np.array([v if isinstance(v, (int, float)) else np.nan for v in values], dtype=np.float64)
+    try:
+        return np.asarray(run.curves().get("loss", np.zeros(0)), dtype=np.float64)
+    except UserError:
+        return np.zeros(0)
+
+
 # -- training trials off the GUI thread ------------------------------------------------------------------------
 
 class TrialWorker(QObject):
@@ -229,11 +241,7 @@ class RunsPanel(QWidget):
                 result = tr("loss {value}", value=run.metric_text())
             item = QTreeWidgetItem([f"{run.id}  {run.name}", result, end_name(run.end_reason), f"{run.seconds:.1f} s",
                                     run.started.replace("T", " ")[:16]])
-            try:
-                loss = run.curves().get("loss", np.zeros(0))
-            except UserError:
-                loss = np.zeros(0)
-            item.setIcon(0, mini_curve(loss))
+            item.setIcon(0, mini_curve(run_preview(run)))
             item.setData(0, Qt.ItemDataRole.UserRole, run.id)
             item.setToolTip(0, run.name)
             self.tree.addTopLevelItem(item)

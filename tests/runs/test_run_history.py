@@ -69,6 +69,11 @@ def test_a_cli_run_is_stored_beside_the_project_and_reloads(tmp_path: Path, caps
     assert not np.array_equal(first["h1/W"], kept["h1/W"])  # step 0 holds the initial weights
     key, value = run.metric()
     assert key == "test_acc" and 0.5 < value <= 1.0
+    # the mini curve of lists comes from run.json: the loss averaged over equal slices
+    from nnstudio.runs.recorder import preview
+    assert len(meta["preview_loss"]) == min(60, 3 * steps)
+    assert np.allclose(meta["preview_loss"], preview(curves["loss"]), atol=1e-6)
+    assert preview(np.array([1.0, np.nan, 3.0, 5.0]), points=2) == [1.0, 4.0] and preview(np.zeros(0)) == []
     assert run.project().graph.node("a1").params["function"] == "sigmoid"
 
 
