@@ -155,3 +155,59 @@ class ExplanationView(QWidget):
         if self._last is not None:
             image28, (top, name) = self._last
             self.show_for(image28, top, name)
+
+
+class SampleExplainer:
+    """Maps for samples picked in the confusion matrix: Grad-CAM (saliency without a Conv2D) with the open
+    project's network and its latest weights (the last epoch's while it trains, else the trained ones).
+
+    Installed as ``ConfusionPanel.explainer``; the network is compiled once per weights version."""
+
+    def __init__(self, window: Any) -> None:
+        self.window = window
+        self._live: dict[str, np.ndarray] | None = None
+        self._model: Any = None
+        self._key: tuple[int, int] | None = None
+        window.training.live_weights.connect(self._live_weights)
+        window.training.run_starting.connect(self._forget_live)
+        window.project_opened.connect(self._forget_live)
+
+    def _live_weights(self, snapshot: Any) -> None:
+        self._live = getattr(snapshot, "weights", None)
+
+    def _forget_live(self, *_args: Any) -> None:
+        self._live, self._model, self._key = None, None, None
+
+    def _network(self) -> Any:
+        from nnstudio.graph.compile import compile_graph  # noqa: PLC0415
+
+        graph = self.window.graph
+        weights = self._live if self._live is not None else getattr(self.window.training, "weights", None)
+        if graph is None or weights is None:
+            return None
+        key = (id(graph), id(weights))
+        if key != self._key:
+            model = compile_graph(graph, "numpy", seed=0)
+            model.load_state_dict(weights, source=tr("the trained weights"))
+            self._model, self._key = model, key
+        return self._model
+
+    def __call__(self, samples: np.ndarray) -> tuple[np.ndarray, str] | None:
+        """(maps in [0, 1] on the samples' grid, method), or None when the network cannot explain them."""
+        samples = np.asarray(samples, dtype=np.float32)
+        try:
+            model = self._network()
+            if model is None or samples.ndim != 4 or tuple(model.input_shape) != samples.shape[1:]:
+                return None
+            method = "gradcam" if last_conv(model) is not None else "saliency"
+            return explain(model, samples, method).maps, method
+        except (UserError, ValueError):
+            return None
+
+
+def install_sample_explainer(window: Any) -> SampleExplainer:
+    """Maps for the samples behind a confusion-matrix cell (the dialog's "Show why")."""
+    explainer = SampleExplainer(window)
+    window.training.dashboard.confusion.explainer = explainer
+    return explainer
+

@@ -163,6 +163,7 @@ class MainWindow(QMainWindow):
         from nnstudio.ui.runs_dock import install_runs
         from nnstudio.ui.lesson_card import install_lessons
         from nnstudio.ui.presentation import install_presentation
+        from nnstudio.ui.explain_view import install_sample_explainer
         from nnstudio.ui.profile_dock import install_profile
         from nnstudio.ui.teaching_controller import install_teaching
         from nnstudio.ui.training_controller import install_training
@@ -174,6 +175,7 @@ class MainWindow(QMainWindow):
         self.runs = install_runs(self, self.training)  # after training: it keeps each run in the history
         install_lessons(self)  # after training: the lesson's check listens to the runs
         self.profile = install_profile(self)  # View > Layer costs: badges on the cards and a table
+        install_sample_explainer(self)  # the confusion matrix's samples: "Show why"
         self.start_page.download_requested.connect(self.downloads.start)  # a gallery tile's Download button
         self.downloads.done.connect(self.start_page.refresh_after_download)
         self.digit_panel = DigitPanel()

@@ -101,3 +101,26 @@ def test_the_drawing_reaches_the_feature_maps_with_its_why_map(window) -> None:
     probe = window.training.dashboard.feature_maps.probe
     assert probe is not None and probe.why_method == "gradcam"
     np.testing.assert_array_equal(probe.why, window.digit_panel.explanation.last_map)
+
+
+def test_confusion_samples_show_why_with_the_project_network(window, qtbot) -> None:
+    from nnstudio.graph.compile import compile_graph
+    from nnstudio.graph.project_file import Project
+    from nnstudio.ui.panels.confusion import SamplesDialog
+    from tests.test_profile import lenet5
+
+    window.set_project(Project(name="LeNet-5", graph=lenet5()))
+    explainer = window.training.dashboard.confusion.explainer
+    samples = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
+    assert explainer(samples) is None  # no trained weights yet
+    window.training.weights = compile_graph(window.graph, "numpy", seed=1).state_dict()
+    maps, method = explainer(samples)
+    assert method == "gradcam" and maps.shape == (3, 28, 28)
+    dialog = SamplesDialog("True 1, predicted 7", samples, ["#1", "#2", "#3"], None, explainer)
+    qtbot.addWidget(dialog)
+    plain = dialog.list.item(0).icon().pixmap(56, 56).toImage()
+    dialog.why_box.setChecked(True)
+    assert dialog.why_box.isChecked()
+    assert dialog.list.item(0).icon().pixmap(56, 56).toImage() != plain  # coloured by the map
+    dialog.why_box.setChecked(False)
+    assert dialog.list.item(0).icon().pixmap(56, 56).toImage() == plain

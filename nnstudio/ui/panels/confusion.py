@@ -13,7 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.cells import CellTexts, PanelView
@@ -55,14 +56,24 @@ def thumbnail(sample: np.ndarray, size: int = 56) -> QPixmap:
 class SamplesDialog(QDialog):
     """The samples of one confusion cell: thumbnails for images, feature values otherwise."""
 
-    def __init__(self, title: str, samples: np.ndarray, captions: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, samples: np.ndarray, captions: list[str], parent: QWidget | None = None,
+                 explainer: Callable[[np.ndarray], Any] | None = None) -> None:
         super().__init__(parent)
+        self.samples, self.explainer = samples, explainer
         self.setWindowTitle(title)
         self.resize(560, 420)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(tr("{count} samples", count=len(captions))))
+        head = QHBoxLayout()
+        head.addWidget(QLabel(tr("{count} samples", count=len(captions))), 1)
+        self.why_box = QCheckBox(tr("Show why"))
+        self.why_box.setToolTip(tr("Colour each sample by what made the network predict its class (Grad-CAM, or "
+                                   "saliency for a network without a Conv2D)"))
+        self.why_box.toggled.connect(self._show_why)
+        head.addWidget(self.why_box)
+        layout.addLayout(head)
         self.list = QListWidget()
         images = samples.ndim == 4
+        self.why_box.setVisible(images and explainer is not None)
         if images:
             self.list.setViewMode(QListWidget.ViewMode.IconMode)
             self.list.setIconSize(QSize(56, 56))
@@ -79,6 +90,24 @@ class SamplesDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
+    def _show_why(self, on: bool) -> None:
+        """Thumbnails with the heat map of what made the network say its class over them, or plain again."""
+        found = self.explainer(self.samples[:self.list.count()]) if on and self.explainer is not None else None
+        if on and found is None:
+            self.why_box.setChecked(False)
+            self.why_box.setToolTip(tr("The network cannot explain these samples (no trained weights yet)"))
+            return
+        from nnstudio.explain import overlay  # noqa: PLC0415
+
+        for i in range(self.list.count()):
+            sample = self.samples[i]
+            if found is None:
+                icon = QIcon(thumbnail(sample))
+            else:
+                rgb = overlay(sample, found[0][i].reshape(sample.shape[1:]))
+                icon = QIcon(thumbnail(rgb.transpose(2, 0, 1).astype(np.float32) / 255.0))
+            self.list.item(i).setIcon(icon)
+
 
 class ConfusionPanel(ExportablePanel):
     """Rows: true class, columns: predicted class; colour by row share, counts written in the cells."""
@@ -89,6 +118,7 @@ class ConfusionPanel(ExportablePanel):
     def __init__(self, parent: Any = None, dataset_getter: Callable[[], Any] | None = None) -> None:
         super().__init__(tr("Confusion matrix (validation)"), parent)
         self.dataset_getter = dataset_getter
+        self.explainer: Callable[[np.ndarray], Any] | None = None  # maps for the dialog's "Show why" (set outside)
         self.view = PanelView()
         self.body.addWidget(self.view, 1)
         self.plot = self.view.addPlot()
@@ -192,7 +222,8 @@ class ConfusionPanel(ExportablePanel):
         if len(rows) == 0:
             self.show_notice(tr("No validation samples in this cell (or the epoch's predictions are not in yet)."))
             return
-        self.dialog = SamplesDialog(title, samples, [f"#{int(r)}" for r in rows[:MAX_THUMBNAILS]], self)
+        self.dialog = SamplesDialog(title, samples, [f"#{int(r)}" for r in rows[:MAX_THUMBNAILS]], self,
+                                    self.explainer)
         self.dialog.show()
 
     def history(self) -> dict[str, np.ndarray]:
