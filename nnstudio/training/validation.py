@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from nnstudio.errors import UserError
 from nnstudio.graph.shapes import Message, ShapeReport, infer_shapes
+from nnstudio.i18n import _, ngettext
 
 
 @dataclass
@@ -85,7 +86,8 @@ def validate_project(graph: Any, settings: Mapping[str, Any] | None, dataset: An
             except UserError as exc:
                 extra.append(Message(None, str(exc)))
             except Exception as exc:  # noqa: BLE001 - a damaged dataset must give a message, not a crash
-                extra.append(Message(None, f"dataset '{config.dataset}' cannot be read ({exc})"))
+                extra.append(Message(None, _("dataset '{name}' cannot be read ({error})").format(
+                    name=config.dataset, error=exc)))
     elif dataset is not None:
         facts = facts_of(dataset)
     loss = config.loss if config is not None else None
@@ -103,7 +105,8 @@ def require_trainable(graph: Any, settings: Mapping[str, Any] | None, dataset: A
     refusal = validation.refusal()
     if refusal is not None:
         count = len(validation.report.errors)
-        raise UserError(f"the network cannot be trained ({count} problem{'s' if count != 1 else ''}):\n{refusal}")
+        raise UserError(ngettext("the network cannot be trained ({count} problem):", "the network cannot be trained "
+                                 "({count} problems):", count).format(count=count) + "\n" + refusal)
     return validation
 
 
