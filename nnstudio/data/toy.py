@@ -34,6 +34,7 @@ import numpy as np
 
 from nnstudio.data.dataset import Dataset
 from nnstudio.errors import UserError
+from nnstudio.i18n import _
 
 LOGIC = {"and": np.array([0, 0, 0, 1]), "or": np.array([0, 1, 1, 1]), "xor": np.array([0, 1, 1, 0])}
 CORNERS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -41,9 +42,10 @@ CORNERS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 
 def _check(name: str, n_train: int, n_test: int, noise: float) -> None:
     if int(n_train) < 1 or int(n_test) < 1:
-        raise UserError(f"dataset '{name}': n_train and n_test must be at least 1, found {n_train} and {n_test}")
+        raise UserError(_("dataset '{name}': n_train and n_test must be at least 1, found {n_train} and {n_test}")
+                        .format(name=name, n_train=n_train, n_test=n_test))
     if not noise >= 0:
-        raise UserError(f"dataset '{name}': noise must be 0 or more, found {noise}")
+        raise UserError(_("dataset '{name}': noise must be 0 or more, found {noise}").format(name=name, noise=noise))
 
 
 def _logic(name: str, n_train: int, n_test: int, noise: float, seed: int) -> Dataset:
@@ -186,14 +188,16 @@ def default_sizes(name: str) -> tuple[int, int]:
 
 def _number(name: str, field: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise UserError(f"dataset '{name}': {field} must be a number, found {value!r}")
+        raise UserError(_("dataset '{name}': {field} must be a number, found {value}").format(
+            name=name, field=field, value=repr(value)))
     return float(value)
 
 
 def _whole(name: str, field: str, value: Any) -> int:
     v = _number(name, field, value)
     if not v.is_integer():
-        raise UserError(f"dataset '{name}': {field} must be a whole number, found {value!r}")
+        raise UserError(_("dataset '{name}': {field} must be a whole number, found {value}").format(
+            name=name, field=field, value=repr(value)))
     return int(v)
 
 
@@ -206,22 +210,25 @@ def parse_added_points(value: Any, dataset: str = "toy") -> tuple[tuple[float, f
         try:
             value = json.loads(value) if value.strip() else []
         except ValueError:
-            raise UserError(f"dataset '{dataset}': added_points must be a list of [x1, x2, class], "
-                            f"found {value[:60]!r}") from None
+            raise UserError(_("dataset '{name}': added_points must be a list of [x1, x2, class], found {value}")
+                            .format(name=dataset, value=repr(value[:60]))) from None
     if value is None:
         return ()
     if not isinstance(value, (list, tuple)):
-        raise UserError(f"dataset '{dataset}': added_points must be a list of [x1, x2, class], found {value!r}")
+        raise UserError(_("dataset '{name}': added_points must be a list of [x1, x2, class], found {value}")
+                        .format(name=dataset, value=repr(value)))
     if len(value) > MAX_ADDED:
-        raise UserError(f"dataset '{dataset}': added_points may hold at most {MAX_ADDED} points, found {len(value)}")
+        raise UserError(_("dataset '{name}': added_points may hold at most {most} points, found {count}").format(
+            name=dataset, most=MAX_ADDED, count=len(value)))
     out = []
     for i, point in enumerate(value):
         ok = (isinstance(point, (list, tuple)) and len(point) == 3
               and all(not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(float(v))
                       for v in point))
         if not ok or max(abs(float(point[0])), abs(float(point[1]))) > MAX_COORD:
-            raise UserError(f"dataset '{dataset}': added_points[{i}] must be [x1, x2, class] with finite numbers "
-                            f"and |x| <= {MAX_COORD:g}, found {point!r}")
+            raise UserError(_("dataset '{name}': added_points[{index}] must be [x1, x2, class] with finite numbers "
+                              "and |x| <= {most}, found {point}").format(name=dataset, index=i, most=f"{MAX_COORD:g}",
+                                                                       point=repr(point)))
         out.append((float(point[0]), float(point[1]), float(point[2])))
     return tuple(out)
 
@@ -241,46 +248,56 @@ def resolve_options(name: str, n_train: Any = None, n_test: Any = None, noise: A
                     train_ratio: Any = None, points: Any = None, added_points: Any = None) -> ToySize:
     """Check toy set ``name``'s options (one-line UserError naming the field) and fill in its defaults."""
     if name not in TOY_NAMES:
-        raise UserError(f"unknown toy dataset {name!r}; toy sets are {', '.join(TOY_NAMES)}")
+        raise UserError(_("unknown toy dataset {name}; toy sets are {names}").format(
+            name=repr(name), names=", ".join(TOY_NAMES)))
     noise = default_noise(name) if noise is None else _number(name, "noise", noise)
     if not noise >= 0:
-        raise UserError(f"dataset '{name}': noise must be 0 or more, found {noise:g}")
+        raise UserError(_("dataset '{name}': noise must be 0 or more, found {noise}").format(name=name,
+                                                                                             noise=f"{noise:g}"))
     if noise > MAX_NOISE:
-        raise UserError(f"dataset '{name}': noise must be at most {MAX_NOISE:g}, found {noise:g}")
+        raise UserError(_("dataset '{name}': noise must be at most {most}, found {noise}").format(
+            name=name, most=f"{MAX_NOISE:g}", noise=f"{noise:g}"))
     seed = _whole(name, "seed", 0 if seed is None else seed)
     if not 0 <= seed <= 2**32 - 1:
-        raise UserError(f"dataset '{name}': seed must be between 0 and {2**32 - 1}, found {seed}")
+        raise UserError(_("dataset '{name}': seed must be between 0 and {most}, found {seed}").format(
+            name=name, most=2**32 - 1, seed=seed))
     train_default, test_default = default_sizes(name)
     if points is not None or train_ratio is not None:
         if n_train is not None or n_test is not None:
-            raise UserError(f"dataset '{name}': give either points and train_ratio or n_train and n_test, "
-                            f"not both")
+            raise UserError(_("dataset '{name}': give either points and train_ratio or n_train and n_test, "
+                              "not both").format(name=name))
         total = train_default + test_default if points is None else _whole(name, "points", points)
         if not 2 <= total <= MAX_POINTS:
-            raise UserError(f"dataset '{name}': points must be between 2 and {MAX_POINTS}, found {total}")
+            raise UserError(_("dataset '{name}': points must be between 2 and {most}, found {points}").format(
+                name=name, most=MAX_POINTS, points=total))
         ratio = train_default / (train_default + test_default) if train_ratio is None else \
             _number(name, "train_ratio", train_ratio)
         if not 0.0 < ratio < 1.0:
-            raise UserError(f"dataset '{name}': train_ratio must be above 0 and below 1, found {ratio:g}")
+            raise UserError(_("dataset '{name}': train_ratio must be above 0 and below 1, found {ratio}").format(
+                name=name, ratio=f"{ratio:g}"))
         n_train = int(round(total * ratio))
         n_test = total - n_train
         if n_train < 1 or n_test < 1:
-            raise UserError(f"dataset '{name}': train_ratio {ratio:g} of {total} points leaves "
-                            f"{n_train} training and {n_test} test points; each needs at least 1")
+            raise UserError(_("dataset '{name}': train_ratio {ratio} of {points} points leaves {n_train} training "
+                              "and {n_test} test points; each needs at least 1").format(
+                name=name, ratio=f"{ratio:g}", points=total, n_train=n_train, n_test=n_test))
     else:
         n_train = train_default if n_train is None else _whole(name, "n_train", n_train)
         n_test = test_default if n_test is None else _whole(name, "n_test", n_test)
     _check(name, n_train, n_test, noise)
     if n_train + n_test > MAX_POINTS:
-        raise UserError(f"dataset '{name}': at most {MAX_POINTS} points in all, found {n_train + n_test}")
+        raise UserError(_("dataset '{name}': at most {most} points in all, found {points}").format(
+            name=name, most=MAX_POINTS, points=n_train + n_test))
     added = parse_added_points(added_points, name)
     if added:
         if name in REGRESSIONS:
-            raise UserError(f"dataset '{name}': added_points apply to 2-D sets only ({', '.join(TWO_D)})")
+            raise UserError(_("dataset '{name}': added_points apply to 2-D sets only ({names})").format(
+                name=name, names=", ".join(TWO_D)))
         if name != "plane":
-            for i, (_, _, label) in enumerate(added):
+            for i, (_x1, _x2, label) in enumerate(added):
                 if label not in (0.0, 1.0):
-                    raise UserError(f"dataset '{name}': added_points[{i}] class must be 0 or 1, found {label:g}")
+                    raise UserError(_("dataset '{name}': added_points[{index}] class must be 0 or 1, found {label}")
+                                    .format(name=name, index=i, label=f"{label:g}"))
     return ToySize(int(n_train), int(n_test), float(noise), int(seed), added)
 
 
@@ -325,7 +342,8 @@ def generate(name: str, noise: float | None = None, train_ratio: float | None = 
     arguments give the same arrays.  ``added_points`` are appended to the training arrays.
     """
     if name not in TWO_D:
-        raise UserError(f"unknown 2-D dataset {name!r}; the 2-D sets are {', '.join(TWO_D)}")
+        raise UserError(_("unknown 2-D dataset {name}; the 2-D sets are {names}").format(
+            name=repr(name), names=", ".join(TWO_D)))
     return make_toy(name, noise=noise, train_ratio=train_ratio, points=points, seed=seed,
                     added_points=added_points)
 
