@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import string
+import weakref
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -233,9 +234,12 @@ def install_live_language(window: Any) -> Callable[[], None]:
     called when the window is destroyed)."""
     key = id(window)
     _previous[key] = current_language()
+    ref = weakref.ref(window)  # the listener must not keep a closed window alive
 
     def changed(new: str) -> None:
-        if not isValid(window):
+        window = ref()
+        if window is None or not isValid(window):
+            stop()
             return
         old = _previous.get(key, "en")
         retranslate_texts(window, old, new)
