@@ -99,7 +99,7 @@ def describe_fix(fix: Any) -> str:
             parts.append(tr("insert {block} after {node}", block=pick(spec.title_en, spec.title_zh), node=a.node))
         else:
             parts.append(tr("set {param} of {node} to {value}", param=a.key, node=a.node, value=_value_text(a.value)))
-    text = "; ".join(parts)
+    text = tr("; ").join(parts)  # "；" in Chinese
     return text[:1].upper() + text[1:]
 
 
