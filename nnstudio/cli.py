@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Any, Sequence, TextIO
@@ -231,15 +232,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         rows.append((nid, node.type, "?" if shape is None else str(tuple(shape)),
                      str(report.param_counts.get(nid, 0) if shape is not None else "-")))
     headers = (_("node"), _("type"), _("output shape"), _("parameters"))
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    widths = [max(_columns(h), *(_columns(r[i]) for r in rows)) if rows else _columns(h)
+              for i, h in enumerate(headers)]
+    line = "  ".join(_pad(h, w) for h, w in zip(headers, widths))
     print(_("{name}: {count} nodes, loss {loss}; {dataset}").format(name=shown_name(project), count=len(rows),
-                                                                    loss=config.loss, dataset=dataset_note))
+                                                                    loss=_loss_shown(config.loss),
+                                                                    dataset=dataset_note))
     print(line)
-    print("-" * len(line))
+    print("-" * _columns(line))
     for r in rows:
         print("  ".join((v.rjust(w) if i == 3 else v.ljust(w)) for i, (v, w) in enumerate(zip(r, widths))))
-    print("-" * len(line))
+    print("-" * _columns(line))
     print(_("total parameters: {count}").format(count=f"{report.total_params:,}"))
     for m in report.warnings:
         print(_("warning: {text}").format(text=m.text))
@@ -284,6 +287,22 @@ def _memory_warning(report: Any, graph: Any, batch_size: int, backend_name: str 
             f"({report.total_params:,} parameters with gradients and optimizer state, activations for "
             f"{len(graph.nodes)} nodes) but only {human_bytes(free)} is free; lower the batch size or the "
             "layer sizes")
+
+
+def _columns(text: str) -> int:
+    """Terminal columns of ``text``: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _loss_shown(loss: str) -> str:
+    """The loss as the project names it in English ("cross_entropy"), as people write it in Chinese (交叉熵)."""
+    from nnstudio.graph.catalogue import loss_name  # noqa: PLC0415
+
+    return loss if current_language() == "en" else loss_name(loss, current_language())
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(width - _columns(text), 0)
 
 
 def _order_key(graph: Any, node_id: str) -> tuple[float, float, str]:
