@@ -79,6 +79,7 @@ def misclassified(predicted: np.ndarray | None, labels: np.ndarray) -> np.ndarra
     return np.asarray(predicted).reshape(-1).astype(np.int64) != truth
 
 
+SMALL_PLOT = 260  # pixels: below this the points and the epoch counter get smaller
 SIDE_MIN_PANEL_WIDTH = 520  # narrower panels start with the data controls hidden (the plot keeps the room)
 PLACEHOLDER = N_("Shown for datasets with 2 features (the toy sets).")
 SWATCH = '<span style="color:{colour}; font-size:14pt;">{symbol}</span>'
@@ -116,8 +117,12 @@ class BoundaryPanel(ExportablePanel):
         # The epoch counter, large, over the plot's corner (a widget above the view, not an item in its scene:
         # it costs the plot's repaints nothing).
         self.epoch_label = QLabel("", self.view)
-        self.epoch_label.setStyleSheet("background: rgba(255, 255, 255, 215); color: #0F172A; font-size: 13pt;"
-                                       " font-weight: bold; border-radius: 4px; padding: 0px 6px;")
+        self.epoch_label.setStyleSheet("background: rgba(255, 255, 255, 215); color: #0F172A;"
+                                       " border-radius: 4px; padding: 0px 6px;")
+        font = self.epoch_label.font()
+        font.setBold(True)
+        font.setPointSize(13)
+        self.epoch_label.setFont(font)
         self.epoch_label.setToolTip(tr("The epoch the boundary shows"))
         self.epoch_label.move(6, 6)
         self.epoch_label.hide()
@@ -175,15 +180,15 @@ class BoundaryPanel(ExportablePanel):
         self.side_widget.setVisible(active and self.side_button.isChecked())
 
     def _side_toggled(self, on: bool) -> None:
+        if not self._fitting:
+            self._side_chosen = True  # first: showing the column resizes the panel, which must not undo it
         if self.side_button.isVisible() or not on:
             self.side_widget.setVisible(on)
-        if not self._fitting:
-            self._side_chosen = True
 
     _fitting = False
 
     def _fit_side(self) -> None:
-        if getattr(self, "side_widget", None) is None or self._side_chosen:
+        if getattr(self, "side_widget", None) is None or self._side_chosen or self._fitting:
             return
         self._fitting = True
         self.side_button.setChecked(self.width() >= SIDE_MIN_PANEL_WIDTH)
@@ -192,6 +197,22 @@ class BoundaryPanel(ExportablePanel):
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         self._fit_side()
+        self._fit_to_view()
+
+    def _fit_to_view(self) -> None:
+        """Smaller points and epoch counter in a small plot, so the data and the counter stay readable."""
+        small = min(self.view.width(), self.view.height()) < SMALL_PLOT
+        size = 5 if small else 7
+        if self.train_points.opts.get("size") != size:
+            for item in (self.train_points, self.test_points):
+                item.setSize(size)
+            self.wrong.setSize(size + 3)
+        font = self.epoch_label.font()
+        points = 10 if small else 13
+        if font.pointSize() != points:
+            font.setPointSize(points)
+            self.epoch_label.setFont(font)
+            self.epoch_label.adjustSize()
 
     # -- data ------------------------------------------------------------------------------------------
     def clear(self) -> None:
