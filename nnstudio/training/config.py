@@ -16,6 +16,7 @@ from typing import Any
 
 from nnstudio.engine.optimizers import OPTIMIZERS, SCHEDULES
 from nnstudio.errors import UserError
+from nnstudio.i18n import _
 
 LOSSES = ("mse", "cross_entropy", "binary_cross_entropy", "perceptron", "hinge")
 BACKENDS = ("auto", "numpy", "cupy")
@@ -61,7 +62,8 @@ class TrainingConfig:
         if settings is None:
             settings = {}
         if not isinstance(settings, dict):
-            raise UserError(f"{source} must be an object of settings. Received: {type(settings).__name__}")
+            raise UserError(_("{source} must be an object of settings. Received: {kind}").format(
+                source=source, kind=type(settings).__name__))
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in settings.items() if k in known}
         config = cls.__new__(cls)
@@ -87,16 +89,18 @@ class TrainingConfig:
     # -- validation -------------------------------------------------------------------------------------
     def validate(self, source: str = "training") -> None:
         def fail(name: str, expected: str, value: Any) -> UserError:
-            return UserError(f"{source}.{name} must be {expected}. Received: {name}={value!r}")
+            return UserError(_("{source}.{name} must be {expected}. Received: {name}={value}").format(
+                source=source, name=name, expected=expected, value=repr(value)))
 
         def number(name: str, low: float, high: float, low_open: bool = False, high_open: bool = False) -> float:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-                raise fail(name, "a number", value)
+                raise fail(name, _("a number"), value)
             v = float(value)
             if v < low or (low_open and v == low) or v > high or (high_open and v == high):
-                raise fail(name, f"{'above' if low_open else 'at least'} {low:g} and "
-                                 f"{'below' if high_open else 'at most'} {high:g}", value)
+                lower = (_("above {low}") if low_open else _("at least {low}")).format(low=f"{low:g}")
+                upper = (_("below {high}") if high_open else _("at most {high}")).format(high=f"{high:g}")
+                raise fail(name, _("{lower} and {upper}").format(lower=lower, upper=upper), value)
             setattr(self, name, v)
             return v
 
@@ -107,24 +111,24 @@ class TrainingConfig:
             ok = (not isinstance(value, bool) and isinstance(value, numbers.Real)
                   and math.isfinite(float(value)) and float(value).is_integer())
             if not ok:
-                raise fail(name, "a whole number" + (" or null" if optional else ""), value)
+                raise fail(name, _("a whole number or null") if optional else _("a whole number"), value)
             if not low <= int(value) <= high:
-                raise fail(name, f"between {low} and {high}", value)
+                raise fail(name, _("between {low} and {high}").format(low=low, high=high), value)
             setattr(self, name, int(value))
 
         def choice(name: str, choices: tuple[str, ...]) -> None:
             value = getattr(self, name)
             if not isinstance(value, str) or value.strip().lower() not in choices:
-                raise fail(name, "one of " + ", ".join(choices), value)
+                raise fail(name, _("one of {choices}").format(choices=", ".join(choices)), value)
             setattr(self, name, value.strip().lower())
 
         if not isinstance(self.dataset, str) or not self.dataset.strip():
-            raise fail("dataset", "a dataset name such as \"mnist\"", self.dataset)
+            raise fail("dataset", _('a dataset name such as "mnist"'), self.dataset)
         self.dataset = self.dataset.strip()
         if self.dataset_options is None:
             self.dataset_options = {}
         if not isinstance(self.dataset_options, dict):
-            raise fail("dataset_options", "an object of dataset options", self.dataset_options)
+            raise fail("dataset_options", _("an object of dataset options"), self.dataset_options)
         self.dataset_options = dict(self.dataset_options)
         choice("loss", LOSSES)
         choice("optimizer", tuple(OPTIMIZERS))
@@ -145,7 +149,7 @@ class TrainingConfig:
         number("validation_split", 0.0, 1.0, high_open=True)
         for flag in ("augment", "report_grad_norms", "hints"):
             if not isinstance(getattr(self, flag), bool):
-                raise fail(flag, "true or false", getattr(self, flag))
+                raise fail(flag, _("true or false"), getattr(self, flag))
         whole("max_train_samples", 1, 10**9, optional=True)
         whole("max_test_samples", 1, 10**9, optional=True)
         whole("probe_every", 0, 10**9)
