@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self._unsubscribe: Callable[[], None] | None = None
         self._unsubscribe_settings: Callable[[], None] | None = None
         self._layout_restored = False
+        self._layout_before_start: QByteArray | None = None  # the panels' layout while the start page hides them
 
         self.undo_stack = QUndoStack(self)
         self.undo_stack.setUndoLimit(500)
@@ -454,6 +455,16 @@ class MainWindow(QMainWindow):
 
     def _show_start_page(self) -> None:
         self.start_page.refresh()
+        if self.stack.currentWidget() is not self.start_page or self._layout_before_start is None:
+            # The gallery gets the whole window: the panels have nothing to show until a project opens, and
+            # come back as they were when one does (set_project).
+            self._layout_before_start = self.saveState(STATE_VERSION)
+            for dock in self.docks.values():
+                dock.hide()
+            geometry = self.settings.value("window/geometry")
+            if not self.isVisible() and isinstance(geometry, QByteArray):
+                self.layout().activate()  # the minimum without the panels ...
+                self.restoreGeometry(geometry)  # ... so start-up has the size the user left
         self.stack.setCurrentWidget(self.start_page)
 
     def _set_editing_enabled(self, enabled: bool) -> None:
@@ -491,6 +502,9 @@ class MainWindow(QMainWindow):
             self._unsubscribe_settings = subscribe(self._settings_changed)
         if not clean:
             self.undo_stack.resetClean()
+        if self._layout_before_start is not None:  # leaving the start page: the panels as they were
+            state, self._layout_before_start = self._layout_before_start, None
+            self.restoreState(state, STATE_VERSION)
         self.stack.setCurrentWidget(self.view)
         self._set_editing_enabled(True)
         self._update_title()
@@ -783,6 +797,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------------------------
     def reset_layout(self) -> None:
         """Every dock back to its first place and size, for the window's current size (View > Reset layout)."""
+        self._layout_before_start = None  # also on the start page: the reset layout is the one to keep
         self.restoreState(self._default_state, STATE_VERSION)
         training = getattr(self, "training", None)
         if training is not None:
@@ -799,7 +814,8 @@ class MainWindow(QMainWindow):
 
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(STATE_VERSION))
+        state = self._layout_before_start if self._layout_before_start is not None else self.saveState(STATE_VERSION)
+        self.settings.setValue("window/state", state)
         self.settings.sync()
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name

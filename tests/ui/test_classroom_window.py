@@ -184,7 +184,7 @@ def test_no_leftover_tab_bar_floats_over_the_panels(window, qtbot):
         window.resize(*size)
         qtbot.wait(100)
         bars = [b for b in window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)
-                if b.isVisible()]
+                if b.isVisible() and b.geometry().intersects(window.rect())]  # Qt parks unused ones outside
         groups = [tuple(b.tabText(i) for i in range(b.count())) for b in bars]
         assert len(groups) == len(set(groups)), groups  # one tab bar per tabbed group of docks
         for bar in bars:

@@ -126,19 +126,25 @@ def test_window_layout_and_geometry_are_remembered(qtbot):
     first = MainWindow()
     qtbot.addWidget(first)
     first.show()
+    first.set_project(_small_project())  # the start page hides the panels; a project brings them back
+    first.docks["problems"].hide()
+    first.undo_stack.setClean()
+    first._show_start_page()  # View > Start page: the panels go, their layout is kept
     hint = first.minimumSizeHint()  # the docks set a floor; stay just above it and within the screen
     width, height = max(731, hint.width()), max(547, hint.height() + 11)
     first.resize(width, height)
     size = first.size()
     assert (size.width(), size.height()) == (width, height)
-    first.docks["problems"].hide()
     first.close()
     second = MainWindow()
     qtbot.addWidget(second)
     second.show()
     assert second.size() == size
+    assert second.docks["palette"].isHidden(), "the start page has the whole window"
+    second.set_project(_small_project())
     assert second.docks["problems"].isHidden()
     assert not second.docks["palette"].isHidden()
+    second.undo_stack.setClean()
 
 
 def test_add_dock_is_listed_and_remembered(qtbot):
