@@ -322,6 +322,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     project_weights = weights_path_for(args.project)
     # Refused now rather than after the run: the weights of a long run must have somewhere to go.
     weights_out = check_writable(Path(args.weights_out) if args.weights_out else project_weights)
+    from nnstudio.data.registry import user_path  # noqa: PLC0415
+    from nnstudio.userdirs import refuse_overwriting_inputs  # noqa: PLC0415
+
+    refuse_overwriting_inputs(weights_out, {"the project file": args.project,
+                                            "the dataset": user_path(config.dataset) if config.dataset else None},
+                              "train: --weights-out")
     weights_in = weights_in_path = None
     if getattr(args, "resume", False):
         if args.weights_in:

@@ -50,6 +50,32 @@ def recovery_dir() -> Path:
 _TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?:tmp|bak)$")
 
 
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether ``a`` and ``b`` name one file (through links, ``..`` and hard links); False when either is missing."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        try:
+            return os.path.realpath(a) == os.path.realpath(b)
+        except (OSError, ValueError):
+            return False
+
+
+def refuse_overwriting_inputs(output: str | os.PathLike, inputs: Mapping[str, str | os.PathLike | None],
+                              what: str) -> None:
+    """UserError when the file a command is about to write is one it reads (``inputs``: {name: path}).
+
+    ``train p.nnproj --weights-out p.nnproj`` or ``export p.nnproj -o p.nnproj`` would replace the project
+    with weights or a model: a typo must not cost the file the command was given.
+    """
+    from nnstudio.errors import UserError  # noqa: PLC0415
+
+    for name, source in inputs.items():
+        if source is not None and os.fspath(source) and same_file(output, source):
+            raise UserError(f"{what} '{os.fspath(output)}' is {name} '{os.fspath(source)}' itself: writing it "
+                            "would replace that file; choose another name (nothing was written)")
+
+
 def write_target(path: str | os.PathLike) -> Path:
     """Where a write of ``path`` really lands: the file at the end of its symbolic links (or ``path`` itself)."""
     target = Path(path)

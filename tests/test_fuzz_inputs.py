@@ -149,3 +149,34 @@ def test_a_network_too_big_for_memory_names_its_largest_layer(monkeypatch):
     with pytest.raises(UserError, match=r"would need 13.4 GiB of memory but only 1.0 GiB is free; the largest "
                                         r"layer is 'wide' \(3,600,060,000 parameters\)"):
         compile_graph(graph, "numpy")
+
+
+def test_no_command_writes_over_the_file_it_reads(tmp_path, capsys, trained):
+    import numpy as np
+
+    project, weights = trained
+    before = {p: p.read_bytes() for p in (project, weights)}
+    data = tmp_path / "data.npz"
+    np.savez(data, x=np.random.default_rng(0).random((20, 2)).astype(np.float32), y=np.arange(20) % 2)
+    onnx_model = tmp_path / "m.onnx"
+    from nnstudio import cli
+
+    assert cli.main(["export", str(project), "--weights", str(weights), "-o", str(onnx_model)]) == 0
+    capsys.readouterr()
+    model_bytes = onnx_model.read_bytes()
+    link = tmp_path / "link.nnproj"
+    link.symlink_to(project)
+    for argv, named in (
+            (["train", str(project), "--no-history", "--weights-out", str(project)], "the project file"),
+            (["train", str(project), "--no-history", "--weights-out", str(link)], "the project file"),
+            (["train", str(project), "--no-history", "--dataset", str(data), "--weights-out", str(data)],
+             "the dataset"),
+            (["export", str(project), "--weights", str(weights), "-o", str(project)], "the project file"),
+            (["export", str(project), "--weights", str(weights), "-o", str(weights)], "the weights file"),
+            (["export", str(project), "--weights", str(weights), "--format", "pytorch",
+              "-o", str(weights.with_suffix(".py"))], "the weights file"),
+            (["import", str(onnx_model), "-o", str(onnx_model), "--force"], "the ONNX model")):
+        line = _one_error(capsys, argv)
+        assert f"{named} '" in line and "nothing was written" in line, line
+    assert {p: p.read_bytes() for p in (project, weights)} == before and onnx_model.read_bytes() == model_bytes
+    assert data.is_file()

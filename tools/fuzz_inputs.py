@@ -720,6 +720,8 @@ def onnx_case(bases: Bases, folder: Path, rng: random.Random, i: int) -> Case:
     existing_weights.write_bytes(bases.weights.read_bytes())
     if rng.random() < 0.2:  # refuses to overwrite without --force: the old pair must survive
         argv = ["import", str(model), "-o", str(existing)]
+    elif rng.random() < 0.1:  # its own model as the output, even with --force
+        argv = ["import", str(model), "-o", str(model), "--force"]
     else:
         argv = ["import", str(model), "-o", str(folder / "new.nnproj")]
     return Case("onnx", f"onnx {how}", argv, names=[model.name, existing.name, *bases.node_names],
@@ -777,7 +779,7 @@ def cli_case(bases: Bases, folder: Path, rng: random.Random, i: int) -> Case:
         names = [value, Path(value).name if value else "project", "project"]
     elif choice == "command":
         argv = [rng.choice(["trian", "", "--json", "gui --nope", "data nope", "bench --nope"])]
-        names = [argv[0].split()[0] if argv[0] else "command", "command", "choose"]
+        names = [*argv[0].split(), "command", "choose"]  # the unknown command or the unrecognised option
     elif choice == "evaluate":
         argv = ["evaluate", str(project)] + rng.choice([[], ["--weights"], ["--weights", str(subdir)],
                                                          ["--weights", str(fifo)],
@@ -789,9 +791,10 @@ def cli_case(bases: Bases, folder: Path, rng: random.Random, i: int) -> Case:
         names = ["input", "INPUT", subdir.name, fifo.name, missing.name, "zero", project.name]
     elif choice == "export":
         argv = ["export", str(project), "--weights", str(weights), "-o",
-                rng.choice([str(subdir), str(missing), "/dev/full", str(fifo)]),
+                rng.choice([str(subdir), str(missing), "/dev/full", str(fifo), str(project), str(weights)]),
                 *rng.choice([[], ["--format", "keras"], ["--opset", "3"], ["--opset", "999"]])]
-        names = [subdir.name, missing.name, "full", fifo.name, "format", "opset", "missing"]
+        names = [subdir.name, missing.name, "full", fifo.name, "format", "opset", "missing", project.name,
+                 weights.name]
         protected.append(weights)
     elif choice == "new":
         argv = ["new", rng.choice(["nosuch", "mlp-xor"]), "-o", str(project)]

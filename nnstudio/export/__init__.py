@@ -18,7 +18,7 @@ from nnstudio.export.onnx_export import DEFAULT_OPSET, Network, build_onnx_model
 from nnstudio.export.onnx_import import SUPPORTED_OPS, import_onnx, import_onnx_model
 from nnstudio.export.pytorch_export import DDP_SCRIPT, PyTorchExport, export_pytorch, write_ddp_script
 from nnstudio.graph.project_file import load_project, project_to_json, weights_path_for
-from nnstudio.userdirs import atomic_write_files
+from nnstudio.userdirs import atomic_write_files, refuse_overwriting_inputs
 
 FORMATS = ("onnx", "pytorch")
 
@@ -57,6 +57,10 @@ def cli_export(args: Any) -> int:
         weights = default if default.exists() else None
     source = f"weights {weights}" if weights is not None else "initial weights (no trained weights found)"
     fmt = getattr(args, "format", "onnx")
+    outputs = [Path(args.output)] + ([Path(args.output).with_suffix(".npz")] if fmt == "pytorch" else [])
+    for output in outputs:  # a typo must not replace the project or the weights being exported
+        refuse_overwriting_inputs(output, {"the project file": args.project, "the weights file": weights},
+                                  "export: the output")
     if fmt == "onnx":
         path = export_onnx(project, weights, args.output, opset=getattr(args, "opset", DEFAULT_OPSET))
         print(f"wrote {path} (ONNX, opset {getattr(args, 'opset', DEFAULT_OPSET)}) from {source}")
@@ -80,6 +84,7 @@ def cli_import(args: Any) -> int:
     out = Path(args.output)
     weights = weights_path_for(out)
     for path, what in ((out, "project file"), (weights, "weights file")):
+        refuse_overwriting_inputs(path, {"the ONNX model": args.model}, f"import: the {what}")
         if path.is_dir():
             raise UserError(f"import: the {what} '{os.fspath(path)}' is a folder: name a file with -o")
     existing = [f"'{os.fspath(p)}'" for p in (out, weights) if p.exists()]
