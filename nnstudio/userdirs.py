@@ -2,6 +2,7 @@
 atomic writer every save goes through."""
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -84,6 +85,20 @@ def write_target(path: str | os.PathLike) -> Path:
     return target
 
 
+def _refuse_special(target: Path) -> None:
+    """OSError when ``target`` exists and is not a regular file: replacing ``/dev/full`` or a FIFO with a
+    regular file (which root may do) would destroy it rather than write to it."""
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:  # missing (a new file), or a dangling link: nothing there to destroy
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "it is a folder", os.fspath(target))
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EEXIST, "it exists and is not a regular file (a device, pipe or socket)",
+                      os.fspath(target))
+
+
 def temporary_path(target: Path, suffix: str = "tmp") -> Path:
     """The temporary name this process uses beside ``target`` (``.NAME.PID.tmp``)."""
     return target.with_name(f".{target.name}.{os.getpid()}.{suffix}")
@@ -151,6 +166,7 @@ def replace_file(source: str | os.PathLike, path: str | os.PathLike) -> Path:
     """Move the finished file ``source`` over ``path`` as a save would: through ``path``'s symbolic links and
     keeping its permission bits.  Returns the file that was replaced."""
     target = write_target(path)
+    _refuse_special(target)
     remove_stale_temporaries(target.parent, target.name)
     try:
         os.chmod(source, stat.S_IMODE(os.stat(target).st_mode))
@@ -163,6 +179,7 @@ def replace_file(source: str | os.PathLike, path: str | os.PathLike) -> Path:
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file beside it, fsync, then ``os.replace``."""
     target = write_target(path)
+    _refuse_special(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target.parent, target.name)
     tmp = temporary_path(target)
@@ -185,6 +202,8 @@ def atomic_write_files(files: Mapping[Path, bytes]) -> None:
     backups: dict[Path, Path] = {}
     done: list[Path] = []
     try:
+        for target in map(write_target, files):
+            _refuse_special(target)  # all of them before any is written
         for path, data in files.items():
             target = write_target(path)
             target.parent.mkdir(parents=True, exist_ok=True)

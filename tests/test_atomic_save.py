@@ -128,3 +128,29 @@ def test_a_save_killed_mid_write_leaves_the_old_file_and_the_next_save_cleans_up
     assert leftovers == [f".p.nnproj.{proc.pid}.tmp"]
     save_project(_project("next"), path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.nnproj"]
+
+
+def test_a_special_file_is_never_replaced_by_a_save(tmp_path: Path):
+    """As root, os.replace would turn /dev/null or a FIFO into a regular file: the writer refuses instead."""
+    import socket
+
+    fifo = tmp_path / "pipe.nnproj"
+    os.mkfifo(fifo)
+    sock = tmp_path / "socket.npz"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(sock))
+    link = tmp_path / "link.nnproj"
+    link.symlink_to(fifo)
+    from nnstudio.errors import UserError
+
+    for target in (fifo, link):
+        with pytest.raises(UserError, match="not a regular file"):
+            save_project(_project(), target)
+    with pytest.raises(UserError, match="not a regular file"):
+        write_weights(sock, {"a": np.zeros(2, np.float32)})
+    with pytest.raises(OSError, match="not a regular file"):
+        atomic_write_files({tmp_path / "new.nnproj": b"{}", fifo: b"x"})
+    assert not (tmp_path / "new.nnproj").exists()  # all refused before any is written
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and stat.S_ISSOCK(os.lstat(sock).st_mode) and link.is_symlink()
+    with pytest.raises(IsADirectoryError):
+        atomic_write_bytes(tmp_path, b"x")

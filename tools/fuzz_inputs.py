@@ -39,6 +39,8 @@ import os
 import random
 import shutil
 import signal
+import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -72,6 +74,7 @@ class Case:
     protected: list[Path] = field(default_factory=list)  # must be byte-for-byte unchanged afterwards
     replaceable: dict[Path, str] = field(default_factory=dict)  # may change only on success, and must then load
     kill_after: float | None = None  # kill -9 after this many seconds (a fault case)
+    special: list[Path] = field(default_factory=list)  # FIFOs and sockets that must stay what they are
     timeout: float = 30.0
 
 
@@ -366,7 +369,9 @@ def project_case(bases: Bases, folder: Path, rng: random.Random, i: int) -> Case
         argv = ["predict", str(path), "--weights", str(weights), str(x)]
     protected = [p for p in (path,) if p.is_file() and not str(p).startswith("/dev")]
     # A broken network is named by its node (check's summary, a refused Input shape), a broken file by its name.
-    return Case("project", f"project {how} / {command}", argv, names=[path.name, *bases.node_names, "no Input"],
+    # A changed network may no longer fit the weights given with it: then the weights file is what is named.
+    return Case("project", f"project {how} / {command}", argv,
+                names=[path.name, *bases.node_names, "no Input", weights.name],
                 protected=protected,
                 replaceable={weights: "weights"})
 
@@ -738,6 +743,9 @@ def cli_case(bases: Bases, folder: Path, rng: random.Random, i: int) -> Case:
     weights = _copy(bases.weights, folder)
     fifo = folder / "pipe.npz"
     os.mkfifo(fifo)
+    sock = folder / "socket.npz"  # a special file of another kind (instead of /dev/full: never touch /dev)
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(sock))
     subdir = folder / "sub"
     subdir.mkdir()
     missing = folder / "missing" / "w.npz"
@@ -762,7 +770,7 @@ def cli_case(bases: Bases, folder: Path, rng: random.Random, i: int) -> Case:
         argv = base + ["--dataset", value]
         names = [value or "dataset", "dataset", Path(value).name if value else "dataset"]
     elif choice == "weights_out":
-        value = rng.choice([str(subdir), str(missing), str(fifo), "/dev/full", str(project), "", "/"])
+        value = rng.choice([str(subdir), str(missing), str(fifo), str(sock), str(project), "", "/"])
         argv = ["train", str(project), "--epochs", "1", "--max-samples", "40", "--no-history",
                 "--weights-out", value]
         names = [value, Path(value).name if value else "weights", "weights"]
@@ -791,9 +799,9 @@ def cli_case(bases: Bases, folder: Path, rng: random.Random, i: int) -> Case:
         names = ["input", "INPUT", subdir.name, fifo.name, missing.name, "zero", project.name]
     elif choice == "export":
         argv = ["export", str(project), "--weights", str(weights), "-o",
-                rng.choice([str(subdir), str(missing), "/dev/full", str(fifo), str(project), str(weights)]),
+                rng.choice([str(subdir), str(missing), str(sock), str(fifo), str(project), str(weights)]),
                 *rng.choice([[], ["--format", "keras"], ["--opset", "3"], ["--opset", "999"]])]
-        names = [subdir.name, missing.name, "full", fifo.name, "format", "opset", "missing", project.name,
+        names = [subdir.name, missing.name, sock.name, fifo.name, "format", "opset", "missing", project.name,
                  weights.name]
         protected.append(weights)
     elif choice == "new":
@@ -808,7 +816,8 @@ def cli_case(bases: Bases, folder: Path, rng: random.Random, i: int) -> Case:
     argv = [a for part in argv for a in (part.split() if part.startswith("gui ") or part.startswith("data ")
                                          or part.startswith("bench ") else [part])]
     return Case("cli", f"cli {choice}: {' '.join(argv[2:] if len(argv) > 2 else argv)[-60:]}", argv, names=names,
-                protected=protected, replaceable={weights: "weights"} if weights not in protected else {})
+                protected=protected, replaceable={weights: "weights"} if weights not in protected else {},
+                special=[fifo, sock])
 
 
 def kill_case(bases: Bases, folder: Path, rng: random.Random, i: int) -> Case:
@@ -946,7 +955,18 @@ def run_case(case: Case, folder: Path, spawn: bool, memory_bytes: int) -> Result
     return judge(case, code, stderr, before, hung)
 
 
+def _kind(path: Path) -> str:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return "missing"
+    return "fifo" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "other"
+
+
 def judge(case: Case, code: int | None, stderr: str, before: dict[Path, str | None], hung: bool) -> Result:
+    for path in case.special:
+        if _kind(path) not in ("fifo", "socket"):
+            return Result(case, "data lost", code, stderr, f"the special file '{path.name}' was replaced")
     for path in case.protected:
         if _digest(path) != before[path]:
             return Result(case, "data lost", code, stderr, f"'{path.name}' changed or vanished")
