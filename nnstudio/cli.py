@@ -544,7 +544,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from nnstudio.training.trainer import evaluate  # noqa: PLC0415
 
     project = _load_project(args.project)
-    config = _config_for(project, args.dataset, backend=args.backend)
+    # --max-samples is checked as the training setting is (a negative N used to score all but the last N)
+    config = _config_for(project, args.dataset, backend=args.backend, max_test_samples=args.max_samples)
     dataset = _dataset(config)
     model = _build_model(project, config.backend, args.weights)
     if tuple(model.input_shape) != tuple(dataset.sample_shape):

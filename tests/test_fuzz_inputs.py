@@ -180,3 +180,9 @@ def test_no_command_writes_over_the_file_it_reads(tmp_path, capsys, trained):
         assert f"{named} '" in line and "nothing was written" in line, line
     assert {p: p.read_bytes() for p in (project, weights)} == before and onnx_model.read_bytes() == model_bytes
     assert data.is_file()
+
+
+def test_evaluate_refuses_a_negative_sample_count(capsys, trained):
+    project, weights = trained
+    line = _one_error(capsys, ["evaluate", str(project), "--weights", str(weights), "--max-samples", "-3"])
+    assert "max_test_samples" in line and "-3" in line  # it used to score all test samples but the last 3
