@@ -170,7 +170,23 @@ def neuron_view(model: Any, extent: tuple[float, float, float, float], step: int
 
 def _num(value: float) -> str:
     value = float(value) + 0.0  # no "-0" (a ReLU's zero can carry a sign)
-    return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.1e}"
+    text = f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.1e}"
+    return "−" + text[1:] if text.startswith("-") else text  # a minus sign, not a hyphen
+
+
+def _value(value: float) -> str:
+    """A value inside a product: in parentheses when negative (0.5·(−0.3))."""
+    text = _num(value)
+    return f"({text})" if text.startswith("−") else text
+
+
+def _weighted_sum(weights: list[float], names: list[str], bias: float) -> str:
+    """``w1·n1 + w2·n2 + b`` with each sign written once: 0.5·x1 − 0.25·x2 + 0.1."""
+    out = ""
+    for i, (w, name) in enumerate(zip(weights, names)):
+        body = f"{_num(abs(w))}·{name}"
+        out += (("−" if w < 0 else "") + body) if i == 0 else (f" − {body}" if w < 0 else f" + {body}")
+    return out + (f" − {_num(abs(bias))}" if bias < 0 else f" + {_num(bias)}")
 
 
 def grid_cell(view: NeuronView, x: float, y: float) -> tuple[int, int]:
@@ -196,10 +212,11 @@ def neuron_formula(view: NeuronView, layer: int, unit: int, row: int, col: int) 
     names = input_names(view, layer)
     values = view.values_into(layer)[:, row, col]
     weights = nl.weights[:, unit]
-    terms = [f"{_num(float(w))}·{_num(float(v))}" for w, v in zip(weights, values)]
-    total = float(weights @ values + nl.bias[unit])
-    general = " + ".join(f"{_num(float(w))}·{n}" for w, n in zip(weights, names)) + f" + {_num(float(nl.bias[unit]))}"
-    line = f"{general} = " + " + ".join(terms) + f" + {_num(float(nl.bias[unit]))} = {_num(total)}"
+    bias = float(nl.bias[unit])
+    total = float(weights @ values + bias)
+    general = _weighted_sum([float(w) for w in weights], names, bias)
+    numbers = _weighted_sum([float(w) for w in weights], [_value(float(v)) for v in values], bias)
+    line = f"{general} = {numbers} = {_num(total)}"
     if nl.activation == "linear":
         return line
     if nl.activation == "softmax":  # depends on every unit's sum, not on this one alone

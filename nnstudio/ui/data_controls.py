@@ -126,6 +126,8 @@ class DataControls(QWidget):
         self.add_value.setRange(-10.0, 10.0)
         self.add_value.setSingleStep(0.1)
         self.add_value.setToolTip(tr("The target value of the points you add"))
+        for field in (self.add_class, self.add_value):
+            field.setMaximumWidth(80)
         layout.addWidget(self.add_button)
         layout.addLayout(self._row(QLabel(tr("Class")), self.add_class))
         layout.addLayout(self._row(QLabel(tr("Value")), self.add_value))

@@ -64,8 +64,14 @@ def test_formula_has_the_current_numbers_and_adds_up():
     first, second = text.split("\n")
     assert "·x1" in first and "·x2" in first
     total = float(w[0] * x1 + w[1] * x2 + b)
-    assert first.endswith(f"= {total:.3g}")
-    assert second == f"relu({total:.3g}) = {max(total, 0.0):.3g}"
+
+    def m(v: float) -> str:  # as the formula writes a number: 3 digits, a minus sign
+        return f"{v:.3g}".replace("-", "−")
+    general, numbers, result = first.split(" = ")
+    assert result == m(total)
+    assert general == f"{m(w[0])}·x1 {'−' if w[1] < 0 else '+'} {m(abs(w[1]))}·x2 + {m(b)}"
+    assert f"·{m(x1)}" in numbers and f"·({m(x2)})" in numbers  # a negative value in parentheses
+    assert second == f"relu({m(total)}) = {m(max(total, 0.0))}"
     out = neuron_formula(view, 1, 0, row, col)  # the output unit reads the hidden units, no activation
     assert "·h1_1" in out and "·h1_2" in out and "\n" not in out
 

@@ -64,8 +64,10 @@ def boundary_rgb(values: np.ndarray) -> np.ndarray:
 
 
 def value_rgb(values: np.ndarray, scale: float, strength: float = 0.85) -> np.ndarray:
-    """Regression values -> colours: orange for -scale, white for 0, blue for +scale (clipped)."""
+    """Regression values -> colours: orange for -scale, white for 0, blue for +scale (clipped).  The colour
+    grows with the square root of the size, so small values (most of a noisy regression's) are still seen."""
     t = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float32)) / max(scale, 1e-6), -1.0, 1.0)[..., None]
+    t = np.sign(t) * np.sqrt(np.abs(t))
     colour = np.where(t >= 0, PALETTE[1], PALETTE[0])
     mixed = 255.0 * (1.0 - strength * np.abs(t)) + colour * strength * np.abs(t)
     return np.clip(mixed, 0, 255).astype(np.uint8)
@@ -332,6 +334,8 @@ class BoundaryPanel(ExportablePanel):
             for item in (self.train_points, self.test_points, self.wrong):
                 item.setData([])
             return
+        # A pale point (a regression target near 0) needs a dark edge to be seen on the white plane.
+        self.train_points.setPen(pg.mkPen("#334155" if data["task"] == "regression" else "w", width=1))
         for item, x, y, box in ((self.train_points, data["x_train"], data["y_train"], self.show_train),
                                 (self.test_points, data["x_test"], data["y_test"], self.show_test)):
             if box.isChecked() and len(x):

@@ -121,11 +121,17 @@ class WiresItem(pg.GraphicsObject):
         font.setPixelSize(11)
         painter.setFont(font)
         painter.setPen(QPen(QColor("#334155")))
+        column = abs(transform.map(QPointF(COLUMN_STEP, 0.0)).x() - transform.map(QPointF(0.0, 0.0)).x())
         for point, text, above in self.labels:
             at = transform.map(point)
-            if above:
-                painter.drawText(QRectF(at.x() - 60, at.y() - 18, 120, 16),
-                                 int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom), text)
+            if above:  # a layer's name and function, two short lines no wider than a column
+                width = max(column - 4.0, 24.0)
+                painter.drawText(QRectF(at.x() - width / 2, at.y() - 32, width, 30),
+                                 int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom),
+                                 painter.fontMetrics().elidedText(text.split("\n")[0], Qt.TextElideMode.ElideRight,
+                                                                  int(width))
+                                 + "\n" + painter.fontMetrics().elidedText(text.split("\n")[-1],
+                                                                          Qt.TextElideMode.ElideRight, int(width)))
             else:
                 painter.drawText(QRectF(at.x() - 64, at.y() - 8, 60, 16),
                                  int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), text)
@@ -149,7 +155,7 @@ class NeuronViewPanel(ExportablePanel):
         self.formula = QLabel("")
         self.formula.setWordWrap(True)
         self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.formula.setStyleSheet("font-family: monospace; color: #1E293B;")
+        self.formula.setStyleSheet("font-family: monospace;")  # the theme's text colour (light or dark)
         self.formula.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.body.addWidget(self.formula)
         self.neurons: NeuronView | None = None
@@ -207,7 +213,7 @@ class NeuronViewPanel(ExportablePanel):
         self._shape = columns
         if columns:
             top = max(columns) * ROW_STEP / 2.0
-            self.box.setRange(xRange=(-0.9, (len(columns) - 1) * COLUMN_STEP + 1.1), yRange=(-top - 0.2, top + 0.6),
+            self.box.setRange(xRange=(-0.9, (len(columns) - 1) * COLUMN_STEP + 1.1), yRange=(-top - 0.2, top + 0.9),
                               padding=0.02)
 
     def redraw(self) -> None:
@@ -254,7 +260,7 @@ class NeuronViewPanel(ExportablePanel):
             labels.append((QPointF(x, y + 0.5), name, False))
         for c, nl in enumerate(view.layers, start=1):
             x, y = tile_origin(c, 0, columns[c])
-            labels.append((QPointF(x + 0.5, y + 1.0), f"{nl.node_id} ({nl.activation})", True))
+            labels.append((QPointF(x + 0.5, y + 1.0), f"{nl.node_id}\n{nl.activation}", True))
         top = max(columns) * ROW_STEP / 2.0 + 1.0
         bounds = QRectF(-1.0, -top, len(columns) * COLUMN_STEP + 1.0, 2.0 * top)
         return lines, labels, bounds
