@@ -179,3 +179,21 @@ def test_neuron_view_draws_each_neuron_and_shows_its_formula_under_the_mouse(qtb
     text = panel.formula.text()
     assert text.startswith("At (x1, x2) = (0.98, -0.98): d1[4]") and "·x1" in text and "\ntanh(" in text
     assert panel.neuron_at(panel.box.mapViewToScene(QPointF(x + 1.5, y))) is None  # between the columns
+
+
+def test_a_real_click_on_the_plane_adds_the_point_under_the_mouse(lab, qtbot):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    win, controller = lab
+    controls, panel, project = controller.data_controls, controller.dashboard.boundary, win.project
+    controls.add_button.setChecked(True)
+    vb = panel.plot.getViewBox()
+    scene = vb.mapViewToScene(QPointF(0.5, 0.25))
+    pixel = panel.view.mapFromScene(scene)
+    qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pixel.x(), pixel.y()))
+    added = project.training["dataset_options"].get("added_points")
+    assert added is not None and len(added) == 1
+    x, y, label = added[0]
+    assert abs(x - 0.5) < 0.05 and abs(y - 0.25) < 0.05 and label == 0.0
+    controls.add_button.setChecked(False)
+    qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pixel.x(), pixel.y()))
+    assert len(project.training["dataset_options"]["added_points"]) == 1  # clicks add only while asked to
