@@ -239,18 +239,31 @@ class RunsPanel(QWidget):
                 result = tr("accuracy {value}", value=run.metric_text())
             else:
                 result = tr("loss {value}", value=run.metric_text())
-            item = QTreeWidgetItem([f"{run.id}  {run.name}", result, end_name(run.end_reason), f"{run.seconds:.1f} s",
-                                    run.started.replace("T", " ")[:16]])
+            # An accuracy is its bare percentage in the column, so it shows in the narrow dock at 1024 x 768;
+            # the tooltip of every cell says the whole line.
+            shown = run.metric_text() if value is not None and key.endswith("acc") else result
+            texts = [f"{run.id}  {run.name}", shown, end_name(run.end_reason), f"{run.seconds:.1f} s",
+                     run.started.replace("T", " ")[:16]]
+            item = QTreeWidgetItem(texts)
             item.setIcon(0, mini_curve(run_preview(run)))
             item.setData(0, Qt.ItemDataRole.UserRole, run.id)
-            item.setToolTip(0, run.name)
+            tip = f"{run.id}  {run.name}\n{result} · {texts[2]} · {texts[3]} · {texts[4]}"
+            for column in range(5):
+                item.setToolTip(column, tip)
             self.tree.addTopLevelItem(item)
             if run.id in selected:
                 item.setSelected(True)
         for column in range(1, 5):
             self.tree.resizeColumnToContents(column)
-        self.tree.setColumnWidth(0, max(self.tree.columnWidth(0), 180))
+        # The name column leaves room for the result beside it in the narrow dock (longer names are elided).
+        self.tree.setColumnWidth(0, 150)
         self._selection_changed()
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        """The least height at this width: the dock's scroll area asks it (the wrapped status line gives the
+        panel a height-for-width) and would otherwise get the list's full height, pushing the buttons out of
+        a short dock; so the list shrinks instead, and the panel scrolls only below its minimum."""
+        return self.layout().minimumHeightForWidth(width)
 
     def selected_runs(self) -> list[Any]:
         ids = {item.data(0, Qt.ItemDataRole.UserRole) for item in self.tree.selectedItems()}

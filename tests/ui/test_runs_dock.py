@@ -13,6 +13,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from PySide6.QtCore import Qt  # noqa: E402
+
 from nnstudio.graph.project_file import Project, default_training  # noqa: E402
 from nnstudio.runs import RunStore  # noqa: E402
 from nnstudio.runs.sweep import Variation  # noqa: E402
@@ -70,7 +72,8 @@ def test_app_runs_are_kept_listed_compared_and_deleted(win, qtbot, tmp_path):
     panel = runs.panel
     assert panel.tree.topLevelItemCount() == 1 and "Kept as run 0001" in panel.status.text()
     item = panel.tree.topLevelItem(0)
-    assert item.text(0).startswith("0001") and item.text(1).startswith("accuracy ") and not item.icon(0).isNull()
+    assert item.text(0).startswith("0001") and item.text(1).endswith("%") and not item.icon(0).isNull()
+    assert "accuracy " + item.text(1) in item.toolTip(1)
     stored = RunStore(tmp_path / "toy.runs").get("0001")
     assert stored.meta["steps_per_epoch"] * 2 == len(stored.curves()["loss"])
     assert set(stored.gradients()) >= {"d1", "d2"}  # kept even though nobody asked the panel for them
@@ -205,3 +208,29 @@ def test_an_unsaved_projects_runs_move_beside_it_when_saved(qtbot, tmp_path):
     assert meta["id"] == "0001"
     w.undo_stack.setClean()
     w.close()
+
+
+def test_the_runs_panel_keeps_its_buttons_and_results_in_view_at_1024x768(qtbot, tmp_path):
+    """At 1024 x 768 the Runs dock is about 240 pixels wide and 230 high: the result of each run and every
+    button stay in view, also once the status line under the buttons says something."""
+    w = main_window.MainWindow()
+    qtbot.addWidget(w)
+    w.set_project(toy_project(tmp_path / "toy.nnproj"))
+    w.resize(1024, 768)
+    w.show()
+    w.runs.show_runs()
+    panel = w.runs.panel
+    store = RunStore.for_project(tmp_path / "toy.nnproj")
+    train(qtbot, w)
+    panel.status.setText("Kept as run 0001, a status line long enough to wrap onto a second line.")
+    qtbot.wait(50)
+    viewport = panel.parentWidget()
+    for button in (panel.compare_button, panel.scrub_button, panel.delete_button, panel.twin_button,
+                   panel.sweep_button):
+        bottom = button.mapTo(viewport, button.rect().bottomLeft()).y()
+        assert 0 <= bottom <= viewport.height(), (button.text(), bottom, viewport.height())
+    tree = panel.tree
+    right = tree.columnViewportPosition(1) + tree.columnWidth(1)
+    assert right <= tree.viewport().width(), (right, tree.viewport().width())
+    assert store.list()[0].id == "0001"
+    w.undo_stack.setClean()
