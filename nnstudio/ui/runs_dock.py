@@ -305,8 +305,13 @@ class VariationDialog(QDialog):
         intro.setWordWrap(True)
         form.addRow(intro)
         self.choice = QComboBox()
+        # A change of many blocks is a long line: the box keeps a sensible width (the dialog stays on the
+        # screen) and elides it; the item's tooltip says it whole.
+        self.choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.choice.setMinimumContentsLength(36)
         for v in self.suggestions:
             self.choice.addItem(f"{variation_title(v)}  ({describe(v.changes)})", v)
+            self.choice.setItemData(self.choice.count() - 1, describe(v.changes), Qt.ItemDataRole.ToolTipRole)
         self.choice.addItem(tr("Another change…"), None)
         form.addRow(tr("Change:"), self.choice)
         self.key = QLineEdit()

@@ -234,3 +234,14 @@ def test_the_runs_panel_keeps_its_buttons_and_results_in_view_at_1024x768(qtbot,
     assert right <= tree.viewport().width(), (right, tree.viewport().width())
     assert store.list()[0].id == "0001"
     w.undo_stack.setClean()
+
+
+def test_the_variation_dialog_fits_a_1024_screen_with_many_blocks_changed(qtbot):
+    from nnstudio.cli import example_paths  # noqa: PLC0415
+    from nnstudio.graph.project_file import load_project  # noqa: PLC0415
+    from nnstudio.ui.runs_dock import VariationDialog  # noqa: PLC0415
+    project = load_project(example_paths()["vanishing-gradients"])
+    dialog = VariationDialog(project)
+    qtbot.addWidget(dialog)
+    assert "sigmoid8.function=relu" in dialog.choice.itemData(0, Qt.ItemDataRole.ToolTipRole)
+    assert dialog.sizeHint().width() <= 700, dialog.sizeHint()
