@@ -72,7 +72,8 @@ class DataControls(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 0, 0, 0)
         layout.setSpacing(3)
-        layout.addWidget(self._heading(tr("Data")))
+        self.heading_data = QLabel()
+        layout.addWidget(self.heading_data)
         grid = QGridLayout()
         grid.setSpacing(2)
         self.pictures = QButtonGroup(self)
@@ -94,11 +95,11 @@ class DataControls(QWidget):
         self.set_title = QLabel("")
         layout.addWidget(self.set_title)
 
-        self.noise = self._slider(0, NOISE_STEPS, tr("How far points stray from their set's shape"))
+        self.noise = self._slider(0, NOISE_STEPS)
         self.noise_label = QLabel("")
         layout.addWidget(self.noise_label)
         layout.addWidget(self.noise)
-        self.ratio = self._slider(10, 90, tr("The share of the points used for training; the rest test the network"))
+        self.ratio = self._slider(10, 90)
         self.ratio.setSingleStep(5)
         self.ratio_label = QLabel("")
         layout.addWidget(self.ratio_label)
@@ -108,31 +109,29 @@ class DataControls(QWidget):
         self.points.setSingleStep(50)
         self.points.setKeyboardTracking(False)
         self.points.setMaximumWidth(72)
-        self.points.setToolTip(tr("How many points the set has in all (training and test)"))
         self.points.valueChanged.connect(self._points_changed)
-        layout.addLayout(self._row(QLabel(tr("Points")), self.points))
-        self.regenerate = QPushButton(tr("Regenerate"))
-        self.regenerate.setToolTip(tr("A new random sample of the same set (a new seed)"))
+        self.points_label = QLabel()
+        layout.addLayout(self._row(self.points_label, self.points))
+        self.regenerate = QPushButton()
         self.regenerate.clicked.connect(self.new_sample)
         layout.addWidget(self.regenerate)
 
-        layout.addWidget(self._heading(tr("Add points")))
-        self.add_button = QPushButton(tr("Click to add"))
+        self.heading_add = QLabel()
+        layout.addWidget(self.heading_add)
+        self.add_button = QPushButton()
         self.add_button.setCheckable(True)
-        self.add_button.setToolTip(tr("While on, a click on the plane adds a training point of the chosen class"))
         self.add_button.toggled.connect(self._adding_toggled)
         self.add_class = QComboBox()
         self.add_value = QDoubleSpinBox()
         self.add_value.setRange(-10.0, 10.0)
         self.add_value.setSingleStep(0.1)
-        self.add_value.setToolTip(tr("The target value of the points you add"))
         for field in (self.add_class, self.add_value):
             field.setMaximumWidth(80)
         layout.addWidget(self.add_button)
-        layout.addLayout(self._row(QLabel(tr("Class")), self.add_class))
-        layout.addLayout(self._row(QLabel(tr("Value")), self.add_value))
-        self.clear_added = QPushButton(tr("Remove added"))
-        self.clear_added.setToolTip(tr("Remove the points added by clicking"))
+        self.class_label, self.value_label = QLabel(), QLabel()
+        layout.addLayout(self._row(self.class_label, self.add_class))
+        layout.addLayout(self._row(self.value_label, self.add_value))
+        self.clear_added = QPushButton()
         self.clear_added.clicked.connect(self.remove_added)
         layout.addWidget(self.clear_added)
         self.status = QLabel("")
@@ -143,13 +142,34 @@ class DataControls(QWidget):
         self.setFixedWidth(3 * (PREVIEW_SIZE + 10) + 8)
         self.boundary.plane_clicked.connect(self.add_point)
         self._unsubscribe: Any = None
+        self._set_texts()
         self.active = False  # the project's dataset is a 2-D set: the controls show
 
     # -- building -------------------------------------------------------------------------------------------
-    @staticmethod
-    def _heading(text: str) -> QLabel:
-        label = QLabel(f"<b>{text}</b>")
-        return label
+    def _set_texts(self) -> None:
+        """The texts that do not depend on the project (again after a language change)."""
+        self.heading_data.setText(f"<b>{tr('Data')}</b>")
+        self.heading_add.setText(f"<b>{tr('Add points')}</b>")
+        self.noise.setToolTip(tr("How far points stray from their set's shape"))
+        self.ratio.setToolTip(tr("The share of the points used for training; the rest test the network"))
+        self.points.setToolTip(tr("How many points the set has in all (training and test)"))
+        self.points_label.setText(tr("Points"))
+        self.regenerate.setText(tr("Regenerate"))
+        self.regenerate.setToolTip(tr("A new random sample of the same set (a new seed)"))
+        self.add_button.setText(tr("Click to add"))
+        self.add_button.setToolTip(tr("While on, a click on the plane adds a training point of the chosen class"))
+        self.add_value.setToolTip(tr("The target value of the points you add"))
+        self.class_label.setText(tr("Class"))
+        self.value_label.setText(tr("Value"))
+        self.clear_added.setText(tr("Remove added"))
+        self.clear_added.setToolTip(tr("Remove the points added by clicking"))
+        for facts in self.sets.values():
+            self.buttons[facts.name].setToolTip(pick(facts.title, facts.title_zh))
+            self.buttons[facts.name].setAccessibleName(pick(facts.title, facts.title_zh))
+
+    def retranslate(self) -> None:
+        self._set_texts()
+        self.refresh()
 
     @staticmethod
     def _row(label: QWidget, widget: QWidget) -> QHBoxLayout:
@@ -160,11 +180,10 @@ class DataControls(QWidget):
         row.addWidget(widget, 3)
         return row
 
-    def _slider(self, lo: int, hi: int, tip: str) -> QSlider:
+    def _slider(self, lo: int, hi: int) -> QSlider:
         slider = QSlider(Qt.Orientation.Horizontal)
         slider.setRange(lo, hi)
         slider.setTracking(False)  # one edit when the handle is let go, not one per pixel
-        slider.setToolTip(tip)
         slider.valueChanged.connect(self._slider_changed)
         slider.sliderMoved.connect(self._slider_moved)
         return slider
@@ -383,6 +402,15 @@ class DataControlsLink(QObject):
     def run_finished(self, _result: Any) -> None:
         self.controls.set_running(False)
 
+    def language_changed(self, _lang: str = "") -> None:
+        from shiboken6 import isValid  # noqa: PLC0415
+        board = self.controller.dashboard
+        if not (isValid(self.controls) and isValid(board.boundary) and isValid(board.neurons)):
+            return  # the window has closed; its listener is being removed
+        board.boundary.retranslate()
+        board.neurons.retranslate()
+        self.controls.retranslate()
+
     def weights_changed(self) -> None:
         # Reset weights clears the panels: the data comes back at once (a kept boundary stays).
         if not self.controller.is_training and self.controls.active and self.controls.boundary.data is None:
@@ -399,7 +427,7 @@ def install_data_controls(controller: Any) -> DataControls:
     scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     scroller.setFixedWidth(controls.width() + scroller.verticalScrollBar().sizeHint().width())
     controls.scroller = scroller
-    controller.dashboard.boundary.add_side_widget(scroller, tr("Data"))
+    controller.dashboard.boundary.add_side_widget(scroller)
     link = DataControlsLink(controller, controls)
     controls.link = link
     window = controller.window
@@ -408,6 +436,12 @@ def install_data_controls(controller: Any) -> DataControls:
     controller.run_starting.connect(link.run_starting)
     controller.run_finished.connect(link.run_finished)
     controller.weights_changed.connect(link.weights_changed)
+    from nnstudio.ui import i18n  # noqa: PLC0415
+    listen = getattr(i18n, "add_language_listener", None)  # live language switching, where the app has it
+    if callable(listen):
+        unlisten = listen(link.language_changed)
+        if hasattr(window, "destroyed"):
+            window.destroyed.connect(unlisten)  # a plain function: it runs while the window goes away
     if getattr(window, "project", None) is not None:
         controls.project_opened(window.project)
     else:

@@ -197,3 +197,17 @@ def test_a_real_click_on_the_plane_adds_the_point_under_the_mouse(lab, qtbot):
     controls.add_button.setChecked(False)
     qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pixel.x(), pixel.y()))
     assert len(project.training["dataset_options"]["added_points"]) == 1  # clicks add only while asked to
+
+
+def test_the_lab_follows_a_language_switch(lab, qtbot):
+    from nnstudio.ui import i18n
+    win, controller = lab
+    panel, controls = controller.dashboard.boundary, controller.data_controls
+    try:
+        i18n.set_language("zh")
+        assert panel.show_train.text() == "● 训练" and panel.side_button.text() == "数据"
+        assert controls.regenerate.text() == "重新生成" and "类别 0" in " ".join(l.text() for l in panel.legend_labels)
+        assert controls.set_title.text() == "圆形"
+    finally:
+        i18n.set_language("en")
+    assert panel.show_train.text() == "● Training" and controls.regenerate.text() == "Regenerate"

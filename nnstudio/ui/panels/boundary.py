@@ -99,10 +99,8 @@ class BoundaryPanel(ExportablePanel):
         self.top = QWidget()
         top = FlowLayout(self.top, spacing=8)
         self.legend_labels: list[QLabel] = []
-        self.show_train = QCheckBox("● " + tr("Training"))
-        self.show_train.setToolTip(tr("Show the training points (circles)"))
-        self.show_test = QCheckBox("■ " + tr("Test"))
-        self.show_test.setToolTip(tr("Show the test points (squares)"))
+        self.show_train = QCheckBox()
+        self.show_test = QCheckBox()
         for box in (self.show_train, self.show_test):
             box.setChecked(True)
             box.toggled.connect(self._toggled)
@@ -125,9 +123,9 @@ class BoundaryPanel(ExportablePanel):
         font.setBold(True)
         font.setPointSize(13)
         self.epoch_label.setFont(font)
-        self.epoch_label.setToolTip(tr("The epoch the boundary shows"))
         self.epoch_label.move(6, 6)
         self.epoch_label.hide()
+        self._set_texts()
         row.addLayout(column, 1)
         self.side = QVBoxLayout()
         self.side.setContentsMargins(0, 0, 0, 0)
@@ -158,21 +156,38 @@ class BoundaryPanel(ExportablePanel):
         self.epoch = 0
         self.value_scale = 1.0  # regression: the targets' largest size (the colour scale)
 
-    def add_side_widget(self, widget: QWidget, title: str = "") -> None:
+    def add_side_widget(self, widget: QWidget) -> None:
         """Put ``widget`` (the data controls) beside the plot, shown or hidden by a button in the header row
         (shown at first when the panel is wide enough, so a small screen keeps the plot large)."""
         from PySide6.QtWidgets import QToolButton  # noqa: PLC0415
         self.side_widget = widget
         self.side.addWidget(widget)
         self.side_button = QToolButton()
-        self.side_button.setText(title or tr("Data"))
         self.side_button.setCheckable(True)
-        self.side_button.setToolTip(tr("Show or hide the data controls"))
+        self._set_texts()
         self.side_button.toggled.connect(self._side_toggled)
         head = self.layout().itemAt(0).layout()  # ExportablePanel's header row: title, export menu
         head.insertWidget(head.indexOf(self.menu_button), self.side_button)
         self._side_chosen = False  # True once the user pressed the button: the width no longer decides
         self._fit_side()
+
+    def _set_texts(self) -> None:
+        """The fixed texts (again after a language change)."""
+        self.show_train.setText("● " + tr("Training"))
+        self.show_train.setToolTip(tr("Show the training points (circles)"))
+        self.show_test.setText("■ " + tr("Test"))
+        self.show_test.setToolTip(tr("Show the test points (squares)"))
+        self.epoch_label.setToolTip(tr("The epoch the boundary shows"))
+        if getattr(self, "side_button", None) is not None:
+            self.side_button.setText(tr("Data"))
+            self.side_button.setToolTip(tr("Show or hide the data controls"))
+
+    def retranslate(self) -> None:
+        self._set_texts()
+        self._draw_legend()
+        self._show_epoch()
+        if self.data is None:
+            self.set_caption(tr(PLACEHOLDER))
 
     def set_side_active(self, active: bool) -> None:
         """The side widget applies (a 2-D set) or not: its button and column show only when it does."""

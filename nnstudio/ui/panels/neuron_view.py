@@ -167,6 +167,13 @@ class NeuronViewPanel(ExportablePanel):
         self.view.scene().sigMouseClicked.connect(self._mouse_clicked)
         self.set_caption(tr("Every neuron of a small network on 2-D data appears here while it trains."))
 
+    def retranslate(self) -> None:
+        """Captions and the formula line in the current language."""
+        if self.neurons is None and self.reason is None:
+            self.set_caption(tr("Every neuron of a small network on 2-D data appears here while it trains."))
+        else:
+            self.redraw()
+
     # -- data --------------------------------------------------------------------------------------------
     def clear(self) -> None:
         self.neurons, self.reason, self._pinned, self._hover = None, None, None, None
