@@ -622,6 +622,13 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"nnstudio bench: {exc}", file=sys.stderr)
         return 1
+    except MemoryError:
+        print(f"nnstudio bench: out of memory (batch {args.batch or 'as in each example'}); try a smaller --batch",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nnstudio bench: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

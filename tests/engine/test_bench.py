@@ -167,6 +167,19 @@ def test_bad_arguments(capsys):
         assert err.startswith("error: ") and err.count("\n") == 1 and "nnstudio bench --help" in err, err
 
 
+def test_out_of_memory_and_ctrl_c_are_one_line(capsys, monkeypatch):
+    def fail(exc):
+        def run(*args, **kwargs):
+            raise exc
+        return run
+    monkeypatch.setattr(bench, "run_bench", fail(MemoryError()))
+    assert bench.main(["--batch", "100000000"]) == 1
+    assert capsys.readouterr().err == "nnstudio bench: out of memory (batch 100000000); try a smaller --batch\n"
+    monkeypatch.setattr(bench, "run_bench", fail(KeyboardInterrupt()))
+    assert bench.main([]) == 130
+    assert capsys.readouterr().err == "nnstudio bench: interrupted\n"
+
+
 def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "nnstudio.bench", "--backend", "numpy", "--repeats", "1",
                              "--steps", "1", "--batch", "2", "--no-torch", "--model", "mlp"],
