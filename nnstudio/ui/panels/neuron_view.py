@@ -229,6 +229,7 @@ class NeuronViewPanel(ExportablePanel):
             self._set_shape(())
             self.wires.set_content([], [], QRectF())
             self.set_caption(reason_text(self.reason))
+            self.formula.setText(reason_text(self.reason))  # wrapped in full where a narrow caption is cut
             return
         view = self.neurons
         if view is None:
