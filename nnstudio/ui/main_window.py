@@ -16,8 +16,8 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import QByteArray, QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox,
-                               QScrollArea, QStackedWidget, QToolBar, QUndoView, QVBoxLayout,
+from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu,
+                               QMessageBox, QScrollArea, QStackedWidget, QToolBar, QUndoView, QVBoxLayout,
                                QWidget)
 
 from nnstudio.errors import UserError
@@ -242,7 +242,38 @@ class MainWindow(QMainWindow):
         dock = self.docks["draw_digit"]
         dock.show()
         dock.raise_()
+        self._give_digit_page_room(dock)
         self.digit_panel.canvas.setFocus()
+
+    def _give_digit_page_room(self, dock: QDockWidget) -> None:
+        """The page (canvas, verdict, bars and why map side by side) needs about 880 x 450 pixels; docked in the
+        right column under the inspector and training panels it got about 340 x 110 (at 1024 x 768 and at
+        1920 x 1080 alike), the canvas, the verdict and the map scrolled out of sight. Then it opens as its own
+        window of the size it needs, over this one and on its screen (double-click its title to dock it back)."""
+        if dock.isFloating():
+            return
+        self.layout().activate()
+        self.digit_panel.ensurePolished()
+        self.digit_panel.layout().activate()
+        need = self.digit_panel.minimumSizeHint()
+        if dock.height() >= need.height() and dock.width() >= need.width() * 2 // 3:
+            return
+        screen = (self.screen() or QApplication.primaryScreen()).availableGeometry()
+        dock.setFloating(True)
+        self.layout().activate()
+        # The dock's title bar and its scroll area's frame come on top of what the page itself needs
+        area = dock.widget()
+        viewport = area.viewport().size() if isinstance(area, QScrollArea) else area.size()
+        extra = dock.size() - viewport
+        frame = dock.frameGeometry().size() - dock.geometry().size()
+        width = min(need.width() + extra.width(), screen.width() - frame.width())
+        height = min(need.height() + extra.height(), screen.height() - frame.height())
+        dock.resize(width, height)
+        centre = self.frameGeometry().center()
+        frame = dock.frameGeometry().size() - dock.geometry().size()  # known now that it is a window
+        x = max(screen.left(), min(centre.x() - width // 2, screen.left() + screen.width() - width - frame.width()))
+        y = max(screen.top(), min(centre.y() - height // 2, screen.top() + screen.height() - height - frame.height()))
+        dock.move(x, y)
 
     def _drawing_changed(self, image: Any) -> None:
         """The feature-map panel follows the drawing (an all-zero image means the canvas was cleared):

@@ -124,3 +124,28 @@ def test_confusion_samples_show_why_with_the_project_network(window, qtbot) -> N
     assert dialog.list.item(0).icon().pixmap(56, 56).toImage() != plain  # coloured by the map
     dialog.why_box.setChecked(False)
     assert dialog.list.item(0).icon().pixmap(56, 56).toImage() == plain
+
+
+def test_the_drawing_page_opens_with_its_canvas_verdict_and_map_in_view_at_1024x768(window, qtbot) -> None:
+    """Docked under the inspector and training panels the page got about 110 pixels of height, the canvas and
+    the verdict scrolled out of sight; it opens as its own window of the size it needs instead."""
+    from nnstudio.graph.project_file import Project
+    from tests.test_profile import lenet5
+    window.resize(1024, 768)
+    window.set_project(Project(name="LeNet-5", graph=lenet5()))
+    qtbot.wait(50)
+    window.show_digit_canvas()
+    qtbot.wait(50)
+    panel = window.digit_panel
+    dock = window.docks["draw_digit"]
+    assert dock.isVisible()
+    assert panel.canvas.visibleRegion().boundingRect().size() == panel.canvas.size()
+    for widget in (panel.confidence_label, panel.top_label, panel.explanation):
+        assert not widget.visibleRegion().isEmpty(), widget
+    screen = window.screen().availableGeometry()
+    assert screen.contains(dock.frameGeometry()), (dock.frameGeometry(), screen)
+    # Asked again (the toolbar, the start page), it stays where the user left it
+    dock.move(dock.x() + 5, dock.y())
+    where = dock.pos()
+    window.show_digit_canvas()
+    assert dock.pos() == where
