@@ -212,3 +212,13 @@ def test_the_lab_follows_a_language_switch(lab, qtbot):
     finally:
         i18n.set_language("en")
     assert panel.show_train.text() == "● Training" and controls.regenerate.text() == "Regenerate"
+
+
+def test_data_options_save_with_the_project(lab, qtbot):
+    from nnstudio.graph.project_file import load_project
+    win, controller = lab
+    controller.data_controls.points.setValue(250)
+    controller.data_controls.new_sample()
+    assert win.save()
+    saved = load_project(win.project.path).training["dataset_options"]
+    assert saved == {"points": 250, "train_ratio": 0.5, "seed": 1}
