@@ -193,6 +193,7 @@ class DigitPanel(QWidget):
         self.width_slider.setRange(int(MIN_STROKE_WIDTH), int(MAX_STROKE_WIDTH))
         self.width_slider.setValue(int(self.canvas.stroke_width))
         self.width_slider.setToolTip(tr("Stroke width"))
+        self.width_slider.setMinimumWidth(64)  # squeezed to a dot beside the buttons under the canvas otherwise
         self.width_slider.valueChanged.connect(lambda v: self.canvas.set_stroke_width(float(v)))
         tools = QHBoxLayout()
         tools.addWidget(self.undo_button)

@@ -149,3 +149,18 @@ def test_the_drawing_page_opens_with_its_canvas_verdict_and_map_in_view_at_1024x
     where = dock.pos()
     window.show_digit_canvas()
     assert dock.pos() == where
+
+
+def test_the_pen_width_slider_can_be_grabbed_in_english_and_chinese(qtbot) -> None:
+    from nnstudio.ui.i18n import set_language
+    for language in ("en", "zh"):
+        set_language(language)
+        try:
+            widget = DigitPanel(DigitPredictor(default_predictor().model, name="shipped"))
+            qtbot.addWidget(widget)
+            widget.resize(widget.minimumSizeHint())
+            widget.show()
+            qtbot.wait(20)
+            assert widget.width_slider.width() >= 60, (language, widget.width_slider.width())
+        finally:
+            set_language("en")
