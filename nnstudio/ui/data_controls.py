@@ -227,7 +227,10 @@ class DataControls(QWidget):
             self.add_button.setChecked(False)
             self.dataset = None
             if not self.controller.is_training:
-                self.boundary.show_data(self._load(name, options, quiet=True))
+                # Other generated sets in the plane (the and / or / xor truth tables) show too; files and
+                # downloads are not read here, in the GUI thread: a run shows their points if they have two.
+                from nnstudio.data import toy  # noqa: PLC0415
+                self.boundary.show_data(self._load(name, options, quiet=True) if name in toy.TOY_NAMES else None)
             return
         self._updating = True
         try:

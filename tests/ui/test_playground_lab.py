@@ -138,6 +138,8 @@ def test_controls_show_only_for_two_d_sets(lab, qtbot):
     assert controller.dashboard.boundary.side_button.isHidden()
     win.undo_stack.undo()
     assert controller.data_controls.active and controller.dashboard.boundary.data is not None
+    controller.edit_setting("dataset", "xor")  # the truth table (half of the 300 points): no controls, points show
+    assert not controller.data_controls.active and len(controller.dashboard.boundary.train_points.data) == 150
 
 
 def test_neuron_view_explains_a_network_it_cannot_lay_out(qtbot):
