@@ -154,6 +154,8 @@ class FlowLayout(QLayout):
         gap = self.spacing()
         for item in self._items:
             hint = item.sizeHint()
+            if item.hasHeightForWidth():  # a wrapped name (two lines in Chinese) makes its tile taller
+                hint.setHeight(max(hint.height(), item.heightForWidth(hint.width())))
             if x + hint.width() > rect.right() + 1 and row_height > 0:
                 x, y, row_height = rect.x(), y + row_height + gap, 0
             if move:

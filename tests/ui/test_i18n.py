@@ -269,3 +269,23 @@ def test_pinyin_order_for_lists():
     # chí, jī, juǎn, pī, quán, zhǎn
     assert sorted(words, key=key) == ["池化层", "激活函数", "卷积层", "批归一化", "全连接层", "展平"]
     assert sorted(["b", "A", "c"], key=i18n.sort_key("en")) == ["A", "b", "c"]
+
+
+def test_gallery_tiles_grow_for_names_that_wrap(qtbot):
+    """A Chinese name on two lines makes its tile taller instead of running over the picture."""
+    from nnstudio.ui.start_page import ExampleGallery, list_examples
+    i18n.set_language("zh")
+    gallery = ExampleGallery()
+    qtbot.addWidget(gallery)
+    gallery.set_examples(list_examples())
+    gallery.resize(700, 900)
+    gallery.show()
+    qtbot.waitExposed(gallery)
+    for tile in gallery.tiles:
+        tile.title.setText(tile.title.text() + "，一个很长很长的名字需要折成两行来显示")
+    gallery.updateGeometry()
+    qtbot.wait(50)
+    for tile in gallery.tiles:
+        if tile.isVisible():
+            assert tile.title.geometry().top() >= tile.picture.geometry().bottom(), tile.example.name
+            assert tile.title.geometry().bottom() <= tile.height(), tile.example.name
