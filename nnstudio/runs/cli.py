@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,26 @@ def _store(project_path: str) -> Any:
     return RunStore.for_project(path)
 
 
+def _columns(text: str) -> int:
+    """Terminal columns of ``text``: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _left(text: str, width: int) -> str:
+    return text + " " * max(width - _columns(text), 0)
+
+
+def _right(text: str, width: int) -> str:
+    return " " * max(width - _columns(text), 0) + text
+
+
+def end_text(reason: str) -> str:
+    """How a run ended, in the interface language (the trainer's RunFinished.reason)."""
+    names = {"completed": _("completed"), "stopped": _("stopped"), "nan": _("loss became NaN"),
+             "out_of_memory": _("out of memory"), "error": _("failed")}
+    return names.get(reason, reason or "-")
+
+
 def _float_text(value: Any) -> str:
     return "n/a" if value is None or not math.isfinite(float(value)) else f"{float(value):.4g}"
 
@@ -82,12 +103,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(_("no runs yet in '{folder}' (train the project to start its history)").format(folder=store.root),
               file=err)
         return 0
-    print(f"{'id':<6} {'started':<26} {'metric':<16} {'end':<14} {'time':>8}  name", file=out)
+    # The headings and how each run ended are in the interface language, the columns lined up for wide
+    # (Chinese) characters
+    print(f"{'id':<6} {_left(_('started'), 26)} {_left(_('metric'), 16)} {_left(_('end'), 14)} "
+          f"{_right(_('time'), 8)}  {_('name')}", file=out)
     for run in runs:
         key, value = run.metric()
         metric = f"{key} {run.metric_text()}" if value is not None else "n/a"
-        print(f"{run.id:<6} {run.started:<26} {metric:<16} {run.end_reason:<14} {run.seconds:>7.1f}s  {run.name}",
-              file=out)
+        print(f"{run.id:<6} {run.started:<26} {metric:<16} {_left(end_text(run.end_reason), 14)} "
+              f"{run.seconds:>7.1f}s  {run.name}", file=out)
     print(ngettext("{count} run, {size} MB in '{folder}'", "{count} runs, {size} MB in '{folder}'", len(runs)).format(
         count=len(runs), size=f"{store.total_bytes() / 2**20:.1f}", folder=store.root), file=err)
     return 0
@@ -126,7 +150,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 else _float_text(result.value)
             run = result.run_id or _("not kept")
             print(_("trial {trial}: {settings}: {metric} {value} ({end}, {seconds}s, run {run})").format(
-                trial=i, settings=describe(changes), metric=result.metric, value=value, end=result.reason,
+                trial=i, settings=describe(changes), metric=result.metric, value=value, end=end_text(result.reason),
                 seconds=f"{result.seconds:.1f}", run=run), file=out, flush=True)
         if result.message and result.reason not in ("completed", "stopped"):
             print(_("trial {trial}: {message}").format(trial=i, message=result.message), file=err)
@@ -139,7 +163,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(json.dumps(summary, ensure_ascii=False), file=out)
     else:
         print("", file=out)
-        print(f"{'trial':<6} {'settings':<40} {results[0].metric if results else '':<10} {'seconds':>8}", file=out)
+        print(f"{_left(_('trial'), 6)} {_left(_('settings'), 40)} {results[0].metric if results else '':<10} "
+              f"{_right(_('seconds'), 8)}", file=out)
         for i, r in enumerate(results):
             mark = "  " + _("<- best") if i == best else ""
             value = f"{r.value:.2%}" if r.metric == "test_acc" and r.value is not None else _float_text(r.value)

@@ -305,3 +305,23 @@ def test_unsaved_run_folders_of_ended_processes_are_removed(tmp_path: Path) -> N
     assert remove_stale_unsaved(tmp_path) == [f"unsaved-{dead}-1"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [f"unsaved-{os.getpid()}-2", f"unsaved-{os.getppid()}-3", "unsaved-x", "keep"])
+
+
+def test_runs_and_sweep_tables_speak_chinese_and_line_up(tmp_path: Path, capsys) -> None:
+    """`nnstudio --lang zh runs` and `sweep`: headings and how each run ended were left in English."""
+    from nnstudio import i18n  # noqa: PLC0415
+    from nnstudio.runs.cli import _columns  # noqa: PLC0415
+    path = blobs_project(tmp_path, epochs=1)
+    try:
+        assert main(["--lang", "zh", "sweep", str(path), "--set", "learning_rate=0.05,0.1", "--epochs", "1"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert all("已完成" in line and "completed" not in line for line in out[:2]), out
+        heading, first = out[3], out[4]
+        assert heading.startswith("试验") and "设置" in heading and heading.endswith("秒数")
+        assert _columns(heading) == _columns(first.replace("  <- 最佳", "")), (heading, first)
+        assert main(["--lang", "zh", "runs", str(path)]) == 0
+        heading, row = capsys.readouterr().out.splitlines()[:2]
+        assert "开始时间" in heading and "结束方式" in heading and "已完成" in row and "completed" not in row
+        assert _columns(heading[:heading.index("用时") + 2]) == _columns(row[:row.index("s  ") + 1])
+    finally:
+        i18n.set_language("en")
