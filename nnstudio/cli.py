@@ -727,6 +727,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(_("-o '{folder}': expected a folder for the pictures; found a file").format(folder=out_dir))
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(_("-o '{folder}': cannot create the folder for the pictures ({reason})").format(
+            folder=out_dir, reason=exc.strerror or exc)) from None
     grid = input_grid(sample_shape)
     for start in range(0, len(x), 64):
         result = explain(model, x[start:start + 64], args.method)
@@ -736,7 +741,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
             p = None if result.probabilities is None else float(result.probabilities[j][k])
             caption = f"{args.method}: class {k}" + ("" if p is None else f" ({p:.1%})")
             target = out_dir / picture
-            atomic_write_bytes(target, picture_png(x[i], result.maps[j].reshape(grid), caption))
+            try:
+                atomic_write_bytes(target, picture_png(x[i], result.maps[j].reshape(grid), caption))
+            except OSError as exc:
+                raise UserError(_("cannot write the picture '{path}' ({reason})").format(
+                    path=target, reason=exc.strerror or exc)) from None
             if args.json:
                 print(json.dumps({"input": names[i], "class": k, "probability": p, "method": args.method,
                                   "png": str(target), "map": np.round(result.maps[j], 6).tolist()}))
@@ -755,8 +764,22 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if batch < 1 or args.repeats < 1:
         raise UserError(_("--batch and --repeats must be at least 1; found {batch} and {repeats}").format(
             batch=batch, repeats=args.repeats))
-    profile = measure_times(project.graph, count_costs(project.graph, batch=batch), config.backend,
-                            repeats=args.repeats)
+    counted = count_costs(project.graph, batch=batch)
+    # Timing runs a real batch: its activations, their gradients and the random input (drawn as float64).
+    # A batch that cannot fit is one line, not a MemoryError (or the system's out-of-memory killer).
+    from nnstudio.memory import available_bytes, human_bytes  # noqa: PLC0415
+    need = 2 * int(counted.total("activation_bytes")) + 2 * int(next(
+        (row.activation_bytes for row in counted.rows if row.type == "Input"), 0))
+    free = available_bytes()
+    if free is not None and need > free:
+        raise UserError(_("--batch {batch}: timing a batch this large would need about {need} of memory but only "
+                          "{free} is free; use a smaller --batch").format(
+            batch=batch, need=human_bytes(need), free=human_bytes(free)))
+    try:
+        profile = measure_times(project.graph, counted, config.backend, repeats=args.repeats)
+    except MemoryError:
+        raise UserError(_("--batch {batch}: not enough memory to time a batch this large; use a smaller "
+                          "--batch").format(batch=batch)) from None
     if args.json:
         record = profile.to_json()
         for row in record["nodes"]:

@@ -183,3 +183,26 @@ def test_the_feature_map_probe_explains_its_sample_without_touching_the_training
     np.testing.assert_allclose(view.why, gradcam(model, sample[None]).maps[0], atol=1e-6)
     flat = probe(compile_graph(small_net(conv=False), "numpy", seed=4), sample, step=3)
     assert flat.why_method == "saliency" and flat.why.shape == (6, 6)
+
+
+def test_cli_explain_names_an_output_folder_it_cannot_create_or_write(tmp_path, capsys, monkeypatch) -> None:
+    from nnstudio import userdirs
+    from nnstudio.cli import main
+    from nnstudio.predictor import default_model_paths
+
+    project, weights = default_model_paths()
+    np.save(tmp_path / "seven.npy", draw(DRAWN[7])[None])
+    (tmp_path / "a-file").write_text("not a folder")
+    out = tmp_path / "a-file" / "maps"  # its parent is a file: the folder cannot be made
+    assert main(["explain", str(project), "--weights", str(weights), str(tmp_path / "seven.npy"),
+                 "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: -o '{out}': cannot create the folder for the pictures (Not a directory)"]
+
+    def refuse(path, data):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(userdirs, "atomic_write_bytes", refuse)
+    assert main(["explain", str(project), "--weights", str(weights), str(tmp_path / "seven.npy"),
+                 "-o", str(tmp_path / "maps")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: cannot write the picture '{tmp_path / 'maps' / 'seven.png'}' (Permission denied)"]

@@ -166,3 +166,23 @@ def test_check_compares_with_the_gpu_memory_when_training_on_cupy(monkeypatch) -
     need = count_costs(graph, batch=16).training_memory_bytes
     assert f"needs about {memory.human_bytes(need)} of the GPU's memory" in note and "2.0 KiB is free" in note
     assert cli._memory_warning(infer_shapes(graph), graph, 16, "numpy") is None
+
+
+def test_cli_profile_refuses_a_batch_too_large_to_time_in_one_line(tmp_path, capsys, monkeypatch) -> None:
+    from nnstudio import memory, profile
+    from nnstudio.cli import main
+
+    path = _lenet_project(tmp_path)
+    monkeypatch.setattr(memory, "available_bytes", lambda: 2**20)  # 1 MiB free
+    assert main(["profile", path, "--batch", "4096", "--backend", "numpy", "--repeats", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --batch 4096: timing a batch this large would need about ")
+    assert err[0].endswith("but only 1.0 MiB is free; use a smaller --batch")
+    monkeypatch.setattr(memory, "available_bytes", lambda: None)  # not known: the allocation itself fails
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+    monkeypatch.setattr(profile, "measure_times", out_of_memory)
+    assert main(["profile", path, "--batch", "4096", "--backend", "numpy"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: --batch 4096: not enough memory to time a batch this large; use a smaller --batch"]
