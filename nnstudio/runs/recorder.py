@@ -162,7 +162,7 @@ class RunRecorder:
         settings = {k: v for k, v in config.items() if k not in INTERNAL_SETTINGS}
         self._meta = {
             "format": RUN_FORMAT, "version": RUN_VERSION, "id": self.run_id,
-            "name": self.name or f"Run {int(self.run_id)}", "project": self.project_name,
+            "name": self.name or _("Run {number}").format(number=int(self.run_id)), "project": self.project_name,
             "started": _now(), "backend": event.backend_name, "param_count": int(event.param_count),
             "steps_per_epoch": self._steps_per_epoch, "epochs": self._total_epochs,
             "n_train": int(event.n_train), "n_val": int(event.n_val), "n_test": int(event.n_test),

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from nnstudio.errors import UserError
+from nnstudio.i18n import _
 from nnstudio.safe_files import open_regular
 
 RUNS_SUFFIX = ".runs"
@@ -136,7 +137,7 @@ class Run:
 
     @property
     def name(self) -> str:
-        return str(self.meta.get("name") or f"Run {self.id}")
+        return str(self.meta.get("name") or _("Run {number}").format(number=self.id))
 
     @property
     def started(self) -> str:

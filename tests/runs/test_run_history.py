@@ -325,3 +325,14 @@ def test_runs_and_sweep_tables_speak_chinese_and_line_up(tmp_path: Path, capsys)
         assert _columns(heading[:heading.index("用时") + 2]) == _columns(row[:row.index("s  ") + 1])
     finally:
         i18n.set_language("en")
+
+
+def test_a_run_without_a_name_is_named_in_the_interface_language(tmp_path: Path, capsys) -> None:
+    from nnstudio import i18n  # noqa: PLC0415
+    path = blobs_project(tmp_path, epochs=1)
+    try:
+        assert main(["--lang", "zh", "train", str(path)]) == 0
+        assert main(["--lang", "en", "train", str(path)]) == 0
+    finally:
+        i18n.set_language("en")
+    assert [r.name for r in RunStore.for_project(path).list()] == ["运行 1", "Run 2"]
