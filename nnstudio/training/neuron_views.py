@@ -124,6 +124,21 @@ def _input_shape(model: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in (shape or ()))
 
 
+FEATURE_NAMES = {"x1": "x1", "x2": "x2", "x1_sq": "x1²", "x2_sq": "x2²", "x1x2": "x1·x2", "sin_x1": "sin(x1)",
+                 "sin_x2": "sin(x2)"}
+
+
+def input_value_names(model: Any, node: str, count: int) -> list[str]:
+    """What enters the first Dense layer, as the formula names it: x1, x2; a Features block's own features
+    (x1², sin(x1), ...); f1, f2, ... for anything else."""
+    if node == model.input_id:
+        return ["x1", "x2"]
+    features = list(getattr(model.layer(node), "features", None) or [])
+    if len(features) == count:
+        return [FEATURE_NAMES.get(str(f), str(f)) for f in features]
+    return [f"f{i + 1}" for i in range(count)]
+
+
 def plane_grid(extent: tuple[float, float, float, float], grid: int = NEURON_GRID) -> np.ndarray:
     """(grid * grid, 2) points of the plane, row by row from y0 to y1 (row-major images, y up)."""
     x0, x1, y0, y1 = extent
@@ -148,8 +163,7 @@ def neuron_view(model: Any, extent: tuple[float, float, float, float], step: int
         inputs = maps(layout.input_node)
         if inputs.shape[0] > MAX_INPUTS:
             return None
-        names = ["x1", "x2"] if layout.input_node == model.input_id else \
-            [f"f{i + 1}" for i in range(inputs.shape[0])]
+        names = input_value_names(model, layout.input_node, inputs.shape[0])
         chosen = getattr(model.layer(layout.input_node), "features", None) if names[0] != "x1" else None
         if chosen is not None and len(chosen) == inputs.shape[0]:  # a Features block: x1², sin(x2), ...
             names = [FEATURE_TITLES[f] for f in chosen]

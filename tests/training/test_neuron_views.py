@@ -92,3 +92,14 @@ def test_other_inputs_get_a_reason():
     ok = neuron_layout(built(chain(("Dense", {"units": 4}), ("Dropout", {"rate": 0.2}),
                                    ("Activation", {"function": "tanh"}), ("Dense", {"units": 1}))))
     assert isinstance(ok, NeuronLayout) and [d for d, _a in ok.dense] == ["n0", "n3"]
+
+
+def test_a_features_block_feeds_the_view_with_its_own_names():
+    model = built(chain(("Features", {"features": ["x1_sq", "x2_sq", "x1x2"]}), ("Dense", {"units": 1}),
+                        ("Activation", {"function": "sigmoid"})))
+    view = neuron_view(model, (-1.0, 1.0, -1.0, 1.0), step=0, grid=5)
+    assert view.input_names == ["x1²", "x2²", "x1·x2"]
+    x1 = plane_grid((-1.0, 1.0, -1.0, 1.0), 5)[:, 0].reshape(5, 5)
+    np.testing.assert_allclose(view.inputs[0], x1 ** 2, rtol=1e-6)  # the x1² picture over the plane
+    text = neuron_formula(view, 0, 0, 0, 0)
+    assert "·x1²" in text and "·x2²" in text and "·x1·x2" in text and "\nsigmoid(" in text
