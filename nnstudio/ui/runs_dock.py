@@ -255,9 +255,18 @@ class RunsPanel(QWidget):
                 item.setSelected(True)
         for column in range(1, 5):
             self.tree.resizeColumnToContents(column)
-        # The name column leaves room for the result beside it in the narrow dock (longer names are elided).
-        self.tree.setColumnWidth(0, 150)
+        self._fit_name_column()
         self._selection_changed()
+
+    def _fit_name_column(self) -> None:
+        """The name column takes what the result beside it leaves of the list's width (at least 150 pixels;
+        longer names are elided, their tooltips say them whole)."""
+        room = self.tree.viewport().width() - self.tree.columnWidth(1)
+        self.tree.setColumnWidth(0, max(150, room))
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_name_column()
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802
         """The least height at this width: the dock's scroll area asks it (the wrapped status line gives the

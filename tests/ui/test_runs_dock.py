@@ -232,6 +232,12 @@ def test_the_runs_panel_keeps_its_buttons_and_results_in_view_at_1024x768(qtbot,
     tree = panel.tree
     right = tree.columnViewportPosition(1) + tree.columnWidth(1)
     assert right <= tree.viewport().width(), (right, tree.viewport().width())
+    assert tree.columnWidth(0) >= 150
+    # In a wider dock the name gets the room the result leaves
+    dock = w.runs.docks["runs"]
+    w.resizeDocks([dock], [420], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: tree.viewport().width() > 300, timeout=2000)
+    qtbot.waitUntil(lambda: tree.columnWidth(0) == tree.viewport().width() - tree.columnWidth(1), timeout=2000)
     assert store.list()[0].id == "0001"
     w.undo_stack.setClean()
 
