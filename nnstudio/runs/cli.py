@@ -47,7 +47,9 @@ def _store(project_path: str) -> Any:
     from nnstudio.runs.store import RunStore  # noqa: PLC0415
     path = Path(project_path)
     if not path.is_file():
-        raise UserError(f"project file '{project_path}' does not exist")
+        if path.is_dir():
+            raise UserError(_("'{path}' is a folder; expected a project file (.nnproj)").format(path=project_path))
+        raise UserError(_("project file '{path}' does not exist").format(path=project_path))
     return RunStore.for_project(path)
 
 

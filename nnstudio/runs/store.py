@@ -311,7 +311,8 @@ class RunStore:
         run_id = str(run_id).strip()
         if run_id not in self.run_ids():
             known = ", ".join(self.run_ids()) or "none"
-            raise UserError(f"run '{run_id}' does not exist in '{self.root}' (runs: {known})")
+            raise UserError(_("run '{id}' does not exist in '{folder}' (runs: {known})").format(
+                id=run_id, folder=self.root, known=known))
         return load_run(self.root / run_id)
 
     def total_bytes(self) -> int:

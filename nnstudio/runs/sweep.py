@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from nnstudio.errors import UserError
+from nnstudio.i18n import _
 
 NOT_SWEEPABLE = ("dataset_options", "report_grad_norms", "probe_every", "probe_samples", "eval_batch_size")
 
@@ -44,23 +45,27 @@ def check_change(project: Any, key: str, value: Any) -> Any:
     if "." in key:
         node_id, param = key.split(".", 1)
         if node_id not in project.graph.nodes:
-            known = ", ".join(project.graph.nodes) or "none"
-            raise UserError(f"setting '{key}': there is no block '{node_id}' in the network (blocks: {known})")
+            known = ", ".join(project.graph.nodes) or "-"
+            raise UserError(_("setting '{key}': there is no block '{node}' in the network (blocks: {known})").format(
+                key=key, node=node_id, known=known))
         node = project.graph.node(node_id)
         spec = get_block(node.type)
         if param not in spec.param_names:
-            raise UserError(f"setting '{key}': {node.type} '{node_id}' has no parameter '{param}' "
-                            f"(it takes: {', '.join(spec.param_names) or 'none'})")
-        return spec.param(param).validate(value, f"setting '{key}'")
+            from nnstudio.graph.catalogue import node_label  # noqa: PLC0415
+            raise UserError(_("setting '{key}': {node} has no parameter '{param}' (it takes: {params})").format(
+                key=key, node=node_label(node.type, node_id), param=param,
+                params=", ".join(spec.param_names) or "-"))
+        return spec.param(param).validate(value, _("setting '{key}'").format(key=key))
     if key not in setting_names():
-        raise UserError(f"setting '{key}' is not a training setting or a block parameter (NODE.PARAM); "
-                        f"settings: {', '.join(setting_names())}")
+        raise UserError(_("setting '{key}' is not a training setting or a block parameter (NODE.PARAM); "
+                          "settings: {settings}").format(key=key, settings=", ".join(setting_names())))
     data = TrainingConfig.from_dict(project.training, source="training").to_dict()
     data[key] = value
+    label = _("setting '{key}'").format(key=key)
     try:
-        checked = TrainingConfig.from_dict(data, source=f"setting '{key}'")
+        checked = TrainingConfig.from_dict(data, source=label)
     except UserError as exc:
-        raise UserError(str(exc).replace(f"setting '{key}'.{key}", f"setting '{key}'")) from None
+        raise UserError(str(exc).replace(f"{label}.{key}", label)) from None
     return getattr(checked, key)
 
 
@@ -69,11 +74,19 @@ def parse_set(text: str, project: Any) -> tuple[str, list[Any]]:
     key, sep, values = str(text).partition("=")
     key = key.strip()
     if not sep or not key:
-        raise UserError(f"--set '{text}': expected SETTING=VALUE,VALUE,... such as learning_rate=0.001,0.01")
-    parts = [p for p in values.split(",") if p.strip()]
-    if not parts:
-        raise UserError(f"--set '{text}': setting '{key}' has no values; list them after '=', separated by commas")
-    return key, [check_change(project, key, _value(p)) for p in parts]
+        raise UserError(_("--set '{text}': expected SETTING=VALUE,VALUE,... such as learning_rate=0.001,0.01").format(
+            text=text))
+    parts = values.split(",")
+    if not any(p.strip() for p in parts):
+        raise UserError(_("--set '{text}': setting '{key}' has no values; list them after '=', separated by "
+                          "commas").format(text=text, key=key))
+    if not all(p.strip() for p in parts):  # "0.1,,0.2" or a trailing comma: a value left out by mistake
+        raise UserError(_("--set '{text}': a value between commas is empty").format(text=text))
+    checked = [check_change(project, key, _value(p)) for p in parts]
+    for i, value in enumerate(checked):
+        if value in checked[:i]:  # the same trial twice would only cost time
+            raise UserError(_("--set '{text}': the value {value} is listed twice").format(text=text, value=parts[i].strip()))
+    return key, checked
 
 
 def trial_changes(sets: Sequence[tuple[str, Sequence[Any]]]) -> list[dict[str, Any]]:
@@ -81,7 +94,7 @@ def trial_changes(sets: Sequence[tuple[str, Sequence[Any]]]) -> list[dict[str, A
     keys = [k for k, _ in sets]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
-        raise UserError(f"setting '{dup}' is swept twice; give all its values in one --set")
+        raise UserError(_("setting '{key}' is swept twice; give all its values in one --set").format(key=dup))
     return [dict(zip(keys, combo)) for combo in itertools.product(*[list(v) for _, v in sets])]
 
 

@@ -227,6 +227,10 @@ def test_sweep_cli_prints_one_object_per_trial_and_a_summary(tmp_path: Path, cap
     ("zz.units=3", "setting 'zz.units': there is no block 'zz'"),
     ("learning_rate", "--set 'learning_rate': expected SETTING=VALUE"),
     ("learning_rate=", "setting 'learning_rate' has no values"),
+    ("learning_rate=0.1,,0.2", "--set 'learning_rate=0.1,,0.2': a value between commas is empty"),
+    ("learning_rate=0.1,0.2,", "a value between commas is empty"),
+    ("learning_rate=0.1,0.10", "--set 'learning_rate=0.1,0.10': the value 0.10 is listed twice"),
+    ("a1.units=3", "setting 'a1.units': Activation 'a1' has no parameter 'units'"),
 ])
 def test_a_bad_set_is_one_line_naming_the_setting(tmp_path: Path, capsys, argument: str, fragment: str) -> None:
     path = blobs_project(tmp_path, epochs=1)
@@ -336,3 +340,34 @@ def test_a_run_without_a_name_is_named_in_the_interface_language(tmp_path: Path,
     finally:
         i18n.set_language("en")
     assert [r.name for r in RunStore.for_project(path).list()] == ["运行 1", "Run 2"]
+
+
+@pytest.mark.parametrize("argument, chinese", [
+    ("learnin_rate=0.1", "设置 'learnin_rate' 既不是训练设置，也不是块参数"),
+    ("learning_rate=abc", "设置 'learning_rate' 的取值应为"),
+    ("zz.units=3", "设置 'zz.units'：网络中没有块 'zz'"),
+    ("a1.units=3", "设置 'a1.units'：激活函数 'a1' 没有参数 'units'"),
+    ("learning_rate", "--set 'learning_rate'：应为 SETTING=VALUE,VALUE,..."),
+    ("learning_rate=", "设置 'learning_rate' 没有取值"),
+    ("learning_rate=0.1,,0.2", "逗号之间有一个空值"),
+    ("learning_rate=0.1,0.1", "取值 0.1 列出了两次"),
+])
+def test_a_bad_set_is_refused_in_chinese(tmp_path: Path, capsys, argument: str, chinese: str) -> None:
+    """The sweep's own refusals were English in a Chinese terminal (and in the app's sweep dialog)."""
+    from nnstudio import i18n  # noqa: PLC0415
+    path = blobs_project(tmp_path, epochs=1)
+    try:
+        assert main(["--lang", "zh", "sweep", str(path), "--set", argument]) == 1
+        assert main(["--lang", "zh", "runs", str(tmp_path)]) == 1
+        assert main(["--lang", "zh", "runs", str(path), "--delete", "0009"]) == 1
+    finally:
+        i18n.set_language("en")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and chinese in lines[0], lines
+    assert lines[1] == f"错误：“{tmp_path}”是一个文件夹；应为项目文件（.nnproj）"
+    assert lines[2].startswith("错误：运行 '0009' 不存在于")
+
+
+def test_runs_names_a_folder_given_instead_of_a_project(tmp_path: Path, capsys) -> None:
+    assert main(["runs", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: '{tmp_path}' is a folder; expected a project file (.nnproj)"
