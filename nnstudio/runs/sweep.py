@@ -77,10 +77,12 @@ def parse_set(text: str, project: Any) -> tuple[str, list[Any]]:
         raise UserError(_("--set '{text}': expected SETTING=VALUE,VALUE,... such as learning_rate=0.001,0.01").format(
             text=text))
     parts = values.split(",")
+    if len(parts) > 1 and not parts[-1].strip():
+        parts = parts[:-1]  # a trailing comma ("0.01, 0.1,") is harmless
     if not any(p.strip() for p in parts):
         raise UserError(_("--set '{text}': setting '{key}' has no values; list them after '=', separated by "
                           "commas").format(text=text, key=key))
-    if not all(p.strip() for p in parts):  # "0.1,,0.2" or a trailing comma: a value left out by mistake
+    if not all(p.strip() for p in parts):  # "0.1,,0.2": a value left out by mistake
         raise UserError(_("--set '{text}': a value between commas is empty").format(text=text))
     checked = [check_change(project, key, _value(p)) for p in parts]
     for i, value in enumerate(checked):

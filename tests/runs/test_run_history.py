@@ -228,7 +228,7 @@ def test_sweep_cli_prints_one_object_per_trial_and_a_summary(tmp_path: Path, cap
     ("learning_rate", "--set 'learning_rate': expected SETTING=VALUE"),
     ("learning_rate=", "setting 'learning_rate' has no values"),
     ("learning_rate=0.1,,0.2", "--set 'learning_rate=0.1,,0.2': a value between commas is empty"),
-    ("learning_rate=0.1,0.2,", "a value between commas is empty"),
+    ("learning_rate=,0.1", "a value between commas is empty"),
     ("learning_rate=0.1,0.10", "--set 'learning_rate=0.1,0.10': the value 0.10 is listed twice"),
     ("a1.units=3", "setting 'a1.units': Activation 'a1' has no parameter 'units'"),
 ])
@@ -371,3 +371,9 @@ def test_a_bad_set_is_refused_in_chinese(tmp_path: Path, capsys, argument: str, 
 def test_runs_names_a_folder_given_instead_of_a_project(tmp_path: Path, capsys) -> None:
     assert main(["runs", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip() == f"error: '{tmp_path}' is a folder; expected a project file (.nnproj)"
+
+
+def test_a_trailing_comma_in_a_set_is_harmless(tmp_path: Path) -> None:
+    from nnstudio.runs.sweep import parse_set  # noqa: PLC0415
+    project = load_project(blobs_project(tmp_path, epochs=1))
+    assert parse_set("learning_rate=0.01, 0.1,", project) == ("learning_rate", [0.01, 0.1])
