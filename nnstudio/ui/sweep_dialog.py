@@ -102,11 +102,13 @@ class SweepDialog(QDialog):
             self.error.setText(tr("Wait for the current training to end."))
             return False
         key = self.setting.currentText().strip()
+        text = f"{key}={self.values.text()}"
         try:
-            sets = [parse_set(f"{key}={self.values.text()}", self.project)]
+            sets = [parse_set(text, self.project)]
             self.trials = trial_changes(sets)
         except UserError as exc:
-            self.error.setText(str(exc))
+            # The refusal names the command line's "--set 'KEY=VALUES'"; here the user typed the values
+            self.error.setText(str(exc).replace(f"--set '{text}'", tr("Values:").rstrip(":：")))
             return False
         self.error.setText("")
         self.results = []

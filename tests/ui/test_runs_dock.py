@@ -134,6 +134,9 @@ def test_the_sweep_dialog_trains_each_value_and_marks_the_best(win, qtbot, tmp_p
     dialog.values.setText("0.0001, abc")
     assert not dialog.start()
     assert "setting 'learning_rate' must be a number" in dialog.error.text()
+    dialog.values.setText("0.0001,, 0.05")  # the dialog's words, not the command line's --set
+    assert not dialog.start()
+    assert dialog.error.text() == "Values: a value between commas is empty"
     dialog.values.setText("0.0001, 0.05, 0.2")
     dialog.epochs.setValue(1)
     assert dialog.start()
