@@ -141,9 +141,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(ngettext("sweep of '{name}': {count} trial", "sweep of '{name}': {count} trials", len(trials)).format(
         name=project.name, count=len(trials)), file=err)
     for i, changes in enumerate(trials):
-        result = train_trial(project, changes, store, i, name=describe(changes),
-                             origin={"sweep": sweep_id, "trial": i, "changes": changes}, overrides=overrides,
-                             dataset=dataset)
+        try:
+            result = train_trial(project, changes, store, i, name=describe(changes),
+                                 origin={"sweep": sweep_id, "trial": i, "changes": changes}, overrides=overrides,
+                                 dataset=dataset)
+        except UserError as exc:  # this trial's settings cannot train: say which trial it was
+            raise UserError(_("trial {trial} ({settings}): {message}").format(
+                trial=i, settings=describe(changes), message=exc)) from None
         results.append(result)
         if args.json:
             print(json.dumps(result.to_json(), ensure_ascii=False), file=out, flush=True)

@@ -377,3 +377,10 @@ def test_a_trailing_comma_in_a_set_is_harmless(tmp_path: Path) -> None:
     from nnstudio.runs.sweep import parse_set  # noqa: PLC0415
     project = load_project(blobs_project(tmp_path, epochs=1))
     assert parse_set("learning_rate=0.01, 0.1,", project) == ("learning_rate", [0.01, 0.1])
+
+
+def test_a_sweep_trial_that_cannot_train_is_named(tmp_path: Path, capsys) -> None:
+    path = blobs_project(tmp_path, epochs=1)
+    assert main(["sweep", str(path), "--set", "out.units=2,3", "--epochs", "1"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("error: trial 1 (out.units=3): the network cannot be trained"), lines
