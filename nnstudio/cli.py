@@ -765,13 +765,12 @@ def cmd_profile(args: argparse.Namespace) -> int:
         raise UserError(_("--batch and --repeats must be at least 1; found {batch} and {repeats}").format(
             batch=batch, repeats=args.repeats))
     counted = count_costs(project.graph, batch=batch)
-    # Timing runs a real batch: its activations, their gradients and the random input (drawn as float64).
-    # A batch that cannot fit is one line, not a MemoryError (or the system's out-of-memory killer).
-    from nnstudio.memory import available_bytes, human_bytes  # noqa: PLC0415
-    need = 2 * int(counted.total("activation_bytes")) + 2 * int(next(
-        (row.activation_bytes for row in counted.rows if row.type == "Input"), 0))
-    free = available_bytes()
-    if free is not None and need > free:
+    # Timing runs a real batch: a batch that cannot fit is one line, not a MemoryError (or the system's
+    # out-of-memory killer).
+    from nnstudio.memory import human_bytes  # noqa: PLC0415
+    from nnstudio.profile import timing_fits  # noqa: PLC0415
+    fits, need, free = timing_fits(counted)
+    if not fits:
         raise UserError(_("--batch {batch}: timing a batch this large would need about {need} of memory but only "
                           "{free} is free; use a smaller --batch").format(
             batch=batch, need=human_bytes(need), free=human_bytes(free)))

@@ -214,6 +214,20 @@ def _synchronize(xp: Any) -> None:
         cuda.get_current_stream().synchronize()
 
 
+def timing_memory_bytes(profile: Profile) -> int:
+    """About how much memory timing ``profile``'s batch takes: every activation and its gradient, and the random
+    input batch (drawn as float64 before it is cast)."""
+    input_bytes = sum(int(row.activation_bytes) for row in profile.rows if row.type == "Input")
+    return 2 * int(profile.total("activation_bytes")) + 2 * input_bytes
+
+
+def timing_fits(profile: Profile) -> tuple[bool, int, int | None]:
+    """(fits, bytes needed, bytes free now or None when not known) for timing ``profile``'s batch here."""
+    from nnstudio.memory import available_bytes  # noqa: PLC0415
+    need, free = timing_memory_bytes(profile), available_bytes()
+    return (free is None or need <= free), need, free
+
+
 def measure_times(graph: Any, profile: Profile | None = None, backend: Any = None, repeats: int = 5,
                   seed: int = 0) -> Profile:
     """Time every layer's forward and backward on one batch of ``profile.batch`` random samples (median of

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QPushButton, QS
 
 from nnstudio.errors import UserError
 from nnstudio.memory import human_bytes
-from nnstudio.profile import LayerCost, Profile, count_costs, measure_times
+from nnstudio.profile import LayerCost, Profile, count_costs, measure_times, timing_fits
 from nnstudio.ui.editor.node_item import format_count
 from nnstudio.ui.i18n import N_, tr
 from nnstudio.ui.threads import end_worker, start_worker
@@ -177,7 +177,10 @@ class TimingWorker(QObject):
 
     def run(self) -> None:
         try:
-            result: Any = measure_times(self.graph, count_costs(self.graph, batch=self.batch), self.backend)
+            counted = count_costs(self.graph, batch=self.batch)
+            if not timing_fits(counted)[0]:  # refused before it fills the memory (the machine would swap or kill)
+                raise MemoryError
+            result: Any = measure_times(self.graph, counted, self.backend)
         except UserError as exc:
             result = str(exc)
         except MemoryError:

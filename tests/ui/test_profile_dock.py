@@ -80,3 +80,17 @@ def test_a_language_change_retranslates_the_table_and_badges(costs, window) -> N
         set_language("en")
         costs.view.retranslate()
     assert costs.view.table.horizontalHeaderItem(0).text() == "Node"
+
+
+def test_a_batch_too_large_to_time_is_refused_before_it_fills_the_memory(costs, qtbot, monkeypatch) -> None:
+    from nnstudio import memory
+    from nnstudio.ui import profile_dock
+    timed = []
+    monkeypatch.setattr(memory, "available_bytes", lambda: 2**20)  # 1 MiB free
+    monkeypatch.setattr(profile_dock, "measure_times", lambda *a, **k: timed.append(a))
+    costs.view.batch_spin.setValue(4096)
+    qtbot.waitUntil(lambda: costs.profile.batch == 4096, timeout=2000)
+    costs.view.measure_button.click()
+    qtbot.waitUntil(lambda: costs.view.measure_button.isEnabled(), timeout=10_000)
+    assert costs.view.status.text() == "Not enough memory to time a batch of 4096"
+    assert not timed
