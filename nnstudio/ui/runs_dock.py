@@ -509,6 +509,10 @@ class RunsController(QObject):
     # -- events of the main training run -----------------------------------------------------------------------
     def _run_starting(self, _continuing: bool) -> None:
         self.back_to_live()
+        # The panels show the new run from now on: the scrub panel no longer claims an old snapshot (its marker
+        # on the loss plot goes too)
+        if self.scrub is not None and self.scrub.scrubber is not None:
+            self.scrub.clear()
 
     def _run_finished(self, result: Any) -> None:
         problem = getattr(result, "history_problem", None)

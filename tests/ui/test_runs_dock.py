@@ -189,6 +189,9 @@ def test_scrubbing_shows_the_panels_as_they_were_and_continues_from_a_snapshot(w
     win.training.run_finished.connect(finished.append)
     assert scrub.continue_button.isEnabled()
     scrub.continue_button.click()
+    # the live run takes the panels over: the scrub panel lets go of the snapshot it showed
+    assert scrub.scrubber is None and scrub.marker is None and not scrub.continue_button.isEnabled()
+    assert scrub.title.text() == "Select a run in the Runs panel and press Scrub."
     qtbot.waitUntil(lambda: bool(finished), timeout=30000)
     new = RunStore(tmp_path / "toy.runs").get("0002")
     assert new.meta["origin"] == {"continued_from": "0001", "step": 1}
