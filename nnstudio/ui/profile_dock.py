@@ -35,6 +35,14 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
+def type_name(block_type: str) -> str:
+    """The Type column: the block's type as the cards and the palette name it (二维卷积层 in Chinese)."""
+    from nnstudio.graph.catalogue import BLOCKS  # noqa: PLC0415
+    from nnstudio.i18n import current_language  # noqa: PLC0415
+    spec = BLOCKS.get(block_type)
+    return spec.title(current_language()) if spec is not None and current_language() == "zh" else block_type
+
+
 def badge_text(profile: Profile, row: LayerCost) -> str:
     """"1.28M MACs (75%) · 800 KiB": a weighted layer's arithmetic and share, then its activations per batch."""
     memory = human_bytes(row.activation_bytes)
@@ -120,7 +128,7 @@ class CostTable(QWidget):
         bold = QFont(self.table.font())
         bold.setBold(True)
         for i, row in enumerate(rows):
-            texts = (row.node, row.type, f"{row.params:,}", f"{row.macs:,}", human_bytes(row.activation_bytes),
+            texts = (row.node, type_name(row.type), f"{row.params:,}", f"{row.macs:,}", human_bytes(row.activation_bytes),
                      _ms(row.forward_ms), _ms(row.backward_ms), f"{profile.share(row):.1%}")
             self._set_row(i, texts, highlight=row is largest, font=bold if row is largest else None)
         if profile is not None:

@@ -75,11 +75,14 @@ def test_a_language_change_retranslates_the_table_and_badges(costs, window) -> N
         costs.view.retranslate()
         header = costs.view.table.horizontalHeaderItem(0).text()
         assert header == "节点"
+        types = column(costs.view.table, "Type")
+        assert types[0] == "二维卷积层" and "全连接层" in types  # the blocks as the cards name them in Chinese
         assert "次乘加" in window.scene.node_items["c3"].cost_text
     finally:
         set_language("en")
         costs.view.retranslate()
     assert costs.view.table.horizontalHeaderItem(0).text() == "Node"
+    assert column(costs.view.table, "Type")[0] == "Conv2D"
 
 
 def test_a_batch_too_large_to_time_is_refused_before_it_fills_the_memory(costs, qtbot, monkeypatch) -> None:
