@@ -208,7 +208,7 @@ class InspectorWidget(QWidget):
             return check
         if param.kind == "choice_list":
             return self._choice_list_editor(param, value)
-        # "shape" and "int_or_same": text validated as typed, applied with Enter or on leaving the field
+        # "shape", "int_pair" and "int_or_same": text validated as typed, applied with Enter or on leaving it
         edit = QLineEdit(shape_to_text(value))
         edit.setPlaceholderText({"shape": "1, 28, 28", "int_pair": tr("3, or 3, 2 (height, width)")}.get(
             param.kind, tr('a number, two, or "same"')))
