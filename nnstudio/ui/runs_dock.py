@@ -496,7 +496,13 @@ class RunsController(QObject):
         self.compare_view.clear()
         if self.scrub is not None:
             self.scrub.clear()
+        self.panel.status.setText("")
         self.refresh()
+        if project is not None and not self.panel.runs and not self.panel.status.text():
+            self.panel.status.setText(tr("No runs yet: each time you train, the run is kept here to compare and "
+                                         "look back through.") if self.root() is not None else
+                                      tr("This project keeps no run history (it is one of the shipped examples): "
+                                         "save it as your own project first."))
 
     def refresh(self) -> None:
         store = self.store()

@@ -66,6 +66,7 @@ def wait_trials(qtbot, w, timeout: int = 60000) -> list:
 
 def test_app_runs_are_kept_listed_compared_and_deleted(win, qtbot, tmp_path):
     runs = win.runs
+    assert runs.panel.status.text().startswith("No runs yet: each time you train")  # not an empty panel
     result = train(qtbot, win)
     assert result.run is not None and result.run.id == "0001"
     assert (tmp_path / "toy.runs" / "0001" / "run.json").is_file()
