@@ -163,7 +163,15 @@ class SweepDialog(QDialog):
             if item is not None:
                 item.setFont(bold)
         self.table.item(row, 0).setText(f"★ {row}")
-        self.summary.setText(tr("Best: {settings}", settings=describe(self.results[best].changes)))
+        # Trials that reach the very same result (as shown) are a tie: the star alone would claim a winner
+        best_value = self.results[best].value
+        tied = sum(1 for r in self.results if r.value is not None and r.metric == self.results[best].metric
+                   and abs(r.value - best_value) <= 1e-12)
+        if tied > 1:
+            self.summary.setText(tr("Best: {settings} (a tie: {count} trials reach the same result)",
+                                    settings=describe(self.results[best].changes), count=tied))
+        else:
+            self.summary.setText(tr("Best: {settings}", settings=describe(self.results[best].changes)))
 
     def _finished(self, _results: list) -> None:
         if not self._active:

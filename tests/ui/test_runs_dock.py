@@ -258,3 +258,22 @@ def test_the_variation_dialog_fits_a_1024_screen_with_many_blocks_changed(qtbot)
     qtbot.addWidget(dialog)
     assert "sigmoid8.function=relu" in dialog.choice.itemData(0, Qt.ItemDataRole.ToolTipRole)
     assert dialog.sizeHint().width() <= 700, dialog.sizeHint()
+
+
+def test_the_sweep_dialog_says_when_the_best_trials_tie(win, qtbot):
+    from PySide6.QtWidgets import QTableWidgetItem
+    from nnstudio.runs.sweep import TrialResult
+    dialog = win.runs.open_sweep()
+    qtbot.addWidget(dialog)
+    dialog.table.setRowCount(3)
+    for row in range(3):
+        dialog.table.setItem(row, 0, QTableWidgetItem(str(row)))
+    dialog._active = True  # as while its trials train
+    for i, value in enumerate((0.49, 0.49)):
+        dialog._trial_finished(TrialResult(i, {"learning_rate": 10.0 ** -i}, "completed", "test_acc", value, 0.1,
+                                           f"000{i + 1}"))
+    assert dialog.best_row() == 0 and dialog.table.item(0, 0).text() == "★ 0"
+    assert dialog.summary.text() == "Best: learning_rate=1 (a tie: 2 trials reach the same result)"
+    dialog._trial_finished(TrialResult(2, {"learning_rate": 0.01}, "completed", "test_acc", 0.5, 0.1, "0003"))
+    assert dialog.summary.text() == "Best: learning_rate=0.01"
+    dialog._active = False
