@@ -419,6 +419,9 @@ def _open_image_stream(path: Path, stream, load: bool):
             raise UserError(f"{path.name}: image too large to decode safely in {path.parent} ({exc})") from None
         except MemoryError:
             raise UserError(f"{path.name}: image too large for the memory free in {path.parent}") from None
+        except Image.UnidentifiedImageError:
+            raise UserError(f"{path.name}: not a readable image in {path.parent}: not PNG, JPEG, BMP, GIF, TIFF "
+                            "or another image format") from None
         except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many types on damaged files
             raise UserError(f"{path.name}: not a readable image in {path.parent} "
                             f"({type(exc).__name__}: {exc})") from None

@@ -172,8 +172,13 @@ def test_decompression_bomb_image_is_refused(tmp_path: Path, width: int, height:
 def test_corrupt_and_truncated_images_are_named(tmp_path: Path):
     _image_folder(tmp_path / "imgs")
     (tmp_path / "imgs" / "b" / "junk.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    with pytest.raises(UserError, match=r"junk.png: not a readable image in .*imgs[/\\]b"):
+    with pytest.raises(UserError, match=r"junk.png: not a readable image in .*imgs[/\\]b") as info:
         load_user_dataset(tmp_path / "imgs")
+    assert "\n" not in str(info.value)
+    (tmp_path / "imgs" / "b" / "junk.png").write_bytes(b"just some text, no image format at all")
+    with pytest.raises(UserError, match=r"junk.png: not a readable image in .*: not PNG, JPEG") as info:
+        load_user_dataset(tmp_path / "imgs")
+    assert "UnidentifiedImageError" not in str(info.value)
     (tmp_path / "imgs" / "b" / "junk.png").unlink()
     buffer = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (8, 8), np.uint8)).save(buffer, "PNG")
