@@ -148,8 +148,9 @@ def test_neuron_view_explains_a_network_it_cannot_lay_out(qtbot):
     qtbot.addWidget(panel)
     panel.set_neurons(Unsupported("too_wide", {"most": 8, "node": "dense1", "found": 32}))
     panel.redraw()
-    assert panel.title_label.text() == "The neuron view shows up to 8 neurons per layer; 'dense1' has 32."
-    assert panel.formula.text() == panel.title_label.text()  # also in full, wrapped, under the empty view
+    # Said once, wrapped in full, where the plane would be (no empty white plane, no second, cut-off caption).
+    assert panel.formula.text() == "The neuron view shows up to 8 neurons per layer; 'dense1' has 32."
+    assert panel.view.isHidden() and not panel.title_label.text()
     assert panel.images == []
 
 

@@ -165,12 +165,25 @@ class NeuronViewPanel(ExportablePanel):
         self._hover: tuple[int, int, float, float] | None = None
         self.view.scene().sigMouseMoved.connect(self._mouse_moved)
         self.view.scene().sigMouseClicked.connect(self._mouse_clicked)
-        self.set_caption(tr("Every neuron of a small network on 2-D data appears here while it trains."))
+        self._show_message(tr("Every neuron of a small network on 2-D data appears here while it trains."))
+
+    def _show_message(self, text: str) -> None:
+        """No neurons to draw: the empty plane goes away and ``text`` says why, once, wrapped in full."""
+        self.view.setVisible(False)
+        self.set_caption("")
+        self.formula.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.formula.setStyleSheet("")
+        self.formula.setText(text)
+
+    def _show_plane(self) -> None:
+        self.view.setVisible(True)
+        self.formula.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.formula.setStyleSheet("font-family: monospace;")  # the theme's text colour (light or dark)
 
     def retranslate(self) -> None:
         """Captions and the formula line in the current language."""
         if self.neurons is None and self.reason is None:
-            self.set_caption(tr("Every neuron of a small network on 2-D data appears here while it trains."))
+            self._show_message(tr("Every neuron of a small network on 2-D data appears here while it trains."))
         else:
             self.redraw()
 
@@ -180,14 +193,13 @@ class NeuronViewPanel(ExportablePanel):
         self._set_shape(())
         self.wires.set_content([], [], QRectF())
         self.wires.set_selected(None)
-        self.formula.setText("")
-        self.set_caption(tr("Every neuron of a small network on 2-D data appears here while it trains."))
+        self._show_message(tr("Every neuron of a small network on 2-D data appears here while it trains."))
         self.dirty = True
 
     def begin_run(self, info: Any = None, continuing: bool = False) -> None:
         self.clear()
         if info is not None and getattr(info, "points", None) is None:
-            self.set_caption(tr("The neuron view shows networks on 2-D data (points of the plane)."))
+            self._show_message(tr("The neuron view shows networks on 2-D data (points of the plane)."))
 
     def set_neurons(self, value: Any) -> None:
         """A NeuronView from the worker, or the reason it cannot lay this network out."""
@@ -228,12 +240,12 @@ class NeuronViewPanel(ExportablePanel):
         if self.reason is not None:
             self._set_shape(())
             self.wires.set_content([], [], QRectF())
-            self.set_caption(reason_text(self.reason))
-            self.formula.setText(reason_text(self.reason))  # wrapped in full where a narrow caption is cut
+            self._show_message(reason_text(self.reason))  # once, wrapped in full (a caption line would be cut)
             return
         view = self.neurons
         if view is None:
             return
+        self._show_plane()
         columns = tuple(self._columns())
         self._set_shape(columns)
         pictures = [signed_rgb(view.inputs, *layer_range(view.inputs, "linear"))]
