@@ -201,3 +201,23 @@ def test_fit_to_view_keeps_node_text_readable(window, qtbot):
     first = window.scene.node_items["input"]  # the start of the network is in sight
     visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
     assert visible.intersects(first.sceneBoundingRect())
+
+
+def test_the_fitted_network_stays_in_sight_when_the_view_is_resized(window, qtbot):
+    # Docks that open or close after a project opens resize the canvas: the fit follows (the start of a big
+    # network stays whole in sight) until the person zooms or pans, whose choice a resize then keeps.
+    window.resize(1024, 738)
+    assert window.open_example(resource("examples", "playground-spiral.json"))
+    qtbot.wait(50)
+    view = window.view
+    for width, height in ((700, 500), (420, 240), (600, 300)):
+        view.resize(width, height)
+        qtbot.wait(10)
+        visible = view.mapToScene(view.viewport().rect()).boundingRect()
+        first = window.scene.node_items["input"].sceneBoundingRect()
+        assert visible.contains(first), (width, height, visible, first)
+    view.zoom_by(1.5)
+    zoom = view.zoom()
+    view.resize(500, 400)
+    qtbot.wait(10)
+    assert abs(view.zoom() - zoom) < 1e-9 and not view.auto_fit

@@ -61,6 +61,10 @@ class EditorView(QGraphicsView):
         scene.wire_refused.connect(self.show_refusal)
         scene.wire_hint.connect(self.show_wire_hint)
         self.last_menu: Any = None  # the last right-click menu (kept so it outlives exec, and for tests)
+        self.auto_fit = False  # True from a fit until the person zooms or pans: resizes fit again
+        self._fitting = False
+        for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
+            bar.sliderMoved.connect(self._scrolled_by_hand)
 
     @property
     def editor_scene(self) -> EditorScene:
@@ -74,6 +78,8 @@ class EditorView(QGraphicsView):
 
     def zoom_by(self, factor: float, around: QPoint | None = None) -> None:
         """Scale the view, keeping the scene point under ``around`` (viewport pixels; default centre) fixed."""
+        if not self._fitting:
+            self.auto_fit = False  # the person chose this zoom: a resize keeps it
         target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom() * factor))
         factor = target / self.zoom()
         if abs(factor - 1.0) <= 1e-9:
@@ -90,6 +96,25 @@ class EditorView(QGraphicsView):
         self.zoom_by(self.ui_scale / self.zoom())
 
     def fit_all(self) -> None:
+        """Show the whole network (or, too big to read whole, its start); later resizes of the view fit it
+        again until the person zooms or pans (docks that open or close after a project opens would otherwise
+        leave its top or left cut off)."""
+        self._fitting = True
+        try:
+            self._fit_all()
+        finally:
+            self._fitting = False
+        self.auto_fit = True
+
+    def _scrolled_by_hand(self, _value: int) -> None:
+        self.auto_fit = False
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if getattr(self, "auto_fit", False):
+            self.fit_all()
+
+    def _fit_all(self) -> None:
         rect = self.editor_scene.nodes_rect()
         if rect.isNull():
             self.resetTransform()
@@ -170,6 +195,7 @@ class EditorView(QGraphicsView):
 
     def pan_by(self, dx_pixels: float, dy_pixels: float) -> None:
         """Move the view so the content follows the mouse by the given pixels."""
+        self.auto_fit = False
         centre = self.mapToScene(self.viewport().rect().center())
         self.centerOn(centre - QPointF(dx_pixels, dy_pixels) / self.zoom())
 
