@@ -170,6 +170,20 @@ class TrainingController(QObject):
             merged.update(project.training)
         return merged
 
+    def _raise_front_panels(self, project: Any) -> None:
+        """The panels that speak about this project in front: the decision boundary (its data show at once)
+        for points of the plane, the loss and accuracy curves otherwise (an empty plane for MNIST says
+        nothing)."""
+        from nnstudio.data import toy  # noqa: PLC0415 - names only, nothing is generated here
+
+        training = project.training if isinstance(getattr(project, "training", None), dict) else {}
+        name = training.get("dataset")
+        plane = isinstance(name, str) and (name in toy.LOGIC or name in toy.TWO_D or name in toy.SHAPES
+                                           or name == "plane")
+        dock = self.docks.get("boundary" if plane else "curves")
+        if dock is not None:
+            dock.raise_()
+
     def project_opened(self, project: Any) -> None:
         """Another project is open: stop its predecessor's run and show nothing of it any more."""
         if self.is_training:
@@ -181,6 +195,7 @@ class TrainingController(QObject):
         if callable(subscribe):
             self._unsubscribe_settings = subscribe(self._settings_changed)
         self.panel.set_settings(project.training if isinstance(project.training, dict) else {})
+        self._raise_front_panels(project)
         self.weights, self.weights_saved, self.dataset, self.info, self.last_result = None, True, None, None, None
         self._latest_report = None
         self.dashboard.clear()

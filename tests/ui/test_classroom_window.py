@@ -221,3 +221,16 @@ def test_the_fitted_network_stays_in_sight_when_the_view_is_resized(window, qtbo
     view.resize(500, 400)
     qtbot.wait(10)
     assert abs(view.zoom() - zoom) < 1e-9 and not view.auto_fit
+
+
+def test_the_panels_in_front_speak_about_the_open_project(window, qtbot):
+    # An MNIST network opens with the loss curves in front, not an empty decision boundary; a set of points
+    # of the plane opens with its boundary panel (its data show before training), whatever was in front.
+    window.resize(1024, 738)
+    docks = window.training.docks
+    for example, front, behind in (("mnist-cnn", "curves", "boundary"), ("playground-spiral", "boundary", "curves"),
+                                   ("mnist-mlp", "curves", "boundary")):
+        assert window.open_example(resource("examples", f"{example}.json"))
+        qtbot.wait(20)
+        assert not docks[front].visibleRegion().isEmpty(), example
+        assert docks[behind].visibleRegion().isEmpty(), example
