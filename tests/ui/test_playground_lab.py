@@ -225,3 +225,14 @@ def test_data_options_save_with_the_project(lab, qtbot):
     assert win.save()
     saved = load_project(win.project.path).training["dataset_options"]
     assert saved == {"points": 250, "train_ratio": 0.5, "seed": 1}
+
+
+def test_no_epoch_counter_over_an_empty_plane(qtbot):
+    from types import SimpleNamespace
+
+    from nnstudio.ui.panels.boundary import BoundaryPanel
+    panel = BoundaryPanel()
+    qtbot.addWidget(panel)
+    panel.begin_run(SimpleNamespace(points=None, data=None, epochs=12))  # an image dataset: no plane
+    panel.add_batches([SimpleNamespace(epoch=3)])
+    assert panel.epoch_label.isHidden()

@@ -315,7 +315,7 @@ class BoundaryPanel(ExportablePanel):
                 self._show_epoch()
 
     def _show_epoch(self) -> None:
-        if self.epochs:
+        if self.epochs and self.data is not None:  # no counter over an empty plane (MNIST has no boundary)
             self._set_epoch(tr("Epoch {epoch} / {epochs}", epoch=self.epoch, epochs=self.epochs))
 
     def set_boundary(self, boundary: Any) -> None:
