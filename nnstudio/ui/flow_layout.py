@@ -1,7 +1,8 @@
 """A layout that places its widgets left to right and wraps them onto the next line when the row is full.
 
-Why this exists: a legend or a row of small controls must fit a narrow dock at 1024 x 768 and still use one
-line on a wide screen; Qt has no such layout built in (this is the one from Qt's "Flow Layout" example).
+Why this exists: a legend or a row of small controls, or the gallery's example tiles, must fit a narrow dock
+or window at 1024 x 768 and still use one line on a wide screen; Qt has no such layout built in (this is the
+one from Qt's "Flow Layout" example).
 """
 from __future__ import annotations
 
@@ -69,6 +70,8 @@ class FlowLayout(QLayout):
             if widget is not None and widget.isHidden():
                 continue
             hint = item.sizeHint()
+            if item.hasHeightForWidth():  # a wrapped name (two lines in Chinese) makes its item taller
+                hint.setHeight(max(hint.height(), item.heightForWidth(hint.width())))
             if x + hint.width() > area.right() + 1 and line_height > 0:
                 x, y = area.x(), y + line_height + self._line_spacing
                 line_height = 0

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QLayout, QListWidget, QListWidgetItem,
+from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QPushButton, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
 from nnstudio.errors import UserError
 from nnstudio.resources_path import resource
 from nnstudio.teaching.lessons import CHAPTER_KEYS, chapter, parse_lesson
+from nnstudio.ui.flow_layout import FlowLayout
 from nnstudio.ui.i18n import current_language, pick, sort_key, tr
 from nnstudio.ui.icons import app_icon, icon
 from nnstudio.ui.settings import recent_projects
@@ -103,66 +104,6 @@ def list_examples(folder: Path | None = None) -> list[ExampleInfo]:
     rank = {k: i for i, k in enumerate(CHAPTER_KEYS)}
     by_name = sort_key()  # pinyin order in Chinese
     return sorted(found, key=lambda e: (rank.get(e.chapter, len(rank)), e.order, by_name(e.name)))
-
-
-class FlowLayout(QLayout):
-    """Lays its items out left to right and wraps them into rows (Qt's flow layout example), so a chapter's
-    tiles fill the width there is and the page scrolls instead of growing the window."""
-
-    def __init__(self, parent: QWidget | None = None, spacing: int = 10) -> None:
-        super().__init__(parent)
-        self._items: list[Any] = []
-        self.setSpacing(spacing)
-        self.setContentsMargins(0, 0, 0, 0)
-
-    def addItem(self, item: Any) -> None:  # noqa: N802 - Qt's name
-        self._items.append(item)
-
-    def count(self) -> int:
-        return len(self._items)
-
-    def itemAt(self, index: int) -> Any:  # noqa: N802
-        return self._items[index] if 0 <= index < len(self._items) else None
-
-    def takeAt(self, index: int) -> Any:  # noqa: N802
-        return self._items.pop(index) if 0 <= index < len(self._items) else None
-
-    def expandingDirections(self) -> Qt.Orientation:  # noqa: N802
-        return Qt.Orientation(0)
-
-    def hasHeightForWidth(self) -> bool:  # noqa: N802
-        return True
-
-    def heightForWidth(self, width: int) -> int:  # noqa: N802
-        return self._arrange(QRect(0, 0, width, 0), move=False)
-
-    def setGeometry(self, rect: QRect) -> None:  # noqa: N802
-        super().setGeometry(rect)
-        self._arrange(rect, move=True)
-
-    def sizeHint(self) -> QSize:  # noqa: N802
-        return self.minimumSize()
-
-    def minimumSize(self) -> QSize:  # noqa: N802
-        size = QSize()
-        for item in self._items:
-            size = size.expandedTo(item.minimumSize())
-        return size
-
-    def _arrange(self, rect: QRect, move: bool) -> int:
-        x, y, row_height = rect.x(), rect.y(), 0
-        gap = self.spacing()
-        for item in self._items:
-            hint = item.sizeHint()
-            if item.hasHeightForWidth():  # a wrapped name (two lines in Chinese) makes its tile taller
-                hint.setHeight(max(hint.height(), item.heightForWidth(hint.width())))
-            if x + hint.width() > rect.right() + 1 and row_height > 0:
-                x, y, row_height = rect.x(), y + row_height + gap, 0
-            if move:
-                item.setGeometry(QRect(QPoint(x, y), hint))
-            x += hint.width() + gap
-            row_height = max(row_height, hint.height())
-        return y + row_height - rect.y()
 
 
 class ExampleTile(QFrame):
@@ -268,7 +209,7 @@ class ExampleGallery(QScrollArea):
                 heading.setWordWrap(True)
                 self.headings.append(heading)
                 layout.addWidget(heading)
-                flow = FlowLayout(spacing=10)
+                flow = FlowLayout(spacing=10, line_spacing=10)
                 layout.addLayout(flow)
             tile = ExampleTile(example)
             tile.open_requested.connect(self.open_requested)
