@@ -24,7 +24,7 @@ from nnstudio.engine.model import Model
 from nnstudio.errors import UserError
 from nnstudio.predictor import DEFAULT_MODEL_TITLE, DigitPredictor, Prediction, default_predictor
 from nnstudio.ui.canvas import DrawingCanvas, MAX_STROKE_WIDTH, MIN_STROKE_WIDTH
-from nnstudio.ui.explain_view import ExplanationView
+from nnstudio.ui.explain_view import ExplanationView, PixelView
 from nnstudio.ui.i18n import tr
 
 PREDICT_INTERVAL_MS = 33  # at most ~30 predictions a second
@@ -117,28 +117,16 @@ class ProbabilityBars(QWidget):
         painter.end()
 
 
-class InputPreview(QWidget):
+class InputPreview(PixelView):
     """The 28 x 28 image the network receives, enlarged with hard pixel edges."""
 
     def __init__(self, side: int = 112, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._image: QImage | None = None
-        self.setFixedSize(side, side)
+        super().__init__(side, parent)
         self.setToolTip(tr("The 28x28 image the network receives: your drawing, scaled and centred like MNIST."))
 
     def set_image(self, image: np.ndarray | None) -> None:
         self._image = None if image is None else gray_qimage(image)
         self.update()
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor(0, 0, 0))
-        if self._image is not None:
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-            painter.drawImage(QRectF(self.rect()), self._image)
-        painter.setPen(QPen(QColor("#3A3F4B"), 1.0))
-        painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
-        painter.end()
 
 
 class DigitPanel(QWidget):

@@ -28,21 +28,14 @@ def rgb_qimage(pixels: np.ndarray) -> QImage:
     return QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-class HeatMap(QWidget):
-    """A heat map over the input, enlarged with hard pixel edges."""
+class PixelView(QWidget):
+    """A small picture (the 28 x 28 the network sees, a heat map over it), enlarged with hard pixel edges on
+    black, in a thin frame."""
 
     def __init__(self, side: int = 112, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._image: QImage | None = None
         self.setFixedSize(side, side)
-
-    @property
-    def has_map(self) -> bool:
-        return self._image is not None
-
-    def set_map(self, image: np.ndarray | None, heat: np.ndarray | None = None) -> None:
-        self._image = None if image is None or heat is None else rgb_qimage(overlay(image, heat))
-        self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)
@@ -53,6 +46,18 @@ class HeatMap(QWidget):
         painter.setPen(QPen(QColor("#3A3F4B"), 1.0))
         painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
         painter.end()
+
+
+class HeatMap(PixelView):
+    """A heat map over the input."""
+
+    @property
+    def has_map(self) -> bool:
+        return self._image is not None
+
+    def set_map(self, image: np.ndarray | None, heat: np.ndarray | None = None) -> None:
+        self._image = None if image is None or heat is None else rgb_qimage(overlay(image, heat))
+        self.update()
 
 
 class ExplanationView(QWidget):
