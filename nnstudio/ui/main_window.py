@@ -479,8 +479,17 @@ class MainWindow(QMainWindow):
 
     def _show_backend(self) -> None:
         try:
-            from nnstudio.engine.backend import get_backend
-            self.backend_label.setText(get_backend().human_name)
+            import numpy as np
+
+            from nnstudio.engine.backend import blas_threads, get_backend
+            backend = get_backend()
+            if backend.name == "numpy":  # the library's name stays; the rest follows the interface language
+                threads, version = blas_threads(), ".".join(np.__version__.split(".")[:2])
+                text = tr("NumPy {version} · 1 thread", version=version) if threads == 1 else \
+                    tr("NumPy {version} · {count} threads", version=version, count=threads)
+            else:
+                text = backend.human_name
+            self.backend_label.setText(text)
         except Exception as exc:  # noqa: BLE001 - the status bar must not stop the window
             self.backend_label.setText(tr("Backend unavailable: {error}", error=exc))
 
