@@ -752,6 +752,24 @@ def matches_search(spec: BlockSpec, query: str) -> bool:
     return all(word in haystack or word in squeezed for word in _search_words(query).split())
 
 
+def activation_for_search(query: str) -> str | None:
+    """The activation function a palette search names ("softmax", "leaky relu", 双曲正切), so the Activation
+    block it finds is added with that function; None when the query names none or several ("relu" names
+    ReLU: a query equal to a function's name or title wins over those that merely contain it)."""
+    words = _search_words(query)
+    if not words:
+        return None
+    exact, partial = [], []
+    for info in ACTIVATION_INFO.values():
+        names = [_search_words(n) for n in (info.function, info.title_en, info.title_zh)]
+        if words in names or words.replace(" ", "") in [n.replace(" ", "") for n in names]:
+            exact.append(info.function)
+        elif all(any(w in n or w in n.replace(" ", "") for n in names) for w in words.split()):
+            partial.append(info.function)
+    found = exact or partial
+    return found[0] if len(found) == 1 else None
+
+
 def block_types(group: str | None = None) -> list[str]:
     """Registered block types in catalogue order, optionally only those of ``group`` (for the palette)."""
     return [t for t, s in BLOCKS.items() if group is None or s.group == group]

@@ -749,12 +749,24 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------------------------
     # editing helpers
     # ------------------------------------------------------------------------------------------------
-    def _add_block_at(self, block_type: str, scene_pos: QPointF) -> None:
+    def _add_block_at(self, request: str, scene_pos: QPointF) -> None:
+        """Add the block a palette drag, double-click or menu asks for ("Activation?function=softmax" adds an
+        Activation with softmax); parameters the catalogue refuses are left at their defaults."""
+        from nnstudio.ui.editor.palette import split_block_request
+
+        block_type, wanted = split_block_request(request)
         if block_type not in BLOCKS:
             return
+        spec = BLOCKS[block_type]
+        params = {}
+        for name, value in wanted.items():
+            try:
+                params[name] = spec.param(name).validate(value, block_type)
+            except (KeyError, UserError):
+                continue
         if self.project is None:
             self.set_project(Project())
-        self.scene.add_block(block_type, scene_pos)
+        self.scene.add_block(block_type, scene_pos, params or None)
 
     def _paste(self) -> None:
         try:

@@ -262,3 +262,12 @@ def test_applies_when_must_name_a_parameter_of_the_block():
     with pytest.raises(ValueError, match="applies when 'nope'"):
         BlockSpec("Odd", "Layers", (ParamSpec("a", "int", 1, applies_when=(("nope", (1,)),)),), 1,
                   "Odd", "奇", "d", "描述", "y", "h", "帮助")
+
+
+def test_a_search_that_names_an_activation_function():
+    from nnstudio.graph.catalogue import activation_for_search
+    found = {q: activation_for_search(q) for q in ("softmax", "Soft max", "relu", "ReLU", "leaky_relu", "leaky relu",
+                                                    "双曲正切", "sigmoid", "sig", "max pool", "", "activation")}
+    assert found == {"softmax": "softmax", "Soft max": "softmax", "relu": "relu", "ReLU": "relu",
+                     "leaky_relu": "leaky_relu", "leaky relu": "leaky_relu", "双曲正切": "tanh", "sigmoid": "sigmoid",
+                     "sig": None, "max pool": None, "": None, "activation": None}  # sig: sigmoid or sign

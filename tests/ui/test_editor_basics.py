@@ -145,6 +145,32 @@ def test_palette_finds_blocks_by_what_they_do(canvas, qtbot):
     assert [canvas.scene.graph.nodes[n].type for n in added] == ["Pool2D"]
 
 
+def test_an_activation_found_by_its_function_is_added_with_that_function(canvas, qtbot):
+    # Searching "softmax" finds the Activation block; what is added is a softmax, not the default ReLU.
+    from nnstudio.ui.editor.view import BLOCK_MIME
+    palette, graph = canvas.window.palette, canvas.scene.graph
+    for query, function, how in (("softmax", "softmax", "enter"), ("leaky relu", "leaky_relu", "double-click"),
+                                 ("双曲正切", "tanh", "drag"), ("relu", "relu", "enter")):
+        palette.search.clear()
+        palette.search.insert(query)
+        item = palette.block_items["Activation"]
+        assert ":" in item.text(0), item.text(0)  # "Activation: Softmax", what will be added
+        before = set(graph.nodes)
+        if how == "enter":
+            qtbot.keyClick(palette.search, Qt.Key.Key_Return)
+        elif how == "double-click":
+            palette.tree.itemDoubleClicked.emit(item, 0)
+        else:  # a drag carries the function to the canvas, which adds the block where it is dropped
+            request = bytes(palette.tree.mimeData([item]).data(BLOCK_MIME).data()).decode("utf-8")
+            canvas.view.block_dropped.emit(request, canvas.view.visible_centre())
+        added = [n for n in graph.nodes if n not in before]
+        assert [(graph.nodes[n].type, graph.nodes[n].params["function"]) for n in added] == \
+            [("Activation", function)], query
+    palette.search.clear()
+    palette.search.insert("activation")  # no function named: the title is plain and the default is added
+    assert ":" not in palette.block_items["Activation"].text(0)
+
+
 # -- F1 ------------------------------------------------------------------------------------------------
 
 def test_f1_shows_the_selected_blocks_help_card(canvas, qtbot):

@@ -4,7 +4,9 @@ Search goes by what a block does, from the catalogue's data (titles, description
 English and Chinese): "relu" or "softmax" find Activation, "max pool" or 池化 find Pool2D.
 
 Dragging an entry starts a drag carrying ``application/x-nnstudio-block`` (the block type) that the canvas
-accepts; double-clicking emits ``block_activated`` so the window adds the block at the view's centre.
+accepts; double-clicking emits ``block_activated`` so the window adds the block at the view's centre.  When the
+search names an activation function ("softmax", 双曲正切), the Activation entry says so and carries it: the
+block is added with that function (``"Activation?function=softmax"``, see :func:`split_block_request`).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from nnstudio.graph.catalogue import BLOCKS, GROUPS, BlockSpec, matches_search
+from nnstudio.graph.catalogue import ACTIVATION_INFO, BLOCKS, GROUPS, BlockSpec, activation_for_search, matches_search
 from nnstudio.ui.editor.context_menu import group_title
 from nnstudio.ui.editor.view import BLOCK_MIME
 from nnstudio.ui.help_card import formula_html
@@ -25,6 +27,20 @@ TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 
+
+
+def block_request(block_type: str, params: dict[str, str] | None = None) -> str:
+    """A block type with the parameters to add it with, as palette drags and activations carry it."""
+    if not params:
+        return block_type
+    return block_type + "?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+
+def split_block_request(request: str) -> tuple[str, dict[str, str]]:
+    """``"Activation?function=softmax"`` -> ("Activation", {"function": "softmax"}); a plain type -> (type, {})."""
+    block_type, _, query = request.partition("?")
+    params = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+    return block_type, params
 
 
 def block_tooltip(spec: BlockSpec) -> str:
@@ -58,7 +74,11 @@ class _BlockTree(QTreeWidget):
         for item in items:
             block_type = item.data(0, TYPE_ROLE)
             if block_type:
-                mime.setData(BLOCK_MIME, str(block_type).encode("utf-8"))
+                palette = self.parent()
+                while palette is not None and not isinstance(palette, PaletteWidget):
+                    palette = palette.parent()
+                request = palette.request_for(str(block_type)) if palette is not None else str(block_type)
+                mime.setData(BLOCK_MIME, request.encode("utf-8"))
                 mime.setText(str(block_type))
                 break
         return mime
@@ -132,8 +152,25 @@ class PaletteWidget(QWidget):
         self._populate()
         self.filter(self.search.text())
 
+    def request_for(self, block_type: str) -> str:
+        """The block to add for ``block_type``: with the activation function the search names, if any."""
+        function = activation_for_search(self.search.text()) if block_type == "Activation" else None
+        return block_request(block_type, {"function": function} if function else None)
+
+    def _show_activation_choice(self, text: str) -> None:
+        """"Activation: Softmax" in the list while the search names softmax (what a drag will add)."""
+        item = self.block_items.get("Activation")
+        if item is None:
+            return
+        spec = BLOCKS["Activation"]
+        title = pick(spec.title_en, spec.title_zh)
+        function = activation_for_search(text)
+        info = ACTIVATION_INFO.get(function) if function else None
+        item.setText(0, f"{title}: {pick(info.title_en, info.title_zh)}" if info else title)
+
     def filter(self, text: str) -> None:
         """Show only blocks that match every word of ``text`` (see ``catalogue.matches_search``)."""
+        self._show_activation_choice(text)
         first = None
         for group, top in self.group_items.items():
             visible = 0
@@ -156,9 +193,9 @@ class PaletteWidget(QWidget):
     def _add_first_match(self) -> None:
         visible = self.visible_types()
         if self.search.text().strip() and visible:
-            self.block_activated.emit(visible[0])
+            self.block_activated.emit(self.request_for(visible[0]))
 
     def _activated(self, item: QTreeWidgetItem, column: int) -> None:
         block_type = item.data(0, TYPE_ROLE)
         if block_type:
-            self.block_activated.emit(str(block_type))
+            self.block_activated.emit(self.request_for(str(block_type)))
