@@ -166,7 +166,7 @@ class PaletteWidget(QWidget):
         title = pick(spec.title_en, spec.title_zh)
         function = activation_for_search(text)
         info = ACTIVATION_INFO.get(function) if function else None
-        item.setText(0, f"{title}: {pick(info.title_en, info.title_zh)}" if info else title)
+        item.setText(0, f"{title}{pick(': ', '：')}{pick(info.title_en, info.title_zh)}" if info else title)
 
     def filter(self, text: str) -> None:
         """Show only blocks that match every word of ``text`` (see ``catalogue.matches_search``)."""
