@@ -852,6 +852,16 @@ def cmd_self_test() -> int:
 
 # -- the parser ------------------------------------------------------------------------------------------------
 
+def _add_model_inputs(p: argparse.ArgumentParser) -> None:
+    """What ``predict`` and ``explain`` both read: a project, its trained weights and inputs (.npy or images)."""
+    p.add_argument("project")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".npy arrays or image files")
+    p.add_argument("--weights", required=True, metavar="W.npz", help="the trained weights")
+    p.add_argument("--as-drawing", action="store_true",
+                   help="treat images as handwritten digits: crop, centre and scale them like the drawing canvas")
+    p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the project's)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nnstudio",
                      description="NN Studio: build, train and understand neural networks. Without a command the "
@@ -933,12 +943,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "files, resized to the Input shape. All inputs go through the network in "
                                    "batches. --raw prints the network's whole output per sample instead of a "
                                    "class.")
-    p.add_argument("project")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".npy arrays or image files")
-    p.add_argument("--weights", required=True, metavar="W.npz", help="the trained weights")
-    p.add_argument("--as-drawing", action="store_true",
-                   help="treat images as handwritten digits: crop, centre and scale them like the drawing canvas")
-    p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the project's)")
+    _add_model_inputs(p)
     p.add_argument("--raw", action="store_true",
                    help="print each sample's whole output tensor (no argmax): for regressions, feature maps, "
                         "scores")
@@ -952,15 +957,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "pixels made the network predict its class: saliency (|d score / d input|) or "
                                    "Grad-CAM (the last Conv2D's maps weighted by their gradients). Inputs are read "
                                    "as for `predict`.")
-    p.add_argument("project")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".npy arrays or image files")
-    p.add_argument("--weights", required=True, metavar="W.npz", help="the trained weights")
+    _add_model_inputs(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="the folder for the PNGs")
     p.add_argument("--method", choices=("saliency", "gradcam"), default="saliency",
                    help="saliency (any network) or gradcam (networks with a Conv2D); default saliency")
-    p.add_argument("--as-drawing", action="store_true",
-                   help="treat images as handwritten digits: crop, centre and scale them like the drawing canvas")
-    p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the project's)")
     p.add_argument("--json", action="store_true",
                    help='one JSON object per input: {"input", "class", "probability", "method", "png", "map"} '
                         "with the map (0 to 1) as nested lists in the Input's own pixel grid")
