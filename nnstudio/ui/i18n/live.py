@@ -106,28 +106,30 @@ def translate_text(text: str, old: str, new: str) -> str | None:
     return translated
 
 
+def _match_template(text: str, templates: Any) -> tuple[str, dict[str, Any]] | None:
+    """The English template one of ``templates`` (pattern, template) recognises in ``text``, with its values."""
+    for pattern, template in templates:
+        match = pattern.match(text)
+        if match:
+            return template, match.groupdict()
+    return None
+
+
 def _translate_whole(text: str, old: str, new: str) -> str | None:
     # Back to the English source.
+    english: str | None
+    values: dict[str, Any] | None = None
     if old == "en":
-        english, values = text, None
-        if english not in _pairs(new)[0]:
-            for pattern, template in _english_templates():
-                match = pattern.match(text)
-                if match:
-                    english, values = template, match.groupdict()
-                    break
-            else:
-                return None
+        english = text if text in _pairs(new)[0] else None
+        templates = _english_templates()
     else:
-        english, values = _pairs(old)[1].get(text), None
-        if english is None:
-            for pattern, template in _templates(old):
-                match = pattern.match(text)
-                if match:
-                    english, values = template, match.groupdict()
-                    break
-            else:
-                return None
+        english = _pairs(old)[1].get(text)
+        templates = _templates(old)
+    if english is None:
+        found = _match_template(text, templates)
+        if found is None:
+            return None
+        english, values = found
     # On to the new language.
     target = english if new == "en" else _pairs(new)[0].get(english)
     if target is None:
