@@ -84,15 +84,15 @@ def _need_image(label: str, shape: Shape) -> tuple[int, int, int]:
     return shape  # type: ignore[return-value]
 
 
-def _ask_layer(node_type: str, label: str, p: dict[str, Any], shape: Any) -> tuple[Shape, int]:
-    """Output shape and parameter count as the engine layer computes them (one home for those rules);
+def _ask_layer(node_type: str, label: str, p: dict[str, Any], shape: Any) -> tuple[Shape, int, Any]:
+    """Output shape, parameter count and the engine layer that computed them (one home for those rules);
     the layer's own message, re-addressed to the node, when it cannot take ``shape``."""
     from nnstudio.graph.layer_map import layer_for  # noqa: PLC0415 - the engine is imported on first use
 
     try:
         layer = layer_for(node_type, p, label)
         out = layer.output_shape(shape)
-        return tuple(int(d) for d in out), int(layer.param_count(shape))
+        return tuple(int(d) for d in out), int(layer.param_count(shape)), layer
     except (UserError, ValueError) as exc:
         text = str(exc)
         prefix = f"{node_type}: "
@@ -105,12 +105,9 @@ def _single(node_type: str, label: str, p: dict[str, Any], shape: Shape,
     """Output shape and parameter count of a one-input block fed ``shape``, with advice for people."""
     if node_type in ("Conv2D", "Pool2D"):
         _need_image(label, shape)  # says to add a Reshape, which the layer cannot know
-    out, count = _ask_layer(node_type, label, p, shape)
+    out, count, layer = _ask_layer(node_type, label, p, shape)
     if node_type == "Pool2D":
-        from nnstudio.graph.layer_map import layer_for  # noqa: PLC0415 - as in _ask_layer
-
         h, w = shape[1], shape[2]
-        layer = layer_for(node_type, p, label)
         (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.strides, layer.padding
         if (h + 2 * ph - kh) % sh or (w + 2 * pw - kw) % sw:
             every = f"{sh}" if sh == sw else f"{sh}x{sw}"
