@@ -20,6 +20,8 @@ import pytest
 from nnstudio import cli
 from nnstudio.progress import Progress, is_terminal
 
+from .data.conftest import idx_bytes
+
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals are POSIX")
 
@@ -170,8 +172,7 @@ class _Files(BaseHTTPRequestHandler):
 
 
 def _idx(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return gzip.compress(header + array.astype(np.uint8).tobytes(), mtime=0)
+    return gzip.compress(idx_bytes(array), mtime=0)
 
 
 @pytest.mark.parametrize("terminal", [True, False])
