@@ -10,7 +10,7 @@ block is added with that function (``"Activation?function=softmax"``, see :func:
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QDrag
@@ -56,8 +56,9 @@ def block_tooltip(spec: BlockSpec) -> str:
 class _BlockTree(QTreeWidget):
     """The tree itself, which starts drags with the block type as mime data."""
 
-    def __init__(self, parent: Any = None) -> None:
+    def __init__(self, request_for: Callable[[str], str], parent: Any = None) -> None:
         super().__init__(parent)
+        self.request_for = request_for  # the block (and parameters) a drag of a type carries
         self.setHeaderHidden(True)
         self.setIconSize(QSize(22, 22))
         self.setDragEnabled(True)
@@ -74,10 +75,7 @@ class _BlockTree(QTreeWidget):
         for item in items:
             block_type = item.data(0, TYPE_ROLE)
             if block_type:
-                palette = self.parent()
-                while palette is not None and not isinstance(palette, PaletteWidget):
-                    palette = palette.parent()
-                request = palette.request_for(str(block_type)) if palette is not None else str(block_type)
+                request = self.request_for(str(block_type))  # with the activation the search names
                 mime.setData(BLOCK_MIME, request.encode("utf-8"))
                 mime.setText(str(block_type))
                 break
@@ -101,7 +99,7 @@ class PaletteWidget(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText(tr("Search blocks…"))
         self.search.setClearButtonEnabled(True)
-        self.tree = _BlockTree()
+        self.tree = _BlockTree(self.request_for)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(6)
