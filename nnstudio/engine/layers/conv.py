@@ -1,8 +1,10 @@
 """2-D convolution (cross-correlation, as every framework computes it) on NCHW batches, as one GEMM.
 
-Forward: transpose the batch into a cached, zero-bordered (C, Hp, Wp, N) buffer, view the sliding windows
-with ``as_strided`` (no copy), lay them out once as columns (C*kh*kw, Ho*Wo*N) and multiply by the
-(F, C*kh*kw) weight matrix: one GEMM.  Backward: the weight gradient and the column gradient are one GEMM
+Forward: copy the batch into a cached, zero-bordered (C, Hp, Wp, N) buffer (a plain copy when the batch is
+channel-major already, see :mod:`.layout`; no copy at all when it also needs no padding), view the sliding
+windows with ``as_strided`` (no copy), lay them out once as columns (C*kh*kw, Ho*Wo*N) and multiply by the
+(F, C*kh*kw) weight matrix: one GEMM, whose (F, Ho, Wo, N) result is handed on as a channel-major batch,
+uncopied.  Backward: the weight gradient and the column gradient are one GEMM
 each; the input gradient scatters the column gradient back with one strided add per kernel offset (kh*kw
 adds over whole tensors, never a loop over samples or pixels).  Keeping the sample axis innermost makes
 every copy and add move long contiguous runs, which is what makes NumPy fast here.
@@ -17,7 +19,7 @@ import numpy as np
 
 from nnstudio.engine.init import check_init_name, initialize
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, positive_int
-from nnstudio.engine.layers.layout import copy_transposed
+from nnstudio.engine.layers.layout import batch_view, channel_major, is_channel_major
 from nnstudio.i18n import _
 
 
@@ -152,7 +154,10 @@ class Conv2D(Layer):
         xp = self.xp
         n, c, h, w = x.shape
         top, bottom, left, right = self.pads(h, w)
-        xpad = self._padded(x, top, bottom, left, right)
+        if not (top or bottom or left or right) and is_channel_major(x):
+            xpad = x.transpose(1, 2, 3, 0)  # already the (C, H, W, N) the windows are read from
+        else:
+            xpad = self._padded(x, top, bottom, left, right)
         (kh, kw), (sh, sw) = self.kernel, self.strides
         ho = (xpad.shape[1] - kh) // sh + 1
         wo = (xpad.shape[2] - kw) // sw + 1
@@ -174,18 +179,17 @@ class Conv2D(Layer):
         out = self.params["W"].reshape(self.filters, -1) @ cols  # (F, Ho*Wo*N)
         if self.use_bias:
             out += self.params["b"][:, None]
-        # Back to NCHW: (F*Ho*Wo, N) -> (N, F*Ho*Wo), copied in cache-sized tiles when it is big.
-        result = xp.empty((n, self.filters, ho, wo), dtype=out.dtype)
-        copy_transposed(out.reshape(-1, n), result.reshape(n, -1))
-        return result
+        return batch_view(out.reshape(self.filters, ho, wo, n))  # (N, F, Ho, Wo), channel-major
 
     def backward(self, grad_out: Any) -> Any:
         xp = self.xp
         n, c, h, w, ho, wo, top, left = self._geometry
         (kh, kw), (sh, sw) = self.kernel, self.strides
         f = self.filters
-        g = copy_transposed(grad_out.reshape(n, -1),
-                            self._buffer("_grad_buffer", (f * ho * wo, n), grad_out.dtype))
+        if is_channel_major(grad_out):
+            g = grad_out.transpose(1, 2, 3, 0)
+        else:
+            g = channel_major(grad_out, self._buffer("_grad_buffer", (f, ho, wo, n), grad_out.dtype))
         g = g.reshape(f, ho * wo * n)
         chunks = _chunk_count(ho * wo * n)
         if chunks == 1:
@@ -212,14 +216,10 @@ class Conv2D(Layer):
         for i in range(kh):
             for j in range(kw):
                 dxpad[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :] += dcols[:, i, j]
-        inner = dxpad[:, top:top + h, left:left + w, :]
-        dx = xp.empty((n, c, h, w), dtype=grad_out.dtype)
-        if c > 1 and inner.size >= 1 << 18:
-            for ci in range(c):  # one channel at a time: each copy's source and target fit in the cache
-                dx[:, ci] = inner[ci].transpose(2, 0, 1)
-        else:
-            dx[...] = inner.transpose(3, 0, 1, 2)
-        return dx
+        # A fresh channel-major gradient (the buffer is reused next step, the gradient may be kept).
+        dx = xp.empty((c, h, w, n), dtype=grad_out.dtype)
+        dx[...] = dxpad[:, top:top + h, left:left + w, :]
+        return batch_view(dx)
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
         """The work buffer ``name`` (an attribute), made anew only when the shape or dtype changes."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from nnstudio.engine.init import check_init_name, initialize
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, positive_int, size
+from nnstudio.engine.layers.layout import flat_batch, is_channel_major, like_layout
 
 
 class Dense(Layer):
@@ -25,6 +26,7 @@ class Dense(Layer):
         self.init = check_init_name(init, "Dense")
         self._x2: Any = None  # the flattened input, kept for dW
         self._x_shape: tuple[int, ...] = ()
+        self._channel_major = False
 
     def output_shape(self, input_shape: Any) -> Shape:
         as_shape(input_shape, "Dense")
@@ -42,8 +44,8 @@ class Dense(Layer):
             self.params["b"] = self._to_xp(np.zeros(self.units))
 
     def forward(self, x: Any, training: bool = False) -> Any:
-        x2 = x.reshape(x.shape[0], -1)
-        self._x2, self._x_shape = x2, x.shape
+        x2 = flat_batch(x)  # one copy of a channel-major image batch (see .layout), else a view
+        self._x2, self._x_shape, self._channel_major = x2, x.shape, is_channel_major(x)
         out = x2 @ self.params["W"]
         if self.use_bias:
             out += self.params["b"]
@@ -56,7 +58,7 @@ class Dense(Layer):
             grad_out.sum(axis=0, out=self.grads["b"])
         if not self.needs_input_grad:
             return None
-        return (grad_out @ self.params["W"].T).reshape(self._x_shape)
+        return like_layout((grad_out @ self.params["W"].T).reshape(self._x_shape), self._channel_major)
 
     def config(self) -> dict[str, Any]:
         return {"units": self.units, "use_bias": self.use_bias, "init": self.init}

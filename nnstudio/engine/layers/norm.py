@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from nnstudio.engine.layers.base import Layer, Shape, as_shape
+from nnstudio.engine.layers.layout import batch_view, channel_major, is_channel_major
 
 
 class BatchNorm(Layer):
@@ -31,6 +32,7 @@ class BatchNorm(Layer):
         self._inv_std: Any = None
         self._ones: Any = None  # a cached vector of ones for per-channel sums
         self._trained = False  # whether the last forward used batch statistics
+        self._row_layout = False  # whether it worked on a channel-major batch as (C, H*W*N) rows
 
     def output_shape(self, input_shape: Any) -> Shape:
         return as_shape(input_shape, "BatchNorm")
@@ -46,19 +48,22 @@ class BatchNorm(Layer):
         self.buffers["running_mean"] = self._to_xp(np.zeros(channels))
         self.buffers["running_var"] = self._to_xp(np.ones(channels))
 
-    def _channel_sum(self, a: Any) -> Any:
-        """Sum over every axis but the channel axis (1): a matrix-vector product per sample, then over the
-        batch, which is about twice as fast as NumPy's reduction over axes (0, 2, 3)."""
-        if a.ndim == 2:
+    def _channel_sum(self, a: Any, as_rows: bool = False) -> Any:
+        """Sum over every axis but the channel axis (1), or along the rows of a (C, M) ``as_rows`` matrix: a
+        matrix-vector product (per sample for NCHW, then over the batch), about twice as fast as NumPy's
+        reduction over axes (0, 2, 3)."""
+        if a.ndim == 2 and not as_rows:
             return a.sum(axis=0)
-        a3 = a.reshape(a.shape[0], a.shape[1], -1)
+        a3 = a if as_rows else a.reshape(a.shape[0], a.shape[1], -1)
         ones = self._ones
-        if ones is None or ones.shape[0] != a3.shape[2] or ones.dtype != a.dtype:
-            ones = self._ones = self.xp.ones(a3.shape[2], dtype=a.dtype)
-        return (a3 @ ones).sum(axis=0)
+        if ones is None or ones.shape[0] != a3.shape[-1] or ones.dtype != a.dtype:
+            ones = self._ones = self.xp.ones(a3.shape[-1], dtype=a.dtype)
+        return a3 @ ones if as_rows else (a3 @ ones).sum(axis=0)
 
-    def _channel_dot(self, a: Any, b: Any) -> Any:
+    def _channel_dot(self, a: Any, b: Any, as_rows: bool = False) -> Any:
         """Per channel, the sum of ``a * b`` over every other axis, without the product as a temporary."""
+        if as_rows:
+            return self.xp.einsum("cm,cm->c", a, b)
         if a.ndim == 2:
             return self.xp.einsum("nc,nc->c", a, b)
         shape = (a.shape[0], a.shape[1], -1)
@@ -67,12 +72,19 @@ class BatchNorm(Layer):
     def forward(self, x: Any, training: bool = False) -> Any:
         # Each pass over a big feature map costs about as much as any other, so the math is arranged to
         # make as few as possible: sum, centre, sum of squares, normalise in place, scale, shift.
-        xp, shape = self.xp, (1, -1) + (1,) * (x.ndim - 2)
+        # A channel-major batch (after a convolution, see .layout) is one contiguous row per channel.
+        rows = self._rows(x) if training else None
+        if rows is not None:
+            xr = rows
+            shape: tuple[int, ...] = (-1, 1)
+        else:
+            xr, shape = x, (1, -1) + (1,) * (x.ndim - 2)
+        xp = self.xp
         if training:
             count = x.size // x.shape[1]
-            mean = self._channel_sum(x) / count
-            xhat = x - mean.reshape(shape)
-            var = self._channel_dot(xhat, xhat) / count
+            mean = self._channel_sum(xr, rows is not None) / count
+            xhat = xr - mean.reshape(shape)
+            var = self._channel_dot(xhat, xhat, rows is not None) / count
             m = self.momentum
             self.buffers["running_mean"] *= m
             self.buffers["running_mean"] += (1 - m) * mean
@@ -83,35 +95,57 @@ class BatchNorm(Layer):
             self._x = None
             out = xhat * self.params["gamma"].reshape(shape)
             out += self.params["beta"].reshape(shape)
+            if rows is not None:
+                out = self._unrows(out, x.shape)
         else:
-            # Fixed statistics: one affine map per channel; backward rebuilds xhat from x if it needs it.
+            # Fixed statistics: one affine map per channel (element-wise, so the batch keeps its layout);
+            # backward rebuilds xhat from x if it needs it.
             inv_std = 1 / xp.sqrt(self.buffers["running_var"] + self.eps)
             scale = self.params["gamma"] * inv_std
             out = x * scale.reshape(shape)
             out += (self.params["beta"] - self.buffers["running_mean"] * scale).reshape(shape)
             xhat, self._x = None, x
         self._xhat, self._inv_std, self._trained = xhat, inv_std, training
+        self._row_layout = rows is not None
         return out
 
     def backward(self, grad_out: Any) -> Any:
-        shape = (1, -1) + (1,) * (grad_out.ndim - 2)
         xhat = self._xhat
+        as_rows = self._row_layout
+        if as_rows:
+            g = channel_major(grad_out).reshape(grad_out.shape[1], -1)
+            shape: tuple[int, ...] = (-1, 1)
+        else:
+            g, shape = grad_out, (1, -1) + (1,) * (grad_out.ndim - 2)
         if xhat is None:
             xhat = (self._x - self.buffers["running_mean"].reshape(shape)) * self._inv_std.reshape(shape)
-        sum_g = self._channel_sum(grad_out)
-        sum_g_xhat = self._channel_dot(grad_out, xhat)
+        sum_g = self._channel_sum(g, as_rows)
+        sum_g_xhat = self._channel_dot(g, xhat, as_rows)
         self.grads["gamma"][...] = sum_g_xhat
         self.grads["beta"][...] = sum_g
         scale = self.params["gamma"] * self._inv_std
-        dx = grad_out * scale.reshape(shape)
-        if not self._trained:  # fixed statistics: the layer is an affine map
-            return dx
-        # Batch statistics depend on every sample:
-        # dx = gamma * inv_std * (g - mean(g) - xhat * mean(g * xhat)).
-        count = grad_out.size // sum_g.size
-        dx -= xhat * (scale * sum_g_xhat / count).reshape(shape)
-        dx -= (scale * sum_g / count).reshape(shape)
-        return dx
+        dx = g * scale.reshape(shape)
+        if self._trained:
+            # Batch statistics depend on every sample:
+            # dx = gamma * inv_std * (g - mean(g) - xhat * mean(g * xhat)).
+            count = grad_out.size // sum_g.size
+            dx -= xhat * (scale * sum_g_xhat / count).reshape(shape)
+            dx -= (scale * sum_g / count).reshape(shape)
+        # (otherwise, with fixed statistics, the layer is an affine map)
+        return self._unrows(dx, grad_out.shape) if as_rows else dx
+
+    @staticmethod
+    def _rows(x: Any) -> Any:
+        """A channel-major image batch as its (C, H*W*N) matrix of rows (a view), else None."""
+        if x.ndim == 4 and x.shape[0] > 1 and is_channel_major(x):
+            return x.transpose(1, 2, 3, 0).reshape(x.shape[1], -1)
+        return None
+
+    @staticmethod
+    def _unrows(a: Any, shape: tuple[int, ...]) -> Any:
+        """The (C, H*W*N) matrix ``a`` as the channel-major (N, C, H, W) batch it holds."""
+        n, c, h, w = shape
+        return batch_view(a.reshape(c, h, w, n))
 
     def config(self) -> dict[str, Any]:
         return {"momentum": self.momentum, "eps": self.eps}

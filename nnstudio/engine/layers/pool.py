@@ -6,8 +6,9 @@ wins; average pooling divides each window by the number of real pixels under it 
 ``count_include_pad=0``, PyTorch's ``count_include_pad=False``).  The padding may be at most half a window,
 so every window holds at least one real pixel.
 
-The kh*kw window elements are gathered once into a (kh*kw, N, C, Ho, Wo) array, one strided slice per window
-offset, so every later operation (the max, the comparisons, the gradient products) runs on contiguous
+The kh*kw window elements are gathered once into a (kh*kw, C, Ho, Wo, N) array for a channel-major batch
+(after a convolution, see :mod:`.layout`) or a (kh*kw, N*C, Ho, Wo, 1) array for an ordinary one, one
+strided slice per window offset, so every later operation (the max, the comparisons, the gradient products) runs on contiguous
 memory, which is several times faster than working on strided views.  Max pooling routes each window's
 gradient to its first maximum (row-major order), so exactly one input wins even when values tie (as
 after a ReLU, where whole windows are zero).
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, positive_int
+from nnstudio.engine.layers.layout import batch_view, channel_major, is_channel_major
 from nnstudio.i18n import _
 
 
@@ -70,6 +72,7 @@ class Pool2D(Layer):
         self._out: Any = None
         self._inv_count: Any = None  # avg mode with padding: 1 / real pixels per window, shape (Ho, Wo)
         self._geometry: tuple[int, ...] = ()
+        self._channel_major = False  # whether the last forward's batch was channel-major (see .layout)
 
     # Square windows read as one number (pytorch export, faces, older code).
     @property
@@ -113,64 +116,89 @@ class Pool2D(Layer):
         cols = np.minimum(left + kw, w) - np.maximum(left, 0)
         return np.outer(rows, cols)
 
+    def _grid(self, x: Any) -> Any:
+        """``x`` as a contiguous (A, H, W, B) array whose middle axes are the image: (C, H, W, N) for a
+        channel-major batch (a view), (N*C, H, W, 1) for an ordinary one."""
+        n, c, h, w = x.shape
+        if self._channel_major:
+            return channel_major(x)
+        return self.xp.ascontiguousarray(x).reshape(n * c, h, w, 1)
+
+    def _batch(self, a: Any) -> Any:
+        """The (A, Ho, Wo, B) grid ``a`` back as an (N, C, Ho, Wo) batch, in the layout the input had."""
+        if self._channel_major:
+            return batch_view(a)
+        n, c = self._geometry[:2]
+        return a.reshape(n, c, a.shape[1], a.shape[2])
+
     def forward(self, x: Any, training: bool = False) -> Any:
         xp = self.xp
         n, c, h, w = x.shape
         (kh, kw), (ph, pw) = self.kernel, self.padding
         ho, wo = self._out_hw(h, w)
         self._geometry = (n, c, h, w, ho, wo)
+        # Work in the layout the batch comes in: a channel-major one (after a convolution) keeps the
+        # sample axis innermost, so every window slice below copies runs of N contiguous values.
+        self._channel_major = n > 1 and is_channel_major(x)
+        grid = self._grid(x)
+        a, b = grid.shape[0], grid.shape[3]
         if ph or pw:
             fill = -np.inf if self.mode == "max" else 0.0
-            padded = xp.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)
-            padded[:, :, ph:ph + h, pw:pw + w] = x
+            padded = xp.full((a, h + 2 * ph, w + 2 * pw, b), fill, dtype=x.dtype)
+            padded[:, ph:ph + h, pw:pw + w, :] = grid
         else:
-            padded = x
-        windows = xp.empty((kh * kw, n, c, ho, wo), dtype=x.dtype)
+            padded = grid
+        windows = xp.empty((kh * kw, a, ho, wo, b), dtype=x.dtype)
         for o, (rows, cols) in enumerate(self._offset_slices(ho, wo)):
-            windows[o] = padded[:, :, rows, cols]
+            windows[o] = padded[:, rows, cols, :]
         if self.mode == "avg":
             self._windows = self._out = None
             if ph or pw:
-                self._inv_count = xp.asarray(1.0 / self._window_counts(h, w, ho, wo), dtype=x.dtype)
-                return windows.sum(axis=0) * self._inv_count
+                self._inv_count = xp.asarray(1.0 / self._window_counts(h, w, ho, wo)[:, :, None], dtype=x.dtype)
+                return self._batch(windows.sum(axis=0) * self._inv_count)
             self._inv_count = None
-            return windows.mean(axis=0)
+            return self._batch(windows.mean(axis=0))
         out = windows.max(axis=0)
         self._windows, self._out = windows, out
-        return out
+        return self._batch(out)
 
     def backward(self, grad_out: Any) -> Any:
         xp = self.xp
         n, c, h, w, ho, wo = self._geometry
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.strides, self.padding
         hp, wp = h + 2 * ph, w + 2 * pw
+        g = self._grid(grad_out)
+        a, b = g.shape[0], g.shape[3]
         # Windows that tile the input (stride == window) write disjoint slices; otherwise they accumulate.
         tiling = (sh, sw) == (kh, kw)
         if tiling and not (ph or pw) and ho * kh == h and wo * kw == w:
-            dx = xp.empty((n, c, hp, wp), dtype=grad_out.dtype)
+            dx = xp.empty((a, hp, wp, b), dtype=grad_out.dtype)
         else:
-            dx = xp.zeros((n, c, hp, wp), dtype=grad_out.dtype)
+            dx = xp.zeros((a, hp, wp, b), dtype=grad_out.dtype)
         if self.mode == "avg":
-            share = grad_out * (self._inv_count if self._inv_count is not None else 1.0 / (kh * kw))
+            share = g * (self._inv_count if self._inv_count is not None else 1.0 / (kh * kw))
         taken: Any = None
         for o, (rows, cols) in enumerate(self._offset_slices(ho, wo)):
+            target = dx[:, rows, cols, :]
             if self.mode == "avg":
-                part = share
-            else:
-                wins = self._windows[o] == self._out
-                if taken is None:
-                    taken = wins
+                if tiling:
+                    target[...] = share
                 else:
-                    wins &= ~taken  # an earlier offset already holds this window's maximum
-                    taken |= wins
-                part = grad_out * wins
-            if tiling:
-                dx[:, :, rows, cols] = part
+                    target += share
+                continue
+            wins = self._windows[o] == self._out
+            if taken is None:
+                taken = wins
             else:
-                dx[:, :, rows, cols] += part
+                wins &= ~taken  # an earlier offset already holds this window's maximum
+                taken |= wins
+            if tiling:
+                xp.multiply(g, wins, out=target)
+            else:
+                target += g * wins
         if ph or pw:
-            return xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
-        return dx
+            dx = xp.ascontiguousarray(dx[:, ph:ph + h, pw:pw + w, :])
+        return self._batch(dx)
 
     def config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"mode": self.mode, "size": self.size, "stride": self._stride_arg}

@@ -1,11 +1,14 @@
 """Shape-only layers: Flatten and Reshape.  They move no data (a reshape of a contiguous batch is a view) and
-exist so a graph can say where an image becomes a vector or a vector becomes an image.
+exist so a graph can say where an image becomes a vector or a vector becomes an image.  A channel-major
+batch (a convolution's output, see :mod:`.layout`) is copied once into (N, C*H*W) order, and its gradient
+goes back channel-major.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, size
+from nnstudio.engine.layers.layout import flat_batch, is_channel_major, like_layout
 from nnstudio.i18n import _
 
 
@@ -17,16 +20,17 @@ class Flatten(Layer):
     def __init__(self) -> None:
         super().__init__()
         self._x_shape: tuple[int, ...] = ()
+        self._channel_major = False
 
     def output_shape(self, input_shape: Any) -> Shape:
         return (size(as_shape(input_shape, "Flatten")),)
 
     def forward(self, x: Any, training: bool = False) -> Any:
-        self._x_shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        self._x_shape, self._channel_major = x.shape, is_channel_major(x)
+        return flat_batch(x)
 
     def backward(self, grad_out: Any) -> Any:
-        return grad_out.reshape(self._x_shape)
+        return like_layout(grad_out.reshape(self._x_shape), self._channel_major)
 
 
 class Reshape(Layer):
@@ -46,6 +50,7 @@ class Reshape(Layer):
                              f"Received: shape={list(shape)}")
         self.shape = target
         self._x_shape: tuple[int, ...] = ()
+        self._channel_major = False
 
     def output_shape(self, input_shape: Any) -> Shape:
         in_shape = as_shape(input_shape, "Reshape")
@@ -64,11 +69,11 @@ class Reshape(Layer):
         return self.shape
 
     def forward(self, x: Any, training: bool = False) -> Any:
-        self._x_shape = x.shape
-        return x.reshape((x.shape[0],) + self.output_shape(x.shape[1:]))
+        self._x_shape, self._channel_major = x.shape, is_channel_major(x)
+        return flat_batch(x).reshape((x.shape[0],) + self.output_shape(x.shape[1:]))
 
     def backward(self, grad_out: Any) -> Any:
-        return grad_out.reshape(self._x_shape)
+        return like_layout(grad_out.reshape(self._x_shape), self._channel_major)
 
     def config(self) -> dict[str, Any]:
         return {"shape": list(self.shape)}
