@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnstudio.engine.layers.base import Layer, Shape, as_shape
+from nnstudio.engine.parallel import each_slice
 
 FUNCTIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "sign", "linear")
 
@@ -34,8 +35,16 @@ class Activation(Layer):
         xp, f = self.xp, self.function
         if f == "relu":
             # Multiplying by the mask is faster than maximum(x, 0) in NumPy; the mask is all backward needs.
-            self._kept = x > 0
-            return x * self._kept
+            # Both keep the input's memory layout (see .layout), and big batches are done in parts.
+            mask, out = xp.empty_like(x, dtype=bool), xp.empty_like(x)
+
+            def relu(x_part: Any, mask_part: Any, out_part: Any) -> None:
+                xp.greater(x_part, 0, out=mask_part)
+                xp.multiply(x_part, mask_part, out=out_part)
+
+            each_slice(relu, x, mask, out)
+            self._kept = mask
+            return out
         if f == "leaky_relu":
             slope = (x > 0).astype(x.dtype)  # 1 where positive, then mapped to {alpha, 1}
             slope *= 1.0 - self.alpha
@@ -60,8 +69,10 @@ class Activation(Layer):
 
     def backward(self, grad_out: Any) -> Any:
         f, kept = self.function, self._kept
-        if f in ("relu", "leaky_relu"):
-            return grad_out * kept  # the mask, or the slope (1 or alpha) per element
+        if f in ("relu", "leaky_relu"):  # the mask, or the slope (1 or alpha) per element
+            dx = self.xp.empty_like(kept, dtype=grad_out.dtype)
+            each_slice(lambda k, g, d: self.xp.multiply(g, k, out=d), kept, grad_out, dx)
+            return dx
         if f == "sigmoid":
             return grad_out * kept * (1 - kept)
         if f == "tanh":

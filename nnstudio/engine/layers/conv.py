@@ -20,6 +20,7 @@ import numpy as np
 from nnstudio.engine.init import check_init_name, initialize
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, positive_int
 from nnstudio.engine.layers.layout import batch_view, channel_major, is_channel_major
+from nnstudio.engine.parallel import each_part
 from nnstudio.i18n import _
 
 
@@ -147,7 +148,12 @@ class Conv2D(Layer):
         buf = self._pad_buffer
         if buf is None or buf.shape != shape or buf.dtype != x.dtype:
             buf = self._pad_buffer = self.xp.zeros(shape, dtype=x.dtype)
-        buf[:, top:top + h, left:left + w, :] = x.transpose(1, 2, 3, 0)  # the border stays zero
+        src = x.transpose(1, 2, 3, 0)
+
+        def rows(a: int, b: int) -> None:  # the border stays zero
+            buf[:, top + a:top + b, left:left + w, :] = src[:, a:b]
+
+        each_part(rows, buf, h)
         return buf
 
     def forward(self, x: Any, training: bool = False) -> Any:
@@ -168,17 +174,21 @@ class Conv2D(Layer):
         # the col2im adds in backward move long contiguous runs instead of rows of Wo pixels.
         shape = (c * kh * kw, ho * wo * n)
         cols = self._col_buffer
-        if cols is not None and cols.shape == shape and cols.dtype == x.dtype:
-            xp.copyto(cols.reshape(c, kh, kw, ho, wo, n), windows)
-        else:
-            cols = windows.reshape(shape)  # a fresh copy
+        if cols is None or cols.shape != shape or cols.dtype != x.dtype:
+            cols = xp.empty(shape, dtype=x.dtype)
             if training:  # evaluation at another batch size (a big one) does not keep its columns
                 self._col_buffer = cols
+        cols6 = cols.reshape(c, kh, kw, ho, wo, n)
+        if c > 1:
+            each_part(lambda a, b: xp.copyto(cols6[a:b], windows[a:b]), cols, c)
+        else:  # one channel: cut along the kernel's rows instead
+            each_part(lambda a, b: xp.copyto(cols6[:, a:b], windows[:, a:b]), cols, kh)
         self._cols = cols
         self._geometry = (n, c, h, w, ho, wo, top, left)
         out = self.params["W"].reshape(self.filters, -1) @ cols  # (F, Ho*Wo*N)
         if self.use_bias:
-            out += self.params["b"][:, None]
+            bias = self.params["b"][:, None]
+            each_part(lambda a, b: xp.add(out[a:b], bias[a:b], out=out[a:b]), out, self.filters)
         return batch_view(out.reshape(self.filters, ho, wo, n))  # (N, F, Ho, Wo), channel-major
 
     def backward(self, grad_out: Any) -> Any:
@@ -212,13 +222,18 @@ class Conv2D(Layer):
         cols_used = (wo - 1) * sw + kw
         dxpad = self._buffer("_dxpad_buffer", (c, max(rows_used, top + h), max(cols_used, left + w), n),
                              grad_out.dtype)
-        dxpad.fill(0)
-        for i in range(kh):
-            for j in range(kw):
-                dxpad[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :] += dcols[:, i, j]
         # A fresh channel-major gradient (the buffer is reused next step, the gradient may be kept).
         dx = xp.empty((c, h, w, n), dtype=grad_out.dtype)
-        dx[...] = dxpad[:, top:top + h, left:left + w, :]
+
+        def col2im(a: int, b: int) -> None:  # channels a:b
+            pad = dxpad[a:b]
+            pad.fill(0)
+            for i in range(kh):
+                for j in range(kw):
+                    pad[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :] += dcols[a:b, i, j]
+            dx[a:b] = pad[:, top:top + h, left:left + w, :]
+
+        each_part(col2im, dxpad, c)
         return batch_view(dx)
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:

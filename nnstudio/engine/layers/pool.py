@@ -21,6 +21,7 @@ import numpy as np
 
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, positive_int
 from nnstudio.engine.layers.layout import batch_view, channel_major, is_channel_major
+from nnstudio.engine.parallel import each_part
 from nnstudio.i18n import _
 
 
@@ -142,24 +143,35 @@ class Pool2D(Layer):
         self._channel_major = n > 1 and is_channel_major(x)
         grid = self._grid(x)
         a, b = grid.shape[0], grid.shape[3]
-        if ph or pw:
-            fill = -np.inf if self.mode == "max" else 0.0
-            padded = xp.full((a, h + 2 * ph, w + 2 * pw, b), fill, dtype=x.dtype)
-            padded[:, ph:ph + h, pw:pw + w, :] = grid
-        else:
-            padded = grid
+        offsets = self._offset_slices(ho, wo)
         windows = xp.empty((kh * kw, a, ho, wo, b), dtype=x.dtype)
-        for o, (rows, cols) in enumerate(self._offset_slices(ho, wo)):
-            windows[o] = padded[:, rows, cols, :]
+        out = xp.empty((a, ho, wo, b), dtype=x.dtype)
+        if self.mode == "avg" and (ph or pw):
+            self._inv_count = xp.asarray(1.0 / self._window_counts(h, w, ho, wo)[:, :, None], dtype=x.dtype)
+        else:
+            self._inv_count = None
+
+        def part(lo: int, hi: int) -> None:  # grid rows lo:hi (channels, or samples x channels)
+            src = grid[lo:hi]
+            if ph or pw:
+                fill = -np.inf if self.mode == "max" else 0.0
+                src = xp.full((hi - lo, h + 2 * ph, w + 2 * pw, b), fill, dtype=x.dtype)
+                src[:, ph:ph + h, pw:pw + w, :] = grid[lo:hi]
+            for o, (rows, cols) in enumerate(offsets):
+                windows[o, lo:hi] = src[:, rows, cols, :]
+            if self.mode == "max":
+                windows[:, lo:hi].max(axis=0, out=out[lo:hi])
+            elif self._inv_count is not None:
+                windows[:, lo:hi].sum(axis=0, out=out[lo:hi])
+                out[lo:hi] *= self._inv_count
+            else:
+                windows[:, lo:hi].mean(axis=0, out=out[lo:hi])
+
+        each_part(part, windows, a)
         if self.mode == "avg":
             self._windows = self._out = None
-            if ph or pw:
-                self._inv_count = xp.asarray(1.0 / self._window_counts(h, w, ho, wo)[:, :, None], dtype=x.dtype)
-                return self._batch(windows.sum(axis=0) * self._inv_count)
-            self._inv_count = None
-            return self._batch(windows.mean(axis=0))
-        out = windows.max(axis=0)
-        self._windows, self._out = windows, out
+        else:
+            self._windows, self._out = windows, out
         return self._batch(out)
 
     def backward(self, grad_out: Any) -> Any:
@@ -175,27 +187,36 @@ class Pool2D(Layer):
             dx = xp.empty((a, hp, wp, b), dtype=grad_out.dtype)
         else:
             dx = xp.zeros((a, hp, wp, b), dtype=grad_out.dtype)
-        if self.mode == "avg":
-            share = g * (self._inv_count if self._inv_count is not None else 1.0 / (kh * kw))
-        taken: Any = None
-        for o, (rows, cols) in enumerate(self._offset_slices(ho, wo)):
-            target = dx[:, rows, cols, :]
+        offsets = self._offset_slices(ho, wo)
+        scale = self._inv_count if self._inv_count is not None else 1.0 / (kh * kw)
+
+        def part(lo: int, hi: int) -> None:  # grid rows lo:hi, as in forward
+            gp, dxp = g[lo:hi], dx[lo:hi]
             if self.mode == "avg":
-                if tiling:
-                    target[...] = share
+                share = gp * scale
+            else:
+                windows, out = self._windows[:, lo:hi], self._out[lo:hi]
+                taken: Any = None
+            for o, (rows, cols) in enumerate(offsets):
+                target = dxp[:, rows, cols, :]
+                if self.mode == "avg":
+                    if tiling:
+                        target[...] = share
+                    else:
+                        target += share
+                    continue
+                wins = windows[o] == out
+                if taken is None:
+                    taken = wins
                 else:
-                    target += share
-                continue
-            wins = self._windows[o] == self._out
-            if taken is None:
-                taken = wins
-            else:
-                wins &= ~taken  # an earlier offset already holds this window's maximum
-                taken |= wins
-            if tiling:
-                xp.multiply(g, wins, out=target)
-            else:
-                target += g * wins
+                    wins &= ~taken  # an earlier offset already holds this window's maximum
+                    taken |= wins
+                if tiling:
+                    xp.multiply(gp, wins, out=target)
+                else:
+                    target += gp * wins
+
+        each_part(part, dx, a)
         if ph or pw:
             dx = xp.ascontiguousarray(dx[:, ph:ph + h, pw:pw + w, :])
         return self._batch(dx)
