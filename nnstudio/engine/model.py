@@ -147,6 +147,10 @@ class Model:
         self.fused: str | None = None  # the output activation the last forward skipped, if any
         self._consumers = {nid: [d for d in self.order if d != input_id and nid in self.nodes[d].inputs]
                            for nid in self.order}
+        # What forward walks through on every call, worked out once: (id, node, its distinct inputs).
+        self._steps = [(nid, self.nodes[nid], tuple(dict.fromkeys(self.nodes[nid].inputs)))
+                       for nid in self.order if nid != input_id]
+        self._consumer_counts = {nid: len(c) for nid, c in self._consumers.items()}
 
     # -- structure ----------------------------------------------------------------------------------
     def _check_arity(self) -> None:
@@ -229,22 +233,23 @@ class Model:
         self._require_built()
         fuse = self._fusable(logits)
         values: dict[str, Any] = {self.input_id: x}
-        remaining = {nid: len(self._consumers[nid]) for nid in self.order}
+        remaining = self._consumer_counts.copy()
         if capture:
             self.activations = {self.input_id: x}
-        for nid in self._layer_ids():
-            node = self.nodes[nid]
-            if fuse and nid == self.output_id:
+        stop = self.output_id if fuse else None
+        for nid, node, sources in self._steps:
+            if nid == stop:
                 break
-            if node.layer.n_inputs == 1:
-                out = node.layer.forward(values[node.inputs[0]], training)
+            layer = node.layer
+            if layer.n_inputs == 1:
+                out = layer.forward(values[node.inputs[0]], training)
             else:
-                out = node.layer.forward([values[s] for s in node.inputs], training)
+                out = layer.forward([values[s] for s in node.inputs], training)
             values[nid] = out
             if capture:
                 self.activations[nid] = out
-            if not capture:  # let go of intermediate outputs as soon as their last consumer ran
-                for src in set(node.inputs):
+            else:  # let go of intermediate outputs as soon as their last consumer ran
+                for src in sources:
                     remaining[src] -= 1
                     if remaining[src] == 0 and src != self.input_id:
                         values.pop(src, None)

@@ -95,15 +95,15 @@ def outer_axis(array: Any) -> int:
     if array.ndim == 0:
         return 0
     strides = [abs(s) if d > 1 else 0 for s, d in zip(array.strides, array.shape)]
-    return int(np.argmax(strides))
+    return strides.index(max(strides))
 
 
 def each_slice(fn: Callable[..., Any], *arrays: Any) -> None:
     """``fn(*parts)`` for parts of the same-shaped ``arrays`` cut along the first one's outermost axis in
     memory, on several threads when the first is a big NumPy array (else once, on the whole arrays)."""
     first = arrays[0]
-    if first.ndim == 0:
-        fn(*arrays)
+    if first.size < MIN_VALUES or first.ndim == 0 or not isinstance(first, np.ndarray):
+        fn(*arrays)  # the common small case, decided before anything else costs time
         return
     axis = outer_axis(first)
     count = first.shape[axis]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from nnstudio.engine.layers.base import Layer, Shape, as_shape
-from nnstudio.engine.parallel import each_slice
+from nnstudio.engine import parallel
 
 FUNCTIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "sign", "linear")
 
@@ -36,13 +36,16 @@ class Activation(Layer):
         if f == "relu":
             # Multiplying by the mask is faster than maximum(x, 0) in NumPy; the mask is all backward needs.
             # Both keep the input's memory layout (see .layout), and big batches are done in parts.
+            if x.size < parallel.MIN_VALUES:
+                self._kept = x > 0
+                return x * self._kept
             mask, out = xp.empty_like(x, dtype=bool), xp.empty_like(x)
 
             def relu(x_part: Any, mask_part: Any, out_part: Any) -> None:
                 xp.greater(x_part, 0, out=mask_part)
                 xp.multiply(x_part, mask_part, out=out_part)
 
-            each_slice(relu, x, mask, out)
+            parallel.each_slice(relu, x, mask, out)
             self._kept = mask
             return out
         if f == "leaky_relu":
@@ -70,8 +73,10 @@ class Activation(Layer):
     def backward(self, grad_out: Any) -> Any:
         f, kept = self.function, self._kept
         if f in ("relu", "leaky_relu"):  # the mask, or the slope (1 or alpha) per element
+            if kept.size < parallel.MIN_VALUES:
+                return grad_out * kept
             dx = self.xp.empty_like(kept, dtype=grad_out.dtype)
-            each_slice(lambda k, g, d: self.xp.multiply(g, k, out=d), kept, grad_out, dx)
+            parallel.each_slice(lambda k, g, d: self.xp.multiply(g, k, out=d), kept, grad_out, dx)
             return dx
         if f == "sigmoid":
             return grad_out * kept * (1 - kept)
