@@ -87,6 +87,8 @@ def run_parts(fn: Callable[[int, int], Any], count: int, parts: int) -> list[Any
 
 def each_part(fn: Callable[[int, int], Any], array: Any, count: int, values: int | None = None) -> list[Any]:
     """:func:`run_parts` with as many parts as :func:`parts_for` allows for ``array``."""
+    if (array.size if values is None else values) < MIN_VALUES:
+        return [fn(0, count)]  # the common small case, decided before anything else costs time
     return run_parts(fn, count, parts_for(array, count, values))
 
 
