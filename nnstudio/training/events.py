@@ -63,6 +63,10 @@ class EpochReport:
     confusion: np.ndarray | None  # (K, K) counts, rows = true class, on the validation (else test) set
     seconds: float
     val_per_position: tuple[float, ...] | None = None  # captcha-style outputs: accuracy of each position
+    # The class the model predicts for each validation row, in the order of RunStarted.val_indices (classifiers
+    # with a validation split; None otherwise): the GUI's confusion panel shows the samples behind its cells
+    # from these instead of running the model over the validation set a second time.
+    val_predictions: np.ndarray | None = None
 
 
 @dataclass

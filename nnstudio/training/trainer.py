@@ -61,6 +61,7 @@ class Evaluation:
     per_position: tuple[float, ...] | None = None
     mse: float | None = None
     r2: float | None = None
+    predictions: np.ndarray | None = None  # the predicted class of each sample (classifiers)
 
 
 def load_dataset(config: TrainingConfig) -> Any:
@@ -132,6 +133,7 @@ def evaluate(model: Model, x: np.ndarray, y: np.ndarray, loss: Loss | str, task:
     pred = metrics.predicted_classes(out_host, loss.name, y)
     k = max(int(num_classes), 2)
     result.confusion = metrics.confusion_matrix(metrics.target_classes(y), pred, k)
+    result.predictions = pred
     return result
 
 
@@ -391,6 +393,8 @@ class Trainer:
             report.val_acc = val.accuracy if val.accuracy is not None else float("nan")
             report.confusion = val.confusion
             report.val_per_position = val.per_position
+            if ds.task == "classification" and ds.num_classes >= 2:
+                report.val_predictions = val.predictions
         elif self.n_test > 0 and ds.task != "regression" and ds.num_classes >= 2:
             test = evaluate(model, ds.x_test[:self.n_test], ds.y_test[:self.n_test], loss, ds.task,
                             int(ds.num_classes), self.config.eval_batch_size)

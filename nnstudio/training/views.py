@@ -228,6 +228,22 @@ def predictions(model: Any, dataset: Any, rows: np.ndarray, source: str, epoch: 
     return Predictions(epoch, rows, source, y.astype(np.int64), predicted_classes(out, loss_name, y))
 
 
+def validation_predictions(dataset: Any, val_indices: np.ndarray | None, predicted: np.ndarray | None,
+                           epoch: int, limit: int = VALIDATION_PREDICT_LIMIT) -> Predictions | None:
+    """The Predictions of :func:`predictions` on the validation rows, from the classes the trainer's own
+    validation pass predicted (``EpochReport.val_predictions``, in the order of ``val_indices``): no second
+    pass of the model over the same rows.  None when they do not cover the rows :func:`validation_rows`
+    picks (no validation split, not a classifier): then :func:`predictions` runs the model."""
+    if predicted is None or dataset.task != "classification" or dataset.num_classes < 2:
+        return None
+    rows, source = validation_rows(dataset, val_indices, limit)
+    predicted = np.asarray(predicted).reshape(-1)
+    if source != "train" or len(rows) == 0 or len(predicted) < len(rows):
+        return None
+    y = np.asarray(dataset.y_train[rows])
+    return Predictions(epoch, rows, source, y.astype(np.int64), predicted[:len(rows)].astype(np.int64))
+
+
 __all__ = ["Boundary", "Histograms", "Predictions", "Probe", "boundary", "histogram", "histograms", "is_plane",
            "plane_extent", "plane_points", "plane_sample", "predictions", "probe", "probe_from_report", "probe_sample",
-           "validation_rows"]
+           "validation_predictions", "validation_rows"]

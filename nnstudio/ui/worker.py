@@ -42,6 +42,11 @@ PROBE_INTERVAL_S = 1.0
 HISTOGRAM_INTERVAL_S = 2.0
 NEURON_INTERVAL_S = 0.3
 EXTRA_BUDGET = 0.03
+# The probe (one sample's layer outputs and its Grad-CAM) and the histograms (a forward pass of a batch with
+# every output kept) are the costly views of an image network, and both are wanted at once: together they
+# may take EXTRA_BUDGET, so a busy machine shows them less often rather than training more slowly.
+PROBE_BUDGET = 0.015
+HISTOGRAM_BUDGET = 0.015
 # While the playback speed holds each batch back, the worker mostly waits: the views may take this share
 # instead, so a class watching the boundary form at 0.2 s per epoch sees it change every epoch.
 PLAYBACK_BUDGET = 0.5
@@ -304,8 +309,10 @@ class TrainingWorker(QObject):
         self._load_dataset = load_dataset
         self.dataset = dataset
         self.trainer: Any = None
-        self._throttles = {"boundary": _Throttle(BOUNDARY_INTERVAL_S), "probe": _Throttle(PROBE_INTERVAL_S),
-                           "histograms": _Throttle(HISTOGRAM_INTERVAL_S), "neurons": _Throttle(NEURON_INTERVAL_S)}
+        self._throttles = {"boundary": _Throttle(BOUNDARY_INTERVAL_S),
+                           "probe": _Throttle(PROBE_INTERVAL_S, PROBE_BUDGET),
+                           "histograms": _Throttle(HISTOGRAM_INTERVAL_S, HISTOGRAM_BUDGET),
+                           "neurons": _Throttle(NEURON_INTERVAL_S)}
         self._neuron_layout: Any = None  # neuron_views.NeuronLayout, or Unsupported (sent once), on first use
         self._trainer_probes = False
         self._extent: tuple[float, float, float, float] | None = None
@@ -362,7 +369,7 @@ class TrainingWorker(QObject):
                     self._views_after_batch(int(event.global_step))
                 elif isinstance(event, EpochReport):
                     self.inbox.put_event(event)
-                    self._after_epoch(int(event.epoch))
+                    self._after_epoch(event)
                 elif isinstance(event, ProbeReport):
                     self._trainer_probes = True
                     self.inbox.put_latest("probe", views.probe_from_report(event))
@@ -468,14 +475,19 @@ class TrainingWorker(QObject):
             return None
         return neuron_views.neuron_view(model, self._extent, step, self._neuron_layout)
 
-    def _after_epoch(self, epoch: int) -> None:
+    def _after_epoch(self, report: EpochReport) -> None:
         model = self.model
         if model is None:
             return
+        epoch = int(report.epoch)
         if "predictions" in self.control.snapshot()[0]:
-            rows, source = views.validation_rows(self.dataset, self._val_indices)
-            loss = str(self.request.settings.get("loss", "cross_entropy"))
-            found = views.predictions(model, self.dataset, rows, source, epoch, loss)
+            # The trainer's validation pass already predicted every validation row: reuse its classes.
+            found = views.validation_predictions(self.dataset, self._val_indices,
+                                                 getattr(report, "val_predictions", None), epoch)
+            if found is None:  # no validation split (the test rows), or a trainer that does not send them
+                rows, source = views.validation_rows(self.dataset, self._val_indices)
+                loss = str(self.request.settings.get("loss", "cross_entropy"))
+                found = views.predictions(model, self.dataset, rows, source, epoch, loss)
             if found is not None:
                 self.inbox.put_event(found)
         weights = self._weights()

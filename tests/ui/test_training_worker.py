@@ -227,3 +227,23 @@ def test_the_views_on_screen_after_a_run_are_the_final_ones(qtbot):
     last_step = [r for c in got["batches"] for r in c][-1].global_step
     assert got["boundary"][-1].step == last_step  # drawn from the weights the run ended with
     assert got["histograms"][-1].step == last_step
+
+
+def test_the_confusion_views_predictions_come_from_the_trainers_validation_pass(qtbot, monkeypatch):
+    """No second pass of the model over the validation rows after each epoch: the trainer's own predictions
+    are reused, and they are the ones its confusion matrix counts."""
+    from nnstudio.training import views
+
+    def second_pass(*_args, **_kwargs):
+        raise AssertionError("the validation rows were predicted a second time")
+
+    monkeypatch.setattr(views, "predictions", second_pass)
+    session, got = make_session()
+    with qtbot.waitSignal(session.finished, timeout=60000):
+        session.start()
+    assert got["finished"][0].reason == "completed", got["finished"][0].message
+    assert [p.epoch for p in got["predictions"]] == [1, 2, 3]
+    for predictions, report in zip(got["predictions"], got["epoch"]):
+        counts = np.zeros_like(report.confusion)
+        np.add.at(counts, (predictions.y_true, predictions.y_pred), 1)
+        np.testing.assert_array_equal(counts, report.confusion)
