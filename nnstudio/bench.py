@@ -292,10 +292,22 @@ class PairTiming:
         return [t / o for o, t in zip(self.ours, self.theirs) if o > 0]
 
 
+# Idle time before each timed run of a pair, so the other side's worker threads have gone to sleep: OpenBLAS's
+# busy-wait after a matrix product for 2**28 cycles by default (about 0.1 s), and threads spinning on one
+# core while the other side's run wants it would bill one library's habits to the other.
+SETTLE_SECONDS = 0.15
+
+
+def _settled_run(fn: Callable[[], Any], steps: int) -> float:
+    time.sleep(SETTLE_SECONDS)
+    return timed_run(fn, steps)
+
+
 def time_pairs(ours: Callable[[], Any], theirs: Callable[[], Any] | None, pairs: int, steps: int | None,
                target_seconds: float) -> PairTiming:
     """Time ``ours`` and ``theirs`` in ``pairs`` alternating pairs (ours first in even pairs, theirs first in
-    odd ones), so drift in the machine's speed lands on both sides alike."""
+    odd ones), so drift in the machine's speed lands on both sides alike; each timed run starts after
+    :data:`SETTLE_SECONDS` of idle time, so neither side's spinning threads are billed to the other."""
     n_ours = calibrate(ours, steps, target_seconds)
     n_theirs = calibrate(theirs, steps, target_seconds) if theirs is not None else 0
     ours_s, theirs_s = [], []
@@ -304,11 +316,11 @@ def time_pairs(ours: Callable[[], Any], theirs: Callable[[], Any] | None, pairs:
             ours_s.append(timed_run(ours, n_ours))
             continue
         if k % 2 == 0:
-            ours_s.append(timed_run(ours, n_ours))
-            theirs_s.append(timed_run(theirs, n_theirs))
+            ours_s.append(_settled_run(ours, n_ours))
+            theirs_s.append(_settled_run(theirs, n_theirs))
         else:
-            theirs_s.append(timed_run(theirs, n_theirs))
-            ours_s.append(timed_run(ours, n_ours))
+            theirs_s.append(_settled_run(theirs, n_theirs))
+            ours_s.append(_settled_run(ours, n_ours))
     return PairTiming(ours_s, theirs_s)
 
 

@@ -64,11 +64,15 @@ def test_cpu_clock_reports_process_time(capsys, monkeypatch):
     assert "sundial" in capsys.readouterr().err
 
 
-def test_pairs_alternate_which_side_goes_first():
+def test_pairs_alternate_which_side_goes_first_each_after_a_settling_pause(monkeypatch):
     calls: list[str] = []
+    monkeypatch.setattr(bench.time, "sleep", lambda s: calls.append(f"({s})"))
     timing = bench.time_pairs(lambda: calls.append("o"), lambda: calls.append("t"), pairs=4, steps=1,
                               target_seconds=1e-9)
-    assert "".join(calls) == "oo" + "tt" + "ot" + "to" + "ot" + "to"  # warm-ups, then the pairs
+    pause = f"({bench.SETTLE_SECONDS})"
+    assert bench.SETTLE_SECONDS >= 0.1  # longer than OpenBLAS's default spin after a product
+    # warm-ups, then the pairs, each timed run after a pause
+    assert "".join(calls) == "oo" + "tt" + ("{p}o{p}t{p}t{p}o" * 2).format(p=pause)
     assert len(timing.ours) == len(timing.theirs) == len(timing.ratios) == 4
     assert bench.PairTiming([1.0, 2.0], [2.0, 2.0]).ratios == [2.0, 1.0]
 

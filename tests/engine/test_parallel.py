@@ -95,3 +95,17 @@ def test_a_cnn_gives_the_same_numbers_split_into_parts(monkeypatch):
     np.testing.assert_array_equal(split[1], serial[1])
     for a, b in zip(split[2], serial[2]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_openblas_threads_are_told_to_sleep_soon_unless_the_user_chose(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, nnstudio; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "16"
+    env["OPENBLAS_THREAD_TIMEOUT"] = "25"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "25"
