@@ -105,7 +105,7 @@ def test_openblas_threads_are_told_to_sleep_soon_unless_the_user_chose(tmp_path)
     code = "import os, nnstudio; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "16"
+    assert out.stdout.strip() == "20"
     env["OPENBLAS_THREAD_TIMEOUT"] = "25"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "25"
