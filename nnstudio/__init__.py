@@ -11,9 +11,3 @@ __version__ = "0.1.0"
 # them).  OpenBLAS reads this when NumPy loads it, which is why it is set here, before anything imports
 # NumPy; a value the user set is kept.
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
-
-# Freed array memory stays with the process, so each training step reuses it instead of page-faulting through
-# fresh memory (nnstudio.engine.allocator; glibc only, and only unless the user tuned malloc themselves).
-from nnstudio.engine.allocator import keep_freed_memory as _keep_freed_memory  # noqa: E402
-
-_keep_freed_memory()

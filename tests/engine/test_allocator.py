@@ -1,5 +1,5 @@
-"""Freed array memory stays with the process (nnstudio.engine.allocator): set once on import where malloc is
-glibc's, left alone when the user tuned malloc or opted out."""
+"""Freed array memory stays with the process (nnstudio.engine.allocator): set once when the engine is imported,
+where malloc is glibc's, left alone when the user tuned malloc or opted out."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ import pytest
 
 from nnstudio.engine import allocator
 
-CODE = "import nnstudio; from nnstudio.engine import allocator; print(allocator.keep_freed_memory())"
+CODE = "from nnstudio.engine import allocator; print(allocator.keep_freed_memory())"
 
 
 def _run(**extra):
