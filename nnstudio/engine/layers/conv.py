@@ -179,10 +179,10 @@ class Conv2D(Layer):
             if training:  # evaluation at another batch size (a big one) does not keep its columns
                 self._col_buffer = cols
         cols6 = cols.reshape(c, kh, kw, ho, wo, n)
-        if c > 1:
-            each_part(lambda a, b: xp.copyto(cols6[a:b], windows[a:b]), cols, c)
-        else:  # one channel: cut along the kernel's rows instead
-            each_part(lambda a, b: xp.copyto(cols6[:, a:b], windows[:, a:b]), cols, kh)
+        # Split by channels; a one-channel input (the first layer) is copied whole: cut along the kernel's
+        # rows, its parts ran while OpenBLAS's threads still spun after the last step's products, and the
+        # forward of LeNet-5's first convolution took 1.2-1.4 ms against 1.05 ms whole.
+        each_part(lambda a, b: xp.copyto(cols6[a:b], windows[a:b]), cols, c)
         self._cols = cols
         self._geometry = (n, c, h, w, ho, wo, top, left)
         out = self.params["W"].reshape(self.filters, -1) @ cols  # (F, Ho*Wo*N)
