@@ -145,12 +145,14 @@ class Model:
         self.activations: dict[str, Any] = {}
         self.node_grads: dict[str, Any] = {}  # filled by backward(keep=...)
         self.fused: str | None = None  # the output activation the last forward skipped, if any
-        self._consumers = {nid: [d for d in self.order if d != input_id and nid in self.nodes[d].inputs]
-                           for nid in self.order}
-        # What forward walks through on every call, worked out once: (id, node, its distinct inputs).
+        # What forward walks through on every call, worked out once: (id, node, its distinct inputs), and how
+        # many nodes read each output (so it can be let go after its last reader).
         self._steps = [(nid, self.nodes[nid], tuple(dict.fromkeys(self.nodes[nid].inputs)))
                        for nid in self.order if nid != input_id]
-        self._consumer_counts = {nid: len(c) for nid, c in self._consumers.items()}
+        self._consumer_counts = dict.fromkeys(self.order, 0)
+        for _nid, _node, sources in self._steps:
+            for src in sources:
+                self._consumer_counts[src] += 1
 
     # -- structure ----------------------------------------------------------------------------------
     def _check_arity(self) -> None:

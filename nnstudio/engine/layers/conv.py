@@ -160,9 +160,8 @@ class Conv2D(Layer):
         xp = self.xp
         n, c, h, w = x.shape
         top, bottom, left, right = self.pads(h, w)
-        if not (top or bottom or left or right) and is_channel_major(x):
-            xpad = x.transpose(1, 2, 3, 0)  # already the (C, H, W, N) the windows are read from
-        else:
+        xpad = x.transpose(1, 2, 3, 0)  # the (C, H, W, N) the windows are read from, when laid out so already
+        if top or bottom or left or right or not xpad.flags.c_contiguous:
             xpad = self._padded(x, top, bottom, left, right)
         (kh, kw), (sh, sw) = self.kernel, self.strides
         ho = (xpad.shape[1] - kh) // sh + 1

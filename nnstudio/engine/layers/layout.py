@@ -45,8 +45,9 @@ def copy_transposed(src: Any, dst: Any) -> Any:
 
 
 def is_channel_major(x: Any) -> bool:
-    """Whether the (N, C, H, W) batch ``x`` is laid out in memory as a contiguous (C, H, W, N) array."""
-    return x.ndim == 4 and bool(x.transpose(1, 2, 3, 0).flags.c_contiguous)
+    """Whether the (N, C, H, W) batch ``x`` is laid out in memory as a contiguous (C, H, W, N) array and not
+    also as an ordinary one (a batch of one sample is both: it counts as ordinary)."""
+    return x.ndim == 4 and x.shape[0] > 1 and bool(x.transpose(1, 2, 3, 0).flags.c_contiguous)
 
 
 def channel_major(x: Any, out: Any = None) -> Any:
@@ -66,7 +67,7 @@ def flat_batch(x: Any) -> Any:
     """The batch ``x`` as a contiguous (N, features) matrix in the network's (N, C, H, W) order: a view of an
     ordinary batch, one tiled transposing copy of a channel-major one."""
     n = x.shape[0]
-    if n > 1 and is_channel_major(x):
+    if is_channel_major(x):
         out = array_module(x).empty((n, x.size // n), dtype=x.dtype)
         copy_transposed(x.transpose(1, 2, 3, 0).reshape(-1, n), out)
         return out
@@ -81,6 +82,6 @@ def batch_view(t: Any) -> Any:
 def like_layout(grad: Any, channel_major_input: bool) -> Any:
     """``grad`` (an (N, C, H, W) batch) in the layout its layer's input had: channel-major when
     ``channel_major_input``, as it is otherwise.  Layers that flatten a batch use it on their way back."""
-    if channel_major_input and grad.ndim == 4 and grad.shape[0] > 1:
+    if channel_major_input:
         return batch_view(channel_major(grad))
     return grad

@@ -178,7 +178,7 @@ class BatchNorm(Layer):
     @staticmethod
     def _rows(x: Any) -> Any:
         """A channel-major image batch as its (C, H*W*N) matrix of rows (a view), else None."""
-        if x.ndim == 4 and x.shape[0] > 1 and is_channel_major(x):
+        if is_channel_major(x):
             return x.transpose(1, 2, 3, 0).reshape(x.shape[1], -1)
         return None
 

@@ -140,7 +140,7 @@ class Pool2D(Layer):
         self._geometry = (n, c, h, w, ho, wo)
         # Work in the layout the batch comes in: a channel-major one (after a convolution) keeps the
         # sample axis innermost, so every window slice below copies runs of N contiguous values.
-        self._channel_major = n > 1 and is_channel_major(x)
+        self._channel_major = is_channel_major(x)
         grid = self._grid(x)
         a, b = grid.shape[0], grid.shape[3]
         offsets = self._offset_slices(ho, wo)
