@@ -483,7 +483,7 @@ class TrainingWorker(QObject):
         if "predictions" in self.control.snapshot()[0]:
             # The trainer's validation pass already predicted every validation row: reuse its classes.
             found = views.validation_predictions(self.dataset, self._val_indices,
-                                                 getattr(report, "val_predictions", None), epoch)
+                                                 report.val_predictions, epoch)
             if found is None:  # no validation split (the test rows), or a trainer that does not send them
                 rows, source = views.validation_rows(self.dataset, self._val_indices)
                 loss = str(self.request.settings.get("loss", "cross_entropy"))
