@@ -36,6 +36,7 @@ from typing import Any, Callable, TextIO
 
 import numpy as np
 
+from nnstudio.engine import threads as engine_threads
 from nnstudio.engine.backend import Backend, blas_threads, get_backend, to_device, to_host
 from nnstudio.engine.layers import Activation, Conv2D, Dense, Flatten, Layer, Pool2D
 from nnstudio.engine.losses import get_loss
@@ -441,7 +442,13 @@ def _short(layer: Layer) -> str:
 
 
 # -- the run ------------------------------------------------------------------------------------------
-def _row(setup: Setup, metric: str, batch: int, timing: PairTiming) -> dict[str, Any]:
+def _engine_threads(setup: Setup, key: tuple[Any, ...]) -> int:
+    """The thread count the engine settled on for the calls ``key`` (see engine.threads)."""
+    chosen = setup.model.threads.choice(key)
+    return chosen if chosen is not None else blas_threads()
+
+
+def _row(setup: Setup, metric: str, batch: int, timing: PairTiming, threads: int) -> dict[str, Any]:
     ours_s = statistics.median(timing.ours)
     theirs_s = statistics.median(timing.theirs) if timing.theirs else None
     if metric == "latency_ms":
@@ -452,7 +459,7 @@ def _row(setup: Setup, metric: str, batch: int, timing: PairTiming) -> dict[str,
     return {"model": setup.name, "label": setup.label, "metric": metric, "batch": batch, "ours": ours,
             "torch": theirs, "speed_ratio": statistics.median(ratios) if ratios else None,
             "ratio_min": min(ratios) if ratios else None, "ratio_max": max(ratios) if ratios else None,
-            "pairs": len(timing.ours)}
+            "pairs": len(timing.ours), "threads": threads}
 
 
 def _measure(models: tuple[str, ...], chosen: Backend, torch: Any, device: str | None,
@@ -467,11 +474,14 @@ def _measure(models: tuple[str, ...], chosen: Backend, torch: Any, device: str |
         for batch in batches:
             ours = engine_train_step(setup, batch)
             theirs = torch_train_step(torch, twin, setup, batch) if twin is not None else None
-            results.append(_row(setup, "train_samples_per_s", batch,
-                                time_pairs(ours, theirs, repeats, steps, target_seconds)))
+            timing = time_pairs(ours, theirs, repeats, steps, target_seconds)
+            key = ("train", (batch, *setup.model.input_shape))
+            results.append(_row(setup, "train_samples_per_s", batch, timing, _engine_threads(setup, key)))
         ours = engine_infer(setup)
         theirs = torch_infer(torch, twin, setup) if twin is not None else None
-        results.append(_row(setup, "latency_ms", 1, time_pairs(ours, theirs, repeats, steps, target_seconds)))
+        timing = time_pairs(ours, theirs, repeats, steps, target_seconds)
+        key = ("eval", (1, *setup.model.input_shape), False)
+        results.append(_row(setup, "latency_ms", 1, timing, _engine_threads(setup, key)))
         if layers:
             breakdowns.append(layer_times(engine_setup(name, chosen.xp), batches[0],
                                           steps if steps is not None else max(5, 3 * repeats)))
@@ -522,6 +532,7 @@ def run_bench(repeats: int = DEFAULT_PAIRS, json_out: bool = False, backend: str
         "backend": chosen.name,
         "backend_description": chosen.human_name,
         "threads": threads,
+        "threads_tuned": not chosen.is_gpu and len(engine_threads.candidates()) > 1,
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "machine": platform.machine(),
@@ -560,7 +571,9 @@ def format_table(report: dict[str, Any]) -> str:
     """The report as a readable text table (and the per-layer breakdowns when measured)."""
     torch_version = report.get("torch_version")
     pairs = report["pairs"]
-    lines = [f"NN Studio bench — engine on {report['backend_description']}",
+    lines = [f"NN Studio bench — engine on {report['backend_description']}"
+             + (" (each call's thread count chosen by measuring, column 'thr.')" if report.get("threads_tuned")
+                else ""),
              f"PyTorch {torch_version} ({report['torch_device']}, {report['threads']} threads) for comparison, "
              f"timed in {pairs} alternating pair(s) per figure"
              if torch_version else f"PyTorch is not installed or not compared: engine figures only, median of "
@@ -568,13 +581,13 @@ def format_table(report: dict[str, Any]) -> str:
              "figures are medians; speed ratio = median of the per-pair ratios (min-max), above 1 = the engine "
              "is faster" + ("; CPU time of the process, not elapsed time" if report.get("clock") == "cpu" else ""),
              ""]
-    rows = [("network", "measure", "batch", "NN Studio", "PyTorch", "speed ratio", "range")]
+    rows = [("network", "measure", "batch", "NN Studio", "thr.", "PyTorch", "speed ratio", "range")]
     for r in report["results"]:
         measure = "training" if r["metric"] == "train_samples_per_s" else "inference latency"
         ratio = "-" if r["speed_ratio"] is None else f"{r['speed_ratio']:.2f}x"
         spread = "-" if r["ratio_min"] is None else f"{r['ratio_min']:.2f}-{r['ratio_max']:.2f}"
         rows.append((r["label"], measure, str(r["batch"]), _figure(r["ours"], r["metric"]),
-                     _figure(r["torch"], r["metric"]), ratio, spread))
+                     str(r.get("threads", "-")), _figure(r["torch"], r["metric"]), ratio, spread))
     lines += _table(rows, 2)
     for part in report.get("layers", []):
         lines += ["", f"{LABELS[part['model']]}: one training step at batch {part['batch']}, per layer "

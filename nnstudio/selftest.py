@@ -261,8 +261,15 @@ class SelfTest:
         dashboard.timer.stop()
         if plotted != len(losses) or picture.isNull():
             raise CheckFailed(f"the loss curve panel shows {plotted} of the {len(losses)} training steps")
-        return (f"{self.subset} samples, {self.epochs} epoch(s), {len(losses)} steps on {settings['backend']}: "
-                f"loss {first:.3f} -> {last:.3f}, curves panel drawn")
+        from nnstudio.engine import threads
+        from nnstudio.engine.backend import blas_threads
+
+        if blas_threads() > 1 and not threads.fixed_by_environment() and not threads.controllable():
+            raise CheckFailed("the BLAS's thread count cannot be changed (threadpoolctl found no BLAS library), "
+                              "so the engine cannot choose its threads")
+        tuned = "threads chosen by measuring" if len(threads.candidates()) > 1 else f"{blas_threads()} thread(s)"
+        return (f"{self.subset} samples, {self.epochs} epoch(s), {len(losses)} steps on {settings['backend']} "
+                f"({tuned}): loss {first:.3f} -> {last:.3f}, curves panel drawn")
 
     def check_predict(self) -> str:
         from nnstudio.predictor import default_predictor

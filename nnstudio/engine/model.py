@@ -24,6 +24,7 @@ from nnstudio.engine.backend import to_device, to_host
 from nnstudio.engine.dag import stable_order
 from nnstudio.engine.layers.activation import sigmoid, softmax
 from nnstudio.engine.layers.base import Layer, Shape, as_shape
+from nnstudio.engine.threads import Tuner
 from nnstudio.errors import UserError
 
 # Activations a loss can absorb (the names losses use in ``fuses_with``).
@@ -153,6 +154,8 @@ class Model:
         for _nid, _node, sources in self._steps:
             for src in sources:
                 self._consumer_counts[src] += 1
+        # Chooses how many CPU threads each kind of call runs on, by timing them (see engine.threads).
+        self.threads = Tuner()
 
     # -- structure ----------------------------------------------------------------------------------
     def _check_arity(self) -> None:
@@ -233,6 +236,15 @@ class Model:
         entry is always the activation's output, also when it was fused.
         """
         self._require_built()
+        if training or self.xp is not np:  # a training step is timed whole, by train_step
+            return self._forward(x, training, capture, logits)
+        key = ("eval", x.shape, capture)
+        started = self.threads.start(key)
+        out = self._forward(x, training, capture, logits)
+        self.threads.stop(key, started)
+        return out
+
+    def _forward(self, x: Any, training: bool, capture: bool, logits: bool | str) -> Any:
         fuse = self._fusable(logits)
         values: dict[str, Any] = {self.input_id: x}
         remaining = self._consumer_counts.copy()
@@ -360,6 +372,10 @@ class Model:
         Returns (loss value, output) where the output is what :meth:`forward` gives without fusing
         (probabilities for a softmax / sigmoid network), a device array.
         """
+        tuned = self.xp is np
+        if tuned:
+            key = ("train", x.shape)
+            started = self.threads.start(key)
         out = self.forward(x, training=True, logits=loss.fuses_with or False)
         from_logits = self.loss_from_logits(loss)
         value, grad = loss.forward(out, y, from_logits=from_logits)
@@ -367,6 +383,8 @@ class Model:
         optimizer.step(self.parameters(), lr)
         if self.fused:
             out = apply_activation(self.xp, self.fused, out)
+        if tuned:
+            self.threads.stop(key, started)
         return value, out
 
     # -- parameters and state -------------------------------------------------------------------------

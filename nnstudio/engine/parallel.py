@@ -9,8 +9,8 @@ small pool of long-lived threads the others.
 
 Only big NumPy arrays are split (below about half a million values the hand-over costs more than it
 saves); CuPy arrays never are (the GPU is parallel already), and neither is work started inside a part,
-so parts never wait on each other.  The number of threads is the BLAS's (:func:`backend.blas_threads`),
-so ``OMP_NUM_THREADS=1`` makes everything single-threaded.
+so parts never wait on each other.  The number of threads is the one the BLAS runs on now
+(:func:`.threads.current`, chosen by measuring), so ``OMP_NUM_THREADS=1`` makes everything single-threaded.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nnstudio.engine.backend import blas_threads
+from nnstudio.engine import threads as _threads
 
 # Values an operation must touch before it is split.  Below this the hand-over, and OpenBLAS's threads still
 # spinning after the product before, cost more than the split saves: at 2**18, LeNet-5's 300K-value maps
@@ -34,7 +34,7 @@ _pool_lock = threading.Lock()
 
 def threads() -> int:
     """How many threads element-wise work may be split over (at most 8: memory bandwidth runs out first)."""
-    return max(1, min(blas_threads(), 8))
+    return max(1, min(_threads.current(), 8))
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:

@@ -44,6 +44,8 @@ COMPONENTS: tuple[Component, ...] = (
     Component("ONNX", "onnx", "Apache-2.0", "https://onnx.ai/", "onnx"),
     Component("Protocol Buffers", "protobuf", "BSD-3-Clause", "https://protobuf.dev/", "google.protobuf"),
     Component("ml_dtypes", "ml_dtypes", "Apache-2.0", "https://github.com/jax-ml/ml_dtypes", "ml_dtypes"),
+    Component("threadpoolctl", "threadpoolctl", "BSD-3-Clause", "https://github.com/joblib/threadpoolctl",
+              "threadpoolctl"),
     Component("Python", "", "PSF License", "https://www.python.org/"),
 )
 

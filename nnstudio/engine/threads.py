@@ -1,0 +1,213 @@
+"""How many threads the engine's CPU work runs on, chosen by measuring it.
+
+NumPy's BLAS (OpenBLAS in NumPy's wheels) multiplies matrices on every core the process may use, and its
+threads busy-wait for the next product.  That is fastest for the big products of a training step on a quiet
+machine, and much slower in two cases measured on a 2-core machine:
+
+* **small calls**: one image through the mnist-cnn example took 161 µs on one thread against 174-416 µs on two;
+* **a busy machine**: with another program running on one of the two cores, a LeNet-5 training step took
+  19.4 ms on two threads against 5.5 ms on one (MLP 4.1 against 1.6 ms, mnist-cnn 39 against 17 ms).  The
+  busy-waiting threads and the other program take turns on the same core.
+
+So a model times its own calls: a training step, or a forward pass, for each batch shape separately
+(:class:`Tuner`).  The first calls of a shape alternate between the candidate thread counts (all the
+threads, and one; half of them too from four up), and the shape then keeps all the threads unless fewer are
+at least :data:`MARGIN` faster.  It measures again when its calls get much slower or faster (:data:`DRIFT`:
+the machine got busier or quieter) and every :data:`RETUNE_SECONDS`.
+
+The count applies to the BLAS, through ``threadpoolctl``, and to the engine's own element-wise split
+(:mod:`.parallel`).  Setting ``OMP_NUM_THREADS`` (or ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``) fixes it:
+then nothing is measured.  CuPy arrays are never tuned.
+
+Results: for a given shape OpenBLAS may round differently on one thread than on two (a product of
+(128, 784) by (784, 256) differs in the last bits), so two runs with the same seed are identical when their
+thread choices were; on a quiet machine a training step keeps all the threads (two were 20-40 % faster
+than one there).  ``OMP_NUM_THREADS`` makes runs reproducible on a busy machine too.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from collections import OrderedDict, deque
+from typing import Any, Callable, Hashable
+
+from nnstudio.engine.backend import blas_threads
+
+MARGIN = 0.10  # fewer threads are chosen only when at least this much faster (steady results, no flip-flopping)
+DRIFT = 1.5  # calls this many times slower (or faster) than when the choice was made: measure again
+WINDOW = 8  # calls whose median is compared with the choice's
+RETUNE_SECONDS = 30.0  # measure again after this long, in case the machine got quieter in small steps
+MAX_PATIENCE = 1024  # at most this many calls between measurements started by drift
+ROUNDS = 4  # timed calls per candidate each time a shape is measured
+WARM_UP = 3  # untimed first calls of a shape (buffers are allocated, caches and optimizer state filled)
+MAX_SHAPES = 32  # shapes remembered per model (evaluation batches of many sizes come and go)
+_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+_lock = threading.Lock()
+_controllers: list[Any] | None = None
+_current: int | None = None
+
+
+def fixed_by_environment() -> bool:
+    """Whether the user fixed the thread count with one of the usual environment variables."""
+    return any(os.environ.get(var, "").strip() for var in _ENV_VARS)
+
+
+def _blas_controllers() -> list[Any]:
+    """threadpoolctl's controllers of the BLAS libraries loaded in this process ([] when there are none or
+    threadpoolctl cannot inspect them)."""
+    global _controllers  # noqa: PLW0603 - found once per process
+    if _controllers is None:
+        try:
+            from threadpoolctl import ThreadpoolController  # noqa: PLC0415 - only when first needed
+
+            _controllers = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+        except Exception:  # noqa: BLE001 - an unusual BLAS or platform: the engine runs untuned
+            _controllers = []
+    return _controllers
+
+
+def controllable() -> bool:
+    """Whether the BLAS's thread count can be changed while the program runs."""
+    return bool(_blas_controllers())
+
+
+def candidates() -> tuple[int, ...]:
+    """The thread counts a shape is measured at, fewest first; one entry when nothing is to be chosen."""
+    most = blas_threads()
+    if most <= 1 or fixed_by_environment() or not controllable():
+        return (most,)
+    counts = {1, most}
+    if most >= 4:
+        counts.add(most // 2)
+    return tuple(sorted(counts))
+
+
+def use(count: int) -> None:
+    """Run the BLAS and the element-wise split on ``count`` threads from now on (cheap when unchanged)."""
+    global _current  # noqa: PLW0603 - the process-wide setting
+    if count == _current:
+        return
+    with _lock:
+        for controller in _blas_controllers():
+            try:
+                controller.set_num_threads(count)
+            except Exception:  # noqa: BLE001,S112 - a library that refuses keeps its own count
+                continue
+        _current = count
+
+
+def current() -> int:
+    """The thread count in use now: the last :func:`use`, else all the BLAS may use."""
+    return _current if _current is not None else blas_threads()
+
+
+class _Shape:
+    """What a tuner knows about one kind of call."""
+
+    __slots__ = ("schedule", "samples", "choice", "reference", "recent", "decided_at", "calls", "patience")
+
+    def __init__(self, counts: tuple[int, ...], first: bool) -> None:
+        self.choice = counts[-1]
+        self.samples: dict[int, list[float]] = {}
+        self.schedule: list[tuple[int, bool]] = _schedule(counts, warm_up=first)
+        self.reference = 0.0
+        self.recent: deque[float] = deque(maxlen=WINDOW)
+        self.decided_at = 0.0
+        self.calls = 0  # since the last decision
+        self.patience = WINDOW  # calls before drift may start another measurement
+
+
+def _schedule(counts: tuple[int, ...], warm_up: bool) -> list[tuple[int, bool]]:
+    """(thread count, timed?) for the calls that measure ``counts``: each round visits every count (in
+    alternating order, so a drifting machine favours none), and the first call after a change is not
+    timed (sleeping threads wake up, caches refill)."""
+    plan: list[tuple[int, bool]] = [(counts[-1], False)] * WARM_UP if warm_up else []
+    for r in range(ROUNDS):
+        for count in (counts if r % 2 else counts[::-1]):
+            plan += [(count, False), (count, True)]
+    return plan
+
+
+class Tuner:
+    """Chooses and sets the thread count for each kind of call (``key``: "train" or "eval" and the batch
+    shape) of one model.  Use as ``started = tuner.start(key)`` ... ``tuner.stop(key, started)``."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter,
+                 counts: Callable[[], tuple[int, ...]] = candidates,
+                 apply: Callable[[int], None] = use) -> None:
+        self._clock, self._counts, self._apply = clock, counts, apply
+        self._shapes: OrderedDict[Hashable, _Shape] = OrderedDict()
+        self._running: dict[Hashable, int] = {}
+        self._only: int | None = None  # the one candidate, when there is nothing to choose
+
+    def choice(self, key: Hashable) -> int | None:
+        """The thread count chosen for ``key`` (None while it is still being measured or never was)."""
+        shape = self._shapes.get(key)
+        return None if shape is None or shape.schedule else shape.choice
+
+    def start(self, key: Hashable) -> float:
+        """Set the thread count for the call ``key`` that is about to run; returns the start time."""
+        if self._only is not None:  # nothing to choose: only time the call
+            return self._clock()
+        shape = self._shapes.get(key)
+        if shape is None:
+            counts = self._counts()
+            if len(counts) == 1:
+                self._only = counts[0]
+                return self._clock()
+            shape = self._shapes[key] = _Shape(counts, first=True)
+            if len(self._shapes) > MAX_SHAPES:
+                self._shapes.popitem(last=False)
+        else:
+            self._shapes.move_to_end(key)
+        count = shape.schedule[0][0] if shape.schedule else shape.choice
+        self._running[key] = count
+        self._apply(count)
+        return self._clock()
+
+    def stop(self, key: Hashable, started: float) -> None:
+        """Record the call ``key`` that began at ``started`` (the value :meth:`start` returned)."""
+        now = self._clock()
+        shape = self._shapes.get(key)
+        count = self._running.pop(key, None)
+        if shape is None or count is None:
+            return
+        seconds = now - started
+        if shape.schedule:
+            planned, timed = shape.schedule.pop(0)
+            if timed and planned == count:
+                shape.samples.setdefault(count, []).append(seconds)
+            if not shape.schedule:
+                self._decide(shape, now)
+            return
+        shape.recent.append(seconds)
+        shape.calls += 1
+        if shape.calls < shape.patience:
+            return
+        typical = statistics.median(shape.recent)
+        drifted = typical > shape.reference * DRIFT or typical * DRIFT < shape.reference
+        if drifted or now - shape.decided_at > RETUNE_SECONDS:
+            counts = self._counts()
+            if len(counts) > 1:
+                shape.samples = {}
+                shape.schedule = _schedule(counts, warm_up=False)
+
+    @staticmethod
+    def _decide(shape: _Shape, now: float) -> None:
+        medians = {count: statistics.median(times) for count, times in shape.samples.items() if times}
+        if medians:
+            choice = max(medians)
+            for count in sorted(medians, reverse=True):
+                if medians[count] * (1 + MARGIN) <= medians[choice]:
+                    choice = count
+            # A busy machine makes calls erratic: each measurement that confirms the choice doubles the calls
+            # before drift may start the next one, so measuring never becomes the main cost.
+            confirmed = shape.reference and choice == shape.choice
+            shape.patience = min(shape.patience * 2, MAX_PATIENCE) if confirmed else WINDOW
+            shape.choice, shape.reference = choice, medians[choice]
+        shape.recent.clear()
+        shape.calls = 0
+        shape.decided_at = now
