@@ -411,6 +411,11 @@ def layer_times(setup: Setup, batch: int, steps: int) -> dict[str, Any]:
     totals = []
     try:
         step()  # warm-up: buffers are allocated on the first step
+        key = ("train", (batch, *model.input_shape))
+        for _ in range(100):  # and the engine has chosen its thread count (a few dozen steps at most)
+            if model.threads.choice(key) is not None:
+                break
+            step()
         for _ in range(max(1, steps)):
             for nid in ids:
                 current[nid] = [0.0, 0.0]
@@ -431,6 +436,7 @@ def layer_times(setup: Setup, batch: int, steps: int) -> dict[str, Any]:
         rows.append({"node": nid, "layer": _short(model.nodes[nid].layer), "forward_ms": fwd, "backward_ms": bwd})
     step_ms = statistics.median(totals) * 1000.0
     return {"model": setup.name, "batch": batch, "steps": len(totals), "step_ms": step_ms,
+            "threads": _engine_threads(setup, key),
             "other_ms": step_ms - sum(r["forward_ms"] + r["backward_ms"] for r in rows), "rows": rows}
 
 
@@ -591,7 +597,7 @@ def format_table(report: dict[str, Any]) -> str:
     lines += _table(rows, 2)
     for part in report.get("layers", []):
         lines += ["", f"{LABELS[part['model']]}: one training step at batch {part['batch']}, per layer "
-                      f"(median of {part['steps']} steps, ms)"]
+                      f"(median of {part['steps']} steps, ms; {part.get('threads', '-')} thread(s))"]
         rows = [("node", "layer", "forward", "backward")]
         for r in part["rows"]:
             rows.append((r["node"], r["layer"], f"{r['forward_ms']:.3f}", f"{r['backward_ms']:.3f}"))

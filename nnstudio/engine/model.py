@@ -236,13 +236,23 @@ class Model:
         entry is always the activation's output, also when it was fused.
         """
         self._require_built()
-        if training or self.xp is not np:  # a training step is timed whole, by train_step
+        if training:  # a training step is timed whole (train_step, or the trainer's own step)
             return self._forward(x, training, capture, logits)
-        key = ("eval", x.shape, capture)
-        started = self.threads.start(key)
+        call = self.begin_call(("eval", x.shape, capture))
         out = self._forward(x, training, capture, logits)
-        self.threads.stop(key, started)
+        self.end_call(call)
         return out
+
+    def begin_call(self, key: tuple[Any, ...]) -> tuple[Any, float] | None:
+        """Set the CPU thread count for a call of kind ``key`` (a training step or a forward pass of one batch
+        shape, see engine.threads); pass what this returns to :meth:`end_call` when the call is done."""
+        if self.xp is not np:
+            return None
+        return key, self.threads.start(key)
+
+    def end_call(self, call: tuple[Any, float] | None) -> None:
+        if call is not None:
+            self.threads.stop(*call)
 
     def _forward(self, x: Any, training: bool, capture: bool, logits: bool | str) -> Any:
         fuse = self._fusable(logits)
@@ -372,10 +382,7 @@ class Model:
         Returns (loss value, output) where the output is what :meth:`forward` gives without fusing
         (probabilities for a softmax / sigmoid network), a device array.
         """
-        tuned = self.xp is np
-        if tuned:
-            key = ("train", x.shape)
-            started = self.threads.start(key)
+        call = self.begin_call(("train", x.shape))
         out = self.forward(x, training=True, logits=loss.fuses_with or False)
         from_logits = self.loss_from_logits(loss)
         value, grad = loss.forward(out, y, from_logits=from_logits)
@@ -383,8 +390,7 @@ class Model:
         optimizer.step(self.parameters(), lr)
         if self.fused:
             out = apply_activation(self.xp, self.fused, out)
-        if tuned:
-            self.threads.stop(key, started)
+        self.end_call(call)
         return value, out
 
     # -- parameters and state -------------------------------------------------------------------------

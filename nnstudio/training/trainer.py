@@ -313,6 +313,7 @@ class Trainer:
                     xd = to_device(xb, xp, model.dtype)
                     yd = to_device(np.asarray(ds.y_train[idx]), xp)
                     lr = float(schedule(global_step))
+                    call = model.begin_call(("train", xd.shape))  # the engine times its steps to pick its threads
                     out = model.forward(xd, training=True, logits=loss.fuses_with or False)
                     from_logits = model.loss_from_logits(loss)
                     value_dev, grad = loss.value_and_grad(out, yd, from_logits)
@@ -336,6 +337,7 @@ class Trainer:
                     updating = True  # an error inside the update leaves it half applied: undo it
                     optimizer.step(model.parameters(), lr)
                     updating = False
+                    model.end_call(call)
                     global_step += 1
                     n_b = len(idx)
                     loss_sum += value * n_b

@@ -305,3 +305,24 @@ def test_evaluate_function(mlp_graph, moons):
     assert again.accuracy == pytest.approx(finished.test_acc)
     assert again.loss == pytest.approx(finished.test_loss, rel=1e-5)
     assert np.array_equal(again.confusion, finished.test_confusion)
+
+
+def test_training_steps_and_evaluation_are_timed_for_the_thread_choice(mlp_graph, moons, monkeypatch):
+    """The trainer's own step (forward, loss, backward, update) is one timed call of the engine's thread
+    tuner, per batch shape; evaluation batches are timed as forward passes."""
+    from nnstudio.engine.model import Model
+
+    calls: list[tuple] = []
+    original = Model.begin_call
+
+    def begin_call(self, key):
+        calls.append(key)
+        return original(self, key)
+
+    monkeypatch.setattr(Model, "begin_call", begin_call)
+    trainer = Trainer(mlp_graph, moons, config(epochs=2, batch_size=48), "numpy")
+    list(trainer.run())
+    steps = [k for k in calls if k[0] == "train"]
+    assert len(steps) == 2 * 4  # 160 training samples: batches of 48, 48, 48 and 16, twice
+    assert {k[1] for k in steps} == {(48, 2), (16, 2)}
+    assert any(k[0] == "eval" for k in calls)
