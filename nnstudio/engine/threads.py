@@ -185,7 +185,7 @@ class Tuner:
             return
         shape.recent.append(seconds)
         shape.calls += 1
-        if shape.calls < shape.patience:
+        if shape.calls < shape.patience or shape.calls % WINDOW:  # look at whole windows, now and then
             return
         typical = statistics.median(shape.recent)
         drifted = typical > shape.reference * DRIFT or typical * DRIFT < shape.reference

@@ -74,6 +74,7 @@ class Pool2D(Layer):
         self._inv_count: Any = None  # avg mode with padding: 1 / real pixels per window, shape (Ho, Wo)
         self._geometry: tuple[int, ...] = ()
         self._channel_major = False  # whether the last forward's batch was channel-major (see .layout)
+        self._slices: dict[tuple[int, int], list[tuple[slice, slice]]] = {}  # _offset_slices per output size
 
     # Square windows read as one number (pytorch export, faces, older code).
     @property
@@ -104,9 +105,13 @@ class Pool2D(Layer):
 
     def _offset_slices(self, ho: int, wo: int) -> list[tuple[slice, slice]]:
         """(rows, cols) of the padded input that window offset (i, j) reads, for every offset, row-major."""
-        (kh, kw), (sh, sw) = self.kernel, self.strides
-        return [(slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw))
-                for i in range(kh) for j in range(kw)]
+        cached = self._slices.get((ho, wo))
+        if cached is None:
+            (kh, kw), (sh, sw) = self.kernel, self.strides
+            cached = [(slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw))
+                      for i in range(kh) for j in range(kw)]
+            self._slices[(ho, wo)] = cached
+        return cached
 
     def _window_counts(self, h: int, w: int, ho: int, wo: int) -> np.ndarray:
         """Real (unpadded) pixels under each output window: rows covered x columns covered."""
