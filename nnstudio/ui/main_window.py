@@ -487,9 +487,14 @@ class MainWindow(QMainWindow):
                 threads, version = blas_threads(), ".".join(np.__version__.split(".")[:2])
                 text = tr("NumPy {version} · 1 thread", version=version) if threads == 1 else \
                     tr("NumPy {version} · {count} threads", version=version, count=threads)
+                from nnstudio.engine import threads as engine_threads
+                tip = tr("Training steps and predictions use as many of these threads as is fastest: the engine "
+                         "times them and uses fewer when another program keeps the computer busy. Set "
+                         "OMP_NUM_THREADS to fix the number.") if len(engine_threads.candidates()) > 1 else ""
             else:
-                text = backend.human_name
+                text, tip = backend.human_name, ""
             self.backend_label.setText(text)
+            self.backend_label.setToolTip(tip)
         except Exception as exc:  # noqa: BLE001 - the status bar must not stop the window
             self.backend_label.setText(tr("Backend unavailable: {error}", error=exc))
 
