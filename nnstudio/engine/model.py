@@ -146,18 +146,67 @@ class Model:
         self.activations: dict[str, Any] = {}
         self.node_grads: dict[str, Any] = {}  # filled by backward(keep=...)
         self.fused: str | None = None  # the output activation the last forward skipped, if any
-        # What forward walks through on every call, worked out once: (id, node, its distinct inputs), and how
-        # many nodes read each output (so it can be let go after its last reader).
-        self._steps = [(nid, self.nodes[nid], tuple(dict.fromkeys(self.nodes[nid].inputs)))
-                       for nid in self.order if nid != input_id]
-        self._consumer_counts = dict.fromkeys(self.order, 0)
-        for _nid, _node, sources in self._steps:
-            for src in sources:
-                self._consumer_counts[src] += 1
+        # What forward walks through on every call, worked out once: (id, node, the ids it reads, its distinct
+        # sources, a layer run on its output or None), and how many steps read each output (so it can be let
+        # go after its last reader).  A training step without capture runs a ReLU that only feeds a max
+        # pooling after the pooling instead (see _swappable): same numbers, a quarter of the ReLU's work.
+        self._steps, self._consumer_counts = self._plan({})
+        self._swaps = self._swappable()
+        self._train_steps, self._train_counts = self._plan(self._swaps)
+        self._swapped: dict[str, str] = {}  # the swaps the last forward made, for backward
         # Chooses how many CPU threads each kind of call runs on, by timing them (see engine.threads).
         self.threads = Tuner()
 
     # -- structure ----------------------------------------------------------------------------------
+    def _plan(self, swaps: dict[str, str]) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
+        """The forward steps and consumer counts, with each pooling in ``swaps`` (pool id -> activation id)
+        reading the activation's input and running the activation on its own output."""
+        moved = set(swaps.values())
+        steps = []
+        for nid in self.order:
+            if nid == self.input_id or nid in moved:
+                continue
+            node = self.nodes[nid]
+            inputs, after = list(node.inputs), None
+            if nid in swaps:
+                act = self.nodes[swaps[nid]]
+                inputs, after = list(act.inputs), act.layer
+            steps.append((nid, node, inputs, tuple(dict.fromkeys(inputs)), after))
+        counts = dict.fromkeys(self.order, 0)
+        for _nid, _node, _inputs, sources, _after in steps:
+            for src in sources:
+                counts[src] += 1
+        return steps, counts
+
+    def _swappable(self) -> dict[str, str]:
+        """{max pooling id: ReLU id} for each ReLU (or leaky ReLU with a slope >= 0) read only by a max
+        pooling.  An increasing function commutes with a maximum, and picks the same window element:
+        relu(max(x)) == max(relu(x)) exactly, and the gradient reaches the same input (zero where the window
+        is not positive either way), so the pooling can run first and the ReLU on a quarter of the values."""
+        from nnstudio.engine.layers.activation import Activation  # noqa: PLC0415 - avoids an import cycle
+        from nnstudio.engine.layers.pool import Pool2D  # noqa: PLC0415
+
+        readers: dict[str, list[str]] = {}
+        for nid in self.order:
+            for src in dict.fromkeys(self.nodes[nid].inputs if nid != self.input_id else ()):
+                readers.setdefault(src, []).append(nid)
+        swaps = {}
+        for nid in self.order:
+            node = self.nodes.get(nid)
+            if nid == self.input_id or node is None or not isinstance(node.layer, Pool2D):
+                continue
+            if node.layer.mode != "max" or len(node.inputs) != 1:
+                continue
+            act_id = node.inputs[0]
+            act = self.nodes.get(act_id)
+            if act_id == self.input_id or act is None or not isinstance(act.layer, Activation):
+                continue
+            increasing = act.layer.function == "relu" or (act.layer.function == "leaky_relu"
+                                                          and act.layer.alpha >= 0)
+            if increasing and readers.get(act_id) == [nid] and act_id != self.output_id:
+                swaps[nid] = act_id
+        return swaps
+
     def _check_arity(self) -> None:
         for nid in self._layer_ids():
             node = self.nodes[nid]
@@ -257,18 +306,24 @@ class Model:
     def _forward(self, x: Any, training: bool, capture: bool, logits: bool | str) -> Any:
         fuse = self._fusable(logits)
         values: dict[str, Any] = {self.input_id: x}
-        remaining = self._consumer_counts.copy()
         if capture:
             self.activations = {self.input_id: x}
         stop = self.output_id if fuse else None
-        for nid, node, sources in self._steps:
+        swapped = training and not capture and self._swaps
+        steps, remaining = (self._train_steps, self._train_counts) if swapped else \
+            (self._steps, self._consumer_counts)
+        remaining = remaining.copy()
+        self._swapped = self._swaps if swapped else {}
+        for nid, node, inputs, sources, after in steps:
             if nid == stop:
                 break
             layer = node.layer
             if layer.n_inputs == 1:
-                out = layer.forward(values[node.inputs[0]], training)
+                out = layer.forward(values[inputs[0]], training)
             else:
-                out = layer.forward([values[s] for s in node.inputs], training)
+                out = layer.forward([values[s] for s in inputs], training)
+            if after is not None:
+                out = after.forward(out, training)
             values[nid] = out
             if capture:
                 self.activations[nid] = out
@@ -334,10 +389,14 @@ class Model:
                     input_grad = g
                     continue
                 node = self.nodes[nid]
+                inputs = node.inputs
+                if nid in self._swapped:  # the ReLU ran after this pooling: its gradient comes first
+                    act = self.nodes[self._swapped[nid]]
+                    g, inputs = act.layer.backward(g), act.inputs
                 back = node.layer.backward(g)
                 if node.layer.n_inputs == 1:
                     back = [back]
-                for src, gs in zip(node.inputs, back):
+                for src, gs in zip(inputs, back):
                     if gs is None or (src == self.input_id and not need_input_grad):
                         continue
                     # Out of place: a layer may hand back an array it still uses (e.g. Add's grad_out).
