@@ -11,8 +11,9 @@ machine, and much slower in two cases measured on a 2-core machine:
 
 So a model times its own calls: a training step, or a forward pass, for each batch shape separately
 (:class:`Tuner`).  The first calls of a shape alternate between the candidate thread counts (all the
-threads, and one; half of them too from four up), and the shape then keeps all the threads unless fewer are
-at least :data:`MARGIN` faster.  It measures again when its calls get much slower or faster (:data:`DRIFT`:
+threads, and one; half of them too from four up; a candidate at least :data:`CLEAR` times slower than another
+is out after one round), and the shape then keeps all the threads unless fewer are at least :data:`MARGIN`
+faster.  It measures again when its calls get much slower or faster (:data:`DRIFT`:
 the machine got busier or quieter) and every :data:`RETUNE_SECONDS`.
 
 The count applies to the BLAS, through ``threadpoolctl``, and to the engine's own element-wise split
@@ -41,6 +42,7 @@ WINDOW = 8  # calls whose median is compared with the choice's
 RETUNE_SECONDS = 30.0  # measure again after this long, in case the machine got quieter in small steps
 MAX_PATIENCE = 1024  # at most this many calls between measurements started by drift
 ROUNDS = 4  # timed calls per candidate each time a shape is measured
+CLEAR = 2.0  # a candidate whose every call took this many times the fastest call is out after one round
 WARM_UP = 3  # untimed first calls of a shape (buffers are allocated, caches and optimizer state filled)
 MAX_SHAPES = 32  # shapes remembered per model (evaluation batches of many sizes come and go)
 _ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -124,11 +126,21 @@ def _schedule(counts: tuple[int, ...], warm_up: bool) -> list[tuple[int, bool]]:
     """(thread count, timed?) for the calls that measure ``counts``: each round visits every count (in
     alternating order, so a drifting machine favours none), and the first call after a change is not
     timed (sleeping threads wake up, caches refill)."""
-    plan: list[tuple[int, bool]] = [(counts[-1], False)] * WARM_UP if warm_up else []
+    plan: list[tuple[int, bool]] = [(counts[0], False)] * WARM_UP if warm_up else []  # cheapest when busy
     for r in range(ROUNDS):
         for count in (counts if r % 2 else counts[::-1]):
             plan += [(count, False), (count, True)]
     return plan
+
+
+def _clear(samples: dict[int, list[float]]) -> bool:
+    """Whether the measurement so far already settles it: every candidate timed, and the slowest :data:`CLEAR`
+    times slower than the fastest in each of its calls.  On a busy machine a two-thread step can take ten
+    times longer than a one-thread step; there is no need to time three more of them."""
+    if len(samples) < 2 or not all(samples.values()):
+        return False
+    best = min(min(times) for times in samples.values())
+    return any(min(times) >= best * CLEAR for times in samples.values())
 
 
 class Tuner:
@@ -180,7 +192,8 @@ class Tuner:
             planned, timed = shape.schedule.pop(0)
             if timed and planned == count:
                 shape.samples.setdefault(count, []).append(seconds)
-            if not shape.schedule:
+            if not shape.schedule or _clear(shape.samples):
+                shape.schedule = []
                 self._decide(shape, now)
             return
         shape.recent.append(seconds)

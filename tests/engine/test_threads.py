@@ -198,3 +198,16 @@ def test_a_model_tunes_its_training_step_and_its_evaluation(monkeypatch: pytest.
     model.forward(x[:1])
     model.forward(x, training=True)  # a forward inside someone's own step is not timed on its own
     assert seen == [("train", (5, 3)), ("eval", (1, 3), False)]
+
+
+def test_a_clear_loser_ends_the_measurement_after_one_round() -> None:
+    """Two threads ten times slower than one (a busy machine): decided after one timed call of each."""
+    machine = FakeMachine({1: 0.015, 2: 0.200})
+    tuner = machine.tuner()
+    calls = 0
+    while tuner.choice("step") is None:
+        machine.call(tuner)
+        calls += 1
+    assert tuner.choice("step") == 1
+    assert calls == WARM_UP + 4  # untimed + timed at two threads, untimed + timed at one
+    assert machine.applied.count(2) == 2  # only the first round's two calls: the warm-up runs on one thread
