@@ -10,11 +10,14 @@ machine, and much slower in two cases measured on a 2-core machine:
   busy-waiting threads and the other program take turns on the same core.
 
 So a model times its own calls: a training step, or a forward pass, for each batch shape separately
-(:class:`Tuner`).  The first calls of a shape alternate between the candidate thread counts (all the
-threads, and one; half of them too from four up; a candidate at least :data:`CLEAR` times slower than another
-is out after one round), and the shape then keeps all the threads unless fewer are at least :data:`MARGIN`
-faster.  It measures again when its calls get much slower or faster (:data:`DRIFT`:
-the machine got busier or quieter) and every :data:`RETUNE_SECONDS`.
+(:class:`Tuner`).  A shape starts on all the threads.  Now and then it glances at the other counts (one, and
+half the threads from four up): one timed call each, after :data:`RECHECK` calls, then twice as many calls
+later each time the choice holds, and soon after the calls get :data:`DRIFT` times slower or faster (the
+machine got busier or quieter) or :data:`RETUNE_SECONDS` passed.  Only when a glance finds a count at least
+:data:`MARGIN` faster does a full measurement follow: :data:`ROUNDS` alternating timed calls per count (a
+count :data:`CLEAR` times slower is out after one), after which the shape keeps all the threads unless fewer
+are at least :data:`MARGIN` faster.  On a quiet machine that costs about one slower call in the first 16,
+32, 64, ... calls; a full measurement at the start cost a training step a fifth of its speed in short runs.
 
 The count applies to the BLAS, through ``threadpoolctl``, and to the engine's own element-wise split
 (:mod:`.parallel`).  Setting ``OMP_NUM_THREADS`` (or ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``) fixes it:
@@ -40,10 +43,12 @@ MARGIN = 0.10  # fewer threads are chosen only when at least this much faster (s
 DRIFT = 1.5  # calls this many times slower (or faster) than when the choice was made: measure again
 WINDOW = 8  # calls whose median is compared with the choice's
 RETUNE_SECONDS = 30.0  # measure again after this long, in case the machine got quieter in small steps
-MAX_PATIENCE = 1024  # at most this many calls between measurements started by drift
+MAX_PATIENCE = 8 * WINDOW  # at most this many calls between glances started by drift
 ROUNDS = 4  # timed calls per candidate each time a shape is measured
+RECHECK = 8  # calls after a new choice before the other counts are glanced at; doubles while confirmed
+MAX_RECHECK = 4096
 CLEAR = 2.0  # a candidate whose every call took this many times the fastest call is out after one round
-WARM_UP = 3  # untimed first calls of a shape (buffers are allocated, caches and optimizer state filled)
+WARM_UP = 3  # first calls of a shape not looked at (buffers are allocated, caches and optimizer state filled)
 MAX_SHAPES = 32  # shapes remembered per model (evaluation batches of many sizes come and go)
 _ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -109,24 +114,27 @@ def current() -> int:
 class _Shape:
     """What a tuner knows about one kind of call."""
 
-    __slots__ = ("schedule", "samples", "choice", "reference", "recent", "decided_at", "calls", "patience")
+    __slots__ = ("schedule", "samples", "choice", "reference", "recent", "decided_at", "calls", "patience",
+                 "recheck", "peeking")
 
-    def __init__(self, counts: tuple[int, ...], first: bool) -> None:
-        self.choice = counts[-1]
+    def __init__(self, counts: tuple[int, ...], now: float) -> None:
+        self.choice = counts[-1]  # all the threads until a glance at the others says otherwise
         self.samples: dict[int, list[float]] = {}
-        self.schedule: list[tuple[int, bool]] = _schedule(counts, warm_up=first)
-        self.reference = 0.0
+        self.schedule: list[tuple[int, bool]] = []  # a glance or a measurement in progress
+        self.peeking = False  # the schedule is a glance
+        self.reference = 0.0  # typical seconds of a call at the choice (0: not known yet)
         self.recent: deque[float] = deque(maxlen=WINDOW)
-        self.decided_at = 0.0
-        self.calls = 0  # since the last decision
-        self.patience = WINDOW  # calls before drift may start another measurement
+        self.decided_at = now
+        self.calls = -WARM_UP  # calls since the last decision; the first few are not looked at
+        self.patience = WINDOW  # calls before drift may start a glance
+        self.recheck = RECHECK  # calls before a glance anyway
 
 
-def _schedule(counts: tuple[int, ...], warm_up: bool) -> list[tuple[int, bool]]:
+def _schedule(counts: tuple[int, ...]) -> list[tuple[int, bool]]:
     """(thread count, timed?) for the calls that measure ``counts``: each round visits every count (in
     alternating order, so a drifting machine favours none), and the first call after a change is not
     timed (sleeping threads wake up, caches refill)."""
-    plan: list[tuple[int, bool]] = [(counts[0], False)] * WARM_UP if warm_up else []  # cheapest when busy
+    plan: list[tuple[int, bool]] = []
     for r in range(ROUNDS):
         for count in (counts if r % 2 else counts[::-1]):
             plan += [(count, False), (count, True)]
@@ -156,9 +164,9 @@ class Tuner:
         self._only: int | None = None  # the one candidate, when there is nothing to choose
 
     def choice(self, key: Hashable) -> int | None:
-        """The thread count chosen for ``key`` (None while it is still being measured or never was)."""
+        """The thread count chosen for ``key`` (None while a full measurement runs, or never seen)."""
         shape = self._shapes.get(key)
-        return None if shape is None or shape.schedule else shape.choice
+        return None if shape is None or (shape.schedule and not shape.peeking) else shape.choice
 
     def start(self, key: Hashable) -> float:
         """Set the thread count for the call ``key`` that is about to run; returns the start time."""
@@ -170,7 +178,7 @@ class Tuner:
             if len(counts) == 1:
                 self._only = counts[0]
                 return self._clock()
-            shape = self._shapes[key] = _Shape(counts, first=True)
+            shape = self._shapes[key] = _Shape(counts, self._clock())
             if len(self._shapes) > MAX_SHAPES:
                 self._shapes.popitem(last=False)
         else:
@@ -192,21 +200,47 @@ class Tuner:
             planned, timed = shape.schedule.pop(0)
             if timed and planned == count:
                 shape.samples.setdefault(count, []).append(seconds)
-            if not shape.schedule or _clear(shape.samples):
+            if shape.peeking:
+                if not shape.schedule:
+                    self._after_peek(shape, now)
+            elif not shape.schedule or _clear(shape.samples):
                 shape.schedule = []
                 self._decide(shape, now)
             return
-        shape.recent.append(seconds)
         shape.calls += 1
+        if shape.calls <= 0:  # warming up: buffers allocated, caches and optimizer state filled
+            return
+        shape.recent.append(seconds)
         if shape.calls < shape.patience or shape.calls % WINDOW:  # look at whole windows, now and then
             return
         typical = statistics.median(shape.recent)
+        if not shape.reference:
+            shape.reference = typical
+            return
         drifted = typical > shape.reference * DRIFT or typical * DRIFT < shape.reference
-        if drifted or now - shape.decided_at > RETUNE_SECONDS:
+        if drifted or shape.calls >= shape.recheck or now - shape.decided_at > RETUNE_SECONDS:
             counts = self._counts()
             if len(counts) > 1:
-                shape.samples = {}
-                shape.schedule = _schedule(counts, warm_up=False)
+                # A glance at the other counts, one timed call each: a machine that got busy (or quiet), or a
+                # choice made while something else briefly held the CPU, is noticed at little cost.
+                shape.peeking, shape.samples = True, {}
+                shape.schedule = [(c, timed) for c in counts if c != shape.choice for timed in (False, True)]
+
+    def _after_peek(self, shape: _Shape, now: float) -> None:
+        """Measure in full when a glanced-at count looked faster than the choice, else wait longer."""
+        shape.peeking = False
+        typical = statistics.median(shape.recent) if shape.recent else shape.reference
+        faster = any(min(times) * (1 + MARGIN) < typical for times in shape.samples.values() if times)
+        shape.samples = {}
+        if faster:
+            counts = tuple(sorted({*self._counts(), shape.choice}))
+            shape.schedule = _schedule(counts)
+            return
+        # The choice holds: what is typical now is the new reference, and the next glance comes later.
+        shape.reference, shape.decided_at, shape.calls = typical, now, 0
+        shape.recent.clear()
+        shape.patience = min(shape.patience * 2, MAX_PATIENCE)
+        shape.recheck = min(shape.recheck * 2, MAX_RECHECK)
 
     @staticmethod
     def _decide(shape: _Shape, now: float) -> None:
@@ -220,6 +254,7 @@ class Tuner:
             # before drift may start the next one, so measuring never becomes the main cost.
             confirmed = shape.reference and choice == shape.choice
             shape.patience = min(shape.patience * 2, MAX_PATIENCE) if confirmed else WINDOW
+            shape.recheck = min(shape.recheck * 2, MAX_RECHECK) if confirmed else RECHECK
             shape.choice, shape.reference = choice, medians[choice]
         shape.recent.clear()
         shape.calls = 0
