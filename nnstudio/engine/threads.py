@@ -11,13 +11,14 @@ machine, and much slower in two cases measured on a 2-core machine:
 
 So a model times its own calls: a training step, or a forward pass, for each batch shape separately
 (:class:`Tuner`).  A shape starts on all the threads.  Now and then it glances at the other counts (one, and
-half the threads from four up): one timed call each, after :data:`RECHECK` calls, then twice as many calls
-later each time the choice holds, and soon after the calls get :data:`DRIFT` times slower or faster (the
+half the threads from four up): one timed call each, after :data:`FIRST_LOOK` calls, then :data:`RECHECK`
+calls later and twice as many calls later each time the choice holds, and soon after the calls get :data:`DRIFT` times slower or faster (the
 machine got busier or quieter) or :data:`RETUNE_SECONDS` passed.  Only when a glance finds a count at least
 :data:`MARGIN` faster does a full measurement follow: :data:`ROUNDS` alternating timed calls per count (a
 count :data:`CLEAR` times slower is out after one), after which the shape keeps all the threads unless fewer
-are at least :data:`MARGIN` faster.  On a quiet machine that costs about one slower call in the first 16,
-32, 64, ... calls; a full measurement at the start cost a training step a fifth of its speed in short runs.
+are at least :data:`MARGIN` faster.  On a quiet machine that costs one slower call after 7, 23, 55, ...
+calls.  (A full measurement at the start of every shape, tried first, cost the bench's short captcha-cnn
+runs a fifth of their speed.)
 
 The count applies to the BLAS, through ``threadpoolctl``, and to the engine's own element-wise split
 (:mod:`.parallel`).  Setting ``OMP_NUM_THREADS`` (or ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``) fixes it:
@@ -45,7 +46,8 @@ WINDOW = 8  # calls whose median is compared with the choice's
 RETUNE_SECONDS = 30.0  # measure again after this long, in case the machine got quieter in small steps
 MAX_PATIENCE = 8 * WINDOW  # at most this many calls between glances started by drift
 ROUNDS = 4  # timed calls per candidate each time a shape is measured
-RECHECK = 8  # calls after a new choice before the other counts are glanced at; doubles while confirmed
+FIRST_LOOK = 4  # calls of a new shape timed before the first glance
+RECHECK = 16  # calls after a new choice before the other counts are glanced at; doubles while confirmed
 MAX_RECHECK = 4096
 CLEAR = 2.0  # a candidate whose every call took this many times the fastest call is out after one round
 WARM_UP = 3  # first calls of a shape not looked at (buffers are allocated, caches and optimizer state filled)
@@ -211,14 +213,18 @@ class Tuner:
         if shape.calls <= 0:  # warming up: buffers allocated, caches and optimizer state filled
             return
         shape.recent.append(seconds)
-        if shape.calls < shape.patience or shape.calls % WINDOW:  # look at whole windows, now and then
+        if not shape.reference:  # the first glance comes early: a busy machine should not wait long
+            if len(shape.recent) < FIRST_LOOK:
+                return
+            shape.reference = statistics.median(shape.recent)
+            glance = True
+        elif shape.calls < shape.patience or shape.calls % WINDOW:  # look at whole windows, now and then
             return
-        typical = statistics.median(shape.recent)
-        if not shape.reference:
-            shape.reference = typical
-            return
-        drifted = typical > shape.reference * DRIFT or typical * DRIFT < shape.reference
-        if drifted or shape.calls >= shape.recheck or now - shape.decided_at > RETUNE_SECONDS:
+        else:
+            typical = statistics.median(shape.recent)
+            drifted = typical > shape.reference * DRIFT or typical * DRIFT < shape.reference
+            glance = drifted or shape.calls >= shape.recheck or now - shape.decided_at > RETUNE_SECONDS
+        if glance:
             counts = self._counts()
             if len(counts) > 1:
                 # A glance at the other counts, one timed call each: a machine that got busy (or quiet), or a

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nnstudio.engine import parallel, threads
-from nnstudio.engine.threads import (DRIFT, MAX_PATIENCE, MAX_RECHECK, RECHECK, RETUNE_SECONDS, ROUNDS, WARM_UP,
+from nnstudio.engine.threads import (DRIFT, FIRST_LOOK, MAX_PATIENCE, MAX_RECHECK, RECHECK, RETUNE_SECONDS, ROUNDS, WARM_UP,
                                      WINDOW, Tuner)
 
 
@@ -48,7 +48,7 @@ def test_starts_on_all_threads_and_keeps_them_when_they_are_faster() -> None:
     machine = FakeMachine({1: 0.010, 2: 0.006})
     tuner = machine.tuner()
     counts = run(machine, tuner, 300)
-    assert counts[:WARM_UP + 2 * WINDOW] == [2] * (WARM_UP + 2 * WINDOW)  # no measuring to begin with
+    assert counts[:WARM_UP + FIRST_LOOK] == [2] * (WARM_UP + FIRST_LOOK)  # no measuring to begin with
     assert tuner.choice("step") == 2
     assert 0 < counts.count(1) <= 2 * 6  # glances: one untimed and one timed call each, ever more rarely
 
@@ -56,7 +56,7 @@ def test_starts_on_all_threads_and_keeps_them_when_they_are_faster() -> None:
 def test_chooses_one_thread_soon_when_it_is_clearly_faster() -> None:
     machine = FakeMachine({1: 0.005, 2: 0.019})  # a busy machine: two threads take turns with another program
     tuner = machine.tuner()
-    counts = run(machine, tuner, WARM_UP + 2 * WINDOW + 2 + 4)  # a glance, then a measurement cut short
+    counts = run(machine, tuner, WARM_UP + FIRST_LOOK + 2 + 4)  # a glance, then a measurement cut short
     assert tuner.choice("step") == 1
     assert counts[-1] == 1
     assert run(machine, tuner, 100).count(1) >= 90  # a few glances at two threads, ever fewer
@@ -130,9 +130,9 @@ def test_a_clear_loser_ends_the_measurement_after_one_round() -> None:
     """Two threads ten times slower than one: after the glance, one timed call of each settles it."""
     machine = FakeMachine({1: 0.015, 2: 0.200})
     tuner = machine.tuner()
-    counts = run(machine, tuner, WARM_UP + 2 * WINDOW + 2 + 4)
+    counts = run(machine, tuner, WARM_UP + FIRST_LOOK + 2 + 4)
     assert tuner.choice("step") == 1
-    assert counts[WARM_UP + 2 * WINDOW:] == [1, 1, 2, 2, 1, 1]  # the glance, then round one of the measurement
+    assert counts[WARM_UP + FIRST_LOOK:] == [1, 1, 2, 2, 1, 1]  # the glance, then round one of the measurement
 
 
 def test_glances_that_confirm_the_choice_come_ever_more_rarely() -> None:
