@@ -117,7 +117,7 @@ class _Shape:
     """What a tuner knows about one kind of call."""
 
     __slots__ = ("schedule", "samples", "choice", "reference", "recent", "decided_at", "calls", "patience",
-                 "recheck", "peeking")
+                 "recheck", "peeking", "running")
 
     def __init__(self, counts: tuple[int, ...], now: float) -> None:
         self.choice = counts[-1]  # all the threads until a glance at the others says otherwise
@@ -130,6 +130,7 @@ class _Shape:
         self.calls = -WARM_UP  # calls since the last decision; the first few are not looked at
         self.patience = WINDOW  # calls before drift may start a glance
         self.recheck = RECHECK  # calls before a glance anyway
+        self.running: int | None = None  # the count the call under way was started with
 
 
 def _schedule(counts: tuple[int, ...]) -> list[tuple[int, bool]]:
@@ -162,7 +163,6 @@ class Tuner:
                  apply: Callable[[int], None] = use) -> None:
         self._clock, self._counts, self._apply = clock, counts, apply
         self._shapes: OrderedDict[Hashable, _Shape] = OrderedDict()
-        self._running: dict[Hashable, int] = {}
         self._only: int | None = None  # the one candidate, when there is nothing to choose
 
     def choice(self, key: Hashable) -> int | None:
@@ -185,8 +185,7 @@ class Tuner:
                 self._shapes.popitem(last=False)
         else:
             self._shapes.move_to_end(key)
-        count = shape.schedule[0][0] if shape.schedule else shape.choice
-        self._running[key] = count
+        count = shape.running = shape.schedule[0][0] if shape.schedule else shape.choice
         self._apply(count)
         return self._clock()
 
@@ -194,9 +193,9 @@ class Tuner:
         """Record the call ``key`` that began at ``started`` (the value :meth:`start` returned)."""
         now = self._clock()
         shape = self._shapes.get(key)
-        count = self._running.pop(key, None)
-        if shape is None or count is None:
+        if shape is None or shape.running is None:
             return
+        count, shape.running = shape.running, None
         seconds = now - started
         if shape.schedule:
             planned, timed = shape.schedule.pop(0)

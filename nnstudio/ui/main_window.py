@@ -487,10 +487,11 @@ class MainWindow(QMainWindow):
                 threads, version = blas_threads(), ".".join(np.__version__.split(".")[:2])
                 text = tr("NumPy {version} · 1 thread", version=version) if threads == 1 else \
                     tr("NumPy {version} · {count} threads", version=version, count=threads)
-                from nnstudio.engine import threads as engine_threads
+                from nnstudio.engine import threads as engine_threads  # (not candidates(): no BLAS scan at start)
                 tip = tr("Training steps and predictions use as many of these threads as is fastest: the engine "
                          "times them and uses fewer when another program keeps the computer busy. Set "
-                         "OMP_NUM_THREADS to fix the number.") if len(engine_threads.candidates()) > 1 else ""
+                         "OMP_NUM_THREADS to fix the number.") if not engine_threads.fixed_by_environment() \
+                    and threads > 1 else ""
             else:
                 text, tip = backend.human_name, ""
             self.backend_label.setText(text)
