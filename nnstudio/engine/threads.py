@@ -41,11 +41,11 @@ from typing import Any, Callable, Hashable
 from nnstudio.engine.backend import blas_threads
 
 MARGIN = 0.10  # fewer threads are chosen only when at least this much faster (steady results, no flip-flopping)
-DRIFT = 1.5  # calls this many times slower (or faster) than when the choice was made: measure again
+DRIFT = 1.5  # calls this many times slower (or faster) than the reference: glance at the other counts
 WINDOW = 8  # calls whose median is compared with the choice's
-RETUNE_SECONDS = 30.0  # measure again after this long, in case the machine got quieter in small steps
+RETUNE_SECONDS = 30.0  # glance after this long anyway, in case the machine changed in small steps
 MAX_PATIENCE = 8 * WINDOW  # at most this many calls between glances started by drift
-ROUNDS = 4  # timed calls per candidate each time a shape is measured
+ROUNDS = 4  # timed calls per candidate in a full measurement
 FIRST_LOOK = 4  # calls of a new shape timed before the first glance
 RECHECK = 16  # calls after a new choice before the other counts are glanced at; doubles while confirmed
 MAX_RECHECK = 4096
@@ -256,7 +256,7 @@ class Tuner:
                 if medians[count] * (1 + MARGIN) <= medians[choice]:
                     choice = count
             # A busy machine makes calls erratic: each measurement that confirms the choice doubles the calls
-            # before drift may start the next one, so measuring never becomes the main cost.
+            # before drift, or the next planned glance, may look again, so looking never becomes the main cost.
             confirmed = shape.reference and choice == shape.choice
             shape.patience = min(shape.patience * 2, MAX_PATIENCE) if confirmed else WINDOW
             shape.recheck = min(shape.recheck * 2, MAX_RECHECK) if confirmed else RECHECK
