@@ -201,7 +201,9 @@ class Pool2D(Layer):
                 share = gp * scale
             else:
                 windows, out = self._windows[:, lo:hi], self._out[lo:hi]
-                taken: Any = None
+                wins = xp.empty(out.shape, dtype=bool)
+                free: Any = None  # windows whose maximum no earlier offset holds
+            last = len(offsets) - 1
             for o, (rows, cols) in enumerate(offsets):
                 target = dxp[:, rows, cols, :]
                 if self.mode == "avg":
@@ -210,12 +212,13 @@ class Pool2D(Layer):
                     else:
                         target += share
                     continue
-                wins = windows[o] == out
-                if taken is None:
-                    taken = wins
+                xp.equal(windows[o], out, out=wins)
+                if free is None:
+                    free = xp.logical_not(wins) if last else None
                 else:
-                    wins &= ~taken  # an earlier offset already holds this window's maximum
-                    taken |= wins
+                    xp.logical_and(wins, free, out=wins)  # only windows no earlier offset holds
+                    if o < last:
+                        xp.logical_xor(free, wins, out=free)  # wins lies within free: this takes them out
                 if tiling:
                     xp.multiply(gp, wins, out=target)
                 else:
