@@ -186,14 +186,10 @@ class Model:
         from nnstudio.engine.layers.activation import Activation  # noqa: PLC0415 - avoids an import cycle
         from nnstudio.engine.layers.pool import Pool2D  # noqa: PLC0415
 
-        readers: dict[str, list[str]] = {}
-        for nid in self.order:
-            for src in dict.fromkeys(self.nodes[nid].inputs if nid != self.input_id else ()):
-                readers.setdefault(src, []).append(nid)
         swaps = {}
         for nid in self.order:
             node = self.nodes.get(nid)
-            if nid == self.input_id or node is None or not isinstance(node.layer, Pool2D):
+            if node is None or not isinstance(node.layer, Pool2D):
                 continue
             if node.layer.mode != "max" or len(node.inputs) != 1:
                 continue
@@ -203,7 +199,8 @@ class Model:
                 continue
             increasing = act.layer.function == "relu" or (act.layer.function == "leaky_relu"
                                                           and act.layer.alpha >= 0)
-            if increasing and readers.get(act_id) == [nid] and act_id != self.output_id:
+            # Read by this pooling alone (the counts of the plan without swaps, worked out before this).
+            if increasing and self._consumer_counts[act_id] == 1 and act_id != self.output_id:
                 swaps[nid] = act_id
         return swaps
 
