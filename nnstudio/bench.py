@@ -16,8 +16,8 @@ both compute the same function (a test checks it), using the same number of thre
 Timing on a shared machine drifts, so the two sides are timed in **alternating pairs** (ours then theirs,
 then theirs then ours, ...), each timed run lasting about ``--seconds``; the report gives each side's
 median and the median of the per-pair speed ratios with their min-max.  ``--layers`` adds each engine
-layer's forward and backward time within a training step (medians), to choose the next optimisation from a
-measurement.
+layer's forward and backward time within a training step (medians), and beside it the time of the same layer
+in PyTorch's step (module hooks), to choose the next optimisation from a measurement.
 
 Run ``python -m nnstudio.bench --help`` (the CLI's ``nnstudio bench`` calls :func:`main`).
 """
@@ -31,6 +31,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, TextIO
 
@@ -138,6 +139,7 @@ class TorchTwin:
         self.torch = torch
         nn = torch.nn
         modules: list[Any] = []
+        self.node_modules: list[tuple[str, list[Any]]] = []  # each engine node and the modules that copy it
         ids = _layer_ids(model)
         self.final_softmax = model.output_activation == "softmax"
         if self.final_softmax:
@@ -149,7 +151,9 @@ class TorchTwin:
                 if node.inputs != [prev]:
                     raise UserError(f"bench: node '{nid}' is not part of a simple chain; the PyTorch twin "
                                     "only copies chains")
-                modules.extend(self._modules(nn, torch, node.layer, model.shapes[prev], nid))
+                own = self._modules(nn, torch, node.layer, model.shapes[prev], nid)
+                self.node_modules.append((nid, own))
+                modules.extend(own)
                 prev = nid
         self.body = nn.Sequential(*modules).to(device)
         self.device = device
@@ -440,6 +444,91 @@ def layer_times(setup: Setup, batch: int, steps: int) -> dict[str, Any]:
             "other_ms": step_ms - sum(r["forward_ms"] + r["backward_ms"] for r in rows), "rows": rows}
 
 
+def torch_layer_times(torch: Any, twin: TorchTwin, setup: Setup, batch: int, steps: int) -> dict[str, Any]:
+    """Median forward and backward milliseconds of each engine node's PyTorch twin within a PyTorch training
+    step, timed with module hooks (so the two breakdowns show where each side spends its step).
+
+    A node's forward runs from its first module's start to its last module's end; its backward from the
+    moment its output's gradient is ready to the moment its input's gradient is.  The first node's input
+    needs no gradient, so its backward ends when ``backward()`` returns (its weight gradients are the last
+    work done).  Nodes without a module (a softmax the loss absorbs) have no times.
+    """
+    cuda = twin.device == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    x_host, y_host = make_data(setup.model, batch)
+    x = torch.from_numpy(x_host).to(twin.device)
+    y = torch.from_numpy(y_host).to(twin.device)
+    opt = twin.optimizer(setup.optimizer, setup.lr)
+    twin.body.train()
+    nodes = [(nid, modules) for nid, modules in twin.node_modules if modules]
+    current: dict[str, list[float]] = {nid: [0.0, 0.0] for nid, _ in nodes}
+    started: dict[tuple[str, int], float] = {}
+
+    def begin(nid: str, slot: int) -> Callable[..., None]:
+        def hook(*_args: Any) -> None:
+            sync()
+            started[(nid, slot)] = _now()
+        return hook
+
+    def end(nid: str, slot: int) -> Callable[..., None]:
+        def hook(*_args: Any) -> None:
+            sync()
+            current[nid][slot] += _now() - started.pop((nid, slot))
+        return hook
+
+    handles = []
+    for k, (nid, modules) in enumerate(nodes):
+        handles.append(modules[0].register_forward_pre_hook(begin(nid, 0)))
+        handles.append(modules[-1].register_forward_hook(end(nid, 0)))
+        handles.append(modules[-1].register_full_backward_pre_hook(begin(nid, 1)))
+        if k > 0:
+            handles.append(modules[0].register_full_backward_hook(end(nid, 1)))
+    first = nodes[0][0] if nodes else None
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss = twin.loss(twin.body(x), y)
+        loss.backward()
+        if first is not None and (first, 1) in started:
+            end(first, 1)()
+        opt.step()
+        loss.item()
+
+    samples: dict[str, list[tuple[float, float]]] = {nid: [] for nid, _ in nodes}
+    totals = []
+    # The first node's input needs no gradient: its backward pre-hook fires at its output's gradient, which
+    # is when it should; PyTorch warns that this is all a hook can do there.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Full backward hook is firing")
+        try:
+            for _ in range(3):  # warm-up: the first steps allocate
+                step()
+            for _ in range(max(1, steps)):
+                for nid, _ in nodes:
+                    current[nid] = [0.0, 0.0]
+                start = _now()
+                step()
+                sync()
+                totals.append(_now() - start)
+                for nid, _ in nodes:
+                    samples[nid].append((current[nid][0], current[nid][1]))
+        finally:
+            for handle in handles:
+                handle.remove()
+    rows = {nid: (statistics.median(s[0] for s in samples[nid]) * 1000.0,
+                  statistics.median(s[1] for s in samples[nid]) * 1000.0) for nid, _ in nodes}
+    step_ms = statistics.median(totals) * 1000.0
+    return {"step_ms": step_ms, "other_ms": step_ms - sum(f + b for f, b in rows.values()), "rows": rows}
+
+
+def add_torch_layer_times(part: dict[str, Any], theirs: dict[str, Any]) -> None:
+    """Put PyTorch's per-node times (:func:`torch_layer_times`) beside the engine's in a breakdown."""
+    for row in part["rows"]:
+        fwd, bwd = theirs["rows"].get(row["node"], (None, None))
+        row["torch_forward_ms"], row["torch_backward_ms"] = fwd, bwd
+    part["torch_step_ms"], part["torch_other_ms"] = theirs["step_ms"], theirs["other_ms"]
+
+
 def _short(layer: Layer) -> str:
     """``Conv2D(16, 3, 1, 1)``: the layer's type and the values of its settings, for a narrow table."""
     values = [v for k, v in layer.config().items() if k not in ("init", "use_bias", "alpha") or
@@ -489,8 +578,12 @@ def _measure(models: tuple[str, ...], chosen: Backend, torch: Any, device: str |
         key = ("eval", (1, *setup.model.input_shape), False)
         results.append(_row(setup, "latency_ms", 1, timing, _engine_threads(setup, key)))
         if layers:
-            breakdowns.append(layer_times(engine_setup(name, chosen.xp), batches[0],
-                                          steps if steps is not None else max(5, 3 * repeats)))
+            count = steps if steps is not None else max(5, 3 * repeats)
+            part = layer_times(engine_setup(name, chosen.xp), batches[0], count)
+            if twin is not None:
+                time.sleep(SETTLE_SECONDS)
+                add_torch_layer_times(part, torch_layer_times(torch, twin, setup, batches[0], count))
+            breakdowns.append(part)
 
 
 def run_bench(repeats: int = DEFAULT_PAIRS, json_out: bool = False, backend: str | None = None,
@@ -563,6 +656,10 @@ def _figure(value: float | None, metric: str) -> str:
     return f"{value:.3f} ms" if metric == "latency_ms" else f"{value:,.0f}/s"
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _table(rows: list[tuple[str, ...]], left: int) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
@@ -598,12 +695,19 @@ def format_table(report: dict[str, Any]) -> str:
     for part in report.get("layers", []):
         lines += ["", f"{LABELS[part['model']]}: one training step at batch {part['batch']}, per layer "
                       f"(median of {part['steps']} steps, ms; {part.get('threads', '-')} thread(s))"]
-        rows = [("node", "layer", "forward", "backward")]
+        theirs = "torch_step_ms" in part
+        rows = [("node", "layer", "forward", "backward") + (("PyTorch fwd", "PyTorch bwd") if theirs else ())]
         for r in part["rows"]:
-            rows.append((r["node"], r["layer"], f"{r['forward_ms']:.3f}", f"{r['backward_ms']:.3f}"))
-        rows.append(("(rest)", "loss, optimizer update, bookkeeping", f"{part['other_ms']:.3f}", ""))
-        rows.append(("(step)", "the whole step", f"{part['step_ms']:.3f}", ""))
+            extra = (_ms(r.get("torch_forward_ms")), _ms(r.get("torch_backward_ms"))) if theirs else ()
+            rows.append((r["node"], r["layer"], f"{r['forward_ms']:.3f}", f"{r['backward_ms']:.3f}") + extra)
+        rows.append(("(rest)", "loss, optimizer update, bookkeeping", f"{part['other_ms']:.3f}", "")
+                    + ((_ms(part["torch_other_ms"]), "") if theirs else ()))
+        rows.append(("(step)", "the whole step", f"{part['step_ms']:.3f}", "")
+                    + ((_ms(part["torch_step_ms"]), "") if theirs else ()))
         lines += _table(rows, 2)
+        if theirs:
+            lines.append("PyTorch's columns: its twin of each node, timed with module hooks in its own training "
+                         "steps after the engine's")
     return "\n".join(lines) + "\n"
 
 
@@ -634,7 +738,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="wall: elapsed time (default); cpu: this process's CPU time, which other load on a "
                              "shared machine barely disturbs (compare with OMP_NUM_THREADS=1)")
     parser.add_argument("--layers", action="store_true",
-                        help="also print each layer's forward and backward time in a training step")
+                        help="also print each layer's forward and backward time in a training step (and PyTorch's)")
     return parser
 
 

@@ -96,6 +96,32 @@ def test_layer_breakdown_names_every_layer_and_restores_them(capsys):
         assert "forward" not in vars(layer) and "backward" not in vars(layer)
 
 
+@pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
+def test_layer_breakdown_puts_torch_times_beside_each_layer(capsys):
+    import torch
+    assert bench.main(["--backend", "numpy", "--repeats", "1", "--steps", "2", "--batch", "2",
+                       "--model", "lenet", "--layers", "--json"]) == 0
+    part = json.loads(capsys.readouterr().out)["layers"][0]
+    rows = {r["node"]: r for r in part["rows"]}
+    # Every node has a PyTorch twin but the softmax, which the loss absorbs on both sides.
+    timed = [nid for nid, r in rows.items() if r["torch_forward_ms"] is not None]
+    assert timed == [nid for nid in rows if nid != "activation12"]
+    assert rows["activation12"]["torch_backward_ms"] is None
+    assert all(rows[nid]["torch_forward_ms"] > 0 and rows[nid]["torch_backward_ms"] > 0 for nid in timed)
+    assert part["torch_step_ms"] >= sum(rows[n]["torch_forward_ms"] + rows[n]["torch_backward_ms"]
+                                        for n in timed) - 1e-9
+    # The hooks come off again: a twin timed once computes as before, with no hooks left behind.
+    setup = bench.engine_setup("mlp", np)
+    twin = bench.TorchTwin(torch, setup.model)
+    theirs = bench.torch_layer_times(torch, twin, setup, 2, 1)
+    assert set(theirs["rows"]) == {"dense0", "activation1", "dense2", "activation3", "dense4"}
+    for module in twin.body.modules():
+        assert not module._forward_hooks and not module._forward_pre_hooks
+        assert not module._backward_hooks and not module._backward_pre_hooks
+    report = bench.run_bench(repeats=1, backend="numpy", batch_override=2, steps=1, models=("mlp",), layers=True)
+    assert "PyTorch fwd" in bench.format_table(report)
+
+
 def test_engine_and_torch_networks_have_the_same_size():
     model = bench.engine_model("lenet", np)
     assert model.output_shape == (10,)
