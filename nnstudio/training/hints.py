@@ -32,6 +32,7 @@ activations or wiring carries ``"reset_weights": True`` and says in its text tha
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -277,7 +278,7 @@ class HintMonitor:
             return hints
         self.losses.append(loss)
         if len(self.losses) % LOSS_WINDOW == 0:
-            self.windows.append(float(np.median(self.losses[-LOSS_WINDOW:])))
+            self.windows.append(statistics.median(self.losses[-LOSS_WINDOW:]))
             hints.extend(self._loss_trend())
         if report.grad_norms:
             hints.extend(self._gradients(report.grad_norms, loss))
@@ -305,9 +306,10 @@ class HintMonitor:
 
     def _gradients(self, norms: dict[str, float], loss: float) -> list[Hint]:
         exploding: list[tuple[float, str, str]] = []  # (how bad, layer, what happened)
-        earlier = self.losses[:-1]
-        start = float(np.median(earlier[:START_BATCHES])) if earlier else loss
-        recent = float(np.median(earlier[-LOSS_WINDOW:])) if earlier else loss
+        # The losses before this batch's (without copying the run's whole list: this runs every batch).
+        before = len(self.losses) - 1
+        start = statistics.median(self.losses[:min(START_BATCHES, before)]) if before else loss
+        recent = statistics.median(self.losses[max(0, before - LOSS_WINDOW):before]) if before else loss
         # A clean run's gradients spike now and then while its loss barely notices; exploding gradients
         # leave the layer's own history far behind batch after batch, and drag the loss above where it started.
         loss_up = loss > EXPLODE_LOSS * max(start, recent)
@@ -318,7 +320,7 @@ class HintMonitor:
                                   else _("its gradient became infinite")))
                 continue
             history = self.norm_history.setdefault(nid, deque(maxlen=NORM_HISTORY))
-            typical = float(np.median(history)) if history else 0.0
+            typical = statistics.median(history) if history else 0.0
             if loss_up and typical > 0 and value > EXPLODE_FACTOR * typical:
                 self.explode_streak[nid] = self.explode_streak.get(nid, 0) + 1
                 if self.explode_streak[nid] >= EXPLODE_STEPS:
@@ -356,8 +358,10 @@ class HintMonitor:
         return m[-1] >= PLATEAU_GAIN * m[-2] and m[-1] > VANISH_STUCK * m[0]
 
     def _vanishing_check(self) -> list[Hint]:
-        ready = {nid: float(np.mean(v)) for nid, v in self.recent_norms.items() if len(v) == VANISH_WINDOW}
-        if len(ready) < 2 or len(self.losses) % LOSS_WINDOW != 0 or not self._stuck():
+        if len(self.losses) % LOSS_WINDOW != 0 or not self._stuck():
+            return []  # judged once per loss window, and only while the loss is stuck
+        ready = {nid: math.fsum(v) / VANISH_WINDOW for nid, v in self.recent_norms.items() if len(v) == VANISH_WINDOW}
+        if len(ready) < 2:
             return []
         if any(self.dead_streak.values()):
             return []  # dead ReLUs pass no gradient back: that hint names the cause, this one would mislead
