@@ -62,7 +62,8 @@ def check_layer(layer: Layer, input_shape: Any, xp: Any, rng: np.random.Generato
     them for merge layers; ``inputs`` (host arrays with the batch axis) replaces the random inputs.  The
     layer is built in float64 on ``xp`` when it is not built yet.  ``before_forward`` runs before every
     forward pass (e.g. to reseed a Dropout so each pass draws the same mask).  Returns
-    ``{"input": err}`` (or ``input0``, ``input1``, ... for merge layers) plus one entry per parameter.
+    ``{"input": err}`` (or ``input0``, ``input1``, ... for merge layers; none for a layer whose
+    ``needs_input_grad`` is False) plus one entry per parameter.
     """
     merge = layer.n_inputs != 1
     shapes = list(input_shape) if merge else [input_shape]
@@ -92,6 +93,8 @@ def check_layer(layer: Layer, input_shape: Any, xp: Any, rng: np.random.Generato
     analytic_params = {name: to_host(g).copy() for name, g in layer.grads.items()}
     errors: dict[str, float] = {}
     for i, (x, g) in enumerate(zip(xs, grads_in)):
+        if g is None:  # a layer told it needs no input gradient (needs_input_grad False) gives none
+            continue
         errors["input" if not merge else f"input{i}"] = relative_error(g, numerical_gradient(loss, x, eps))
     for name, param in layer.params.items():
         errors[name] = relative_error(analytic_params[name], numerical_gradient(loss, param, eps))

@@ -1,0 +1,110 @@
+"""Conv2D's columns made a few output rows at a time (a layer that needs no input gradient): the same outputs
+and weight gradients as the whole column matrix, weight gradients against finite differences, an input
+gradient still there when one is asked for after the forward pass, and the path taken by a real first layer."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnstudio.engine.gradcheck import check_layer
+from nnstudio.engine.layers import Conv2D
+from nnstudio.engine.layers import conv as conv_module
+from nnstudio.engine.model import Model, ModelNode
+
+GEOMETRIES = [
+    # (in_shape, filters, kernel, stride, padding, chunk values): chunks of one row, of several rows, a last
+    # chunk shorter than the others, strides, asymmetric "same" padding, several input channels
+    ((1, 9, 7), 3, 3, 1, 1, 40),
+    ((1, 9, 7), 3, 3, 1, 1, 200),
+    ((3, 8, 9), 4, (2, 3), 2, "same", 90),
+    ((2, 7, 7), 2, 3, 1, 0, 1),
+    ((1, 12, 5), 2, 5, 1, 2, 120),
+]
+
+
+def _layers(in_shape, filters, kernel, stride, padding):
+    made = []
+    for _ in range(2):
+        layer = Conv2D(filters, kernel, stride=stride, padding=padding)
+        layer.build(in_shape, np, np.random.default_rng(0), np.float64)
+        layer.params["b"][...] = np.arange(filters) * 0.1
+        made.append(layer)
+    return made
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Rows at a time from the smallest sizes on, in chunks of ``values`` column values."""
+    def use(values: int) -> None:
+        monkeypatch.setattr(conv_module, "_ROWS_MIN_VALUES", 1)
+        monkeypatch.setattr(conv_module, "_ROW_MAX_VALUES", 1 << 30)
+        monkeypatch.setattr(conv_module, "_ROW_CHUNK_VALUES", values)
+    return use
+
+
+@pytest.mark.parametrize("in_shape,filters,kernel,stride,padding,chunk", GEOMETRIES)
+def test_rows_at_a_time_give_the_whole_matrix_results(small_chunks, in_shape, filters, kernel, stride, padding,
+                                                        chunk):
+    small_chunks(chunk)
+    whole, by_rows = _layers(in_shape, filters, kernel, stride, padding)
+    by_rows.needs_input_grad = False  # the reference keeps its input gradient, so it makes whole matrices
+    rng = np.random.default_rng(1)
+    for batch in (3, 5):
+        x = rng.normal(size=(batch,) + in_shape)
+        expected = whole.forward(x, True)
+        out = by_rows.forward(x, True)
+        assert whole._windows is None and by_rows._windows is not None and by_rows._cols is None
+        _, c, kh, kw = by_rows.params["W"].shape
+        ho, wo = out.shape[2:]
+        assert by_rows._rows == max(1, min(ho, chunk // (c * kh * kw * wo * batch)))
+        np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+        g = rng.normal(size=out.shape)
+        assert by_rows.backward(g) is None and whole.backward(g) is not None
+        for name in ("W", "b"):
+            np.testing.assert_allclose(by_rows.grads[name], whole.grads[name], rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("in_shape,filters,kernel,stride,padding,chunk", GEOMETRIES)
+def test_weight_gradients_by_rows_match_finite_differences(small_chunks, in_shape, filters, kernel, stride,
+                                                             padding, chunk):
+    small_chunks(chunk)
+    layer = Conv2D(filters, kernel, stride=stride, padding=padding)
+    layer.needs_input_grad = False
+    errors = check_layer(layer, in_shape, np, np.random.default_rng(2), batch=3)
+    assert layer._windows is not None
+    assert set(errors) == {"W", "b"}
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_an_input_gradient_asked_for_after_the_forward_pass_is_still_computed(small_chunks):
+    # A saliency map: the forward pass ran without an input gradient, the backward pass asks for one.
+    whole, by_rows = _layers((2, 8, 8), 3, 3, 1, 1)
+    x = np.random.default_rng(3).normal(size=(4, 2, 8, 8))
+    g = np.random.default_rng(4).normal(size=(4, 3, 8, 8))
+    expected_out = whole.forward(x, False)
+    expected_dx = whole.backward(g)
+    small_chunks(50)
+    by_rows.needs_input_grad = False
+    np.testing.assert_allclose(by_rows.forward(x, False), expected_out, rtol=1e-12, atol=1e-12)
+    by_rows.needs_input_grad = True
+    np.testing.assert_allclose(by_rows.backward(g), expected_dx, rtol=1e-12, atol=1e-12)
+    for name in ("W", "b"):
+        np.testing.assert_allclose(by_rows.grads[name], whole.grads[name], rtol=1e-11, atol=1e-12)
+
+
+def test_a_first_layer_at_a_training_batch_goes_by_rows_and_other_layers_do_not():
+    nodes = [ModelNode("x", None, []), ModelNode("c1", Conv2D(16, 5, padding=2), ["x"]),
+             ModelNode("c2", Conv2D(8, 3), ["c1"])]
+    model = Model(nodes, "x", "c2").build((1, 28, 28), np, seed=0)
+    x = np.random.default_rng(5).random((64, 1, 28, 28), dtype=np.float32)
+    out = model.forward(x, training=True)
+    first, second = model.layer("c1"), model.layer("c2")
+    assert first._windows is not None and first._cols is None
+    assert second._windows is None and second._cols is not None
+    model.backward(np.ones_like(out))
+    assert np.isfinite(first.grads["W"]).all() and np.abs(first.grads["W"]).sum() > 0
+    # A single sample, and a batch whose one output row alone is too big for a chunk, take the whole matrix.
+    model.forward(x[:1])
+    assert first._windows is None
+    model.forward(np.zeros((500, 1, 28, 28), np.float32))
+    assert first._windows is None
