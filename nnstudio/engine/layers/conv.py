@@ -323,7 +323,8 @@ class Conv2D(Layer):
     def _weight_grads_by_rows(self, g: Any) -> None:
         """The weight and bias gradients from the columns made again a few rows at a time."""
         f = self.filters
-        k = self._row_buffer.shape[0]
+        c, kh, kw = self._windows.shape[:3]
+        k = c * kh * kw
         total = np.zeros((k, f), dtype=g.dtype)
         part = np.empty((k, f), dtype=g.dtype)
         for a, b, cols in self._row_chunks(self._windows):
