@@ -60,9 +60,9 @@ _CHUNK_TARGET = 4096  # columns per chunk when the weight-gradient GEMM is split
 # twice a step otherwise.  Whole training steps, this way against the whole matrix alternated in one process
 # (median ratio of ten pairs, three runs): LeNet-5 0.85x, 0.88x and 0.94x the time, mnist-cnn 0.91x, 0.96x
 # and 0.96x, captcha-cnn 0.98x and 0.98x.  Chunks of one output row (25 x 1792 values for mnist-cnn) were
-# fastest; two rows or more lost most of the gain there.  When one output row's columns are much bigger
-# than that (big evaluation batches: 25 x 14000 values at batch 500), the chunks no longer fit the cache and
-# the whole matrix was faster (mnist-cnn's forward at batch 500: 47 against 52 ms).
+# fastest; two rows or more lost most of the gain there.  One output row's columns can outgrow the cache on
+# their own (big evaluation batches: 25 x 14000 values at batch 500); such layers keep the whole matrix (one
+# measurement of mnist-cnn's forward at batch 500: 47 ms whole against 52 ms by rows).
 _ROW_CHUNK_VALUES = 1 << 15  # column values per chunk (at least one output row's)
 _ROW_MAX_VALUES = 1 << 17  # one output row's columns may be at most this many values
 _ROWS_MIN_VALUES = 1 << 19  # below this many column values the whole matrix is made, as for other layers
