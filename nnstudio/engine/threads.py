@@ -18,7 +18,9 @@ machine got busier or quieter) or :data:`RETUNE_SECONDS` passed.  Only when a gl
 count :data:`CLEAR` times slower is out after one), after which the shape keeps all the threads unless fewer
 are at least :data:`MARGIN` faster.  On a quiet machine that costs one slower call after 7, 23, 55, ...
 calls.  (A full measurement at the start of every shape, tried first, cost the bench's short captcha-cnn
-runs a fifth of their speed.)
+runs a fifth of their speed.)  Calls shorter than :data:`SMALL_CALL` lean the other way: a glance at fewer
+threads that finds them about as fast measures in full, and more threads are kept only when at least
+:data:`MARGIN` faster.
 
 The count applies to the BLAS, through ``threadpoolctl``, and to the engine's own element-wise split
 (:mod:`.parallel`).  Setting ``OMP_NUM_THREADS`` (or ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``) fixes it:
@@ -41,6 +43,11 @@ from typing import Any, Callable, Hashable
 from nnstudio.engine.backend import blas_threads
 
 MARGIN = 0.10  # fewer threads are chosen only when at least this much faster (steady results, no flip-flopping)
+# ... except for calls shorter than this, where more threads are chosen only when at least MARGIN faster: one
+# image through mnist-cnn took 0.151-0.153 ms on one thread against 0.162-0.188 ms on two (three alternated
+# processes each), LeNet-5's and the MLP's took the same on both, and a second thread's busy-wait after each
+# product holds a core the window could use (the drawing canvas asks for an answer at every stroke).
+SMALL_CALL = 0.001
 DRIFT = 1.5  # calls this many times slower (or faster) than the reference: glance at the other counts
 WINDOW = 8  # calls whose median is compared with the choice's
 RETUNE_SECONDS = 30.0  # glance after this long anyway, in case the machine changed in small steps
@@ -235,7 +242,14 @@ class Tuner:
         """Measure in full when a glanced-at count looked faster than the choice, else wait longer."""
         shape.peeking = False
         typical = statistics.median(shape.recent) if shape.recent else shape.reference
-        faster = any(min(times) * (1 + MARGIN) < typical for times in shape.samples.values() if times)
+        small = typical < SMALL_CALL
+
+        def worth_measuring(count: int, times: list[float]) -> bool:
+            if small and count < shape.choice:  # fewer threads about as fast: a short call prefers them
+                return min(times) < typical * (1 + MARGIN)
+            return min(times) * (1 + MARGIN) < typical
+
+        faster = any(worth_measuring(count, times) for count, times in shape.samples.items() if times)
         shape.samples = {}
         if faster:
             counts = tuple(sorted({*self._counts(), shape.choice}))
@@ -251,8 +265,11 @@ class Tuner:
     def _decide(shape: _Shape, now: float) -> None:
         medians = {count: statistics.median(times) for count, times in shape.samples.items() if times}
         if medians:
-            choice = max(medians)
-            for count in sorted(medians, reverse=True):
+            # The preferred count (all the threads; the fewest for short calls) unless another is at least
+            # MARGIN faster.
+            order = sorted(medians) if min(medians.values()) < SMALL_CALL else sorted(medians, reverse=True)
+            choice = order[0]
+            for count in order:
                 if medians[count] * (1 + MARGIN) <= medians[choice]:
                     choice = count
             # A busy machine makes calls erratic: each measurement that confirms the choice doubles the calls

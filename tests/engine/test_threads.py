@@ -71,6 +71,22 @@ def test_a_near_tie_keeps_all_threads() -> None:
     assert counts.count(1) <= 2 * 7
 
 
+def test_short_calls_prefer_fewer_threads_unless_more_are_clearly_faster() -> None:
+    """Under SMALL_CALL (one image through a small network), a near tie goes to one thread: the second's
+    busy-wait would hold a core for nothing."""
+    machine = FakeMachine({1: 0.00020, 2: 0.00019})  # two threads 5 % faster: not enough
+    tuner = machine.tuner()
+    counts = run(machine, tuner, 400)
+    assert tuner.choice("step") == 1
+    assert counts[-100:].count(2) <= 2 * 3  # glances at two threads, ever more rarely
+    machine = FakeMachine({1: 0.00030, 2: 0.00020})  # two threads a third faster: kept
+    tuner = machine.tuner()
+    counts = run(machine, tuner, 400)
+    assert tuner.choice("step") == 2
+    assert counts.count(1) <= 2 * 7
+    assert threads.SMALL_CALL > 0.00030
+
+
 def test_each_kind_of_call_is_measured_on_its_own() -> None:
     machine = FakeMachine({1: 0.001, 2: 0.004})
     tuner = machine.tuner()
