@@ -149,11 +149,12 @@ class Model:
         self.fused: str | None = None  # the output activation the last forward skipped, if any
         # What forward walks through on every call, worked out once: (id, node, the ids it reads, its distinct
         # sources, a layer run on its output or None), and how many steps read each output (so it can be let
-        # go after its last reader).  A training step without capture runs a ReLU that only feeds a max
-        # pooling after the pooling instead (see _swappable): same numbers, a quarter of the ReLU's work.
+        # go after its last reader).  A forward pass without capture (a training step, a prediction) runs a
+        # ReLU that only feeds a max pooling after the pooling instead (see _swappable): same numbers, a
+        # quarter of the ReLU's work.
         self._steps, self._consumer_counts = self._plan({})
         self._swaps = self._swappable()
-        self._train_steps, self._train_counts = self._plan(self._swaps)
+        self._swap_steps, self._swap_counts = self._plan(self._swaps)
         self._swapped: dict[str, str] = {}  # the swaps the last forward made, for backward
         # Chooses how many CPU threads each kind of call runs on, by timing them (see engine.threads).
         self.threads = Tuner()
@@ -307,8 +308,8 @@ class Model:
         if capture:
             self.activations = {self.input_id: x}
         stop = self.output_id if fuse else None
-        swapped = training and not capture and self._swaps
-        steps, remaining = (self._train_steps, self._train_counts) if swapped else \
+        swapped = not capture and self._swaps
+        steps, remaining = (self._swap_steps, self._swap_counts) if swapped else \
             (self._steps, self._consumer_counts)
         remaining = remaining.copy()
         self._swapped = self._swaps if swapped else {}

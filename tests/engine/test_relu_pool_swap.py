@@ -1,5 +1,6 @@
-"""A training step runs a ReLU that only feeds a max pooling after the pooling: exactly the same outputs and
-gradients, on a quarter of the values.  Checked against the same model with the swap turned off."""
+"""A forward pass without capture (a training step, a prediction) runs a ReLU that only feeds a max pooling
+after the pooling: exactly the same outputs and gradients, on a quarter of the values.  Checked against the
+same model with the swap turned off."""
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +25,7 @@ def cnn(act: Activation, pool: Pool2D, extra_reader: bool = False) -> Model:
 
 def unswapped(model: Model) -> Model:
     model._swaps = {}  # noqa: SLF001
-    model._train_steps, model._train_counts = model._plan({})  # noqa: SLF001
+    model._swap_steps, model._swap_counts = model._plan({})  # noqa: SLF001
     return model
 
 
@@ -74,12 +75,35 @@ def test_no_swap_where_it_would_change_what_is_seen() -> None:
     assert cnn(Activation("relu"), Pool2D("max", 2), extra_reader=True)._swaps == {}  # noqa: SLF001
 
 
-def test_capture_and_evaluation_compute_the_activation_whole() -> None:
-    """The panels read every node's output: with capture (and in evaluation) the ReLU's is the full map."""
+def test_capture_computes_the_activation_whole() -> None:
+    """The panels read every node's output: with capture the ReLU's is the full map."""
     x, _ = batch(4)
     model = cnn(Activation("relu"), Pool2D("max", 2))
-    model.forward(x, training=True, capture=True)
-    assert model.activations["act"].shape == (4, 4, 8, 8)
-    np.testing.assert_array_equal(model.activations["act"], np.maximum(model.activations["conv"], 0))
-    model.forward(x, training=False)
-    assert model.nodes["act"].layer._kept.shape == (4, 4, 8, 8)  # noqa: SLF001
+    for training in (True, False):
+        model.forward(x, training=training, capture=True)
+        assert model.activations["act"].shape == (4, 4, 8, 8)
+        np.testing.assert_array_equal(model.activations["act"], np.maximum(model.activations["conv"], 0))
+        assert model.nodes["act"].layer._kept.shape == (4, 4, 8, 8)  # noqa: SLF001
+
+
+@pytest.mark.parametrize("act, pool", [
+    (Activation("relu"), Pool2D("max", 2)),
+    (Activation("leaky_relu", alpha=0.1), Pool2D("max", 3, stride=2, padding=1)),
+])
+def test_evaluation_without_capture_swaps_too_and_gives_the_same_answers_and_saliency(act: Activation,
+                                                                                       pool: Pool2D) -> None:
+    """Predictions, validation passes and saliency maps (a forward pass in evaluation, then the input's
+    gradient) see exactly what the unswapped network gives."""
+    x, _ = batch(8)
+    swapped = cnn(act, pool)
+    reference = unswapped(cnn(type(act)(act.function, act.alpha), Pool2D(pool.mode, pool.kernel, pool.strides,
+                                                                           pool.padding)))
+    answers = []
+    for model in (swapped, reference):
+        out = model.forward(x, training=False, logits=True)
+        grad = np.zeros_like(out)
+        grad[:, 1] = 1.0
+        answers.append((out, model.backward(grad, need_input_grad=True)))
+    assert swapped.nodes["act"].layer._kept.shape == (8, *swapped.shapes["pool"])  # noqa: SLF001 - it swapped
+    np.testing.assert_array_equal(answers[0][0], answers[1][0])
+    np.testing.assert_array_equal(answers[0][1], answers[1][1])
