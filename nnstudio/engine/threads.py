@@ -23,7 +23,8 @@ threads that finds them about as fast measures in full, and more threads are kep
 :data:`MARGIN` faster.
 
 The count applies to the BLAS, through ``threadpoolctl``, and to the engine's own element-wise split
-(:mod:`.parallel`).  Setting ``OMP_NUM_THREADS`` (or ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``) fixes it:
+(:mod:`.parallel`).  It is one setting for the whole process, while each model tunes its own calls: a call
+during which another thread changed it (:func:`changes`) is not timed.  Setting ``OMP_NUM_THREADS`` (or ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``) fixes it:
 then nothing is measured.  CuPy arrays are never tuned.
 
 Results: for a given shape OpenBLAS may round differently on one thread than on two (a product of
@@ -64,6 +65,10 @@ _ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _lock = threading.Lock()
 _controllers: list[Any] | None = None
 _current: int | None = None
+# How many times the count was changed.  The count is one setting for the whole process while each model tunes
+# its own calls: a call during which another thread changed it (a prediction the window makes while a run
+# trains) did not run at one count, and its time is not kept.
+_changes = 0
 
 
 def fixed_by_environment() -> bool:
@@ -103,7 +108,7 @@ def candidates() -> tuple[int, ...]:
 
 def use(count: int) -> None:
     """Run the BLAS and the element-wise split on ``count`` threads from now on (cheap when unchanged)."""
-    global _current  # noqa: PLW0603 - the process-wide setting
+    global _current, _changes  # noqa: PLW0603 - the process-wide setting
     if count == _current:
         return
     with _lock:
@@ -113,6 +118,12 @@ def use(count: int) -> None:
             except Exception:  # noqa: BLE001,S112 - a library that refuses keeps its own count
                 continue
         _current = count
+        _changes += 1
+
+
+def changes() -> int:
+    """How many times :func:`use` changed the count so far (a call that sees this move was disturbed)."""
+    return _changes
 
 
 def current() -> int:
@@ -124,7 +135,7 @@ class _Shape:
     """What a tuner knows about one kind of call."""
 
     __slots__ = ("schedule", "samples", "choice", "reference", "recent", "decided_at", "calls", "patience",
-                 "recheck", "peeking", "running")
+                 "recheck", "peeking", "running", "changes")
 
     def __init__(self, counts: tuple[int, ...], now: float) -> None:
         self.choice = counts[-1]  # all the threads until a glance at the others says otherwise
@@ -138,6 +149,7 @@ class _Shape:
         self.patience = WINDOW  # calls before drift may start a glance
         self.recheck = RECHECK  # calls before a glance anyway
         self.running: int | None = None  # the count the call under way was started with
+        self.changes = 0  # the process's count changes when the call under way started (see changes())
 
 
 def _schedule(counts: tuple[int, ...]) -> list[tuple[int, bool]]:
@@ -167,8 +179,8 @@ class Tuner:
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter,
                  counts: Callable[[], tuple[int, ...]] = candidates,
-                 apply: Callable[[int], None] = use) -> None:
-        self._clock, self._counts, self._apply = clock, counts, apply
+                 apply: Callable[[int], None] = use, changed: Callable[[], int] = changes) -> None:
+        self._clock, self._counts, self._apply, self._changed = clock, counts, apply, changed
         self._shapes: OrderedDict[Hashable, _Shape] = OrderedDict()
         self._only: int | None = None  # the one candidate, when there is nothing to choose
 
@@ -194,6 +206,7 @@ class Tuner:
             self._shapes.move_to_end(key)
         count = shape.running = shape.schedule[0][0] if shape.schedule else shape.choice
         self._apply(count)
+        shape.changes = self._changed()
         return self._clock()
 
     def stop(self, key: Hashable, started: float) -> None:
@@ -203,6 +216,8 @@ class Tuner:
         if shape is None or shape.running is None:
             return
         count, shape.running = shape.running, None
+        if self._changed() != shape.changes:  # another thread changed the count during the call: its time
+            return  # says nothing, and a planned timed call is made again
         seconds = now - started
         if shape.schedule:
             planned, timed = shape.schedule.pop(0)

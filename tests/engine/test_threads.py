@@ -160,6 +160,35 @@ def test_glances_that_confirm_the_choice_come_ever_more_rarely() -> None:
     assert MAX_RECHECK >= 512 and MAX_PATIENCE >= 4 * WINDOW
 
 
+def test_a_call_during_which_another_thread_changed_the_count_is_not_timed() -> None:
+    """The count is one setting for the process: a prediction in the window during a training step changes it
+    under the step's feet.  Such a step's time must not steer the step's own choice."""
+    machine = FakeMachine({1: 0.004, 2: 0.002})
+    changes = [0]
+    tuner = Tuner(clock=machine.clock, counts=lambda: (1, 2), apply=machine.apply, changed=lambda: changes[0])
+    run(machine, tuner, 200)
+    assert tuner.choice("step") == 2
+    # From now on every call is disturbed, and looks terribly slow: the tuner keeps its choice and measures
+    # nothing.
+    for _ in range(200):
+        started = tuner.start("step")
+        changes[0] += 1
+        machine.now += 1.0
+        tuner.stop("step", started)
+    assert tuner.choice("step") == 2 and machine.threads == 2
+    shape = tuner._shapes["step"]  # noqa: SLF001
+    assert not shape.schedule and max(shape.recent) < 0.01
+    # A glance that was under way when a call was disturbed makes that call again.
+    shape.calls, shape.recheck = shape.recheck - 1, 1
+    machine.call(tuner)  # starts a glance at one thread
+    assert shape.schedule and shape.peeking
+    planned = list(shape.schedule)
+    started = tuner.start("step")
+    changes[0] += 1
+    tuner.stop("step", started)
+    assert shape.schedule == planned
+
+
 def test_nothing_to_choose_sets_nothing() -> None:
     applied: list[int] = []
     tuner = Tuner(counts=lambda: (4,), apply=applied.append)
@@ -206,6 +235,11 @@ def test_numpys_blas_is_controllable_and_use_sets_it() -> None:
         threads.use(2)
         assert [c.get_num_threads() for c in threads._blas_controllers()] == [2]  # noqa: SLF001
         assert parallel.threads() == 2
+        seen = threads.changes()  # every change is counted (a call that sees the count move is not timed) ...
+        threads.use(2)
+        assert threads.changes() == seen  # ... and setting the same count again is no change
+        threads.use(1)
+        assert threads.changes() == seen + 1
     finally:
         threads.use(before)
 
