@@ -210,20 +210,7 @@ class Conv2D(Layer):
         if xp is np and not self.needs_input_grad and _by_rows(c, kh, kw, ho, wo, n):
             return self._forward_by_rows(windows)
         self._windows = None
-        # The one copy: columns (C*kh*kw, Ho*Wo*N).  The sample axis is innermost, so both this copy and
-        # the col2im adds in backward move long contiguous runs instead of rows of Wo pixels.
-        shape = (c * kh * kw, ho * wo * n)
-        cols = self._col_buffer
-        if cols is None or cols.shape != shape or cols.dtype != x.dtype:
-            cols = xp.empty(shape, dtype=x.dtype)
-            if training:  # evaluation at another batch size (a big one) does not keep its columns
-                self._col_buffer = cols
-        cols6 = cols.reshape(c, kh, kw, ho, wo, n)
-        # Split by channels; a one-channel input (the first layer) is copied whole: cut along the kernel's
-        # rows, its parts ran while OpenBLAS's threads still spun after the last step's products, and the
-        # forward of LeNet-5's first convolution took 1.2-1.4 ms against 1.05 ms whole.
-        each_part(lambda a, b: xp.copyto(cols6[a:b], windows[a:b]), cols, c)
-        self._cols = cols
+        cols = self._cols = self._whole_columns(windows, keep=training)
         out = self.params["W"].reshape(self.filters, -1) @ cols  # (F, Ho*Wo*N)
         if self.use_bias:
             bias = self.params["b"][:, None]
@@ -261,12 +248,24 @@ class Conv2D(Layer):
         self._windows, self._cols = windows, None
         return batch_view(out.reshape(f, ho, wo, n))
 
-    def _whole_columns(self, windows: Any) -> Any:
-        """All the columns at once, from the windows a forward pass by rows kept (for an input gradient asked
-        for after that pass, e.g. by a saliency map)."""
+    def _whole_columns(self, windows: Any, keep: bool) -> Any:
+        """The one copy: all the columns (C*kh*kw, Ho*Wo*N) of ``windows``, into the buffer the layer keeps
+        when ``keep`` (training; evaluation at another batch size, a big one, does not keep its columns).
+        The sample axis is innermost, so both this copy and the col2im adds in backward move long contiguous
+        runs instead of rows of Wo pixels."""
+        xp = self.xp
         c, kh, kw, ho, wo, n = windows.shape
-        cols = np.empty((c * kh * kw, ho * wo * n), dtype=windows.dtype)
-        np.copyto(cols.reshape(windows.shape), windows)
+        shape = (c * kh * kw, ho * wo * n)
+        cols = self._col_buffer
+        if cols is None or cols.shape != shape or cols.dtype != windows.dtype:
+            cols = xp.empty(shape, dtype=windows.dtype)
+            if keep:
+                self._col_buffer = cols
+        cols6 = cols.reshape(windows.shape)
+        # Split by channels; a one-channel input (the first layer) is copied whole: cut along the kernel's
+        # rows, its parts ran while OpenBLAS's threads still spun after the last step's products, and the
+        # forward of LeNet-5's first convolution took 1.2-1.4 ms against 1.05 ms whole.
+        each_part(lambda a, b: xp.copyto(cols6[a:b], windows[a:b]), cols, c)
         return cols
 
     def backward(self, grad_out: Any) -> Any:
@@ -282,7 +281,8 @@ class Conv2D(Layer):
         if self._windows is not None:  # the forward pass went a few rows at a time
             if not self.needs_input_grad:
                 return self._weight_grads_by_rows(g)
-            self._cols = self._whole_columns(self._windows)
+            # An input gradient asked for after a forward pass by rows (a saliency map): all the columns now.
+            self._cols = self._whole_columns(self._windows, keep=False)
         # The weight gradient is computed transposed, cols (K, M) @ g.T (M, F) -> (K, F): OpenBLAS runs that
         # orientation 10-45 % faster for the short, wide matrices a convolution makes.
         chunks = _chunk_count(ho * wo * n)
