@@ -415,7 +415,7 @@ def layer_times(setup: Setup, batch: int, steps: int) -> dict[str, Any]:
     totals = []
     try:
         step()  # warm-up: buffers are allocated on the first step
-        key = ("train", (batch, *model.input_shape))
+        key = Model.call_key((batch, *model.input_shape), training=True)
         for _ in range(100):  # and the engine has chosen its thread count (a few dozen steps at most)
             if model.threads.choice(key) is not None:
                 break
@@ -570,12 +570,12 @@ def _measure(models: tuple[str, ...], chosen: Backend, torch: Any, device: str |
             ours = engine_train_step(setup, batch)
             theirs = torch_train_step(torch, twin, setup, batch) if twin is not None else None
             timing = time_pairs(ours, theirs, repeats, steps, target_seconds)
-            key = ("train", (batch, *setup.model.input_shape))
+            key = Model.call_key((batch, *setup.model.input_shape), training=True)
             results.append(_row(setup, "train_samples_per_s", batch, timing, _engine_threads(setup, key)))
         ours = engine_infer(setup)
         theirs = torch_infer(torch, twin, setup) if twin is not None else None
         timing = time_pairs(ours, theirs, repeats, steps, target_seconds)
-        key = ("eval", (1, *setup.model.input_shape), False)
+        key = Model.call_key((1, *setup.model.input_shape), training=False)
         results.append(_row(setup, "latency_ms", 1, timing, _engine_threads(setup, key)))
         if layers:
             count = steps if steps is not None else max(5, 3 * repeats)

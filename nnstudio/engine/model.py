@@ -286,10 +286,16 @@ class Model:
         self._require_built()
         if training:  # a training step is timed whole (train_step, or the trainer's own step)
             return self._forward(x, training, capture, logits)
-        call = self.begin_call(("eval", x.shape, capture))
+        call = self.begin_call(self.call_key(x.shape, training=False, capture=capture))
         out = self._forward(x, training, capture, logits)
         self.end_call(call)
         return out
+
+    @staticmethod
+    def call_key(shape: tuple[int, ...], training: bool, capture: bool = False) -> tuple[Any, ...]:
+        """The kind of call the thread tuner times on its own: a training step of one batch shape, or a forward
+        pass in evaluation of one batch shape, with or without capture (``shape`` includes the batch axis)."""
+        return ("train", tuple(shape)) if training else ("eval", tuple(shape), capture)
 
     def begin_call(self, key: tuple[Any, ...]) -> tuple[Any, float] | None:
         """Set the CPU thread count for a call of kind ``key`` (a training step or a forward pass of one batch
@@ -444,7 +450,7 @@ class Model:
         Returns (loss value, output) where the output is what :meth:`forward` gives without fusing
         (probabilities for a softmax / sigmoid network), a device array.
         """
-        call = self.begin_call(("train", x.shape))
+        call = self.begin_call(self.call_key(x.shape, training=True))
         out = self.forward(x, training=True, logits=loss.fuses_with or False)
         from_logits = self.loss_from_logits(loss)
         value, grad = loss.forward(out, y, from_logits=from_logits)

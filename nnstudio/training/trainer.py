@@ -313,7 +313,7 @@ class Trainer:
                     xd = to_device(xb, xp, model.dtype)
                     yd = to_device(np.asarray(ds.y_train[idx]), xp)
                     lr = float(schedule(global_step))
-                    call = model.begin_call(("train", xd.shape))  # the engine times its steps to pick its threads
+                    call = model.begin_call(model.call_key(xd.shape, training=True))  # the engine times its steps to pick its threads
                     out = model.forward(xd, training=True, logits=loss.fuses_with or False)
                     from_logits = model.loss_from_logits(loss)
                     value_dev, grad = loss.value_and_grad(out, yd, from_logits)
