@@ -226,6 +226,30 @@ def test_dashboard_paces_each_panel_by_its_cost(dashboard, qtbot):
     assert board.redraw_interval("histograms") >= MIN_REDRAW_INTERVAL_S["histograms"]
 
 
+def test_each_redraw_of_a_plot_is_painted_once(dashboard, qtbot):
+    # pyqtgraph settles a view box's range at the start of a paint, and the axes then ask for a second paint;
+    # the dashboard settles it before, so new data costs one paint
+    board = dashboard
+    board.timer.stop()
+    board.redraw_interval = lambda name: 0.0  # every panel's turn at every redraw
+    names = ("curves", "gradients")
+    for name in names:
+        board.panels[name].begin_run(info())
+    rng = np.random.default_rng(0)
+    counts = []
+    for start in range(1, 200, 40):  # a run's reports: noisy loss, accuracy and norms (ranges move a little)
+        steps = range(start, start + 40)
+        reports = [BatchReport(1, i, i, 0.3 + 0.2 * rng.random(), 0.6 + 0.3 * rng.random(), 0.01, 100.0,
+                               {"d1": 0.2 + 0.1 * rng.random(), "d2": 2.0 + rng.random()}, 1.0) for i in steps]
+        for name in names:
+            board.panels[name].add_batches(reports)
+        before = {name: board.panels[name].view.paints for name in names}
+        board.redraw()
+        qtbot.wait(150)  # every paint the redraw asks for, and any that those ask for
+        counts.append({name: board.panels[name].view.paints - before[name] for name in names})
+    assert counts[1:] == [{"curves": 1, "gradients": 1}] * (len(counts) - 1), counts
+
+
 def test_hidden_panels_are_not_redrawn(dashboard):
     board = dashboard
     board.timer.stop()

@@ -30,11 +30,13 @@ class PanelView(pg.GraphicsLayoutWidget):
         super().__init__(*args, **kwargs)
         self.setBackground("w")
         self.paint_seconds = 0.0
+        self.paints = 0
 
     def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         started = time.perf_counter()
         super().paintEvent(event)
         self.paint_seconds += time.perf_counter() - started
+        self.paints += 1
 
 
 class Cell:
