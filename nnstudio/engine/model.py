@@ -9,6 +9,12 @@ Fusing: a classifier usually ends in a softmax (or sigmoid) Activation, and its 
 computed from the pre-activation.  ``forward(logits=...)`` then stops before that activation and
 ``backward`` starts below it; :meth:`Model.loss_from_logits` tells the caller what the loss receives.
 
+Packing: once built, every parameter lives in one flat array and every gradient in another (each layer's
+``params`` and ``grads`` hold views into them, in execution order, each starting on a 64-byte boundary).
+Layers read and write them in place as before; :meth:`Model.parameters` hands the two flat arrays to the
+optimizer with the list, which then updates all the parameters with a few array operations instead of a few
+per parameter (see :mod:`.optimizers`).
+
 Weights are saved as ``.npz`` keyed ``node_id/param`` (and ``node_id/buffer`` for non-trainable state such
 as BatchNorm's running statistics), written atomically.
 """
@@ -30,6 +36,24 @@ from nnstudio.errors import UserError
 
 # Activations a loss can absorb (the names losses use in ``fuses_with``).
 FUSABLE = ("softmax", "sigmoid")
+PACK_ALIGN = 16  # elements: each packed parameter starts on a 64-byte boundary (float32)
+
+
+class Packed(NamedTuple):
+    """All of a model's parameters in one flat array and their gradients in another (see the module notes):
+    ``offsets[i]`` is where the i-th parameter of :meth:`Model.parameters` starts in both."""
+
+    params: Any
+    grads: Any
+    offsets: tuple[int, ...]
+
+
+class Parameters(list):
+    """:meth:`Model.parameters`' list of ``(key, parameter, gradient)``; ``packed`` is the model's
+    :class:`Packed` arrays, which hold exactly these parameters and gradients (None when not packed).
+    A list made from it (a selection, a copy) is a plain list: the optimizer then updates each parameter."""
+
+    packed: Packed | None = None
 
 
 class InputLayer(Layer):
@@ -144,6 +168,7 @@ class Model:
         self.shapes: dict[str, Shape] = {}
         self.built = False
         self.seed = 0
+        self._packed: Packed | None = None
         self.activations: dict[str, Any] = {}
         self.node_grads: dict[str, Any] = {}  # filled by backward(keep=...)
         self.fused: str | None = None  # the output activation the last forward skipped, if any
@@ -259,9 +284,37 @@ class Model:
             shapes[nid] = out
         self.xp, self.dtype, self.input_shape, self.shapes = xp, dtype, in_shape, shapes
         self.seed = int(seed)
+        self._pack_parameters()
         self.built = True
         self.set_input_grad(False)
         return self
+
+    def _pack_parameters(self) -> None:
+        """Move every parameter into one flat array and every gradient into another (see the module notes);
+        nothing is packed when the parameters differ in dtype or array type."""
+        self._packed = None
+        entries = [(layer, name) for nid in self._layer_ids()
+                   for layer in (self.nodes[nid].layer,) for name in layer.params]
+        if not entries:
+            return
+        first = entries[0][0].params[entries[0][1]]
+        if any(layer.params[name].dtype != first.dtype or type(layer.params[name]) is not type(first)
+               for layer, name in entries):
+            return
+        offsets, total = [], 0
+        for layer, name in entries:
+            offsets.append(total)
+            total += -(-int(layer.params[name].size) // PACK_ALIGN) * PACK_ALIGN
+        xp = self.xp
+        flat_params, flat_grads = xp.zeros(total, first.dtype), xp.zeros(total, first.dtype)
+        for (layer, name), start in zip(entries, offsets):
+            param = layer.params[name]
+            stop = start + int(param.size)
+            view = flat_params[start:stop].reshape(param.shape)
+            view[...] = param
+            layer.params[name] = view
+            layer.grads[name] = flat_grads[start:stop].reshape(param.shape)
+        self._packed = Packed(flat_params, flat_grads, tuple(offsets))
 
     def set_input_grad(self, needed: bool) -> None:
         """Whether layers fed only by the network input compute the input's gradient (saliency maps)."""
@@ -462,14 +515,16 @@ class Model:
         return value, out
 
     # -- parameters and state -------------------------------------------------------------------------
-    def parameters(self) -> list[tuple[str, Any, Any]]:
-        """[(key "node_id/param", parameter, its gradient)] in execution order."""
+    def parameters(self) -> Parameters:
+        """[(key "node_id/param", parameter, its gradient)] in execution order, with the packed arrays that
+        hold them all (``.packed``, see the module notes)."""
         self._require_built()
-        items = []
+        items = Parameters()
         for nid in self._layer_ids():
             layer = self.nodes[nid].layer
             for name, param in layer.params.items():
                 items.append((f"{nid}/{name}", param, layer.grads[name]))
+        items.packed = self._packed
         return items
 
     def param_count(self) -> int:

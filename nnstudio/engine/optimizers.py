@@ -79,6 +79,8 @@ class Optimizer:
         self.steps = 0
         self.last_grad_norm: float | None = None  # the global norm before clipping (when clipping is on)
         self._buffers: dict[Any, Any] = {}  # work buffers (not state: nothing to restore)
+        # The packed state (see _packed_state): (packed parameters, keys, flat state per slot, each key's views)
+        self._packing: tuple[Any, ...] | None = None
 
     # -- what each optimizer defines ------------------------------------------------------------------
     def _coefficients(self, key: str, lr: float) -> tuple[float, ...]:
@@ -101,7 +103,10 @@ class Optimizer:
         self._update(key, param, grad, self._coefficients(key, lr), 1.0, 0.0)
 
     def step(self, params: Params, lr: float | None = None) -> None:
-        """Apply one update to every ``(key, param, grad)``; ``lr`` defaults to the optimizer's own."""
+        """Apply one update to every ``(key, param, grad)``; ``lr`` defaults to the optimizer's own.
+
+        When ``params`` carries the model's packed arrays (``params.packed``, see engine.model) and every
+        parameter's step has the same coefficients, all of them are updated at once, on the flat arrays."""
         lr = self.lr if lr is None else float(lr)
         scale = 1.0
         if self.clip_norm is not None and params:
@@ -109,12 +114,49 @@ class Optimizer:
             self.last_grad_norm = norm
             if norm > self.clip_norm:
                 scale = self.clip_norm / (norm + 1e-12)
-        for key, param, grad in params:
-            self._update(key, param, grad, self._coefficients(key, lr), scale, self.weight_decay)
+        coefficients = [self._coefficients(key, lr) for key, _, _ in params]
+        packed = getattr(params, "packed", None)
+        if packed is not None and all(c == coefficients[0] for c in coefficients):
+            state = self._packed_state(params, packed)
+            self._apply(("packed",), packed.params, packed.grads, state, coefficients[0], scale, self.weight_decay)
+        else:
+            for (key, param, grad), c in zip(params, coefficients):
+                self._update(key, param, grad, c, scale, self.weight_decay)
         self.steps += 1
+
+    def _packed_state(self, params: Params, packed: Any) -> tuple[Any, ...]:
+        """The state of every slot as one flat array laid out as ``packed`` (zeros where the packing leaves
+        gaps), with each parameter's ``self.state`` entries views into it; made (keeping any state the
+        parameters already had) the first time, and again when the packing or the state changed."""
+        keys = tuple(key for key, _, _ in params)
+        cached = self._packing
+        if cached is not None and cached[0] is packed.params and cached[1] == keys and all(
+                self.state.get(key, {}).get(slot) is view
+                for key, views in zip(keys, cached[3]) for slot, view in zip(self.slots, views)):
+            return cached[2]
+        xp = array_module(packed.params)
+        flat = tuple(xp.zeros_like(packed.params) for _ in self.slots)
+        views = []
+        for (key, param, _), start in zip(params, packed.offsets):
+            slots = self.state.setdefault(key, {})
+            mine = []
+            for slot, whole in zip(self.slots, flat):
+                view = whole[start:start + int(param.size)].reshape(param.shape)
+                if slot in slots:
+                    view[...] = slots[slot]
+                slots[slot] = view
+                mine.append(view)
+            views.append(tuple(mine))
+        self._packing = (packed.params, keys, flat, tuple(views))
+        return flat
 
     def _update(self, key: str, param: Any, grad: Any, c: tuple[float, ...], scale: float, decay: float) -> None:
         state = tuple(self._slot(key, slot, param) for slot in self.slots)
+        self._apply(key, param, grad, state, c, scale, decay)
+
+    def _apply(self, key: Any, param: Any, grad: Any, state: tuple[Any, ...], c: tuple[float, ...], scale: float,
+               decay: float) -> None:
+        """Update ``param`` (one parameter, or the packed ones under the key ("packed",)) from ``grad``."""
         if _blockable(param, [grad, *state]):
             self._update_blocks(param, grad, state, c, scale, decay)
             return
@@ -162,6 +204,7 @@ class Optimizer:
         """Forget all state (e.g. after the weights were reloaded)."""
         self.state.clear()
         self._buffers.clear()
+        self._packing = None
         self.steps = 0
 
     def __repr__(self) -> str:
