@@ -517,14 +517,17 @@ class Model:
     # -- parameters and state -------------------------------------------------------------------------
     def parameters(self) -> Parameters:
         """[(key "node_id/param", parameter, its gradient)] in execution order, with the packed arrays that
-        hold them all (``.packed``, see the module notes)."""
+        hold them all (``.packed``, see the module notes; None if a parameter or gradient was replaced by an
+        array of its own since)."""
         self._require_built()
         items = Parameters()
         for nid in self._layer_ids():
             layer = self.nodes[nid].layer
             for name, param in layer.params.items():
                 items.append((f"{nid}/{name}", param, layer.grads[name]))
-        items.packed = self._packed
+        packed = self._packed  # handed on only while every parameter and gradient still lives in it
+        if packed is not None and all(p.base is packed.params and g.base is packed.grads for _, p, g in items):
+            items.packed = packed
         return items
 
     def param_count(self) -> int:

@@ -109,6 +109,17 @@ def test_big_packed_models_are_updated_in_blocks(monkeypatch):
         np.testing.assert_array_equal(a, b, err_msg=key)
 
 
+def test_a_parameter_replaced_by_an_array_of_its_own_is_updated_on_its_own():
+    model = _cnn()
+    layer = model.layer("d1")
+    layer.params["W"] = layer.params["W"].copy()
+    assert model.parameters().packed is None
+    x, y = _batch()
+    before = layer.params["W"].copy()
+    model.train_step(x, y, get_loss("cross_entropy"), make_optimizer("momentum", 0.1))
+    assert not np.array_equal(layer.params["W"], before)  # still trained
+
+
 def test_reset_and_a_new_packing_start_from_fresh_state():
     model = _cnn()
     x, y = _batch()
