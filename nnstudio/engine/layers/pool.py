@@ -21,7 +21,7 @@ import numpy as np
 
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, positive_int
 from nnstudio.engine.layers.layout import batch_view, channel_major, is_channel_major
-from nnstudio.engine.parallel import each_part
+from nnstudio.engine.parallel import MIN_VALUES, each_part
 from nnstudio.i18n import _
 
 
@@ -73,6 +73,7 @@ class Pool2D(Layer):
         self._out: Any = None
         self._inv_count: Any = None  # avg mode with padding: 1 / real pixels per window, shape (Ho, Wo)
         self._geometry: tuple[int, ...] = ()
+        self._input: Any = None  # the input of a forward pass that took the shortcut (_max_of_tiles)
         self._channel_major = False  # whether the last forward's batch was channel-major (see .layout)
         self._slices: dict[tuple[int, int], list[tuple[slice, slice]]] = {}  # _offset_slices per output size
 
@@ -138,6 +139,39 @@ class Pool2D(Layer):
         return a.reshape(n, c, a.shape[1], a.shape[2])
 
     def forward(self, x: Any, training: bool = False) -> Any:
+        if not training and self._tiles(x):
+            return self._max_of_tiles(x)
+        self._input = None
+        return self._gather(x)
+
+    def _tiles(self, x: Any) -> bool:
+        """Whether ``x`` is a small ordinary batch that max pooling with windows tiling it (stride = window,
+        no padding) can take straight from strided views: see :meth:`_max_of_tiles`."""
+        (kh, kw), (ph, pw) = self.kernel, self.padding
+        return (self.mode == "max" and self.strides == self.kernel and not (ph or pw) and x.ndim == 4
+                and x.shape[2] % kh == 0 and x.shape[3] % kw == 0 and x.size < MIN_VALUES
+                and isinstance(x, np.ndarray) and x.flags.c_contiguous)
+
+    def _max_of_tiles(self, x: Any) -> Any:
+        """Max pooling of a small batch outside training: the maximum of the window offsets' strided views,
+        kh*kw - 1 element-wise maxima, instead of gathering the windows first (one image through LeNet-5, with
+        ReLU's own shortcut: 0.85x the time).  The windows a backward pass needs (a saliency map) are gathered
+        then, from the input kept here."""
+        n, c, h, w = x.shape
+        kh, kw = self.kernel
+        tiles = x.reshape(n, c, h // kh, kh, w // kw, kw)
+        views = [tiles[:, :, :, i, :, j] for i in range(kh) for j in range(kw)]
+        if len(views) == 1:
+            out = views[0].copy()
+        else:
+            out = np.maximum(views[0], views[1])
+            for view in views[2:]:
+                np.maximum(out, view, out=out)
+        self._input, self._windows, self._out = x, None, None
+        return out
+
+    def _gather(self, x: Any) -> Any:
+        """The pooling through the gathered windows (kept for backward)."""
         xp = self.xp
         n, c, h, w = x.shape
         (kh, kw), (ph, pw) = self.kernel, self.padding
@@ -181,6 +215,9 @@ class Pool2D(Layer):
 
     def backward(self, grad_out: Any) -> Any:
         xp = self.xp
+        if self._input is not None:  # the forward pass took the shortcut: gather its windows now
+            self._gather(self._input)
+            self._input = None
         n, c, h, w, ho, wo = self._geometry
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.strides, self.padding
         hp, wp = h + 2 * ph, w + 2 * pw
