@@ -278,9 +278,12 @@ class Conv2D(Layer):
         else:
             g = channel_major(grad_out, self._buffer("_grad_buffer", (f, ho, wo, n), grad_out.dtype))
         g = g.reshape(f, ho * wo * n)
+        if self.use_bias:
+            g.sum(axis=1, out=self.grads["b"])
         if self._windows is not None:  # the forward pass went a few rows at a time
             if not self.needs_input_grad:
-                return self._weight_grads_by_rows(g)
+                self._weight_grads_by_rows(g)
+                return None
             # An input gradient asked for after a forward pass by rows (a saliency map): all the columns now.
             self._cols = self._whole_columns(self._windows, keep=False)
         # The weight gradient is computed transposed, cols (K, M) @ g.T (M, F) -> (K, F): OpenBLAS runs that
@@ -295,8 +298,6 @@ class Conv2D(Layer):
             wgrad_t = xp.matmul(self._cols.reshape(-1, chunks, part).transpose(1, 0, 2),
                                 g.reshape(f, chunks, part).transpose(1, 2, 0)).sum(axis=0)
         self.grads["W"].reshape(f, -1)[...] = wgrad_t.T
-        if self.use_bias:
-            g.sum(axis=1, out=self.grads["b"])
         if not self.needs_input_grad:
             return None
         dcols = self._buffer("_dcol_buffer", (c * kh * kw, ho * wo * n), grad_out.dtype)
@@ -321,7 +322,7 @@ class Conv2D(Layer):
         return batch_view(dx)
 
     def _weight_grads_by_rows(self, g: Any) -> None:
-        """The weight and bias gradients from the columns made again a few rows at a time."""
+        """The weight gradient from the columns made again a few rows at a time."""
         f = self.filters
         c, kh, kw = self._windows.shape[:3]
         k = c * kh * kw
@@ -331,9 +332,6 @@ class Conv2D(Layer):
             np.matmul(cols, g[:, a:b].T, out=part)
             total += part
         self.grads["W"].reshape(f, -1)[...] = total.T
-        if self.use_bias:
-            g.sum(axis=1, out=self.grads["b"])
-        return None
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> Any:
         """The work buffer ``name`` (an attribute), made anew only when the shape or dtype changes."""
