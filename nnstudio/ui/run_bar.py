@@ -12,8 +12,9 @@ import math
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QSizePolicy, QToolBar, QWidget
+from PySide6.QtWidgets import QComboBox, QProgressBar, QToolBar, QWidget
 
+from nnstudio.ui.elided_label import ElidedLabel
 from nnstudio.ui.i18n import N_, tr
 
 # Playback speeds: (label, the shortest time an epoch may take in seconds; 0 trains at full speed).
@@ -68,11 +69,10 @@ class RunBar(QToolBar):
         self.progress.setFixedWidth(110)
         self.progress.setMaximumHeight(12)
         self.addWidget(self.progress)
-        self.progress_label = QLabel("")
+        # The line may be long: it is cut, never allowed to widen the window, and its changing text (several
+        # times a second) only repaints it (see ElidedLabel).
+        self.progress_label = ElidedLabel("", min_width=280)
         self.progress_label.setObjectName("runProgressText")
-        # The line may be long; it is cut, never allowed to widen the window.
-        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.progress_label.setMinimumWidth(280)
         self.addWidget(self.progress_label)
 
     def speed_seconds(self) -> float:

@@ -17,6 +17,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize
 from PySide6.QtWidgets import QFileDialog, QSizePolicy, QWidget
 
 from nnstudio.errors import UserError
+from nnstudio.ui.elided_label import ElidedLabel
 from nnstudio.ui.i18n import tr
 from nnstudio.userdirs import atomic_write_bytes
 
@@ -107,7 +108,9 @@ class ExportablePanel(QWidget):
         outer.setContentsMargins(4, 2, 4, 4)
         outer.setSpacing(2)
         head = QHBoxLayout()
-        self.title_label = QLabel(f"<b>{title}</b>")
+        # One line, cut with an ellipsis: a caption changes with every redraw of some panels (the curves'
+        # latest figures), and an ElidedLabel's new text does not make the window lay out its docks again.
+        self.title_label = ElidedLabel(title if show_title else "", bold=show_title)
         self.title_label.setVisible(show_title)
         self.notice = QLabel("")
         self.notice.setWordWrap(True)
@@ -121,8 +124,7 @@ class ExportablePanel(QWidget):
         self.png_action = menu.addAction(tr("Export as PNG..."), self._ask_png)
         self.csv_action = menu.addAction(tr("Export history as CSV..."), self._ask_csv)
         self.menu_button.setMenu(menu)
-        for label in (self.title_label, self.notice):  # long texts wrap or are cut, never widen the dock
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # wraps, never widens
         self.setMinimumSize(self.MIN_WIDTH, self.MIN_HEIGHT)
         head.addWidget(self.title_label, 1)
         head.addWidget(self.menu_button)
