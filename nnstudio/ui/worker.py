@@ -93,6 +93,9 @@ class RunInfo:
     backend: str = ""
     steps_per_epoch: int | None = None
     data: Any = None  # the loaded Dataset (host arrays), reused by the next run and the confusion panel
+    # Whether the trainer's hint monitor judges this run's gradients (its Hint events are then the only advice
+    # about them: it also weighs the loss, which a panel looking at the norms alone cannot).
+    trainer_hints: bool = False
 
 
 @dataclass
@@ -416,7 +419,8 @@ class TrainingWorker(QObject):
         ds = self.dataset
         info = RunInfo(ds.name, tuple(ds.sample_shape), int(ds.num_classes), list(ds.class_names), ds.task,
                        len(ds.sample_shape) == 3, int(started.total_epochs), list(started.layers),
-                       backend=started.backend_name, steps_per_epoch=int(started.steps_per_epoch), data=ds)
+                       backend=started.backend_name, steps_per_epoch=int(started.steps_per_epoch), data=ds,
+                       trainer_hints=bool(getattr(getattr(self.trainer, "config", None), "hints", False)))
         if views.is_plane(ds):
             info.points, info.labels = views.plane_points(ds)
             info.extent = self._extent = views.plane_extent(ds)

@@ -150,6 +150,23 @@ def test_gradient_panel_prefers_trainer_hints(dashboard):
     assert panel.notice.text() == "Layer 'x' looks dead" and panel.problems == []
 
 
+def test_gradient_panel_leaves_the_judgement_to_the_trainers_monitor(dashboard):
+    """A healthy run's gradients may jump tenfold (a spiral near 100 % accuracy did): the trainer's monitor,
+    which also weighs the loss, says nothing, and the panel must not call them exploding on its own."""
+    def jump(i):
+        return {"d1": 0.01 if i <= 60 else 0.5, "d2": 0.02 if i <= 60 else 0.6}
+
+    panel = dashboard.gradients
+    panel.begin_run(info(trainer_hints=True))
+    panel.add_batches(batches(70, norms=jump))
+    panel.redraw()
+    assert panel.problems == [] and not panel.notice.text()
+    panel.begin_run(info())  # a trainer without a monitor (hints off): the panel checks the norms itself
+    panel.add_batches(batches(70, norms=jump))
+    panel.redraw()
+    assert "exploding" in panel.notice.text()
+
+
 def test_feature_map_panel(dashboard):
     panel = dashboard.feature_maps
     probe = Probe(3, {"c1": np.random.rand(6, 8, 8).astype(np.float32), "d1": np.random.randn(10).astype(np.float32)},

@@ -50,6 +50,7 @@ def test_trains_a_toy_set_and_reports_every_batch(qtbot):
     info = got["started"][0]
     assert isinstance(info, RunInfo) and info.layers == ["d1", "d2"]
     assert info.steps_per_epoch == 12  # 400 points, 10 % kept for validation, batches of 32: from RunStarted
+    assert info.trainer_hints  # hints are on by default: the trainer's monitor judges the gradients
     reports = [r for chunk in got["batches"] for r in chunk]
     assert [r.global_step for r in reports] == list(range(1, 3 * 12 + 1))  # none lost by coalescing
     assert len(got["epoch"]) == 3
@@ -247,3 +248,10 @@ def test_the_confusion_views_predictions_come_from_the_trainers_validation_pass(
         counts = np.zeros_like(report.confusion)
         np.add.at(counts, (predictions.y_true, predictions.y_pred), 1)
         np.testing.assert_array_equal(counts, report.confusion)
+
+
+def test_a_run_with_hints_off_says_the_trainer_does_not_judge_it(qtbot):
+    session, got = make_session({"hints": False, "epochs": 1})
+    with qtbot.waitSignal(session.finished, timeout=60000):
+        session.start()
+    assert got["started"] and not got["started"][0].trainer_hints

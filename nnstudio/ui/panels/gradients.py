@@ -2,9 +2,12 @@
 
 Why this exists: whether each layer still learns is visible in the L2 norm of its weight gradient.  The
 panel draws one line per layer on a log axis (history in doubling buffers) and bars for the latest step.
-When the trainer sends Hint events they are shown as they come; otherwise :func:`detect_gradient_problems`
-looks at the latest norms itself: a layer far below the others or under 1e-7 is vanishing, a norm that
-grew tenfold, or became Inf / NaN, is exploding, each with a fix to try.
+When the trainer's hint monitor judges the run (``RunInfo.trainer_hints``, on unless a run turns hints off),
+its Hint events are the panel's only advice: the monitor calls gradients exploding only while the loss rises
+too, and a healthy run's gradients often spike tenfold near the end (a spiral learned to 99 % was told its
+gradients were exploding, lower the learning rate).  Otherwise :func:`detect_gradient_problems` looks at the
+latest norms itself: a layer far below the others or under 1e-7 is vanishing, a norm that grew tenfold, or
+became Inf / NaN, is exploding, each with a fix to try.
 """
 from __future__ import annotations
 
@@ -114,6 +117,7 @@ class GradientPanel(ExportablePanel):
         self._step_offset = 0.0
         self._checked_at = -1e9
         self._unchecked = False
+        self._own_checks = True  # False while the trainer's hint monitor judges the run
 
     def clear(self) -> None:
         """Forget every layer (another project, or a fresh run: its layers may differ)."""
@@ -136,6 +140,7 @@ class GradientPanel(ExportablePanel):
             self.clear()
         else:
             self._step_offset = max((self.steps[l].last(0.0) for l in self.layers), default=0.0)
+        self._own_checks = not getattr(info, "trainer_hints", False)
         for layer in getattr(info, "layers", []) or []:
             self._ensure(layer)
 
@@ -191,7 +196,7 @@ class GradientPanel(ExportablePanel):
     def _check(self) -> None:
         self._checked_at = time.perf_counter()
         self._unchecked = False
-        if self.trainer_hints:  # the trainer's own hints are shown instead
+        if self.trainer_hints or not self._own_checks:  # the trainer's own hints are shown instead
             return
         recent = {l: v for l in self.layers if (v := self._window(l, RECENT, 0)) is not None}
         before = {l: v for l in self.layers if len(self.norms[l]) >= RECENT + REFERENCE
