@@ -26,6 +26,7 @@ class ElidedLabel(QWidget):
                  min_width: int = 0) -> None:
         super().__init__(parent)
         self._text = str(text)
+        self.setAccessibleName(self._text)
         self._min_width = int(min_width)
         if bold:
             font = self.font()
@@ -42,6 +43,7 @@ class ElidedLabel(QWidget):
         text = str(text)
         if text != self._text:
             self._text = text
+            self.setAccessibleName(text)  # what a screen reader reads, as for a QLabel
             self.update()  # a repaint only: the size does not depend on the text
 
     def _fit_height(self) -> None:
