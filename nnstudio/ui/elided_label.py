@@ -46,14 +46,21 @@ class ElidedLabel(QWidget):
             self.setAccessibleName(text)  # what a screen reader reads, as for a QLabel
             self.update()  # a repaint only: the size does not depend on the text
 
+    def shown_text(self) -> str:
+        """The text as painted at the current width: cut with an ellipsis when it does not fit."""
+        return self.fontMetrics().elidedText(self._text, Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def _line_height(self) -> int:
+        return self.fontMetrics().height() + 2 * self.MARGIN
+
     def _fit_height(self) -> None:
-        self.setFixedHeight(self.fontMetrics().height() + 2 * self.MARGIN)
+        self.setFixedHeight(self._line_height())
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        return QSize(max(self._min_width, 1), self.fontMetrics().height() + 2 * self.MARGIN)
+        return QSize(max(self._min_width, 1), self._line_height())
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        return QSize(self._min_width, self.fontMetrics().height() + 2 * self.MARGIN)
+        return QSize(self._min_width, self._line_height())
 
     def changeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         if event.type() == QEvent.Type.FontChange:  # a new font (the classroom's larger text) may be taller
@@ -66,7 +73,6 @@ class ElidedLabel(QWidget):
             return
         painter = QPainter(self)
         painter.setPen(self.palette().color(self.foregroundRole()))
-        rect = self.contentsRect()
-        line = self.fontMetrics().elidedText(self._text, Qt.TextElideMode.ElideRight, rect.width())
-        painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), line)
+        painter.drawText(self.contentsRect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                         self.shown_text())
         painter.end()
