@@ -165,3 +165,66 @@ def test_padding_limits_and_messages():
         Pool2D("max", (2, 2, 2))
     with pytest.raises(ValueError, match=r"window 5x3 is larger than the input 2x2 \(padded to 4x4\)"):
         Pool2D("max", (5, 3), padding=1).output_shape((1, 2, 2))
+
+
+def _channel_major(x: np.ndarray) -> np.ndarray:
+    """The same (N, C, H, W) batch laid out in memory as (C, H, W, N), as a convolution hands it on."""
+    return np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("in_shape,size,stride", CASES + [((3, 8, 6), (2, 3), None)])
+def test_max_pooling_of_a_channel_major_batch_reads_views_and_agrees_with_nchw(in_shape, size, stride, ties):
+    rng = np.random.default_rng(5)
+    shape = (4,) + in_shape
+    x = np.zeros(shape) if ties else distinct_inputs(rng, shape)
+    results = []
+    for batch in (x, _channel_major(x)):
+        layer = Pool2D("max", size, stride)
+        layer.build(in_shape, np, rng, np.float64)
+        out = layer.forward(batch, training=True)
+        assert (layer._winner is not None) == (batch is not x)  # the channel-major batch took the views
+        g = np.random.default_rng(6).normal(size=out.shape)
+        results.append((np.array(out), np.array(layer.backward(g if batch is x else _channel_major(g)))))
+    (out_a, dx_a), (out_b, dx_b) = results
+    np.testing.assert_array_equal(out_b, out_a)
+    np.testing.assert_array_equal(dx_b, dx_a)  # the same winner per window, ties included
+    kh, kw = _pairs(size)
+    sh, sw = _pairs(stride or size)
+    if kh == kw and sh == sw:
+        np.testing.assert_allclose(out_b, naive_pool(x, "max", kh, sh), rtol=0)
+
+
+@pytest.mark.parametrize("in_shape,size,stride", CASES)
+def test_max_pooling_by_views_matches_finite_differences(in_shape, size, stride):
+    rng = np.random.default_rng(7)
+    x = distinct_inputs(rng, (3,) + in_shape)
+    layer = Pool2D("max", size, stride)
+    layer.build(in_shape, np, rng, np.float64)
+    out = layer.forward(_channel_major(x), training=True)
+    assert layer._winner is not None
+    proj = rng.normal(size=out.shape)
+    dx = np.array(layer.backward(_channel_major(proj)))
+    numeric = np.zeros_like(x)
+    eps = 1e-6
+    for idx in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[idx] += eps
+        down[idx] -= eps
+        numeric[idx] = (np.sum(layer.forward(_channel_major(up)) * proj)
+                        - np.sum(layer.forward(_channel_major(down)) * proj)) / (2 * eps)
+    np.testing.assert_allclose(dx, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_max_pooling_of_a_channel_major_batch_outside_training_still_back_propagates():
+    """A saliency map: a forward pass outside training (maxima only), then a backward pass."""
+    rng = np.random.default_rng(8)
+    x = distinct_inputs(rng, (5, 3, 8, 8))
+    ours, reference = Pool2D("max", 2), Pool2D("max", 2)
+    for layer in (ours, reference):
+        layer.build((3, 8, 8), np, rng, np.float64)
+    out = ours.forward(_channel_major(x), training=False)
+    assert ours._winner is None and ours._input is not None  # no winners recorded outside training
+    np.testing.assert_array_equal(out, reference.forward(x, training=True))
+    g = rng.normal(size=out.shape)
+    np.testing.assert_array_equal(ours.backward(_channel_major(g)), reference.backward(g))

@@ -12,6 +12,10 @@ strided slice per window offset, so every later operation (the max, the comparis
 memory, which is several times faster than working on strided views.  Max pooling routes each window's
 gradient to its first maximum (row-major order), so exactly one input wins even when values tie (as
 after a ReLU, where whole windows are zero).
+
+Max pooling without padding of a channel-major batch skips the gathering: it takes the maxima of the window
+offsets' strided views directly (their runs of N samples are contiguous already) and records each window's
+winning offset in one byte for backward (:meth:`Pool2D._max_of_views`).
 """
 from __future__ import annotations
 
@@ -73,7 +77,8 @@ class Pool2D(Layer):
         self._out: Any = None
         self._inv_count: Any = None  # avg mode with padding: 1 / real pixels per window, shape (Ho, Wo)
         self._geometry: tuple[int, ...] = ()
-        self._input: Any = None  # the input of a forward pass that took the shortcut (_max_of_tiles)
+        self._input: Any = None  # a forward pass outside training that took no windows: its input, for backward
+        self._winner: Any = None  # after a forward pass by views: each window's winning offset, (C, Ho, Wo, N)
         self._channel_major = False  # whether the last forward's batch was channel-major (see .layout)
         self._slices: dict[tuple[int, int], list[tuple[slice, slice]]] = {}  # _offset_slices per output size
 
@@ -142,7 +147,74 @@ class Pool2D(Layer):
         if not training and self._tiles(x):
             return self._max_of_tiles(x)
         self._input = None
+        if self._by_views(x):
+            return self._max_of_views(x, training)
         return self._gather(x)
+
+    def _by_views(self, x: Any) -> bool:
+        """Whether max pooling without padding reads the windows of ``x``, a channel-major NumPy batch, as
+        strided views instead of gathering them: see :meth:`_max_of_views`."""
+        return (self.mode == "max" and self.padding == (0, 0) and isinstance(x, np.ndarray)
+                and is_channel_major(x))
+
+    def _max_of_views(self, x: Any, training: bool) -> Any:
+        """Max pooling of a channel-major batch straight from the window offsets' strided views of it.
+
+        In the (C, H, W, N) layout each view still reads runs of N contiguous values, so the element-wise
+        maxima of the views run about as fast as on gathered windows, without writing a copy the size of the
+        input.  In training, each window's winning offset is recorded as it goes (one byte per output value),
+        and backward only needs that, not the input.  Outside training only the maxima are taken, and the
+        input is kept in case a backward pass follows (a saliency map): it gathers the windows then.
+
+        mnist-cnn's training step, its first pooling (16 maps of 28 x 28, batch 64), median ms in the step
+        (two runs): forward 1.54-1.84 and backward 1.27-1.45 against 1.56-1.84 and 1.80-2.12 gathered.  Kept
+        input instead (backward comparing the views with the output again) was 1.1-1.7 ms slower there: the
+        strided reads of an input long out of the cache."""
+        n, c, h, w = x.shape
+        ho, wo = self._out_hw(h, w)
+        self._geometry = (n, c, h, w, ho, wo)
+        self._channel_major = True
+        grid = channel_major(x)
+        views = [grid[:, rows, cols, :] for rows, cols in self._offset_slices(ho, wo)]
+        out = np.empty((c, ho, wo, n), dtype=x.dtype)
+
+        if not training:
+            def maxima(lo: int, hi: int) -> None:  # channels lo:hi
+                o = out[lo:hi]
+                o[...] = views[0][lo:hi]
+                for view in views[1:]:
+                    np.maximum(o, view[lo:hi], out=o)
+
+            each_part(maxima, grid, c)
+            self._input, self._winner, self._out, self._windows = x, None, None, None
+            return batch_view(out)
+        index = np.uint8 if len(views) < 256 else np.uint32
+        winner = np.empty((c, ho, wo, n), dtype=index)
+
+        def part(lo: int, hi: int) -> None:  # channels lo:hi
+            o, win = out[lo:hi], winner[lo:hi]
+            if len(views) == 1:
+                o[...] = views[0][lo:hi]
+                win.fill(0)
+                return
+            later = np.empty(o.shape, dtype=bool)
+            mark = np.empty(o.shape, dtype=index)
+            first, second = views[0][lo:hi], views[1][lo:hi]
+            # Strictly greater: on a tie the earlier offset keeps the window.  The winner is the last offset
+            # that beat all the earlier ones, so the largest k * later.
+            np.greater(second, first, out=later)
+            np.maximum(first, second, out=o)
+            np.copyto(win, later)
+            for k, view in enumerate(views[2:], 2):
+                v = view[lo:hi]
+                np.greater(v, o, out=later)
+                np.maximum(o, v, out=o)
+                np.multiply(later, index(k), out=mark)
+                np.maximum(win, mark, out=win)
+
+        each_part(part, grid, c)
+        self._winner, self._out, self._windows, self._inv_count = winner, out, None, None
+        return batch_view(out)
 
     def _tiles(self, x: Any) -> bool:
         """Whether ``x`` is a small ordinary batch that max pooling with windows tiling it (stride = window,
@@ -167,7 +239,7 @@ class Pool2D(Layer):
             out = np.maximum(views[0], views[1])
             for view in views[2:]:
                 np.maximum(out, view, out=out)
-        self._input, self._windows, self._out = x, None, None
+        self._input, self._windows, self._out, self._winner = x, None, None, None
         return out
 
     def _gather(self, x: Any) -> Any:
@@ -177,6 +249,7 @@ class Pool2D(Layer):
         (kh, kw), (ph, pw) = self.kernel, self.padding
         ho, wo = self._out_hw(h, w)
         self._geometry = (n, c, h, w, ho, wo)
+        self._winner = None
         # Work in the layout the batch comes in: a channel-major one (after a convolution) keeps the
         # sample axis innermost, so every window slice below copies runs of N contiguous values.
         self._channel_major = is_channel_major(x)
@@ -218,6 +291,8 @@ class Pool2D(Layer):
         if self._input is not None:  # the forward pass took the shortcut: gather its windows now
             self._gather(self._input)
             self._input = None
+        if self._winner is not None:
+            return self._backward_by_views(grad_out)
         n, c, h, w, ho, wo = self._geometry
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.strides, self.padding
         hp, wp = h + 2 * ph, w + 2 * pw
@@ -265,6 +340,33 @@ class Pool2D(Layer):
         if ph or pw:
             dx = xp.ascontiguousarray(dx[:, ph:ph + h, pw:pw + w, :])
         return self._batch(dx)
+
+    def _backward_by_views(self, grad_out: Any) -> Any:
+        """The backward pass of :meth:`_max_of_views`: each window's gradient goes to the offset recorded as
+        its winner."""
+        n, c, h, w, ho, wo = self._geometry
+        (kh, kw), (sh, sw) = self.kernel, self.strides
+        winner = self._winner
+        g = channel_major(grad_out)
+        offsets = self._offset_slices(ho, wo)
+        tiling = (sh, sw) == (kh, kw)
+        covered = tiling and ho * kh == h and wo * kw == w  # the views write every input element once
+        shape = (c, h, w, n)
+        dx = np.empty(shape, dtype=grad_out.dtype) if covered else np.zeros(shape, grad_out.dtype)
+
+        def part(lo: int, hi: int) -> None:  # channels lo:hi
+            win, gp, dxp = winner[lo:hi], g[lo:hi], dx[lo:hi]
+            wins = np.empty(win.shape, dtype=bool)
+            for k, (rows, cols) in enumerate(offsets):
+                np.equal(win, k, out=wins)
+                target = dxp[:, rows, cols, :]
+                if tiling:
+                    np.multiply(gp, wins, out=target)
+                else:
+                    target += gp * wins
+
+        each_part(part, dx, c)
+        return batch_view(dx)
 
     def config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"mode": self.mode, "size": self.size, "stride": self._stride_arg}
