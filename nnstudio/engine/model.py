@@ -506,13 +506,14 @@ class Model:
         call = self.begin_call(self.call_key(x.shape, training=True))
         out = self.forward(x, training=True, logits=loss.fuses_with or False)
         from_logits = self.loss_from_logits(loss)
-        value, grad = loss.forward(out, y, from_logits=from_logits)
+        value, grad, probabilities = loss.value_grad_probabilities(out, y, from_logits)
         self.backward(grad)
         optimizer.step(self.parameters(), lr)
         if self.fused:
-            out = apply_activation(self.xp, self.fused, out)
+            out = probabilities if probabilities is not None and loss.fuses_with == self.fused else \
+                apply_activation(self.xp, self.fused, out)
         self.end_call(call)
-        return value, out
+        return float(value), out
 
     # -- parameters and state -------------------------------------------------------------------------
     def parameters(self) -> Parameters:

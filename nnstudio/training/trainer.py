@@ -91,10 +91,11 @@ def oom_message(batch_size: int, gpu: bool) -> str:
              "smaller network) and train again").format(batch_size=batch_size)
 
 
-def _probabilities(model: Model, loss: Loss, out: Any) -> Any:
-    """The model's output as the loss reads it, squashed when the loss was handed raw scores."""
+def _probabilities(model: Model, loss: Loss, out: Any, squashed: Any = None) -> Any:
+    """The model's output as the loss reads it, squashed when the loss was handed raw scores (``squashed``:
+    what the loss computed of them on the way, see ``Loss.value_grad_probabilities``)."""
     if loss.fuses_with is not None and model.loss_from_logits(loss):
-        return apply_activation(model.xp, loss.fuses_with, out)
+        return squashed if squashed is not None else apply_activation(model.xp, loss.fuses_with, out)
     return out
 
 
@@ -113,9 +114,9 @@ def evaluate(model: Model, x: np.ndarray, y: np.ndarray, loss: Loss | str, task:
         xd = to_device(x[i:i + batch_size], xp, model.dtype)
         yd = to_device(y[i:i + batch_size], xp)
         out = model.forward(xd, training=False, logits=loss.fuses_with or False)
-        value, _ = loss.value_and_grad(out, yd, model.loss_from_logits(loss))
+        value, _, squashed = loss.value_grad_probabilities(out, yd, model.loss_from_logits(loss))
         total += float(value) * len(xd)
-        outputs.append(to_host(_probabilities(model, loss, out)))
+        outputs.append(to_host(_probabilities(model, loss, out, squashed)))
         if progress is not None:
             progress(min(i + batch_size, n), n)
     result = Evaluation(n, total / n)
@@ -316,7 +317,7 @@ class Trainer:
                     call = model.begin_call(model.call_key(xd.shape, training=True))  # the engine times its steps to pick its threads
                     out = model.forward(xd, training=True, logits=loss.fuses_with or False)
                     from_logits = model.loss_from_logits(loss)
-                    value_dev, grad = loss.value_and_grad(out, yd, from_logits)
+                    value_dev, grad, probabilities = loss.value_grad_probabilities(out, yd, from_logits)
                     value = float(value_dev) + penalty.penalty(model)
                     if not math.isfinite(value):
                         state.restore()
@@ -330,7 +331,7 @@ class Trainer:
                         return
                     state.save()  # these weights gave a finite loss: the ones to go back to
                     acc = float("nan") if regression else \
-                        device_accuracy(_probabilities(model, loss, out), yd, cfg.loss).value
+                        device_accuracy(_probabilities(model, loss, out, probabilities), yd, cfg.loss).value
                     model.backward(grad)
                     penalty.add_gradients(model)
                     norms = model.grad_norms() if self.want_grad_norms or monitor is not None else None

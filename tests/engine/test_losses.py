@@ -193,3 +193,44 @@ def test_accuracy_for_one_unit_outputs(xp):
     assert accuracy(scores, xp.asarray([1, -1, -1, -1]), "hinge").value == 0.75
     assert accuracy(scores, xp.asarray([1, 0, 0, 0]), "perceptron").value == 0.75
     assert accuracy(probs, xp.asarray([1.0, 0.0, 1.0, 0.0]), "mse").value == 1.0
+
+
+@pytest.mark.parametrize("shape", SHAPES + [(128, 10)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_on_labels_agrees_with_one_hot_targets_and_gives_the_softmax(xp, shape, dtype):
+    """Scores with class labels take their own path (the label's score is picked, no one-hot targets): the
+    same gradient bit for bit, the same value, and the probabilities it computed on the way are the softmax
+    apply_activation gives."""
+    from nnstudio.engine.model import apply_activation
+
+    rng = np.random.default_rng(9)
+    k = shape[-1]
+    z = xp.asarray(rng.normal(size=shape).astype(dtype) * 3)
+    labels = xp.asarray(rng.integers(0, k, size=shape[:-1]))
+    one_hot = xp.asarray(np.eye(k, dtype=dtype)[to_host(labels)])
+    loss = get_loss("cross_entropy")
+    value, grad, probabilities = loss.value_grad_probabilities(z, labels, True)
+    value_1h, grad_1h, probabilities_1h = loss.value_grad_probabilities(z, one_hot, True)
+    assert grad.dtype == dtype and grad.shape == z.shape
+    np.testing.assert_array_equal(to_host(grad), to_host(grad_1h))
+    assert float(value) == pytest.approx(float(value_1h), rel=1e-6 if dtype == np.float32 else 1e-13)
+    np.testing.assert_array_equal(to_host(probabilities), to_host(apply_activation(xp, "softmax", z)))
+    np.testing.assert_array_equal(to_host(probabilities_1h), to_host(probabilities))
+    assert loss.value_grad_probabilities(z, labels, False)[2] is None  # given probabilities: nothing new
+    reference = -np.log(_softmax(to_host(z).astype(np.float64)))
+    picked = np.take_along_axis(reference, to_host(labels)[..., None], axis=-1)
+    assert float(value) == pytest.approx(picked.mean(), rel=1e-5)
+
+
+@pytest.mark.parametrize("labels, found", [([0, 1, 4], "from 0 to 4"), ([-1, 2, 3], "from -1 to 3")])
+def test_cross_entropy_on_scores_names_labels_out_of_range(xp, labels, found):
+    with pytest.raises(UserError, match=f"Loss 'cross_entropy': class labels must be in 0..3 for 4 outputs; found labels {found}"):
+        get_loss("cross_entropy").forward(xp.zeros((3, 4)), xp.asarray(labels), from_logits=True)
+
+
+def test_binary_cross_entropy_gives_the_sigmoid_it_computed(xp):
+    from nnstudio.engine.model import apply_activation
+
+    z = xp.asarray(np.random.default_rng(10).normal(size=(6, 1)) * 4)
+    _, _, probabilities = get_loss("binary_cross_entropy").value_grad_probabilities(z, xp.asarray([0, 1] * 3), True)
+    np.testing.assert_array_equal(to_host(probabilities), to_host(apply_activation(xp, "sigmoid", z)))
