@@ -76,6 +76,17 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "OutOfMemory" in type(exc).__name__
 
 
+def quiet_numbers() -> Any:
+    """NumPy's floating-point warnings off, around a training step's arithmetic.
+
+    A run that diverges overflows to inf and then NaN inside the step; the trainer notices (a loss that is not
+    finite ends the run with :func:`nan_message` and the weights from before), so NumPy's own "overflow" and
+    "invalid value" RuntimeWarnings would only print noise on the terminal.  Entered and left within one step,
+    never across a ``yield``: NumPy keeps this state in a context variable, which a generator shares with
+    whoever iterates it."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+
+
 def nan_message(epoch: int, step: int) -> str:
     """What a run that diverged says (the CLI prints it, the GUI shows it)."""
     return _("loss became NaN at epoch {epoch}, step {step}: lower the learning rate or enable gradient clipping "
@@ -315,10 +326,11 @@ class Trainer:
                     yd = to_device(np.asarray(ds.y_train[idx]), xp)
                     lr = float(schedule(global_step))
                     call = model.begin_call(model.call_key(xd.shape, training=True))  # the engine times its steps to pick its threads
-                    out = model.forward(xd, training=True, logits=loss.fuses_with or False)
-                    from_logits = model.loss_from_logits(loss)
-                    value_dev, grad, probabilities = loss.value_grad_probabilities(out, yd, from_logits)
-                    value = float(value_dev) + penalty.penalty(model)
+                    with quiet_numbers():
+                        out = model.forward(xd, training=True, logits=loss.fuses_with or False)
+                        from_logits = model.loss_from_logits(loss)
+                        value_dev, grad, probabilities = loss.value_grad_probabilities(out, yd, from_logits)
+                        value = float(value_dev) + penalty.penalty(model)
                     if not math.isfinite(value):
                         state.restore()
                         message = nan_message(epoch, step)
@@ -330,14 +342,15 @@ class Trainer:
                         yield self.finished
                         return
                     state.save()  # these weights gave a finite loss: the ones to go back to
-                    acc = float("nan") if regression else \
-                        device_accuracy(_probabilities(model, loss, out, probabilities), yd, cfg.loss).value
-                    model.backward(grad)
-                    penalty.add_gradients(model)
-                    norms = model.grad_norms() if self.want_grad_norms or monitor is not None else None
-                    updating = True  # an error inside the update leaves it half applied: undo it
-                    optimizer.step(model.parameters(), lr)
-                    updating = False
+                    with quiet_numbers():
+                        acc = float("nan") if regression else \
+                            device_accuracy(_probabilities(model, loss, out, probabilities), yd, cfg.loss).value
+                        model.backward(grad)
+                        penalty.add_gradients(model)
+                        norms = model.grad_norms() if self.want_grad_norms or monitor is not None else None
+                        updating = True  # an error inside the update leaves it half applied: undo it
+                        optimizer.step(model.parameters(), lr)
+                        updating = False
                     model.end_call(call)
                     global_step += 1
                     n_b = len(idx)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 import threading
 
 import numpy as np
@@ -163,7 +164,8 @@ def test_nan_loss_stops_and_keeps_last_good_weights(moons):
     graph = chain_graph([2], hidden + [("Dense", {"units": 2}), ("Activation", {"function": "softmax"})])
     cfg = config(optimizer="momentum", learning_rate=1.0, epochs=20)
     trainer = Trainer(graph, moons, cfg, "numpy")
-    with np.errstate(all="ignore"):
+    with np.errstate(divide="warn", over="warn", invalid="warn"), warnings.catch_warnings():
+        warnings.simplefilter("error")  # the divergence prints nothing of NumPy's on the terminal
         events = list(trainer.run())
     finished = events[-1]
     assert finished.reason == "nan" and not finished.ok
