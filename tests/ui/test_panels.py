@@ -284,3 +284,25 @@ def test_log_axis_ticks_label_decades_only():
     assert [label for _, label in major] == ["0.001", "0.01", "0.1", "1", "10"]
     assert len(minor) == 4 * 8 and all(label == "" for _, label in minor)
     assert decade_ticks(-7, -6)[0][0][1] == "1e-7"
+
+
+def test_a_long_notice_scrolls_within_a_share_of_the_panel_and_shows_the_newest_first(dashboard, qtbot):
+    """Three long hints in a small panel (a 1024x768 window) left its plot a sliver; now the notice takes at
+    most NOTICE_SHARE of the panel, in whole lines, and scrolls; in a tall panel it shows whole."""
+    panel = dashboard.gradients
+    panel.begin_run(info(trainer_hints=True))
+    words = "the gradient of this layer grew a thousand times; lower the learning rate or clip the gradients "
+    for i in range(3):
+        panel.add_hint(SimpleNamespace(message=f"hint {i}: " + words * 3))
+    assert panel.notice.text().startswith("hint 2:")  # the newest first
+    panel.resize(300, 320)
+    qtbot.waitUntil(lambda: panel.notice_area.height() <= 320 * panel.NOTICE_SHARE + 2)
+    line = panel.notice.fontMetrics().lineSpacing()
+    assert panel.notice_area.height() >= 2 * line
+    assert panel.notice_area.verticalScrollBar().maximum() > 0  # the rest scrolls
+    assert panel.notice_shown()
+    panel.resize(900, 1400)
+    qtbot.waitUntil(lambda: panel.notice_area.verticalScrollBar().maximum() == 0)  # all of it shows
+    assert panel.notice_area.height() >= 3 * line  # three hints, each on its own lines
+    panel.show_notice("")
+    assert not panel.notice_shown()

@@ -10,11 +10,11 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize
-from PySide6.QtWidgets import QFileDialog, QSizePolicy, QWidget
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt
+from PySide6.QtWidgets import QFileDialog, QFrame, QScrollArea, QSizePolicy, QWidget
 
 from nnstudio.errors import UserError
 from nnstudio.ui.elided_label import ElidedLabel
@@ -98,6 +98,7 @@ class ExportablePanel(QWidget):
     # The smallest a panel gets in a dock: plots stay readable, and no caption or notice can make a dock
     # (and with it the window) wider than the screen.
     MIN_WIDTH, MIN_HEIGHT = 220, 170
+    NOTICE_SHARE = 0.35  # a notice may take at most this share of the panel's height before it scrolls
 
     def __init__(self, title: str, parent: QWidget | None = None, show_title: bool = False) -> None:
         super().__init__(parent)
@@ -115,7 +116,15 @@ class ExportablePanel(QWidget):
         self.notice = QLabel("")
         self.notice.setWordWrap(True)
         self.notice.setStyleSheet("color: #F59E0B;")  # amber reads on light and dark themes
-        self.notice.hide()
+        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The notice scrolls within at most NOTICE_SHARE of the panel's height (see _fit_notice).
+        self.notice_area = QScrollArea()
+        self.notice_area.setWidget(self.notice)
+        self.notice_area.setWidgetResizable(True)
+        self.notice_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.notice_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.notice_area.setStyleSheet("QScrollArea, QScrollArea > QWidget > QWidget { background: transparent; }")
+        self.notice_area.hide()
         self.menu_button = QToolButton()
         self.menu_button.setText("⋯")
         self.menu_button.setToolTip(tr("Export"))
@@ -124,12 +133,12 @@ class ExportablePanel(QWidget):
         self.png_action = menu.addAction(tr("Export as PNG..."), self._ask_png)
         self.csv_action = menu.addAction(tr("Export history as CSV..."), self._ask_csv)
         self.menu_button.setMenu(menu)
-        self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # wraps, never widens
+        self.notice_area.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # wraps, never widens
         self.setMinimumSize(self.MIN_WIDTH, self.MIN_HEIGHT)
         head.addWidget(self.title_label, 1)
         head.addWidget(self.menu_button)
         outer.addLayout(head)
-        outer.addWidget(self.notice)
+        outer.addWidget(self.notice_area)
         self.body = QVBoxLayout()
         self.body.setContentsMargins(0, 0, 0, 0)
         outer.addLayout(self.body, 1)
@@ -145,8 +154,34 @@ class ExportablePanel(QWidget):
         self.title_label.setVisible(bool(text))
 
     def show_notice(self, text: str) -> None:
+        """An amber note above the plots (advice, a warning): wrapped, and scrolling when it is long."""
         self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        self.notice_area.setVisible(bool(text))
+        self._fit_notice()
+
+    def notice_shown(self) -> bool:
+        """Whether a notice is showing (the panel itself may be hidden)."""
+        return not self.notice_area.isHidden()
+
+    def _fit_notice(self) -> None:
+        """As tall as the notice's text, but at most NOTICE_SHARE of the panel (and never under two lines):
+        on a 1024x768 screen three hints in Chinese took three quarters of the gradients panel and left its
+        plot a sliver, with the last line cut off.  The rest of a long notice scrolls."""
+        if self.notice_area.isHidden():
+            return
+        margins = self.layout().contentsMargins()
+        width = max(1, self.width() - margins.left() - margins.right()
+                    - self.notice_area.verticalScrollBar().sizeHint().width())
+        wanted = self.notice.heightForWidth(width)
+        if wanted < 0:
+            wanted = self.notice.sizeHint().height()
+        line = self.notice.fontMetrics().lineSpacing()
+        lines = max(2, int(self.height() * self.NOTICE_SHARE) // line)  # whole lines: none shows cut in half
+        self.notice_area.setFixedHeight(min(wanted, lines * line) + 2)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_notice()
 
     def history(self) -> dict[str, np.ndarray]:
         """Columns for CSV export (empty when the panel has no history)."""

@@ -181,7 +181,7 @@ class GradientPanel(ExportablePanel):
         message = str(getattr(hint, "message", "") or hint)
         if message and message not in self.trainer_hints:
             self.trainer_hints.append(message)
-            self.show_notice("\n".join(self.trainer_hints[-3:]))
+            self.show_notice("\n".join(reversed(self.trainer_hints[-3:])))  # the newest first: a long notice scrolls
 
     def _window(self, layer: str, start: int, stop: int) -> float | None:
         values = self.norms[layer].view()
@@ -206,7 +206,7 @@ class GradientPanel(ExportablePanel):
         if new:
             self._reported.update((p.layer, p.kind) for p in new)
             self.problems.extend(new)
-            self.show_notice("\n".join(p.message for p in self.problems[-3:]))
+            self.show_notice("\n".join(p.message for p in reversed(self.problems[-3:])))  # the newest first
 
     def redraw(self) -> None:
         self.dirty = False
