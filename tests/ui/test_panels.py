@@ -306,3 +306,45 @@ def test_a_long_notice_scrolls_within_a_share_of_the_panel_and_shows_the_newest_
     assert panel.notice_area.height() >= 3 * line  # three hints, each on its own lines
     panel.show_notice("")
     assert not panel.notice_shown()
+
+
+def test_pick_labels_spaces_labels_and_keeps_them_inside_the_axis():
+    from nnstudio.ui.panels.gradients import pick_labels
+    assert pick_labels(5, 30, 40, 220, 30, 15) == [0, 1, 2, 3, 4]  # room for all
+    assert pick_labels(5, 10, 50, 220, 40, 20) == [1, 2, 3]  # the end labels would stick out
+    # Ticks 4 px apart, labels 15 px: every 5th, among the ticks whose label stays inside 0..40 (2..7).
+    assert pick_labels(10, 2, 4, 40, 15, 7) == [2, 7]
+    assert pick_labels(3, 2, 4, 10, 15, 7) == []  # no label fits at all
+
+
+def _drawn_labels(axis) -> list[str]:
+    """The tick labels pyqtgraph would draw on ``axis`` now (it drops those that do not fit)."""
+    from PySide6.QtGui import QPainter, QPicture
+    picture = QPicture()
+    painter = QPainter(picture)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [text for _rect, _flags, text in specs[2]] if specs else []
+
+
+def test_gradient_axes_label_what_fits_in_a_small_panel_and_everything_in_a_big_one(dashboard, qtbot):
+    """Seven layers whose norms span ten decades: in a small panel (a 1024x768 window) the log axis and the
+    bars' names ran into each other; now only labels that fit are given, and pyqtgraph draws all of them."""
+    panel = dashboard.gradients
+    layers = [f"dense{i}" for i in range(1, 8)]
+    panel.begin_run(info(layers=layers))
+    panel.add_batches(batches(6, norms=lambda i: {name: 10.0 ** (k + i - 2) for k, name in enumerate(layers)}))
+    for size, everything in (((250, 230), False), ((520, 900), True)):
+        panel.resize(*size)
+        qtbot.waitUntil(lambda: panel.plot.getViewBox().height() > 0)
+        panel.redraw()
+        qtbot.wait(50)
+        left, bottom = panel.plot.getAxis("left"), panel.bar_plot.getAxis("bottom")
+        given_left = [label for _, label in panel._ticks["left"][0]]
+        given_bottom = [label for _, label in panel._ticks["bottom"][0] if label]
+        assert given_left and given_bottom
+        assert sorted(_drawn_labels(left)) == sorted(given_left)  # none given is dropped for want of room
+        assert _drawn_labels(bottom) == given_bottom  # none given is dropped for want of room
+        assert (len(given_bottom) == len(layers)) == everything

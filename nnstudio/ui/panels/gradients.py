@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QFontMetrics
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import GrowingBuffer
@@ -75,12 +76,33 @@ def decade_label(power: int) -> str:
     return f"{10.0 ** power:g}" if -3 <= power <= 3 else f"1e{power}"
 
 
-def decade_ticks(low: int, high: int) -> list[list[tuple[float, str]]]:
-    """Ticks for a log10 axis spanning 10^low..10^high: every decade labelled, 2..9 times it unlabelled
+def decade_ticks(low: int, high: int, labelled: Sequence[int] | None = None) -> list[list[tuple[float, str]]]:
+    """Ticks for a log10 axis spanning 10^low..10^high: the decades in ``labelled`` (default: all) labelled,
+    the others unlabelled, and 2..9 times each decade as unlabelled minor ticks while every decade is labelled
     (pyqtgraph labels all of them when few decades show, and in a short panel they run into each other)."""
-    major = [(float(k), decade_label(k)) for k in range(low, high + 1)]
-    minor = [(k + math.log10(m), "") for k in range(low, high) for m in range(2, 10)]
+    shown = set(range(low, high + 1) if labelled is None else labelled)
+    major = [(float(k), decade_label(k)) for k in range(low, high + 1) if k in shown]
+    minor = [(float(k), "") for k in range(low, high + 1) if k not in shown]
+    if len(shown) == high - low + 1:
+        minor = [(k + math.log10(m), "") for k in range(low, high) for m in range(2, 10)]
     return [major, minor]
+
+
+def pick_labels(count: int, first_px: float, step_px: float, span_px: float, label_px: float,
+                half_px: float) -> list[int]:
+    """Which of ``count`` evenly spaced ticks (at ``first_px + i * step_px`` along an axis ``span_px`` long)
+    get a label ``label_px`` long along the axis (plus a gap) so that none runs into the next or past the
+    axis's ends (``half_px``: half a label; pyqtgraph hides a label that does not fit): every 1st, 2nd, 3rd,
+    5th, 10th... one, centred among the ticks that fit."""
+    fits = [i for i in range(count) if first_px + i * step_px - half_px >= 0
+            and first_px + i * step_px + half_px <= span_px]
+    if not fits:
+        return []
+    every = next((e for e in (1, 2, 3, 5, 10, 20, 50, 100) if step_px * e >= label_px), count)
+    first, last = fits[0], fits[-1]
+    n = (last - first) // every + 1
+    start = first + ((last - first) - (n - 1) * every) // 2
+    return [start + m * every for m in range(n)]
 
 
 class GradientPanel(ExportablePanel):
@@ -92,6 +114,7 @@ class GradientPanel(ExportablePanel):
         super().__init__(tr("Gradient magnitudes"), parent)
         self._bar_bounds: tuple | None = None  # (layer names, y from, y to) last applied to the bar axes
         self._decades: tuple[int, int] | None = None  # the log axis's span in powers of ten
+        self._ticks: dict[str, list[Any]] = {}  # the ticks last given to the log axis and the bars' names
         self.view = PanelView()
         self.body.addWidget(self.view)
         self.plot = self.view.addPlot(row=0, col=0)
@@ -107,6 +130,8 @@ class GradientPanel(ExportablePanel):
         self.view.ci.layout.setRowStretchFactor(1, 2)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, brushes=[])
         self.bar_plot.addItem(self.bars)
+        self.plot.getViewBox().sigResized.connect(self._fit_ticks)
+        self.bar_plot.getViewBox().sigResized.connect(self._fit_ticks)
         self.layers: list[str] = []
         self.steps: dict[str, GrowingBuffer] = {}
         self.norms: dict[str, GrowingBuffer] = {}
@@ -126,6 +151,7 @@ class GradientPanel(ExportablePanel):
         self.layers, self.steps, self.norms, self.lines = [], {}, {}, {}
         self.bars.setOpts(x=[], height=[], brushes=[], pens=None, pen=None)
         self.bar_plot.getAxis("bottom").setTicks([[]])
+        self._ticks = {}
         self.problems, self.trainer_hints, self._reported = [], [], set()
         self._step_offset = 0.0
         self._bar_bounds = None
@@ -230,9 +256,9 @@ class GradientPanel(ExportablePanel):
             bounds = (tuple(names), base, math.ceil(max(heights) + 0.5))
             if bounds != self._bar_bounds:
                 self._bar_bounds = bounds
-                self.bar_plot.getAxis("bottom").setTicks([list(enumerate(names))])
                 self.bar_plot.setYRange(base, bounds[2], padding=0)
                 self.bar_plot.setXRange(-0.6, len(heights) - 0.4, padding=0)
+                self._fit_ticks()
         steps = [self.steps[l].view() for l in self.layers if len(self.steps[l])]
         if steps:
             grow_x_range(self.plot, float(max(s[-1] for s in steps)))
@@ -244,8 +270,38 @@ class GradientPanel(ExportablePanel):
                 high = max(math.ceil(math.log10(float(norms.max()))), low + 1)
                 if (low, high) != self._decades:
                     self._decades = (low, high)
-                    self.plot.getAxis("left").setTicks(decade_ticks(low, high))
+                    self._fit_ticks()
                 set_range_if_changed(self.plot, "y", low - 0.1, high + 0.1)  # room for the end labels
+
+    def _fit_ticks(self, *_args: Any) -> None:
+        """Label as many decades of the log axis, and as many layer names under the bars, as fit the plots'
+        sizes without running into each other or past the axes' ends (in a short or narrow panel, a 1024x768
+        window, every other decade or bar, say); called when the spans change and when the plots are
+        resized.  An axis is given new ticks only when they change: each change repaints its labels."""
+        if self._decades is not None:
+            low, high = self._decades
+            axis = self.plot.getAxis("left")
+            height = self.plot.getViewBox().height()
+            text = QFontMetrics(axis.font()).height()
+            step = height / (high - low + 0.2)  # the y range runs from low - 0.1 to high + 0.1
+            shown = pick_labels(high - low + 1, 0.1 * step, step, height, 1.2 * text, 0.5 * text)
+            ticks = decade_ticks(low, high, [low + i for i in shown])
+            if ticks != self._ticks.get("left"):
+                self._ticks["left"] = ticks
+                axis.setTicks(ticks)
+        if self._bar_bounds is not None:
+            names = self._bar_bounds[0]
+            axis = self.bar_plot.getAxis("bottom")
+            metrics = QFontMetrics(axis.font())
+            widest = max((metrics.horizontalAdvance(name) for name in names), default=0)
+            width = self.bar_plot.getViewBox().width()
+            step = width / (len(names) + 0.2)  # the x range runs from -0.6 to len - 0.4
+            shown = set(pick_labels(len(names), 0.6 * step, step, width, widest + metrics.averageCharWidth(),
+                                    0.5 * widest))
+            ticks = [[(i, name if i in shown else "") for i, name in enumerate(names)]]
+            if ticks != self._ticks.get("bottom"):
+                self._ticks["bottom"] = ticks
+                axis.setTicks(ticks)
 
     def history(self) -> dict[str, np.ndarray]:
         if not self.layers or not any(len(self.norms[l]) for l in self.layers):
