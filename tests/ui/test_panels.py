@@ -348,3 +348,24 @@ def test_gradient_axes_label_what_fits_in_a_small_panel_and_everything_in_a_big_
         assert sorted(_drawn_labels(left)) == sorted(given_left)  # none given is dropped for want of room
         assert _drawn_labels(bottom) == given_bottom  # none given is dropped for want of room
         assert (len(given_bottom) == len(layers)) == everything
+
+
+def test_stacked_plots_line_up_and_the_legend_gives_way_in_a_small_panel(dashboard, qtbot):
+    """The loss and accuracy plots (and the gradients panel's two plots) start at the same pixel, so the
+    x-linked axes show the same steps; the legend hides while it would cover most of a small loss plot."""
+    curves, gradients = dashboard.curves, dashboard.gradients
+    curves.begin_run(info())
+    gradients.begin_run(info())
+    curves.add_batches(batches(300))
+    gradients.add_batches(batches(300))
+    for size, legend in (((300, 260), False), ((900, 700), True)):
+        for panel in (curves, gradients):
+            panel.resize(*size)
+            panel.redraw()
+        qtbot.wait(50)
+        loss, acc = curves.loss_plot.getViewBox(), curves.acc_plot.getViewBox()
+        assert loss.sceneBoundingRect().left() == pytest.approx(acc.sceneBoundingRect().left())
+        assert loss.viewRange()[0] == pytest.approx(acc.viewRange()[0])  # both from step 0
+        assert gradients.plot.getViewBox().sceneBoundingRect().left() == pytest.approx(
+            gradients.bar_plot.getViewBox().sceneBoundingRect().left())
+        assert curves.legend.isVisible() == legend

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QFontMetrics
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import SeriesTable
@@ -19,6 +20,7 @@ from nnstudio.ui.panels.cells import PanelView
 from nnstudio.ui.panels.export import ExportablePanel
 
 EMA_ALPHA = 0.95  # weight of the past in the smoothed curve
+LEGEND_SHARE = 0.3  # the legend shows while it covers at most this share of the loss plot
 COLOURS = {"raw": (59, 130, 246, 70), "ema": "#2563EB", "train": "#1D4ED8", "val": "#F97316"}
 
 BATCH_COLUMNS = ("step", "epoch", "loss", "loss_smooth", "accuracy", "accuracy_smooth", "lr", "samples_per_s")
@@ -49,6 +51,17 @@ def configure_plot(plot: pg.PlotItem, left: str, bottom: str) -> None:
     plot.setDownsampling(auto=True, mode="peak")
     plot.setClipToView(True)
     plot.getViewBox().setMouseEnabled(x=True, y=False)
+
+
+def align_left_axes(*plots: pg.PlotItem, sample: str = "0.00") -> None:
+    """Give the left axes of plots stacked in one column the same width, room for tick labels as wide as
+    ``sample``, so their views start at the same pixel.  pyqtgraph sizes each axis to its own labels ("0.8"
+    beside "1.5e+03"), and two x-linked plots of different widths then show different x ranges (the lower one
+    started at step 20 instead of 0) and space their ticks differently.  Wider labels still show: they extend
+    towards the axis title."""
+    for plot in plots:
+        axis = plot.getAxis("left")
+        axis.setStyle(autoExpandTextSpace=False, tickTextWidth=QFontMetrics(axis.font()).horizontalAdvance(sample))
 
 
 def round_up_125(value: float) -> float:
@@ -111,8 +124,10 @@ class CurvesPanel(ExportablePanel):
         configure_plot(self.loss_plot, tr("loss"), "")
         configure_plot(self.acc_plot, tr("accuracy"), tr("step"))
         self.acc_plot.setYRange(0.0, 1.0, padding=0.02)
-        legend = self.loss_plot.addLegend(offset=(-10, 10))
+        align_left_axes(self.loss_plot, self.acc_plot)
+        legend = self.legend = self.loss_plot.addLegend(offset=(-10, 10))
         legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        self.loss_plot.getViewBox().sigResized.connect(self._fit_legend)
         self.items = {
             "loss_raw": self.loss_plot.plot(pen=pg.mkPen(COLOURS["raw"], width=1), name=tr("batch")),
             "loss_ema": self.loss_plot.plot(pen=pg.mkPen(COLOURS["ema"], width=2), name=tr("smoothed")),
@@ -136,6 +151,17 @@ class CurvesPanel(ExportablePanel):
         self._epoch_offset = 0.0
         self._epochs_drawn = -1
         self.summary = self.title_label  # the header row carries the latest figures
+
+    def _fit_legend(self, *_args: Any) -> None:
+        """Show the legend only while it covers at most LEGEND_SHARE of the loss plot (and less than its whole
+        height): in a small panel (a 1024x768 window) its four rows hid most of the curves, which matter more.
+        The lines' colours and styles are the same in every run, and the legend comes back when the panel
+        is made bigger (at 1920x1080 it takes about a sixth of the plot)."""
+        view = self.loss_plot.getViewBox()
+        size = self.legend.boundingRect()
+        area = max(view.width() * view.height(), 1.0)
+        self.legend.setVisible(size.width() * size.height() <= LEGEND_SHARE * area
+                               and size.height() <= 0.8 * view.height())
 
     # -- data in -------------------------------------------------------------------------------------------
     def clear(self) -> None:

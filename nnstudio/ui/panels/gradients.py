@@ -22,7 +22,7 @@ from PySide6.QtGui import QFontMetrics
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import GrowingBuffer
-from nnstudio.ui.panels.curves import configure_plot, grow_x_range, set_range_if_changed
+from nnstudio.ui.panels.curves import align_left_axes, configure_plot, grow_x_range, set_range_if_changed
 from nnstudio.ui.panels.cells import PanelView
 from nnstudio.ui.panels.export import ExportablePanel
 
@@ -130,6 +130,7 @@ class GradientPanel(ExportablePanel):
         self.view.ci.layout.setRowStretchFactor(1, 2)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, brushes=[])
         self.bar_plot.addItem(self.bars)
+        align_left_axes(self.plot, self.bar_plot)
         self.plot.getViewBox().sigResized.connect(self._fit_ticks)
         self.bar_plot.getViewBox().sigResized.connect(self._fit_ticks)
         self.layers: list[str] = []
@@ -296,7 +297,7 @@ class GradientPanel(ExportablePanel):
             widest = max((metrics.horizontalAdvance(name) for name in names), default=0)
             width = self.bar_plot.getViewBox().width()
             step = width / (len(names) + 0.2)  # the x range runs from -0.6 to len - 0.4
-            shown = set(pick_labels(len(names), 0.6 * step, step, width, widest + metrics.averageCharWidth(),
+            shown = set(pick_labels(len(names), 0.6 * step, step, width, widest + 0.5 * metrics.averageCharWidth(),
                                     0.5 * widest))
             ticks = [[(i, name if i in shown else "") for i, name in enumerate(names)]]
             if ticks != self._ticks.get("bottom"):
