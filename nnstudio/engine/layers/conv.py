@@ -305,10 +305,13 @@ class Conv2D(Layer):
         dcols = dcols.reshape(c, kh, kw, ho, wo, n)
         rows_used = (ho - 1) * sh + kh
         cols_used = (wo - 1) * sw + kw
-        dxpad = self._buffer("_dxpad_buffer", (c, max(rows_used, top + h), max(cols_used, left + w), n),
-                             grad_out.dtype)
         # A fresh channel-major gradient (the buffer is reused next step, the gradient may be kept).
         dx = xp.empty((c, h, w, n), dtype=grad_out.dtype)
+        # The windows cover the input exactly (no padding, no rows or columns left over): add into dx itself
+        # instead of a padded buffer copied out afterwards.
+        exact = top == left == 0 and (rows_used, cols_used) == (h, w)
+        dxpad = dx if exact else self._buffer(
+            "_dxpad_buffer", (c, max(rows_used, top + h), max(cols_used, left + w), n), grad_out.dtype)
 
         def col2im(a: int, b: int) -> None:  # channels a:b
             pad = dxpad[a:b]
@@ -316,7 +319,8 @@ class Conv2D(Layer):
             for i in range(kh):
                 for j in range(kw):
                     pad[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :] += dcols[a:b, i, j]
-            dx[a:b] = pad[:, top:top + h, left:left + w, :]
+            if not exact:
+                dx[a:b] = pad[:, top:top + h, left:left + w, :]
 
         each_part(col2im, dxpad, c)
         return batch_view(dx)
