@@ -214,6 +214,10 @@ def test_confusion_panel_and_samples_dialog(dashboard, qtbot):
     panel.show_samples(0, 2)
     assert panel.dialog is not None and panel.dialog.list.count() == 1
     panel.dialog.close()
+    assert not panel.notice_shown() and not panel.view.isHidden()
+    panel.begin_run(info(num_classes=0, class_names=[], task="regression"))  # a regression: only the notice
+    assert panel.notice_shown() and panel.view.isHidden()
+    qtbot.waitUntil(lambda: panel.notice_area.geometry().top() < panel.height() // 4)  # under the header
 
 
 def test_export_without_history_is_a_user_error(dashboard, tmp_path):

@@ -155,6 +155,7 @@ class ConfusionPanel(ExportablePanel):
             self.show_notice(tr("The confusion matrix is shown for classification datasets."))
         else:
             self.show_notice("")
+        self.view.setVisible(bool(self.class_names))  # no empty plot (axes from -500 to 500) under that notice
 
     def add_epoch(self, report: Any) -> None:
         confusion = getattr(report, "confusion", None)

@@ -142,6 +142,7 @@ class ExportablePanel(QWidget):
         self.body = QVBoxLayout()
         self.body.setContentsMargins(0, 0, 0, 0)
         outer.addLayout(self.body, 1)
+        outer.addStretch(0)  # takes the room only while the body shows nothing: the header stays on top
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         # Plots need room; docks take their first size from this.
