@@ -373,3 +373,25 @@ def test_stacked_plots_line_up_and_the_legend_gives_way_in_a_small_panel(dashboa
         assert gradients.plot.getViewBox().sceneBoundingRect().left() == pytest.approx(
             gradients.bar_plot.getViewBox().sceneBoundingRect().left())
         assert curves.legend.isVisible() == legend
+
+
+def test_a_short_run_labels_whole_steps(dashboard, qtbot):
+    """Six steps (the exploding-gradients lesson stops there): pyqtgraph labelled 0.5, 1.5, ...; steps are
+    whole numbers.  A longer run gets pyqtgraph's own ticks back."""
+    curves, gradients = dashboard.curves, dashboard.gradients
+    for panel in (curves, gradients):
+        panel.resize(500, 500)
+        panel.begin_run(info())
+        panel.add_batches(batches(4))
+        panel.redraw()
+    qtbot.wait(50)
+    axes = [curves.loss_plot.getAxis("bottom"), curves.acc_plot.getAxis("bottom"), gradients.plot.getAxis("bottom")]
+    for axis in axes:
+        labels = _drawn_labels(axis)
+        assert labels and all(label.isdigit() for label in labels), labels
+    for panel in (curves, gradients):
+        panel.add_batches(batches(300, start=5))
+        panel.redraw()
+    qtbot.wait(50)
+    assert all(axis.property("step_spacing") is None for axis in axes)
+    assert "100" in _drawn_labels(axes[1])

@@ -89,10 +89,23 @@ def round_span(values: np.ndarray) -> tuple[float, float]:
     return -top, top
 
 
-def grow_x_range(plot: pg.PlotItem, last_x: float) -> None:
+def grow_x_range(plot: pg.PlotItem, last_x: float, *linked: pg.PlotItem) -> None:
     """Keep the x axis at [0, nice ceiling]: it changes a few times per run instead of at every step, so
-    the axis (whose labels are costly to paint) is re-rendered rarely while training."""
-    set_range_if_changed(plot, "x", 0.0, nice_ceiling(last_x))
+    the axis (whose labels are costly to paint) is re-rendered rarely while training.  The x axis counts
+    steps, whole numbers: up to 10 its ticks are every step (labelled every one or two), where pyqtgraph
+    would label 0.5, 1.5, ... (the exploding-gradients lesson stops at step 6).  ``linked``: plots whose x
+    axis follows ``plot``'s (their own tick labels get the same spacing)."""
+    top = nice_ceiling(last_x)
+    set_range_if_changed(plot, "x", 0.0, top)
+    spacing = (1.0 if top <= 5 else 2.0, 1.0) if top <= 10 else None
+    for each in (plot, *linked):
+        axis = each.getAxis("bottom")
+        if axis.property("step_spacing") != spacing:
+            axis.setProperty("step_spacing", spacing)
+            if spacing is None:
+                axis.setTickSpacing()  # pyqtgraph's own choice again
+            else:
+                axis.setTickSpacing(*spacing)
 
 
 def set_range_if_changed(plot: pg.PlotItem, axis: str, low: float, high: float) -> None:
@@ -225,7 +238,7 @@ class CurvesPanel(ExportablePanel):
                 keep = np.isfinite(y)
                 self.items[key].setData(ex[keep], y[keep])
         if len(x):
-            grow_x_range(self.loss_plot, float(x[-1]))  # the accuracy plot follows through the x link
+            grow_x_range(self.loss_plot, float(x[-1]), self.acc_plot)  # the accuracy plot follows through the x link
             losses = b["loss"][np.isfinite(b["loss"])]
             if len(losses):
                 set_range_if_changed(self.loss_plot, "y", 0.0, nice_ceiling(float(losses.max())))
