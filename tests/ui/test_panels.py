@@ -395,3 +395,36 @@ def test_a_short_run_labels_whole_steps(dashboard, qtbot):
     qtbot.wait(50)
     assert all(axis.property("step_spacing") is None for axis in axes)
     assert "100" in _drawn_labels(axes[1])
+
+
+def _label_rects(axis):
+    from PySide6.QtGui import QPainter, QPicture
+    picture = QPicture()
+    painter = QPainter(picture)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [(rect, text) for rect, _flags, text in specs[2]] if specs else []
+
+
+def test_small_cells_space_their_axis_labels(dashboard, qtbot):
+    """Histogram cells about 100 pixels wide wrote "-0.4-0.2 0 0.2 0.4" (a 1024x768 window); their labelled
+    ticks now stay a label apart, and a wide cell keeps pyqtgraph's own."""
+    from nnstudio.ui.panels.cells import RoomyAxis, next_125
+    assert [next_125(v) for v in (0.1, 0.2, 0.5, 2.0, 0.25)] == pytest.approx([0.2, 0.5, 1.0, 5.0, 0.5])
+    panel = dashboard.histograms
+    counts, edges = np.histogram(np.random.default_rng(0).uniform(-0.45, 0.45, 500), bins=20)
+    panel.set_histograms(Histograms(1, {f"d{i}/W": (counts, edges) for i in range(4)},
+                                    {f"a{i}": (counts, edges) for i in range(4)}))
+    for width, many in ((250, False), (900, True)):
+        panel.resize(width, 500)
+        panel.redraw()
+        qtbot.wait(50)
+        axis = panel.cells[("weights", "d0/W")].axes["bottom"]
+        assert isinstance(axis, RoomyAxis)
+        rects = sorted(_label_rects(axis), key=lambda item: item[0].left())
+        assert rects
+        for (a, _), (b, _) in zip(rects, rects[1:]):
+            assert a.right() < b.left(), [text for _, text in rects]  # no label runs into the next
+        assert (len(rects) >= 3) == many, [text for _, text in rects]
