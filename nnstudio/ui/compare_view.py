@@ -8,6 +8,7 @@ the end of each run and its duration, with the best run marked.
 """
 from __future__ import annotations
 
+import html
 import math
 from typing import Any, Sequence
 
@@ -88,8 +89,7 @@ class RunOverlay:
             if item.isVisible():
                 item.setVisible(False)
                 self.hidden.append(item)
-        if c.loss_plot.legend is not None:
-            c.loss_plot.legend.setVisible(False)  # the live curves' legend; the runs get their own
+        c.set_legend_shown(False)  # the live curves' legend; the runs get their own
         # In the accuracy plot's top left, where a learning run's curve has not yet arrived.
         self.legend = pg.LegendItem(offset=(6, 4), brush=pg.mkBrush(255, 255, 255, 210), labelTextSize="8pt")
         self.legend.setParentItem(c.acc_plot.getViewBox())
@@ -103,7 +103,7 @@ class RunOverlay:
             finite = np.where(np.isfinite(loss), loss, np.nan)
             item = c.loss_plot.plot(steps, smoothed(finite), pen=pg.mkPen(colour, width=2), connect="finite")
             self.items.append((c.loss_plot, item))
-            self.legend.addItem(item, label)
+            self.legend.addItem(item, html.escape(label))  # rich text: a name from a run's file stays text
             if len(acc) and np.isfinite(acc).any():
                 item = c.acc_plot.plot(steps, smoothed(acc), pen=pg.mkPen(colour, width=2), connect="finite")
                 self.items.append((c.acc_plot, item))
@@ -161,8 +161,7 @@ class RunOverlay:
                 self.legend.scene().removeItem(self.legend)
             self.legend = None
         if self.runs:
-            if self.curves.loss_plot.legend is not None:
-                self.curves.loss_plot.legend.setVisible(True)
+            self.curves.set_legend_shown(True)
             self.curves.set_caption("")
             self.gradients.set_caption("")
             self.curves.dirty = True
@@ -206,7 +205,7 @@ class CompareView(QWidget):
         self.best = best_index(self.runs)
         self.heading.setText(tr("{count} runs compared. The best is marked ★.", count=len(self.runs)))
         self.legend.setText("<br>".join(
-            f"<span style='color:{run_colour(i)}'>&#9632;</span> {label}" for i, label in enumerate(labels)))
+            f"<span style='color:{run_colour(i)}'>&#9632;</span> {html.escape(label)}" for i, label in enumerate(labels)))
         diffs = grouped_differences(self.runs)
         rows: list[tuple[str, list[str], bool]] = []
         if not diffs:

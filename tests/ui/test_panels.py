@@ -428,3 +428,31 @@ def test_small_cells_space_their_axis_labels(dashboard, qtbot):
         for (a, _), (b, _) in zip(rects, rects[1:]):
             assert a.right() < b.left(), [text for _, text in rects]  # no label runs into the next
         assert (len(rects) >= 3) == many, [text for _, text in rects]
+
+
+def test_feature_maps_wrap_onto_rows_that_fit_and_titles_stay_text(dashboard, qtbot):
+    """Eight map cells in one row ran past a narrow panel's edge (the second convolution cut off at
+    1024x768); they now wrap.  A node's id is any text: in the cells' rich-text titles it stays text."""
+    panel = dashboard.feature_maps
+    maps = {f"<b>c{i}</b>": np.random.rand(4, 8, 8).astype(np.float32) for i in range(6)}
+    probe = Probe(3, maps, {nid: "Conv2D" for nid in maps}, np.random.rand(1, 8, 8).astype(np.float32))
+    panel.set_probe(probe)
+    for size, rows in (((280, 600), True), ((1400, 260), False)):
+        panel.resize(*size)
+        qtbot.wait(20)
+        panel.redraw()
+        qtbot.wait(50)
+        view_width, view_height = panel.view.width(), panel.view.height()
+        boxes = [cell.view.sceneBoundingRect() for cell in panel.plots.values()]
+        assert max(b.right() for b in boxes) <= view_width + 1, (boxes, view_width)  # every cell inside
+        assert max(b.bottom() for b in boxes) <= view_height + 1
+        assert min(min(b.width(), b.height()) for b in boxes) >= 30  # and big enough to see its maps
+        tops = {round(b.top()) for b in boxes}
+        assert (len(tops) > 1) == rows
+    title = panel.plots["<b>c0</b>"].title.text
+    assert "&lt;b&gt;c0&lt;/b&gt;" in title and "<b>c0" not in title
+    histograms = dashboard.histograms
+    counts, edges = np.histogram(np.random.randn(50), bins=5)
+    histograms.set_histograms(Histograms(1, {"<i>d</i>/W": (counts, edges)}, {}))
+    histograms.redraw()
+    assert "&lt;i&gt;" in histograms.cells[("weights", "<i>d</i>/W")].title.text

@@ -138,6 +138,7 @@ class CurvesPanel(ExportablePanel):
         configure_plot(self.acc_plot, tr("accuracy"), tr("step"))
         self.acc_plot.setYRange(0.0, 1.0, padding=0.02)
         align_left_axes(self.loss_plot, self.acc_plot)
+        self._legend_wanted = True
         legend = self.legend = self.loss_plot.addLegend(offset=(-10, 10))
         legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self.loss_plot.getViewBox().sigResized.connect(self._fit_legend)
@@ -173,8 +174,18 @@ class CurvesPanel(ExportablePanel):
         view = self.loss_plot.getViewBox()
         size = self.legend.boundingRect()
         area = max(view.width() * view.height(), 1.0)
-        self.legend.setVisible(size.width() * size.height() <= LEGEND_SHARE * area
+        self.legend.setVisible(self._legend_wanted and size.width() * size.height() <= LEGEND_SHARE * area
                                and size.height() <= 0.8 * view.height())
+
+    def set_legend_shown(self, shown: bool) -> None:
+        """Whether the live curves' legend may show at all (a comparison of runs brings its own)."""
+        self._legend_wanted = shown
+        self._fit_legend()
+
+    @property
+    def legend_wanted(self) -> bool:
+        """False while something else (a comparison of runs) has the legend hidden, whatever the size."""
+        return self._legend_wanted
 
     # -- data in -------------------------------------------------------------------------------------------
     def clear(self) -> None:

@@ -8,12 +8,14 @@ items are rebuilt only when the set of layers changes.
 """
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSpinBox
 
 from nnstudio.ui.i18n import tr
@@ -23,6 +25,12 @@ from nnstudio.ui.panels.export import ExportablePanel
 
 MAX_MAPS = 16
 MAX_UNITS = 64
+# How the cells are arranged (see FeatureMapPanel._arrangement).  In one row, a 1024x768 window showed
+# mnist-cnn's input, its Grad-CAM and the first convolution; the pooling and the second convolution the lesson
+# asks students to watch were cut off past the panel's edge.
+MIN_BAR_PX = 90  # the narrowest a bar chart gets before the bar charts wrap onto another row
+MAPS_SHARE = 0.6  # of the height, for the maps when bar charts share the panel (the rest is the bars')
+LONG_TITLE_PX = 130  # map cells narrower than this are titled with the node's id alone
 
 
 def tile_maps(maps: np.ndarray, max_maps: int = MAX_MAPS, gap: int = 1) -> np.ndarray:
@@ -73,6 +81,7 @@ class FeatureMapPanel(ExportablePanel):
         self.why_image: pg.ImageItem | None = None  # what made the network say its class (explain.py)
         self.why_method = ""
         self.probe: Any = None
+        self._arrangement_used: tuple[int, int, bool] = (0, 0, False)  # see _arrangement
         self._brushes = (pg.mkBrush("#F97316"), pg.mkBrush("#3B82F6"))  # negative, positive: made once
 
     def clear(self) -> None:
@@ -101,14 +110,21 @@ class FeatureMapPanel(ExportablePanel):
         self.view.clear()
         self.images, self.bars, self.plots = {}, {}, {}
         self.layer_ids = list(probe.activations)
+        self._arrangement_used = map_columns, bar_columns, short = self._arrangement(probe)
         maps = [n for n in self.layer_ids if probe.activations[n].ndim == 3]
         vectors = [n for n in self.layer_ids if probe.activations[n].ndim != 3]
         sample = getattr(probe, "input", None)
         self.input_image = None
         top = self.view.addLayout(row=0, col=0)
         col = 0
+
+        def place() -> tuple[int, int]:  # (row, column) of map cell number ``col``
+            return divmod(col, map_columns)
+
         if sample is not None and np.asarray(sample).ndim == 3:
-            cell = Cell(top, 0, col, tr("input"), lock_aspect=True, invert_y=True)
+            shape = "×".join(map(str, np.asarray(sample).shape))
+            title = tr("input") if short else f"{tr('input')}<br>{shape}"
+            cell = Cell(top, *place(), title, lock_aspect=True, invert_y=True)
             self.input_image = pg.ImageItem(axisOrder="row-major")
             self.input_image.setColorMap(pg.colormap.get("CET-L1"))
             cell.view.addItem(self.input_image)
@@ -117,7 +133,12 @@ class FeatureMapPanel(ExportablePanel):
         self.why_image, self.why_method = None, getattr(probe, "why_method", "")
         if getattr(probe, "why", None) is not None:
             title = tr("why: Grad-CAM") if self.why_method == "gradcam" else tr("why: saliency")
-            cell = Cell(top, 0, col, title, lock_aspect=True, invert_y=True)
+            cell_width = self.view.width() / map_columns - 8
+            if short and QFontMetrics(QFont(self.font().family(), 8)).horizontalAdvance(title) > cell_width:
+                title = "Grad-CAM" if self.why_method == "gradcam" else title  # the method's name alone
+            elif not short:
+                title += "<br>&nbsp;"  # two lines, as every map's title, so the images of a row line up
+            cell = Cell(top, *place(), title, lock_aspect=True, invert_y=True)
             self.why_image = pg.ImageItem(axisOrder="row-major")
             self.why_image.setColorMap(pg.colormap.get("inferno"))
             cell.view.addItem(self.why_image)
@@ -125,26 +146,61 @@ class FeatureMapPanel(ExportablePanel):
             col += 1
         for nid in maps:
             value = probe.activations[nid]
-            cell = Cell(top, 0, col, self._title(nid, probe, value), lock_aspect=True, invert_y=True)
+            title = html.escape(nid) if short else self._title(nid, probe, value)
+            cell = Cell(top, *place(), title, lock_aspect=True, invert_y=True)
             image = pg.ImageItem(axisOrder="row-major")
             image.setColorMap(self.cmap)
             cell.view.addItem(image)
             self.plots[nid], self.images[nid] = cell, image
             col += 1
         if vectors:
+            self.view.ci.layout.setRowStretchFactor(0, round(10 * MAPS_SHARE))
+            self.view.ci.layout.setRowStretchFactor(1, round(10 * (1 - MAPS_SHARE)))
             bottom = self.view.addLayout(row=1, col=0)
             for i, nid in enumerate(vectors):
                 value = probe.activations[nid]
-                cell = Cell(bottom, 0, i, self._title(nid, probe, value), axes=("left",))
+                cell = Cell(bottom, *divmod(i, bar_columns), self._title(nid, probe, value), axes=("left",))
                 bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#3B82F6")
                 cell.view.addItem(bars)
                 self.plots[nid], self.bars[nid] = cell, bars
 
     @staticmethod
     def _title(nid: str, probe: Any, value: np.ndarray) -> str:
+        """The node's id over its block and output shape (two short lines keep the cells narrow)."""
         kind = probe.kinds.get(nid, "")
         shape = "×".join(map(str, value.shape))
-        return f"{nid} · {kind} {shape}"
+        return f"{html.escape(nid)}<br>{html.escape(kind)} {shape}"
+
+    def _arrangement(self, probe: Any) -> tuple[int, int, bool]:
+        """(map cells per row, bar charts per row, short titles) for ``probe`` in the view's current size.
+
+        The bar charts sit side by side while each gets MIN_BAR_PX, and share the height with the maps
+        (MAPS_SHARE for the maps); the map cells go in as many columns as make each map the biggest, so a
+        narrow, short panel shows every layer's maps smaller rather than a few of them and the rest cut off.
+        Cells narrower than LONG_TITLE_PX are titled with the node's id alone: a title's width is the least
+        its cell takes."""
+        width, height = max(self.view.width(), 1), max(self.view.height(), 1)
+        acts = probe.activations
+        sample = getattr(probe, "input", None)
+        n_maps = sum(1 for v in acts.values() if np.asarray(v).ndim == 3) + int(getattr(probe, "why", None) is not None)
+        n_maps += int(sample is not None and np.asarray(sample).ndim == 3)
+        n_bars = sum(1 for v in acts.values() if np.asarray(v).ndim != 3)
+        bar_columns = max(1, min(n_bars, int(width // MIN_BAR_PX)))
+        maps_height = height * (MAPS_SHARE if n_bars else 1.0)
+        line = QFontMetrics(QFont(self.font().family(), 8)).lineSpacing()
+        best, best_side = (1, bar_columns, False), -math.inf
+        for columns in range(1, max(n_maps, 1) + 1):
+            rows = math.ceil(n_maps / columns)
+            short = width / columns < LONG_TITLE_PX
+            side = min(width / columns - 8, maps_height / max(rows, 1) - (1 if short else 2) * line - 6)
+            if side > best_side + 0.5:  # ties keep fewer columns
+                best, best_side = (columns, bar_columns, short), side
+        return best
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if self.probe is not None and self._arrangement(self.probe) != self._arrangement_used:
+            self.dirty = True  # laid out again at the next redraw, to fit the new size
 
     def redraw(self) -> None:
         self.dirty = False
@@ -155,7 +211,8 @@ class FeatureMapPanel(ExportablePanel):
         why = getattr(probe, "why", None)
         if list(probe.activations) != self.layer_ids or (self.input_image is not None) != has_input \
                 or (self.why_image is not None) != (why is not None) \
-                or (why is not None and self.why_method != getattr(probe, "why_method", "")):
+                or (why is not None and self.why_method != getattr(probe, "why_method", "")) \
+                or self._arrangement(probe) != self._arrangement_used:
             self._rebuild(probe)
         if self.input_image is not None:
             self.input_image.setImage(np.asarray(probe.input)[0], autoLevels=True)

@@ -7,6 +7,7 @@ row per layer: weights on the left, activations on the right.
 """
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,8 @@ class HistogramPanel(ExportablePanel):
         for col, (kind, names, colour) in enumerate((("weights", weights, WEIGHT_COLOUR),
                                                      ("activations", activations, ACTIVATION_COLOUR))):
             for row, name in enumerate(names):
-                title = tr("{name} weights", name=name) if kind == "weights" else tr("{name} output", name=name)
+                shown = html.escape(name)  # the title is rich text; a node's id is any text
+                title = tr("{name} weights", name=shown) if kind == "weights" else tr("{name} output", name=shown)
                 cell = Cell(self.view.ci, row, col, title, axes=("bottom",))
                 curve = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=colour, pen=pg.mkPen(colour[:3], width=1))
                 cell.view.addItem(curve)
