@@ -4,7 +4,7 @@ Why this exists: watching a convolution's filters turn into edge and stroke dete
 the clearest picture of what a CNN learns.  The worker runs the model on the chosen sample (a test image by
 index, or the canvas drawing) a few times a second and sends host arrays; this panel tiles each layer's
 channels into one mosaic image (vectorised, one ImageItem per layer) and draws Dense outputs as bars.  Plot
-items are rebuilt only when the set of layers changes.
+items are rebuilt only when the set of layers changes, or a new size calls for another arrangement of them.
 """
 from __future__ import annotations
 
