@@ -321,8 +321,9 @@ def test_pick_labels_spaces_labels_and_keeps_them_inside_the_axis():
     assert pick_labels(3, 2, 4, 10, 15, 7) == []  # no label fits at all
 
 
-def _drawn_labels(axis) -> list[str]:
-    """The tick labels pyqtgraph would draw on ``axis`` now (it drops those that do not fit)."""
+def _label_rects(axis) -> list:
+    """(rectangle, text) of each tick label pyqtgraph would draw on ``axis`` now (it drops those that do not
+    fit)."""
     from PySide6.QtGui import QPainter, QPicture
     picture = QPicture()
     painter = QPainter(picture)
@@ -330,7 +331,12 @@ def _drawn_labels(axis) -> list[str]:
         specs = axis.generateDrawSpecs(painter)
     finally:
         painter.end()
-    return [text for _rect, _flags, text in specs[2]] if specs else []
+    return [(rect, text) for rect, _flags, text in specs[2]] if specs else []
+
+
+def _drawn_labels(axis) -> list[str]:
+    """The tick labels pyqtgraph would draw on ``axis`` now."""
+    return [text for _rect, text in _label_rects(axis)]
 
 
 def test_gradient_axes_label_what_fits_in_a_small_panel_and_everything_in_a_big_one(dashboard, qtbot):
@@ -395,17 +401,6 @@ def test_a_short_run_labels_whole_steps(dashboard, qtbot):
     qtbot.wait(50)
     assert all(axis.property("step_spacing") is None for axis in axes)
     assert "100" in _drawn_labels(axes[1])
-
-
-def _label_rects(axis):
-    from PySide6.QtGui import QPainter, QPicture
-    picture = QPicture()
-    painter = QPainter(picture)
-    try:
-        specs = axis.generateDrawSpecs(painter)
-    finally:
-        painter.end()
-    return [(rect, text) for rect, _flags, text in specs[2]] if specs else []
 
 
 def test_small_cells_space_their_axis_labels(dashboard, qtbot):
