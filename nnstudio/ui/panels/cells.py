@@ -20,11 +20,22 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 TITLE_SIZE = "8pt"
 
 
+def title_metrics(widget: Any) -> QFontMetrics:
+    """Font metrics of a cell's title (TITLE_SIZE in ``widget``'s font family), to size cells by their titles."""
+    return QFontMetrics(QFont(widget.font().family(), int(TITLE_SIZE.removesuffix("pt"))))
+
+
+def round_up_125(value: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k at or above ``value`` (1 for zero, negative or non-finite values)."""
+    if not math.isfinite(value) or value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= value * (1 - 1e-12))
+
+
 def next_125(value: float) -> float:
     """The next of 1, 2, 5 x 10^k above ``value`` (itself one of them)."""
-    power = 10.0 ** math.floor(math.log10(value) + 1e-9)
-    mantissa = value / power
-    return next((m * power for m in (2.0, 5.0, 10.0) if m > mantissa * (1 + 1e-9)), 10.0 * power)
+    return round_up_125(value * 1.01)
 
 
 class RoomyAxis(pg.AxisItem):

@@ -16,7 +16,7 @@ from PySide6.QtGui import QFontMetrics
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import SeriesTable
-from nnstudio.ui.panels.cells import PanelView
+from nnstudio.ui.panels.cells import PanelView, round_up_125
 from nnstudio.ui.panels.export import ExportablePanel
 
 EMA_ALPHA = 0.95  # weight of the past in the smoothed curve
@@ -62,14 +62,6 @@ def align_left_axes(*plots: pg.PlotItem, sample: str = "0.00") -> None:
     for plot in plots:
         axis = plot.getAxis("left")
         axis.setStyle(autoExpandTextSpace=False, tickTextWidth=QFontMetrics(axis.font()).horizontalAdvance(sample))
-
-
-def round_up_125(value: float) -> float:
-    """The smallest of 1, 2, 5 x 10^k at or above ``value`` (1 for zero, negative or non-finite values)."""
-    if not math.isfinite(value) or value <= 0:
-        return 1.0
-    power = 10.0 ** math.floor(math.log10(value))
-    return next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= value * (1 - 1e-12))
 
 
 def nice_ceiling(value: float) -> float:

@@ -14,9 +14,9 @@ import numpy as np
 import pyqtgraph as pg
 
 from nnstudio.ui.i18n import tr
-from nnstudio.ui.panels.cells import Cell, PanelView
+from nnstudio.ui.panels.cells import Cell, PanelView, round_up_125
 from nnstudio.ui.panels.export import ExportablePanel
-from nnstudio.ui.panels.curves import round_span, round_up_125
+from nnstudio.ui.panels.curves import round_span
 
 WEIGHT_COLOUR = (59, 130, 246, 160)
 ACTIVATION_COLOUR = (249, 115, 22, 160)
