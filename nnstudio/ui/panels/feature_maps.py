@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSpinBox
 
 from nnstudio.ui.i18n import tr
-from nnstudio.ui.panels.cells import Cell, PanelView
+from nnstudio.ui.panels.cells import Cell, PanelView, title_metrics
 from nnstudio.ui.panels.curves import round_span
 from nnstudio.ui.panels.export import ExportablePanel
 
@@ -31,6 +30,7 @@ MAX_UNITS = 64
 MIN_BAR_PX = 90  # the narrowest a bar chart gets before the bar charts wrap onto another row
 MAPS_SHARE = 0.6  # of the height, for the maps when bar charts share the panel (the rest is the bars')
 LONG_TITLE_PX = 130  # map cells narrower than this are titled with the node's id alone
+CELL_MARGIN_PX = 8  # a cell's width that its image or title does not get (margins, spacing)
 
 
 def tile_maps(maps: np.ndarray, max_maps: int = MAX_MAPS, gap: int = 1) -> np.ndarray:
@@ -133,8 +133,8 @@ class FeatureMapPanel(ExportablePanel):
         self.why_image, self.why_method = None, getattr(probe, "why_method", "")
         if getattr(probe, "why", None) is not None:
             title = tr("why: Grad-CAM") if self.why_method == "gradcam" else tr("why: saliency")
-            cell_width = self.view.width() / map_columns - 8
-            if short and QFontMetrics(QFont(self.font().family(), 8)).horizontalAdvance(title) > cell_width:
+            room = self.view.width() / map_columns - CELL_MARGIN_PX
+            if short and title_metrics(self).horizontalAdvance(title) > room:
                 title = "Grad-CAM" if self.why_method == "gradcam" else title  # the method's name alone
             elif not short:
                 title += "<br>&nbsp;"  # two lines, as every map's title, so the images of a row line up
@@ -187,12 +187,12 @@ class FeatureMapPanel(ExportablePanel):
         n_bars = sum(1 for v in acts.values() if np.asarray(v).ndim != 3)
         bar_columns = max(1, min(n_bars, int(width // MIN_BAR_PX)))
         maps_height = height * (MAPS_SHARE if n_bars else 1.0)
-        line = QFontMetrics(QFont(self.font().family(), 8)).lineSpacing()
+        line = title_metrics(self).lineSpacing()
         best, best_side = (1, bar_columns, False), -math.inf
         for columns in range(1, max(n_maps, 1) + 1):
             rows = math.ceil(n_maps / columns)
             short = width / columns < LONG_TITLE_PX
-            side = min(width / columns - 8, maps_height / max(rows, 1) - (1 if short else 2) * line - 6)
+            side = min(width / columns - CELL_MARGIN_PX, maps_height / max(rows, 1) - (1 if short else 2) * line - 6)
             if side > best_side + 0.5:  # ties keep fewer columns
                 best, best_side = (columns, bar_columns, short), side
         return best
