@@ -48,10 +48,22 @@ def _labels_to_onehot(loss: str, output: Any, target: Any) -> Any:
     if tuple(target.shape) != tuple(output.shape[:-1]):
         raise _fail(loss, f"expected class labels of shape {tuple(output.shape[:-1])} for outputs of shape "
                           f"{tuple(output.shape)}; received labels of shape {tuple(target.shape)}")
-    if target.size and bool(xp.logical_or(target < 0, target >= k).any()):
-        lo, hi = int(target.min()), int(target.max())
-        raise _fail(loss, f"class labels must be in 0..{k - 1} for {k} outputs; found labels from {lo} to {hi}")
+    _check_label_range(loss, xp, target, k)
     return (target[..., None] == xp.arange(k)).astype(output.dtype)
+
+
+def _check_label_range(loss: str, xp: Any, labels: Any, k: int) -> None:
+    """A UserError naming ``loss`` unless every class label is in 0..k-1."""
+    if not labels.size:
+        return
+    if xp is np:  # two reductions, no temporaries
+        lo, hi = int(labels.min()), int(labels.max())
+        bad = lo < 0 or hi >= k
+    else:  # one transfer from the device
+        bad = bool(xp.logical_or(labels < 0, labels >= k).any())
+        lo, hi = (int(labels.min()), int(labels.max())) if bad else (0, 0)
+    if bad:
+        raise _fail(loss, f"class labels must be in 0..{k - 1} for {k} outputs; found labels from {lo} to {hi}")
 
 
 def _as_dense_target(loss: str, output: Any, target: Any) -> Any:
@@ -158,16 +170,7 @@ class CrossEntropy(Loss):
         131 us for the MLP's (128, 10) batch, softmax included), the same gradient bit for bit."""
         k = output.shape[-1]
         flat = labels.reshape(-1)
-        if flat.size:
-            if xp is np:
-                lo, hi = int(flat.min()), int(flat.max())
-                bad = lo < 0 or hi >= k
-            else:  # one transfer from the device
-                bad = bool(xp.logical_or(flat < 0, flat >= k).any())
-                lo, hi = (int(flat.min()), int(flat.max())) if bad else (0, 0)
-            if bad:
-                raise _fail(self.name, f"class labels must be in 0..{k - 1} for {k} outputs; found labels from "
-                                       f"{lo} to {hi}")
+        _check_label_range(self.name, xp, flat, k)
         m = _samples(output)
         rows = xp.arange(flat.size)
         shifted = (output - output.max(axis=-1, keepdims=True)).reshape(-1, k)
