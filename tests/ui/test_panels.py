@@ -379,6 +379,11 @@ def test_stacked_plots_line_up_and_the_legend_gives_way_in_a_small_panel(dashboa
         assert gradients.plot.getViewBox().sceneBoundingRect().left() == pytest.approx(
             gradients.bar_plot.getViewBox().sceneBoundingRect().left())
         assert curves.legend.isVisible() == legend
+    from PySide6.QtGui import QFontMetrics
+    from nnstudio.ui.panels.gradients import decade_label
+    axis = gradients.plot.getAxis("left")  # room for every decade's label beside the axis title
+    widest = max(QFontMetrics(axis.font()).horizontalAdvance(decade_label(k)) for k in range(-9, 10))
+    assert widest <= axis.style["tickTextWidth"]
 
 
 def test_a_short_run_labels_whole_steps(dashboard, qtbot):

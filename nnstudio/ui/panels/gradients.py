@@ -130,7 +130,7 @@ class GradientPanel(ExportablePanel):
         self.view.ci.layout.setRowStretchFactor(1, 2)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, brushes=[])
         self.bar_plot.addItem(self.bars)
-        align_left_axes(self.plot, self.bar_plot)
+        align_left_axes(self.plot, self.bar_plot, sample="0.001")  # the widest decade label (decade_label)
         self.plot.getViewBox().sigResized.connect(self._fit_ticks)
         self.bar_plot.getViewBox().sigResized.connect(self._fit_ticks)
         self.layers: list[str] = []
