@@ -29,8 +29,8 @@ then nothing is measured.  CuPy arrays are never tuned.
 
 Results: for a given shape OpenBLAS may round differently on one thread than on two (a product of
 (128, 784) by (784, 256) differs in the last bits), so two runs with the same seed are identical when their
-thread choices were; on a quiet machine a training step keeps all the threads (two were 20-40 % faster
-than one there).  ``OMP_NUM_THREADS`` makes runs reproducible on a busy machine too.
+thread choices were (and their first convolutions' timed choices, see :class:`.layers.conv.RowsOrWhole`);
+on a quiet machine a training step keeps all the threads (two were 20-40 % faster than one there).  ``OMP_NUM_THREADS`` makes runs reproducible on a busy machine too.
 """
 from __future__ import annotations
 

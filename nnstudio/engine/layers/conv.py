@@ -9,18 +9,22 @@ each; the input gradient scatters the column gradient back with one strided add 
 adds over whole tensors, never a loop over samples or pixels).  Keeping the sample axis innermost makes
 every copy and add move long contiguous runs, which is what makes NumPy fast here.
 
-A layer that needs no input gradient (fed by the network input) makes its columns a few output rows at a
+A layer that needs no input gradient (fed by the network input) can make its columns a few output rows at a
 time instead, in a small buffer that stays in the cache, and again in backward for the weight gradient
-(see ``_ROW_CHUNK_VALUES``): the same products, one chunk of columns at a time.
+(see ``_ROW_CHUNK_VALUES``): the same products, one chunk of columns at a time.  Which way is faster depends on
+the machine, so such a layer times both in its first training steps and keeps the faster (:class:`RowsOrWhole`).
 """
 from __future__ import annotations
 
 import math
+import statistics
+import time
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
+from nnstudio.engine import threads
 from nnstudio.engine.init import check_init_name, initialize
 from nnstudio.engine.layers.base import Layer, Shape, as_shape, positive_int
 from nnstudio.engine.layers.layout import batch_view, channel_major, is_channel_major
@@ -54,24 +58,72 @@ def _padding(value: Any) -> str | tuple[int, int]:
 _CHUNK_TARGET = 4096  # columns per chunk when the weight-gradient GEMM is split
 
 # A convolution that needs no input gradient (one fed by the network input: the first layer of nearly every
-# image network) never makes its whole column matrix.  It makes the columns of a few output rows at a time
-# into a small buffer, multiplies them while they are still in the cache, and makes them again in backward
+# image network) need not make its whole column matrix.  It can make the columns of a few output rows at a
+# time into a small buffer, multiply them while they are still in the cache, and make them again in backward
 # for the weight gradient: the columns of mnist-cnn's first layer are 5 MB, written to memory and read back
-# twice a step otherwise.  Whole training steps, this way against the whole matrix alternated in one process
-# (median ratio of ten pairs, three runs): LeNet-5 0.85x, 0.88x and 0.94x the time, mnist-cnn 0.91x, 0.96x
-# and 0.96x, captcha-cnn 0.98x and 0.98x.  Chunks of one output row (25 x 1792 values for mnist-cnn) were
-# fastest; two rows or more lost most of the gain there.  One output row's columns can outgrow the cache on
-# their own (big evaluation batches: 25 x 14000 values at batch 500); such layers keep the whole matrix (one
-# measurement of mnist-cnn's forward at batch 500: 47 ms whole against 52 ms by rows).
+# twice a step otherwise.  Whether that pays depends on the machine.  On one 2-core machine, whole training
+# steps this way against the whole matrix, alternated in one process (median ratio of ten pairs, three runs):
+# LeNet-5 0.85x, 0.88x and 0.94x the time, mnist-cnn 0.91x, 0.96x and 0.96x, captcha-cnn 0.98x and 0.98x.
+# On a slower machine of the same kind the same comparison (forty pairs, two runs) gave mnist-cnn 1.15x the
+# time (its first layer 7.0 ms a step against 3.6-4.4 ms whole: its 28 small products on two threads), LeNet-5
+# 1.00x and captcha-cnn 1.05x.  So such a layer times both ways in its first training steps at each batch
+# shape and thread count (:class:`RowsOrWhole`) and keeps the faster.  Chunks of one output row (25 x 1792
+# values for mnist-cnn) were fastest on the first machine; two rows or more lost most of the gain there.  One
+# output row's columns can outgrow the cache on their own (big evaluation batches: 25 x 14000 values at batch
+# 500); such layers always make the whole matrix (one measurement of mnist-cnn's forward at batch 500: 47 ms
+# whole against 52 ms by rows).
 _ROW_CHUNK_VALUES = 1 << 15  # column values per chunk (at least one output row's)
 _ROW_MAX_VALUES = 1 << 17  # one output row's columns may be at most this many values
 _ROWS_MIN_VALUES = 1 << 19  # below this many column values the whole matrix is made, as for other layers
 
 
 def _by_rows(c: int, kh: int, kw: int, ho: int, wo: int, n: int) -> bool:
-    """Whether a convolution that needs no input gradient makes its columns a few output rows at a time."""
+    """Whether a convolution that needs no input gradient may make its columns a few output rows at a time."""
     row = c * kh * kw * wo * n
     return row <= _ROW_MAX_VALUES and row * ho >= _ROWS_MIN_VALUES
+
+
+_clock = time.perf_counter
+
+
+class RowsOrWhole:
+    """Which way one layer makes its columns, by rows or whole, per (input shape, thread count): the faster of
+    the two in :data:`TIMED` training steps each (forward and backward of this layer), taken in turn after a
+    first untimed step each (buffers are allocated then).  Until a shape is decided, forward passes outside
+    training take the way last decided for any shape, or rows.  ``fixed`` (True: rows, False: whole) skips the
+    timing and always takes that way."""
+
+    TIMED = 5
+
+    def __init__(self) -> None:
+        self.samples: dict[Any, dict[bool, list[float]]] = {}
+        self.decided: dict[Any, bool] = {}
+        self.latest: bool | None = None  # the last decision, for shapes not decided yet
+        self.fixed: bool | None = None
+
+    def by_rows(self, key: Any, training: bool) -> tuple[bool, bool]:
+        """(whether to go by rows, whether this call is to be timed)."""
+        if self.fixed is not None:
+            return self.fixed, False
+        if key in self.decided:
+            return self.decided[key], False
+        if not training:
+            return (True if self.latest is None else self.latest), False
+        seen = self.samples.setdefault(key, {True: [], False: []})
+        rows = len(seen[True]) <= len(seen[False])  # in turn, rows first
+        return rows, True
+
+    def record(self, key: Any, rows: bool, seconds: float) -> None:
+        """A timed step of ``key`` the ``rows`` way took ``seconds``; decide once both ways have enough."""
+        seen = self.samples.get(key)
+        if seen is None or key in self.decided:
+            return
+        seen[rows].append(seconds)
+        if min(len(seen[True]), len(seen[False])) > self.TIMED:
+            # The first step of each way was its warm-up.
+            rows_time, whole_time = (statistics.median(seen[way][1:]) for way in (True, False))
+            self.decided[key] = self.latest = rows_time < whole_time
+            del self.samples[key]
 
 
 @lru_cache(maxsize=256)
@@ -132,6 +184,8 @@ class Conv2D(Layer):
         self._row_buffer: Any = None  # the columns of those few rows
         self._rows = 0  # output rows per chunk
         self._geometry: tuple[int, ...] = ()
+        self.rows_or_whole = RowsOrWhole()
+        self._timing: list[Any] | None = None  # [key, by rows, seconds so far] of a timed training step
 
     # -- shapes ----------------------------------------------------------------------------------
     def pads(self, h: int, w: int) -> tuple[int, int, int, int]:
@@ -207,8 +261,23 @@ class Conv2D(Layer):
         s_c, s_h, s_w, s_n = xpad.strides
         windows = _strided(xp, xpad, (c, kh, kw, ho, wo, n), (s_c, s_h, s_w, s_h * sh, s_w * sw, s_n))
         self._geometry = (n, c, h, w, ho, wo, top, left)
+        self._timing = None
         if xp is np and not self.needs_input_grad and _by_rows(c, kh, kw, ho, wo, n):
-            return self._forward_by_rows(windows)
+            key = (x.shape, threads.current())
+            rows, timed = self.rows_or_whole.by_rows(key, training)
+            if timed:
+                started = _clock()
+                out = self._forward_by_rows(windows) if rows else self._forward_whole(windows, training)
+                self._timing = [key, rows, _clock() - started]
+                return out
+            if rows:
+                return self._forward_by_rows(windows)
+        return self._forward_whole(windows, training)
+
+    def _forward_whole(self, windows: Any, training: bool) -> Any:
+        """The forward pass as one product of the whole column matrix (kept for backward when training)."""
+        xp = self.xp
+        ho, wo, n = windows.shape[3:]
         self._windows = None
         cols = self._cols = self._whole_columns(windows, keep=training)
         out = self.params["W"].reshape(self.filters, -1) @ cols  # (F, Ho*Wo*N)
@@ -269,6 +338,21 @@ class Conv2D(Layer):
         return cols
 
     def backward(self, grad_out: Any) -> Any:
+        timing, self._timing = self._timing, None
+        if timing is None:
+            return self._backward(grad_out)
+        started = _clock()
+        dx = self._backward(grad_out)
+        key, rows, seconds = timing
+        choice = self.rows_or_whole
+        choice.record(key, rows, seconds + _clock() - started)
+        if choice.decided.get(key) is False:  # the whole matrix: the chunk buffer is not wanted any more
+            self._row_buffer = None
+        elif choice.decided.get(key):  # by rows: neither is the whole matrix's
+            self._col_buffer = None
+        return dx
+
+    def _backward(self, grad_out: Any) -> Any:
         xp = self.xp
         n, c, h, w, ho, wo, top, left = self._geometry
         (kh, kw), (sh, sw) = self.kernel, self.strides
