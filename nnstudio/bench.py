@@ -437,7 +437,13 @@ def layer_times(setup: Setup, batch: int, steps: int) -> dict[str, Any]:
     for nid in ids:
         fwd = statistics.median(s[0] for s in samples[nid]) * 1000.0
         bwd = statistics.median(s[1] for s in samples[nid]) * 1000.0
-        rows.append({"node": nid, "layer": _short(model.nodes[nid].layer), "forward_ms": fwd, "backward_ms": bwd})
+        layer = model.nodes[nid].layer
+        row = {"node": nid, "layer": _short(layer), "forward_ms": fwd, "backward_ms": bwd}
+        columns = _columns(layer)
+        if columns:
+            row["columns"] = columns
+            row["layer"] += f", columns {columns}"
+        rows.append(row)
     step_ms = statistics.median(totals) * 1000.0
     return {"model": setup.name, "batch": batch, "steps": len(totals), "step_ms": step_ms,
             "threads": _engine_threads(setup, key),
@@ -534,6 +540,15 @@ def _short(layer: Layer) -> str:
     values = [v for k, v in layer.config().items() if k not in ("init", "use_bias", "alpha") or
               (k == "alpha" and getattr(layer, "function", "") == "leaky_relu")]
     return f"{layer.type_name}({', '.join(str(v) for v in values)})"
+
+
+def _columns(layer: Layer) -> str | None:
+    """How a first convolution made its columns in the steps timed ("by rows" or "whole"), once it chose by
+    timing both (see ``conv.RowsOrWhole``); None for every other layer."""
+    choice = getattr(layer, "rows_or_whole", None)
+    if choice is None or choice.latest is None:
+        return None
+    return "by rows" if choice.latest else "whole"
 
 
 # -- the run ------------------------------------------------------------------------------------------

@@ -96,6 +96,17 @@ def test_layer_breakdown_names_every_layer_and_restores_them(capsys):
         assert "forward" not in vars(layer) and "backward" not in vars(layer)
 
 
+def test_layer_breakdown_says_how_a_first_convolution_made_its_columns():
+    # At LeNet-5's batch of 64 its first convolution (fed by the input) times both ways in its first twelve
+    # steps and keeps the faster; the breakdown names the way the timed steps went.
+    setup = bench.engine_setup("lenet", np)
+    part = bench.layer_times(setup, 64, 20)
+    first, *others = part["rows"]
+    assert first["columns"] in ("by rows", "whole") and first["layer"].endswith(f", columns {first['columns']}")
+    assert (first["columns"] == "by rows") == setup.model.nodes[first["node"]].layer.rows_or_whole.latest
+    assert all("columns" not in r and "columns" not in r["layer"] for r in others)
+
+
 @pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
 def test_layer_breakdown_puts_torch_times_beside_each_layer(capsys):
     import torch
