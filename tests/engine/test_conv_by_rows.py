@@ -176,3 +176,40 @@ def test_a_single_sample_and_a_big_batch_take_the_whole_matrix():
     model.forward(np.zeros((500, 1, 28, 28), np.float32))
     assert first._windows is None and first._cols is not None
     assert first.rows_or_whole.samples == {}
+
+
+def _step(choice: RowsOrWhole, key, costs) -> bool:
+    """One training step of the layer: the way it took (recorded with its cost when timed)."""
+    rows, timed = choice.by_rows(key, training=True)
+    if timed:
+        choice.record(key, rows, costs[rows])
+    return rows
+
+
+def test_a_decision_is_timed_again_later_and_can_change():
+    choice, key = RowsOrWhole(), ((64, 1, 28, 28), 2)
+    trial = 2 * (RowsOrWhole.TIMED + 1)
+    ways = [_step(choice, key, {True: 2.0, False: 1.0}) for _ in range(trial)]
+    assert ways == [True, False] * (RowsOrWhole.TIMED + 1) and choice.decided == {key: False}
+    ways = [_step(choice, key, {True: 2.0, False: 1.0}) for _ in range(RowsOrWhole.RECHECK)]
+    assert ways == [False] * RowsOrWhole.RECHECK  # kept, untimed
+    assert choice.by_rows(key, training=False) == (False, False)  # predictions don't count as steps
+    # Then both ways are timed again; meanwhile the machine changed, and rows are now faster.
+    ways = [_step(choice, key, {True: 1.0, False: 3.0}) for _ in range(trial)]
+    assert ways == [True, False] * (RowsOrWhole.TIMED + 1) and choice.decided == {key: True}
+    # The next recheck comes four times later.
+    ways = [_step(choice, key, {True: 1.0, False: 3.0}) for _ in range(4 * RowsOrWhole.RECHECK)]
+    assert ways == [True] * (4 * RowsOrWhole.RECHECK) and key not in choice.samples
+    assert _step(choice, key, {True: 1.0, False: 3.0}) and key in choice.samples
+
+
+def test_each_shape_and_thread_count_decides_on_its_own():
+    choice = RowsOrWhole()
+    big, small = ((64, 1, 28, 28), 2), ((64, 1, 28, 28), 1)
+    for _ in range(2 * (RowsOrWhole.TIMED + 1)):
+        _step(choice, big, {True: 2.0, False: 1.0})
+    assert choice.decided == {big: False} and choice.latest is False
+    assert choice.by_rows(small, training=False) == (False, False)  # the latest decision, until its own
+    for _ in range(2 * (RowsOrWhole.TIMED + 1)):
+        _step(choice, small, {True: 1.0, False: 2.0})
+    assert choice.decided == {big: False, small: True} and choice.latest is True

@@ -12,7 +12,8 @@ every copy and add move long contiguous runs, which is what makes NumPy fast her
 A layer that needs no input gradient (fed by the network input) can make its columns a few output rows at a
 time instead, in a small buffer that stays in the cache, and again in backward for the weight gradient
 (see ``_ROW_CHUNK_VALUES``): the same products, one chunk of columns at a time.  Which way is faster depends on
-the machine, so such a layer times both in its first training steps and keeps the faster (:class:`RowsOrWhole`).
+the machine, so such a layer times both in its first training steps and keeps the faster (:class:`RowsOrWhole`),
+timing them again now and then.
 """
 from __future__ import annotations
 
@@ -89,25 +90,37 @@ _clock = time.perf_counter
 class RowsOrWhole:
     """Which way one layer makes its columns, by rows or whole, per (input shape, thread count): the faster of
     the two in :data:`TIMED` training steps each (forward and backward of this layer), taken in turn after a
-    first untimed step each (buffers are allocated then).  Until a shape is decided, forward passes outside
+    first untimed step each (buffers are allocated then).  A decision is timed again after :data:`RECHECK`
+    training steps of its shape, then four times as many each time (up to :data:`MAX_RECHECK`), so one made
+    while something else briefly held the CPU does not stay.  Until a shape is decided, forward passes outside
     training take the way last decided for any shape, or rows.  ``fixed`` (True: rows, False: whole) skips the
     timing and always takes that way."""
 
     TIMED = 5
+    RECHECK = 250
+    MAX_RECHECK = 16000
 
     def __init__(self) -> None:
         self.samples: dict[Any, dict[bool, list[float]]] = {}
         self.decided: dict[Any, bool] = {}
         self.latest: bool | None = None  # the last decision, for shapes not decided yet
         self.fixed: bool | None = None
+        self._since: dict[Any, int] = {}  # training steps since the decision
+        self._recheck: dict[Any, int] = {}  # ... after which it is timed again
 
     def by_rows(self, key: Any, training: bool) -> tuple[bool, bool]:
         """(whether to go by rows, whether this call is to be timed)."""
         if self.fixed is not None:
             return self.fixed, False
         if key in self.decided:
-            return self.decided[key], False
-        if not training:
+            if not training:
+                return self.decided[key], False
+            self._since[key] += 1
+            if self._since[key] <= self._recheck.setdefault(key, self.RECHECK):
+                return self.decided[key], False
+            self._recheck[key] = min(4 * self._recheck[key], self.MAX_RECHECK)
+            del self.decided[key]  # time both ways again
+        elif not training:
             return (True if self.latest is None else self.latest), False
         seen = self.samples.setdefault(key, {True: [], False: []})
         rows = len(seen[True]) <= len(seen[False])  # in turn, rows first
@@ -123,6 +136,7 @@ class RowsOrWhole:
             # The first step of each way was its warm-up.
             rows_time, whole_time = (statistics.median(seen[way][1:]) for way in (True, False))
             self.decided[key] = self.latest = rows_time < whole_time
+            self._since[key] = 0
             del self.samples[key]
 
 
