@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from nnstudio.engine import blas1
 from nnstudio.engine.backend import array_module
 from nnstudio.errors import UserError
 
@@ -267,6 +268,9 @@ class SGD(Optimizer):
 
     def _kernel(self, xp: Any, param: Any, grad: Any, state: tuple[Any, ...], work: Any, spare: Any,
                 c: tuple[float, ...]) -> None:
+        if blas1.fits(param, grad):
+            blas1.axpy(-c[0], grad, param)
+            return
         xp.multiply(grad, c[0], out=work)
         param -= work
 
@@ -284,6 +288,10 @@ class Momentum(Optimizer):
     def _kernel(self, xp: Any, param: Any, grad: Any, state: tuple[Any, ...], work: Any, spare: Any,
                 c: tuple[float, ...]) -> None:
         (v,) = state
+        if blas1.fits(param, grad, v):  # two passes instead of four (see engine.blas1)
+            blas1.axpby(1.0, grad, self.momentum, v)
+            blas1.axpy(-c[0], v, param)
+            return
         v *= self.momentum
         v += grad
         xp.multiply(v, c[0], out=work)
@@ -298,6 +306,11 @@ class Nesterov(Momentum):
     def _kernel(self, xp: Any, param: Any, grad: Any, state: tuple[Any, ...], work: Any, spare: Any,
                 c: tuple[float, ...]) -> None:
         (v,) = state
+        if blas1.fits(param, grad, v):
+            blas1.axpby(1.0, grad, self.momentum, v)
+            blas1.axpy(-c[0], grad, param)
+            blas1.axpy(-c[0] * self.momentum, v, param)
+            return
         v *= self.momentum
         v += grad
         xp.multiply(v, self.momentum, out=work)
