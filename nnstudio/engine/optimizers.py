@@ -341,6 +341,16 @@ class Adam(Optimizer):
     def _kernel(self, xp: Any, param: Any, grad: Any, state: tuple[Any, ...], work: Any, spare: Any,
                 c: tuple[float, ...]) -> None:
         m, v = state
+        if blas1.fits(param, grad, m, v, work):  # eight passes instead of thirteen (see engine.blas1)
+            blas1.axpby(1 - self.beta1, grad, self.beta1, m)
+            xp.multiply(grad, grad, out=work)
+            blas1.axpby(1 - self.beta2, work, self.beta2, v)
+            xp.sqrt(v, out=work)
+            work *= c[0]
+            work += self.eps
+            xp.divide(m, work, out=work)
+            blas1.axpy(-c[1], work, param)
+            return
         m *= self.beta1
         xp.multiply(grad, 1 - self.beta1, out=work)
         m += work
@@ -375,6 +385,14 @@ class RMSprop(Optimizer):
     def _kernel(self, xp: Any, param: Any, grad: Any, state: tuple[Any, ...], work: Any, spare: Any,
                 c: tuple[float, ...]) -> None:
         (s,) = state
+        if blas1.fits(param, grad, s, work):  # six passes instead of nine
+            xp.multiply(grad, grad, out=work)
+            blas1.axpby(1 - self.rho, work, self.rho, s)
+            xp.sqrt(s, out=work)
+            work += self.eps
+            xp.divide(grad, work, out=work)
+            blas1.axpy(-c[0], work, param)
+            return
         s *= self.rho
         xp.multiply(grad, grad, out=work)
         work *= 1 - self.rho

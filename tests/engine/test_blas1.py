@@ -54,7 +54,7 @@ def test_only_contiguous_float_arrays_of_one_type_and_size_fit():
     assert not blas1.fits([0.0] * 5, np.zeros(5, np.float32))
 
 
-@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov"])
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "rmsprop"])
 def test_the_updates_are_the_numpy_passes_to_the_last_bits(monkeypatch, name):
     rng = np.random.default_rng(3)
     w0 = rng.standard_normal((50, 41)).astype(np.float32)
@@ -63,7 +63,7 @@ def test_the_updates_are_the_numpy_passes_to_the_last_bits(monkeypatch, name):
     for routines in (blas1._available(), {}):
         monkeypatch.setattr(blas1, "_routines", routines)
         w = w0.copy()
-        opt = make_optimizer(name, 0.05, weight_decay=0.01, **({} if name == "sgd" else {"momentum": 0.8}))
+        opt = make_optimizer(name, 0.05, weight_decay=0.01, **({"momentum": 0.8} if name in ("momentum", "nesterov") else {}))
         for g in grads:
             before = g.copy()
             opt.step([("w", w, g)], None)

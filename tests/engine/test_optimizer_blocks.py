@@ -106,7 +106,7 @@ def test_float32_results_do_not_depend_on_the_block_size(monkeypatch, name, weig
     np.testing.assert_array_equal(results[2], results[0])
 
 
-@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov"])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
 def test_float32_blas_updates_agree_across_block_sizes_to_the_last_bits(monkeypatch, name, weight_decay):
     """The BLAS's own threads and vector loops round a few elements differently where a block (or a thread's
