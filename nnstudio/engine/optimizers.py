@@ -13,14 +13,19 @@ time a key is seen.  Gradients are never modified: the gradient panels may still
 
 Every operation writes into the parameter, its state or a reused work buffer: a step allocates nothing the
 size of a parameter.  A big NumPy parameter is updated in blocks of :data:`CHUNK` elements (flat views), all
-the passes of one block running while it is still in the CPU cache.  The blocks do exactly the arithmetic of
-the whole-array passes, element by element, so the results do not depend on the block size.  CuPy arrays
-(and small or non-contiguous ones) are updated whole.
+the passes of one block running while it is still in the CPU cache.  CuPy arrays (and small or
+non-contiguous ones) are updated whole.
 
-The update runs on one thread.  Splitting a big parameter over two threads was measured on a 2-core machine:
-it made the update itself faster in isolation, and in a training step when OpenBLAS ran on one thread, but
-slower in a training step with OpenBLAS on its default two threads (which right after the backward pass
-still hold the other core).
+On contiguous NumPy arrays the kernels hand what the BLAS can do to its ``axpy`` / ``axpby``
+(:mod:`.blas1`): momentum's whole update, the moving averages and the step of Adam and RMSprop, in fewer
+passes and on the BLAS's own threads.  Those results may differ in a last bit where a block, a parameter or
+a BLAS thread's share begins; with the NumPy passes alone (``NNSTUDIO_NUMPY_UPDATES=1``, or a BLAS without
+these routines) the blocks do exactly the arithmetic of the whole-array passes, element by element.
+
+The rest of the update runs on one thread.  Splitting a big parameter over two threads ourselves was
+measured on a 2-core machine: it made the update itself faster in isolation, and in a training step when
+OpenBLAS ran on one thread, but slower in a training step with OpenBLAS on its default two threads (which
+right after the backward pass still hold the other core).
 """
 from __future__ import annotations
 
