@@ -279,13 +279,11 @@ class Conv2D(Layer):
         if xp is np and not self.needs_input_grad and _by_rows(c, kh, kw, ho, wo, n):
             key = (x.shape, threads.current())
             rows, timed = self.rows_or_whole.by_rows(key, training)
+            started = _clock() if timed else 0.0
+            out = self._forward_by_rows(windows) if rows else self._forward_whole(windows, training)
             if timed:
-                started = _clock()
-                out = self._forward_by_rows(windows) if rows else self._forward_whole(windows, training)
                 self._timing = [key, rows, _clock() - started]
-                return out
-            if rows:
-                return self._forward_by_rows(windows)
+            return out
         return self._forward_whole(windows, training)
 
     def _forward_whole(self, windows: Any, training: bool) -> Any:
