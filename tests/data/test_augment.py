@@ -84,3 +84,41 @@ def test_rejects_non_image_batches():
         augment_images(np.zeros((10, 2), np.float32), np.random.default_rng(0))
     with pytest.raises(UserError, match="must be 0 or more"):
         augment_images(_batch(), np.random.default_rng(0), shift=-1)
+
+
+def _reference_warp(x: np.ndarray, angle: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """Pixel by pixel, in float64: bilinear sampling at R(-angle)(p - centre - shift) + centre, 0 outside."""
+    n, c, h, w = x.shape
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    out = np.zeros(x.shape)
+
+    def pixel(s: int, ch: int, r: int, q: int) -> float:
+        return float(x[s, ch, r, q]) if 0 <= r < h and 0 <= q < w else 0.0
+
+    for s in range(n):
+        cos, sin = np.cos(angle[s]), np.sin(angle[s])
+        for r in range(h):
+            for q in range(w):
+                ry, rx = r - cy - dy[s], q - cx - dx[s]
+                sy, sx = cos * ry - sin * rx + cy, sin * ry + cos * rx + cx
+                y0, x0 = int(np.floor(sy)), int(np.floor(sx))
+                fy, fx = sy - y0, sx - x0
+                for ch in range(c):
+                    top = pixel(s, ch, y0, x0) * (1 - fx) + pixel(s, ch, y0, x0 + 1) * fx
+                    bottom = pixel(s, ch, y0 + 1, x0) * (1 - fx) + pixel(s, ch, y0 + 1, x0 + 1) * fx
+                    out[s, ch, r, q] = top * (1 - fy) + bottom * fy
+    return out
+
+
+@pytest.mark.parametrize("shape", [(6, 1, 9, 11), (3, 3, 7, 5)])
+def test_warp_matches_a_pixel_by_pixel_sampler_also_far_off_the_image(shape):
+    rng = np.random.default_rng(7)
+    x = rng.random(shape).astype(np.float32)
+    n = shape[0]
+    angle = rng.uniform(-np.pi, np.pi, n)
+    dy = rng.integers(-12, 13, n)  # some samples leave the image entirely
+    dx = rng.integers(-12, 13, n)
+    dy[0] = dx[0] = 0
+    out = _warp(x, angle, dy, dx)
+    assert out.shape == x.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out, _reference_warp(x, angle, dy, dx), atol=2e-5)
