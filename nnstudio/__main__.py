@@ -13,4 +13,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # In the standalone app, a process that multiprocessing spawns (the captcha dataset is rendered in several)
+    # runs this executable again: freeze_support runs its task there and exits.  Elsewhere it does nothing.
+    import multiprocessing  # noqa: PLC0415
+
+    multiprocessing.freeze_support()
     sys.exit(main())

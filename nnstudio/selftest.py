@@ -341,7 +341,18 @@ class SelfTest:
         contrast = float(images.reshape(8, -1).std(axis=1).min())
         if contrast < 0.02:
             raise CheckFailed(f"a generated captcha is blank (pixel spread {contrast:.3f}); is the font missing?")
-        return f"8 captchas {images.shape[-2]}x{images.shape[-1]} drawn, labels {''.join(map(str, data.y_train[0]))}..."
+        # A big set is rendered in processes this executable spawns: they must start and draw the same images.
+        from nnstudio.data import captcha_digits
+
+        shape = captcha_digits.DEFAULT_SHAPE
+        spread, spread_labels = captcha_digits.render_in_processes(4, 7, "selftest", shape, processes=2)
+        if spread is None:
+            raise CheckFailed("captchas could not be rendered in two processes (a spawned process did not start)")
+        alone, alone_labels = captcha_digits.render(0, 4, 7, "selftest", shape)
+        if not (np.array_equal(spread, alone) and np.array_equal(spread_labels, alone_labels)):
+            raise CheckFailed("captchas rendered in two processes differ from the same ones rendered here")
+        return (f"8 captchas {images.shape[-2]}x{images.shape[-1]} drawn, labels "
+                f"{''.join(map(str, data.y_train[0]))}...; 4 more in two processes, the same as drawn here")
 
     def check_about(self) -> str:
         from nnstudio.ui.about import AboutDialog

@@ -73,3 +73,53 @@ def test_bad_options():
         load_captcha(n_train=0)
     with pytest.raises(UserError, match="height must be 12..120 and width 30..300"):
         load_captcha(n_train=1, n_test=1, height=5)
+
+
+def test_rendering_in_processes_gives_the_same_images():
+    alone_x, alone_y = generate_captchas(7, seed=5, split="train", processes=1)
+    spread_x, spread_y = captcha_digits.render_in_processes(7, 5, "train", captcha_digits.DEFAULT_SHAPE, processes=2)
+    assert spread_x is not None  # the processes started (a fall-back would hide that)
+    np.testing.assert_array_equal(captcha_digits._stretch_contrast(spread_x), alone_x)
+    np.testing.assert_array_equal(spread_y, alone_y)
+    both_x, both_y = generate_captchas(7, seed=5, split="train", processes=2)
+    np.testing.assert_array_equal(both_x, alone_x)
+    np.testing.assert_array_equal(both_y, alone_y)
+
+
+def test_small_sets_stay_in_this_process_and_a_failed_pool_falls_back(monkeypatch):
+    alone_x, alone_y = generate_captchas(5, seed=6, split="test", processes=1)
+
+    def no_processes(*_args, **_kwargs):
+        raise AssertionError("a small set was sent to other processes")
+
+    monkeypatch.setattr(captcha_digits, "render_in_processes", no_processes)
+    x, _ = generate_captchas(5, seed=6, split="test")  # fewer than PARALLEL_MIN: rendered here
+    np.testing.assert_array_equal(x, alone_x)
+    monkeypatch.undo()
+
+    class BrokenPool:
+        def __init__(self, *_args, **_kwargs):
+            raise OSError("no processes may be started here")
+
+    monkeypatch.setattr(captcha_digits, "ProcessPoolExecutor", BrokenPool)
+    assert captcha_digits.render_in_processes(5, 6, "test", captcha_digits.DEFAULT_SHAPE, 2) == (None, None)
+    x, y = generate_captchas(5, seed=6, split="test", processes=2)
+    np.testing.assert_array_equal(x, alone_x)
+    np.testing.assert_array_equal(y, alone_y)
+
+
+def test_big_sets_use_one_process_per_core(monkeypatch):
+    calls = []
+
+    def spread(n, seed, split, shape, processes):
+        calls.append(processes)
+        return captcha_digits.render(0, n, seed, split, shape)
+
+    monkeypatch.setattr(captcha_digits, "render_in_processes", spread)
+    monkeypatch.setattr(captcha_digits, "PARALLEL_MIN", 4)
+    monkeypatch.setattr(captcha_digits, "_cores", lambda: 3)
+    generate_captchas(4, seed=1, split="train")
+    assert calls == [3]
+    monkeypatch.setattr(captcha_digits, "_cores", lambda: 1)
+    generate_captchas(4, seed=1, split="train")
+    assert calls == [3]  # one core: rendered here
