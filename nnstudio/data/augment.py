@@ -7,8 +7,9 @@ much better, and the user's own handwriting is rarely centred like MNIST.  The b
 How: one inverse affine map per sample (rotation about the image centre, then an integer shift), applied to
 coordinate grids built with broadcasting, and bilinear sampling by four flat gathers from a zero-bordered
 copy, so there is no Python loop over samples or pixels.  Pixels that come from outside the image are 0.
-Everything is float32 and the noise is drawn as float32: for a batch of 64 MNIST digits this takes about
-1.8 ms, where the float64 version took 5.3 ms, a quarter of a training step of the mnist-cnn example.
+Everything is float32 and the noise is drawn as float32: for a batch of 64 MNIST digits this takes 0.40x the
+time of the float64 version it replaced (1.5 ms against 3.8 ms, alternated, median of 60 rounds), which had
+been a fifth of a training step of the mnist-cnn example and a third of one of the mnist-mlp example.
 """
 from __future__ import annotations
 
@@ -60,26 +61,32 @@ def _warp(x: np.ndarray, angle: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> n
     cols = (np.arange(w, dtype=f32) - cx)[None, None, :] - dx.astype(f32)[:, None, None]  # (N, 1, W)
     cos, sin = np.cos(angle).astype(f32)[:, None, None], np.sin(angle).astype(f32)[:, None, None]
     # Output pixel p came from R(-angle) (p - centre - shift) + centre.
-    src_y = cos * rows - sin * cols  # (N, H, W)
-    src_y += cy
-    src_x = sin * rows + cos * cols
-    src_x += cx
+    src_y = (cos * rows + cy) - sin * cols  # (N, H, W)
+    src_x = (sin * rows + cx) + cos * cols
     y0, x0 = np.floor(src_y), np.floor(src_x)
-    wy, wx = (src_y - y0)[:, None], (src_x - x0)[:, None]  # (N, 1, H, W)
+    src_y -= y0
+    src_x -= x0
+    wy, wx = src_y[:, None], src_x[:, None]  # the fractions, (N, 1, H, W)
     hp, wp = h + 4, w + 4
     padded = np.zeros((n, c, hp, wp), dtype=f32)
     padded[:, :, 2:-2, 2:-2] = x
     # Row -1 of the image is row 1 of the padded copy, row h is row h + 2; anything further is clipped to
-    # rows 0 or h + 2, whose neighbour below (1 or h + 3) is zero too.
-    index = np.clip(y0, -2, h, out=y0).astype(np.intp)
-    index += 2
-    index *= wp
-    index += np.clip(x0, -2, w, out=x0).astype(np.intp)
-    index += 2
-    index = index[:, None] + (np.arange(n * c, dtype=np.intp) * (hp * wp)).reshape(n, c, 1, 1)  # (N, C, H, W)
+    # rows 0 or h + 2, whose neighbour below (1 or h + 3) is zero too.  The same for columns.  The offset
+    # within one padded image is computed in float32 (exact: it is below (h + 4) * (w + 4)).
+    np.clip(y0, -2, h, out=y0)
+    np.clip(x0, -2, w, out=x0)
+    y0 *= wp
+    y0 += x0
+    y0 += f32(2 * wp + 2)
+    index = y0.astype(np.intp)
+    index += (np.arange(n, dtype=np.intp) * (c * hp * wp))[:, None, None]
+    index = index[:, None]  # (N, 1, H, W)
+    if c > 1:
+        index = index + (np.arange(c, dtype=np.intp) * (hp * wp))[None, :, None, None]
     flat = padded.reshape(-1)
     top, top_right = flat.take(index), flat.take(index + 1)
-    bottom, bottom_right = flat.take(index + wp), flat.take(index + (wp + 1))
+    index += wp
+    bottom, bottom_right = flat.take(index), flat.take(index + 1)
     top_right -= top
     top_right *= wx
     top += top_right
