@@ -2,6 +2,7 @@
 helpers behind them (buffers, EMA, gradient warnings, mosaics, boundary colours, confusion counts) are right."""
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -456,3 +457,54 @@ def test_feature_maps_wrap_onto_rows_that_fit_and_titles_stay_text(dashboard, qt
     histograms.set_histograms(Histograms(1, {"<i>d</i>/W": (counts, edges)}, {}))
     histograms.redraw()
     assert "&lt;i&gt;" in histograms.cells[("weights", "<i>d</i>/W")].title.text
+
+
+def _title_rect(axis):
+    """The axis title's extent along the axis, in scene coordinates."""
+    return axis.label.mapRectToScene(axis.label.boundingRect())
+
+
+def test_vertical_titles_fit_their_axes_and_keep_the_scale(dashboard, qtbot):
+    """In a 1024x768 window the gradients panel's two stacked titles ran into each other, and the loss axis
+    of a diverging run showed "loss (" beside ticks 5, 10, 15 of a loss of 1e23.  A title now shortens, keeps
+    only the scale, or goes, so it stays within its axis; the scale stays as long as anything shows."""
+    from nnstudio.ui.panels.cells import FittedTitleAxis
+    curves, gradients = dashboard.curves, dashboard.gradients
+    huge = [BatchReport(1, i, i, 1e23 * i, 0.5, 0.01, 100.0, {"d1": 10.0 ** (5 * i)}, 1.0) for i in range(1, 5)]
+    curves.add_batches(huge)
+    gradients.add_batches(huge)
+    seen = {}
+    for width, height in ((900, 700), (330, 190)):
+        for panel in (curves, gradients):
+            panel.resize(width, height)
+        qtbot.wait(30)
+        curves.redraw()
+        gradients.redraw()
+        qtbot.wait(50)
+        for name, plot in (("loss", curves.loss_plot), ("accuracy", curves.acc_plot), ("norm", gradients.plot),
+                           ("bars", gradients.bar_plot)):
+            axis = plot.getAxis("left")
+            assert isinstance(axis, FittedTitleAxis)
+            title = axis.shown_title()
+            seen[(name, height)] = title
+            if title:
+                length = axis.label.boundingRect().width()
+                assert length <= axis.size().height(), (name, title, length, axis.size().height())
+        for top, bottom in ((curves.loss_plot, curves.acc_plot), (gradients.plot, gradients.bar_plot)):
+            upper, lower = top.getAxis("left"), bottom.getAxis("left")
+            if upper.shown_title() and lower.shown_title():
+                assert _title_rect(upper).bottom() <= _title_rect(lower).top()  # stacked titles never overlap
+    assert re.fullmatch(r"loss \(x1e\+2\d\)", seen[("loss", 700)])
+    scale = seen[("loss", 700)].removeprefix("loss ")
+    assert seen[("norm", 700)] in ("gradient L2 norm", "L2 norm")
+    assert seen[("loss", 190)] in (f"loss {scale}", scale, "loss", "")
+    if scale not in seen[("loss", 190)]:  # no room for the scale: then the ticks show whole values
+        ticks = curves.loss_plot.getAxis("left")
+        assert ticks.autoSIPrefixScale == 1.0
+        assert "e+23" in " ".join(ticks.tickStrings([1e23, 2e23], ticks.autoSIPrefixScale * ticks.scale, 1e23))
+    assert seen[("norm", 190)] in ("L2 norm", "")
+    assert seen[("norm", 190)] != seen[("norm", 700)] or seen[("norm", 700)] == "L2 norm"
+    # A title that fits again comes back whole.
+    curves.resize(900, 700)
+    qtbot.wait(50)
+    assert curves.loss_plot.getAxis("left").shown_title() == f"loss {scale}"

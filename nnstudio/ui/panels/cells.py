@@ -68,6 +68,86 @@ class RoomyAxis(pg.AxisItem):
         return levels if spacing == major else [(spacing, 0.0)]
 
 
+class FittedTitleAxis(pg.AxisItem):
+    """An axis whose title is shortened, or left out, when the axis is too short to show it whole.
+
+    pyqtgraph centres a vertical axis's title on the axis and lets it run past the ends: in a 1024x768 window
+    the gradients panel's two stacked titles ("gradient L2 norm", "log10 norm (latest)") ran into each other,
+    and the loss plot's title lost its scale ("loss (x1e+23)" showed as "loss (", beside ticks 5, 10, 15 of a
+    loss of 1e23).  Here the title is the first that fits of: the whole title, each of ``short_titles`` with
+    the scale, the scale alone.  When not even the scale fits, the ticks drop it and show their whole values
+    ("2e+23"), and the title is the first short form that fits, or a blank of the same height (so the axis
+    keeps its width and stacked plots stay aligned)."""
+
+    MARGIN_PX = 4
+
+    def __init__(self, orientation: str, short_titles: Sequence[str] = (), **kwargs: Any) -> None:
+        self.short_titles = tuple(short_titles)
+        self._fitting = False
+        super().__init__(orientation, **kwargs)
+
+    def set_title(self, text: str, *short_titles: str) -> None:
+        """The title, and shorter forms of it from the longest (each without the scale, which is added)."""
+        self.short_titles = tuple(short_titles)
+        self.setLabel(text)
+
+    def _room(self) -> float:
+        size = self.size()
+        return (size.height() if self.orientation in ("left", "right") else size.width()) - self.MARGIN_PX
+
+    def _candidates(self) -> list[str]:
+        full = super().labelString()
+        style = ";".join(f"{k}: {v}" for k, v in self.labelStyle.items())
+        scale = ""
+        if self.labelUnits == "" and self.autoSIPrefix and self.autoSIPrefixScale != 1.0:
+            scale = f"(x{1.0 / self.autoSIPrefixScale:g})"
+        forms = [f"{title} {scale}".strip() for title in self.short_titles] + ([scale] if scale else [])
+        return [full] + [f"<span style='{style}'>{form}</span>" for form in forms]
+
+    def labelString(self) -> str:  # noqa: N802 - pyqtgraph's name
+        return self._fit()
+
+    def _fit(self) -> str:
+        """The first candidate that fits, set on the label (measured there, in its own font)."""
+        room = self._room()
+        for html in self._candidates():
+            self.label.setHtml(html)
+            if self.label.boundingRect().width() <= room:
+                return html
+        if self.autoSIPrefixScale != 1.0:  # no room for the scale: the ticks show whole values instead
+            self.autoSIPrefixScale = 1.0
+            self.labelUnitPrefix = ""
+            self.picture = None
+            return self._fit()
+        self.label.setHtml("&nbsp;")
+        return "&nbsp;"
+
+    def resizeEvent(self, ev: Any = None) -> None:  # noqa: N802 - Qt's name
+        if self.label is not None and not self._fitting:
+            self._fitting = True
+            try:
+                if self.autoSIPrefix:
+                    self.updateAutoSIPrefix()  # the scale again (a title that had no room for it may now)
+                else:
+                    self._fit()
+            finally:
+                self._fitting = False
+        super().resizeEvent(ev)
+
+    def shown_title(self) -> str:
+        """The title as shown now, as plain text."""
+        return self.label.toPlainText().strip()
+
+
+def fitted_plot(view: pg.GraphicsLayoutWidget, row: int | None = None, col: int | None = None,
+                bottom: bool = False) -> pg.PlotItem:
+    """A plot in ``view`` whose left (and with ``bottom``, bottom) axis fits its title (:class:`FittedTitleAxis`)."""
+    axes = {"left": FittedTitleAxis("left")}
+    if bottom:
+        axes["bottom"] = FittedTitleAxis("bottom")
+    return view.addPlot(row=row, col=col, axisItems=axes)
+
+
 class PanelView(pg.GraphicsLayoutWidget):
     """The plotting area of a panel; it adds up the time its paints take, which the dashboard uses to pace
     the panel's redraws (a panel that costs more is redrawn less often).  Wall time, not CPU time: on a

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QHBoxLayout
                                QVBoxLayout, QWidget)
 
 from nnstudio.ui.i18n import tr
-from nnstudio.ui.panels.cells import CellTexts, PanelView
+from nnstudio.ui.panels.cells import CellTexts, PanelView, fitted_plot
 from nnstudio.ui.panels.export import ExportablePanel
 
 MAX_LABELLED = 20  # classes up to which every cell shows its count
@@ -121,7 +121,7 @@ class ConfusionPanel(ExportablePanel):
         self.explainer: Callable[[np.ndarray], Any] | None = None  # maps for the dialog's "Show why" (set outside)
         self.view = PanelView()
         self.body.addWidget(self.view, 1)
-        self.plot = self.view.addPlot()
+        self.plot = fitted_plot(self.view, bottom=True)
         self.plot.setAspectLocked(True)
         self.plot.invertY(True)
         self.plot.setLabel("left", tr("true class"))

@@ -16,7 +16,7 @@ from PySide6.QtGui import QFontMetrics
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import SeriesTable
-from nnstudio.ui.panels.cells import PanelView, round_up_125
+from nnstudio.ui.panels.cells import FittedTitleAxis, PanelView, fitted_plot, round_up_125
 from nnstudio.ui.panels.export import ExportablePanel
 
 EMA_ALPHA = 0.95  # weight of the past in the smoothed curve
@@ -44,9 +44,15 @@ def _field(report: Any, name: str) -> float:
     return float("nan") if value is None else float(value)
 
 
-def configure_plot(plot: pg.PlotItem, left: str, bottom: str) -> None:
+def configure_plot(plot: pg.PlotItem, left: str, bottom: str, *short_left: str) -> None:
+    """Grid, titles (``short_left``: shorter forms of the left one, for a short axis; see FittedTitleAxis),
+    downsampling and clipping to the view, mouse on the x axis only."""
     plot.showGrid(x=True, y=True, alpha=0.25)
-    plot.setLabel("left", left)
+    axis = plot.getAxis("left")
+    if isinstance(axis, FittedTitleAxis):
+        axis.set_title(left, *short_left)
+    else:
+        plot.setLabel("left", left)
     plot.setLabel("bottom", bottom)
     plot.setDownsampling(auto=True, mode="peak")
     plot.setClipToView(True)
@@ -123,8 +129,8 @@ class CurvesPanel(ExportablePanel):
         super().__init__(tr("Loss and accuracy"), parent)
         self.view = PanelView()
         self.body.addWidget(self.view)
-        self.loss_plot = self.view.addPlot(row=0, col=0)
-        self.acc_plot = self.view.addPlot(row=1, col=0)
+        self.loss_plot = fitted_plot(self.view, row=0, col=0)
+        self.acc_plot = fitted_plot(self.view, row=1, col=0)
         self.acc_plot.setXLink(self.loss_plot)
         configure_plot(self.loss_plot, tr("loss"), "")
         configure_plot(self.acc_plot, tr("accuracy"), tr("step"))

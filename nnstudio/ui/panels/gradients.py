@@ -23,7 +23,7 @@ from PySide6.QtGui import QFontMetrics
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import GrowingBuffer
 from nnstudio.ui.panels.curves import align_left_axes, configure_plot, grow_x_range, set_range_if_changed
-from nnstudio.ui.panels.cells import PanelView
+from nnstudio.ui.panels.cells import PanelView, fitted_plot
 from nnstudio.ui.panels.export import ExportablePanel
 
 VANISHING_ABSOLUTE = 1e-7
@@ -117,14 +117,17 @@ class GradientPanel(ExportablePanel):
         self._ticks: dict[str, list[Any]] = {}  # the ticks last given to the log axis and the bars' names
         self.view = PanelView()
         self.body.addWidget(self.view)
-        self.plot = self.view.addPlot(row=0, col=0)
-        configure_plot(self.plot, tr("gradient L2 norm"), tr("step"))
+        self.plot = fitted_plot(self.view, row=0, col=0)
+        configure_plot(self.plot, tr("gradient L2 norm"), tr("step"), tr("L2 norm"))
         self.plot.setLogMode(x=False, y=True)
+        # The log axis's ticks are labelled with their decades (decade_label); pyqtgraph would also scale the
+        # title by the range's SI prefix ("gradient L2 norm (x1e+18)" beside ticks of 1e20).
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         # No legend: the bars below name each layer in its line's colour, and a legend box sat on the lines.
-        self.bar_plot = self.view.addPlot(row=1, col=0)
+        self.bar_plot = fitted_plot(self.view, row=1, col=0)
         # No grid here: its lines span the plot, so every bar update repainted them (half the panel's paint
         # time, measured); the axis labels are enough for a handful of bars.
-        self.bar_plot.setLabel("left", tr("log10 norm (latest)"))
+        self.bar_plot.getAxis("left").set_title(tr("log10 norm (latest)"), tr("log10 norm"))
         self.bar_plot.getViewBox().setMouseEnabled(x=False, y=False)
         self.view.ci.layout.setRowStretchFactor(0, 3)
         self.view.ci.layout.setRowStretchFactor(1, 2)
