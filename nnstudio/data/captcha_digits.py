@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import contextlib
 import io
-import multiprocessing
 import os
 import random
+import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
-from pickle import PicklingError
 
 import numpy as np
 
@@ -87,11 +85,15 @@ def _captcha_version() -> str:
 
 # Rendering is pure Python and Pillow, about 4.4 ms an image on one core, and holds the GIL (two threads drew
 # 1.08x as fast as one): the captcha example's 21,000 images took 91 s.  Each image has its own seed, so a big
-# set is rendered in several processes (spawned: forking a process that runs Qt and BLAS threads is unsafe) and
-# comes out the same, image for image.  On two cores the example's set took 45 s that way.
+# set is rendered in parts by worker processes, one per core, and comes out the same, image for image.  On two
+# cores the example's set took 45 s that way.  The workers are this program started again with
+# :data:`WORKER_FLAG` (``python -m nnstudio``, or the standalone app's executable), not multiprocessing's: a
+# process that multiprocessing spawns first runs the main script again, and a script that loads the dataset
+# without an ``if __name__ == "__main__"`` guard would then do all its work once more in every worker.
 PARALLEL_MIN = 1000  # below this many images, starting processes costs more than it saves
 MAX_PROCESSES = 8
-CHUNK = 250  # images per task handed to a process
+WORKER_FLAG = "--render-captchas"  # nnstudio/__main__.py hands such a process to worker_main
+WORKER_TIMEOUT_S = 3600
 
 
 def generate_captchas(n: int, seed: int, split: str, shape: tuple[int, int] = DEFAULT_SHAPE,
@@ -105,7 +107,7 @@ def generate_captchas(n: int, seed: int, split: str, shape: tuple[int, int] = DE
     if processes is None:
         processes = min(_cores(), MAX_PROCESSES) if n >= PARALLEL_MIN else 1
     images = labels = None
-    if processes > 1 and n > 1 and _can_spawn():
+    if processes > 1 and n > 1:
         images, labels = render_in_processes(n, seed, split, shape, processes)
     if images is None:
         images, labels = render(0, n, seed, split, shape)
@@ -118,19 +120,6 @@ def _cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
-
-
-def _can_spawn() -> bool:
-    """Whether a spawned process can start here: it imports the main module again, so that must be a file or a
-    module (not ``python -c`` or a script piped in), or this is the standalone app."""
-    if getattr(sys, "frozen", False):
-        return True
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    if spec is not None and getattr(spec, "name", None):
-        return True
-    path = getattr(main, "__file__", None)
-    return bool(path) and os.path.isfile(path)
 
 
 def _require_captcha() -> None:
@@ -160,24 +149,70 @@ def render(start: int, stop: int, seed: int, split: str, shape: tuple[int, int])
     return images, labels
 
 
+def worker_command() -> list[str]:
+    """The command that starts this program as a rendering worker (arguments follow)."""
+    if getattr(sys, "frozen", False):  # the standalone app: its executable is the program
+        return [sys.executable, WORKER_FLAG]
+    return [sys.executable, "-m", "nnstudio", WORKER_FLAG]
+
+
+def _worker_env() -> dict[str, str]:
+    """This environment, with the folder this copy of nnstudio is imported from first on the module path (the
+    worker must import the same code, also when it is not installed)."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
+
+
 def render_in_processes(n: int, seed: int, split: str, shape: tuple[int, int], processes: int
                         ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The images rendered in chunks by ``processes`` spawned processes; (None, None) when processes cannot be
-    started here (the caller then renders them itself)."""
-    chunk = max(1, min(CHUNK, -(-n // processes)))
-    starts = range(0, n, chunk)
+    """The images rendered in ``processes`` equal parts by as many worker processes, before the contrast
+    stretch; (None, None) when a worker could not start or did not deliver (the caller renders them itself)."""
+    parts = max(1, min(processes, n))
+    bounds = [n * k // parts for k in range(parts + 1)]
     images = np.empty((n, *shape), dtype=np.uint8)
     labels = np.empty((n, DIGITS), dtype=np.int64)
-    try:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(processes, len(starts)), mp_context=context) as pool:
-            futures = {pool.submit(render, a, min(n, a + chunk), seed, split, shape): a for a in starts}
-            for future, a in futures.items():
-                part, part_labels = future.result()
-                images[a:a + len(part)], labels[a:a + len(part)] = part, part_labels
-    except (OSError, BrokenProcessPool, RuntimeError, PicklingError):
-        return None, None
+    with tempfile.TemporaryDirectory(prefix="nnstudio-captcha-") as folder:
+        workers = []
+        try:
+            for k in range(parts):
+                out = os.path.join(folder, f"part{k}.npz")
+                args = [str(bounds[k]), str(bounds[k + 1]), str(seed), split, str(shape[0]), str(shape[1]), out]
+                env = None if getattr(sys, "frozen", False) else _worker_env()
+                workers.append((subprocess.Popen(worker_command() + args, env=env, stdin=subprocess.DEVNULL,
+                                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), k, out))
+            for process, k, out in workers:
+                _, err = process.communicate(timeout=WORKER_TIMEOUT_S)
+                if process.returncode != 0:
+                    return None, None
+                with np.load(out, allow_pickle=False) as part:
+                    a, b = bounds[k], bounds[k + 1]
+                    if part["images"].shape != (b - a, *shape) or part["labels"].shape != (b - a, DIGITS):
+                        return None, None
+                    images[a:b], labels[a:b] = part["images"], part["labels"]
+        except (OSError, ValueError, KeyError, subprocess.SubprocessError):
+            return None, None
+        finally:
+            for process, _, _ in workers:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
     return images, labels
+
+
+def worker_main(argv: Sequence[str]) -> int:
+    """A rendering worker: ``START STOP SEED SPLIT HEIGHT WIDTH OUT.npz`` renders images START to STOP of a
+    split into OUT (exit status 0), or exits 2 naming what it could not use."""
+    try:
+        start, stop, seed, split, height, width, out = argv
+        images, labels = render(int(start), int(stop), int(seed), split, (int(height), int(width)))
+        with open(out, "wb") as fh:
+            np.savez(fh, images=images, labels=labels)
+    except (ValueError, OSError) as exc:
+        print(f"captcha worker: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _stretch_contrast(images: np.ndarray) -> np.ndarray:

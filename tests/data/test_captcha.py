@@ -1,8 +1,12 @@
 """Captcha set: reproducible from the seed, labels (N, 4), cached on disk, and the digits are visible."""
 from __future__ import annotations
 
+import os
 import random
 import secrets
+import subprocess
+import sys
+from pathlib import Path
 
 import captcha.image
 import numpy as np
@@ -86,7 +90,7 @@ def test_rendering_in_processes_gives_the_same_images():
     np.testing.assert_array_equal(both_y, alone_y)
 
 
-def test_small_sets_stay_in_this_process_and_a_failed_pool_falls_back(monkeypatch):
+def test_small_sets_stay_in_this_process_and_failed_workers_fall_back(monkeypatch, tmp_path):
     alone_x, alone_y = generate_captchas(5, seed=6, split="test", processes=1)
 
     def no_processes(*_args, **_kwargs):
@@ -97,15 +101,47 @@ def test_small_sets_stay_in_this_process_and_a_failed_pool_falls_back(monkeypatc
     np.testing.assert_array_equal(x, alone_x)
     monkeypatch.undo()
 
-    class BrokenPool:
-        def __init__(self, *_args, **_kwargs):
-            raise OSError("no processes may be started here")
+    shape = captcha_digits.DEFAULT_SHAPE
+    for command in ([sys.executable, "-c", "import sys; sys.exit(3)"],  # a worker that fails
+                    [sys.executable, "-c", "pass"],  # one that exits 0 but writes nothing
+                    [str(tmp_path / "no-such-program")]):  # one that cannot start
+        monkeypatch.setattr(captcha_digits, "worker_command", lambda command=command: list(command))
+        assert captcha_digits.render_in_processes(5, 6, "test", shape, 2) == (None, None)
+        x, y = generate_captchas(5, seed=6, split="test", processes=2)  # rendered here instead
+        np.testing.assert_array_equal(x, alone_x)
+        np.testing.assert_array_equal(y, alone_y)
 
-    monkeypatch.setattr(captcha_digits, "ProcessPoolExecutor", BrokenPool)
-    assert captcha_digits.render_in_processes(5, 6, "test", captcha_digits.DEFAULT_SHAPE, 2) == (None, None)
-    x, y = generate_captchas(5, seed=6, split="test", processes=2)
-    np.testing.assert_array_equal(x, alone_x)
-    np.testing.assert_array_equal(y, alone_y)
+
+def test_the_worker_entry_point(tmp_path, capsys):
+    from nnstudio.__main__ import main
+
+    out = tmp_path / "part.npz"
+    assert main([captcha_digits.WORKER_FLAG, "2", "4", "6", "test", "40", "100", str(out)]) == 0
+    with np.load(out) as part:
+        images, labels = captcha_digits.render(2, 4, 6, "test", (40, 100))
+        np.testing.assert_array_equal(part["images"], images)
+        np.testing.assert_array_equal(part["labels"], labels)
+    assert main([captcha_digits.WORKER_FLAG, "2", "x"]) == 2
+    assert "captcha worker:" in capsys.readouterr().err
+
+
+def test_workers_do_not_run_the_main_script_again(tmp_path):
+    """A process that multiprocessing spawns runs the parent's main script again first: a script loading the
+    captcha data without an ``if __name__ == "__main__"`` guard ran all of itself once more in each.  The
+    workers are started as ``python -m nnstudio`` instead."""
+    marker = tmp_path / "runs"
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from nnstudio.data import captcha_digits\n"
+        f"open({str(marker)!r}, 'a').write('run\\n')\n"
+        "x, y = captcha_digits.render_in_processes(4, 1, 'train', captcha_digits.DEFAULT_SHAPE, 2)\n"
+        "assert x is not None and x.shape == (4, 40, 100)\n", encoding="utf-8")
+    root = str(Path(captcha_digits.__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert done.returncode == 0, done.stderr
+    assert marker.read_text().splitlines() == ["run"]
 
 
 def test_big_sets_use_one_process_per_core(monkeypatch):
