@@ -431,6 +431,32 @@ def test_small_cells_space_their_axis_labels(dashboard, qtbot):
         assert (len(rects) >= 3) == many, [text for _, text in rects]
 
 
+def test_bar_cells_space_their_vertical_labels(dashboard, qtbot):
+    """A feature-map bar cell about 40 pixels high wrote "1.0 0.5 0 -0.5 -1.0" over each other (the captcha
+    example at 1024x768); its labels now stay a line apart, and a tall cell keeps more of them."""
+    from nnstudio.ui.panels.cells import RoomyAxis
+    panel = dashboard.feature_maps
+    rng = np.random.default_rng(1)
+    probe = Probe(3, {"c1": rng.random((4, 8, 8)).astype(np.float32),
+                      "d1": rng.uniform(-1, 1, 40).astype(np.float32)},
+                  {"c1": "Conv2D", "d1": "Dense"}, rng.random((1, 8, 8)).astype(np.float32))
+    panel.set_probe(probe)
+    counts = {}
+    for height in (260, 900):
+        panel.resize(420, height)
+        qtbot.wait(20)
+        panel.redraw()
+        qtbot.wait(50)
+        axis = panel.plots["d1"].axes["left"]
+        assert isinstance(axis, RoomyAxis)
+        rects = sorted(_label_rects(axis), key=lambda item: item[0].top())
+        assert rects
+        for (a, _), (b, _) in zip(rects, rects[1:]):
+            assert a.bottom() <= b.top(), [text for _, text in rects]  # no label runs into the next
+        counts[height] = len(rects)
+    assert counts[900] > counts[260]
+
+
 def test_feature_maps_wrap_onto_rows_that_fit_and_titles_stay_text(dashboard, qtbot):
     """Eight map cells in one row ran past a narrow panel's edge (the second convolution cut off at
     1024x768); they now wrap.  A node's id is any text: in the cells' rich-text titles it stays text."""

@@ -39,30 +39,35 @@ def next_125(value: float) -> float:
 
 
 class RoomyAxis(pg.AxisItem):
-    """A horizontal axis whose labelled ticks are at least a label's width apart.
+    """An axis whose labelled ticks are at least a label's extent apart.
 
     pyqtgraph puts at least two or three labelled ticks on any axis, however short: in a histogram cell 100
-    pixels wide, "-0.4 -0.2 0 0.2 0.4" ran into each other (a 1024x768 window).  Here the labelled spacing grows
-    to the next 1, 2, 5 step until its widest label and a gap fit between two ticks, with no minor ticks
-    then (pyqtgraph would label some of them whenever the axis as a whole had room: "4 5 6").  An axis with
-    room keeps pyqtgraph's own ticks."""
+    pixels wide, "-0.4 -0.2 0 0.2 0.4" ran into each other (a 1024x768 window), and so did "1.0 0.5 0 -0.5 -1.0"
+    down a feature-map bar cell 40 pixels high.  Here the labelled spacing grows to the next 1, 2, 5 step until
+    its longest label (across a horizontal axis: its width; along a vertical one: a line's height) and a gap fit
+    between two ticks, with no minor ticks then (pyqtgraph would label some of them whenever the axis as a whole
+    had room: "4 5 6").  An axis with room keeps pyqtgraph's own ticks."""
 
     def tickSpacing(self, minVal: float, maxVal: float, size: float) -> Any:  # noqa: N802, N803 - pyqtgraph's names
         levels = super().tickSpacing(minVal, maxVal, size)
         span = abs(maxVal - minVal)
-        if self.orientation not in ("top", "bottom") or not levels or size <= 0 or span == 0:
+        if not levels or size <= 0 or span == 0:
             return levels
         metrics = QFontMetrics(self.font())
+        if self.orientation in ("top", "bottom"):
+            extent, gap = metrics.horizontalAdvance, metrics.averageCharWidth()
+        else:
+            extent, gap = (lambda _label: metrics.height()), metrics.height() // 4
         low, high = min(minVal, maxVal), max(minVal, maxVal)
         major = spacing = float(levels[0][0])
         while spacing < 1e6 * span:
             values = np.arange(math.ceil(low / spacing), math.floor(high / spacing) + 1) * spacing
             labels = self.tickStrings(list(values), self.autoSIPrefixScale * self.scale, spacing)
             # Only the labels that will show: pyqtgraph hides one that would stick out past an end.
-            widest = max((width for value, label in zip(values, labels)
-                          if (width := metrics.horizontalAdvance(label)) / 2 <= (value - low) / span * size
-                          <= size - width / 2), default=0)
-            if spacing / span * size >= widest + metrics.averageCharWidth():  # a label and a gap fit
+            longest = max((length for value, label in zip(values, labels)
+                           if (length := extent(label)) / 2 <= (value - low) / span * size <= size - length / 2),
+                          default=0)
+            if spacing / span * size >= longest + gap:  # a label and a gap fit
                 break
             spacing = next_125(spacing)
         return levels if spacing == major else [(spacing, 0.0)]
@@ -184,7 +189,7 @@ class Cell:
         self.axes: dict[str, pg.AxisItem] = {}
         self.bounds: Any = None  # what fit() last showed
         if "left" in axes:
-            self.axes["left"] = pg.AxisItem("left", linkView=self.view)
+            self.axes["left"] = RoomyAxis("left", linkView=self.view)
             self.layout.addItem(self.axes["left"], row=1, col=0)
         if "bottom" in axes:
             self.axes["bottom"] = RoomyAxis("bottom", linkView=self.view)
