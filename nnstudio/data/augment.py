@@ -72,13 +72,19 @@ def _warp(x: np.ndarray, angle: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> n
     padded[:, :, 2:-2, 2:-2] = x
     # Row -1 of the image is row 1 of the padded copy, row h is row h + 2; anything further is clipped to
     # rows 0 or h + 2, whose neighbour below (1 or h + 3) is zero too.  The same for columns.  The offset
-    # within one padded image is computed in float32 (exact: it is below (h + 4) * (w + 4)).
+    # within one padded image is computed in float32 where that is exact (below 2**24), else in integers.
     np.clip(y0, -2, h, out=y0)
     np.clip(x0, -2, w, out=x0)
-    y0 *= wp
-    y0 += x0
-    y0 += f32(2 * wp + 2)
-    index = y0.astype(np.intp)
+    if hp * wp <= 1 << 24:
+        y0 *= wp
+        y0 += x0
+        y0 += f32(2 * wp + 2)
+        index = y0.astype(np.intp)
+    else:
+        index = y0.astype(np.intp)
+        index *= wp
+        index += x0.astype(np.intp)
+        index += 2 * wp + 2
     index += (np.arange(n, dtype=np.intp) * (c * hp * wp))[:, None, None]
     index = index[:, None]  # (N, 1, H, W)
     if c > 1:

@@ -122,3 +122,12 @@ def test_warp_matches_a_pixel_by_pixel_sampler_also_far_off_the_image(shape):
     out = _warp(x, angle, dy, dx)
     assert out.shape == x.shape and out.dtype == np.float32
     np.testing.assert_allclose(out, _reference_warp(x, angle, dy, dx), atol=2e-5)
+
+
+def test_whole_pixel_shifts_stay_exact_on_an_image_past_float32_integers():
+    """The offset into a padded image is computed in float32 only while that is exact (below 2**24 pixels);
+    a 4100x4100 image shifted by a row read the wrong pixels when it always was."""
+    x = np.random.default_rng(0).random((1, 1, 4100, 4100)).astype(np.float32)
+    out = _warp(x, np.zeros(1), np.array([1]), np.array([0]))
+    np.testing.assert_array_equal(out[0, 0, 1:], x[0, 0, :-1])
+    assert not out[0, 0, 0].any()
