@@ -24,10 +24,13 @@ import contextlib
 import io
 import os
 import random
+import site
 import subprocess
 import sys
 import tempfile
 import threading
+import time
+import zipfile
 from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -93,7 +96,9 @@ def _captcha_version() -> str:
 PARALLEL_MIN = 1000  # below this many images, starting processes costs more than it saves
 MAX_PROCESSES = 8
 WORKER_FLAG = "--render-captchas"  # nnstudio/__main__.py hands such a process to worker_main
-WORKER_TIMEOUT_S = 3600
+# A worker that has not finished in this long (about ten times the time it needs) is stopped, and its images
+# are rendered here instead.
+WORKER_SECONDS = (30.0, 0.05)  # (fixed, per image of the largest part)
 
 
 def generate_captchas(n: int, seed: int, split: str, shape: tuple[int, int] = DEFAULT_SHAPE,
@@ -156,42 +161,51 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "nnstudio", WORKER_FLAG]
 
 
-def _worker_env() -> dict[str, str]:
-    """This environment, with the folder this copy of nnstudio is imported from first on the module path (the
-    worker must import the same code, also when it is not installed)."""
+def _worker_env() -> dict[str, str] | None:
+    """The environment of a worker.  It runs in a private temporary folder (``python -m`` puts the current
+    folder first on the module path, so files there could otherwise stand in for nnstudio or NumPy); the
+    folder this copy of nnstudio is imported from goes first on the module path when it is not one Python
+    searches anyway (a source checkout), so the worker imports the same code."""
+    if getattr(sys, "frozen", False):
+        return None
+    root = os.path.realpath(Path(__file__).resolve().parents[2])
+    searched = {os.path.realpath(p) for p in [*site.getsitepackages(), site.getusersitepackages()]}
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    if root not in searched:
+        env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env
 
 
 def render_in_processes(n: int, seed: int, split: str, shape: tuple[int, int], processes: int
                         ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The images rendered in ``processes`` equal parts by as many worker processes, before the contrast
-    stretch; (None, None) when a worker could not start or did not deliver (the caller renders them itself)."""
+    stretch; (None, None) when a worker could not start, failed, took too long (:data:`WORKER_SECONDS`) or
+    left no usable part (the caller then renders them itself)."""
     parts = max(1, min(processes, n))
     bounds = [n * k // parts for k in range(parts + 1)]
     images = np.empty((n, *shape), dtype=np.uint8)
     labels = np.empty((n, DIGITS), dtype=np.int64)
+    fixed, per_image = WORKER_SECONDS
+    deadline = time.monotonic() + fixed + per_image * max(b - a for a, b in zip(bounds, bounds[1:]))
     with tempfile.TemporaryDirectory(prefix="nnstudio-captcha-") as folder:
         workers = []
         try:
+            env = _worker_env()
             for k in range(parts):
                 out = os.path.join(folder, f"part{k}.npz")
                 args = [str(bounds[k]), str(bounds[k + 1]), str(seed), split, str(shape[0]), str(shape[1]), out]
-                env = None if getattr(sys, "frozen", False) else _worker_env()
-                workers.append((subprocess.Popen(worker_command() + args, env=env, stdin=subprocess.DEVNULL,
-                                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), k, out))
+                workers.append((subprocess.Popen(worker_command() + args, cwd=folder, env=env,
+                                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.DEVNULL), k, out))
             for process, k, out in workers:
-                _, err = process.communicate(timeout=WORKER_TIMEOUT_S)
-                if process.returncode != 0:
+                if process.wait(timeout=max(0.1, deadline - time.monotonic())) != 0:
                     return None, None
                 with np.load(out, allow_pickle=False) as part:
                     a, b = bounds[k], bounds[k + 1]
                     if part["images"].shape != (b - a, *shape) or part["labels"].shape != (b - a, DIGITS):
                         return None, None
                     images[a:b], labels[a:b] = part["images"], part["labels"]
-        except (OSError, ValueError, KeyError, subprocess.SubprocessError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, subprocess.SubprocessError):
             return None, None
         finally:
             for process, _, _ in workers:
@@ -202,11 +216,23 @@ def render_in_processes(n: int, seed: int, split: str, shape: tuple[int, int], p
 
 
 def worker_main(argv: Sequence[str]) -> int:
-    """A rendering worker: ``START STOP SEED SPLIT HEIGHT WIDTH OUT.npz`` renders images START to STOP of a
-    split into OUT (exit status 0), or exits 2 naming what it could not use."""
+    """A rendering worker: ``START STOP SEED SPLIT HEIGHT WIDTH OUT.npz`` renders images START to STOP of a split
+    into OUT (exit status 0).  It exits 2 naming what it could not use, and 3 without writing anything when the
+    process that started it has gone (it is given another parent then; checked every 50 images), so a parent
+    that was killed leaves no worker running."""
+    parent_pid = os.getppid()
     try:
         start, stop, seed, split, height, width, out = argv
-        images, labels = render(int(start), int(stop), int(seed), split, (int(height), int(width)))
+        start, stop = int(start), int(stop)
+        parts = []
+        for a in range(start, stop, 50):
+            if os.getppid() != parent_pid:
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.dirname(os.path.abspath(out)))  # the parent's folder, if nothing is left in it
+                return 3
+            parts.append(render(a, min(stop, a + 50), int(seed), split, (int(height), int(width))))
+        images = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, int(height), int(width)), np.uint8)
+        labels = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, DIGITS), np.int64)
         with open(out, "wb") as fh:
             np.savez(fh, images=images, labels=labels)
     except (ValueError, OSError) as exc:

@@ -6,6 +6,7 @@ import random
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import captcha.image
@@ -104,12 +105,47 @@ def test_small_sets_stay_in_this_process_and_failed_workers_fall_back(monkeypatc
     shape = captcha_digits.DEFAULT_SHAPE
     for command in ([sys.executable, "-c", "import sys; sys.exit(3)"],  # a worker that fails
                     [sys.executable, "-c", "pass"],  # one that exits 0 but writes nothing
+                    [sys.executable, "-c", "import sys; open(sys.argv[-1], 'wb').close()"],  # an empty file
+                    [sys.executable, "-c", "import sys; open(sys.argv[-1], 'wb').write(b'PK\\3\\4 cut')"],
                     [str(tmp_path / "no-such-program")]):  # one that cannot start
         monkeypatch.setattr(captcha_digits, "worker_command", lambda command=command: list(command))
         assert captcha_digits.render_in_processes(5, 6, "test", shape, 2) == (None, None)
         x, y = generate_captchas(5, seed=6, split="test", processes=2)  # rendered here instead
         np.testing.assert_array_equal(x, alone_x)
         np.testing.assert_array_equal(y, alone_y)
+
+
+def test_a_worker_that_takes_too_long_is_stopped(monkeypatch):
+    monkeypatch.setattr(captcha_digits, "worker_command",
+                        lambda: [sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(captcha_digits, "WORKER_SECONDS", (1.0, 0.0))
+    started = time.monotonic()
+    assert captcha_digits.render_in_processes(4, 1, "train", captcha_digits.DEFAULT_SHAPE, 2) == (None, None)
+    assert time.monotonic() - started < 30
+
+
+def test_workers_run_in_a_folder_of_their_own(monkeypatch, tmp_path):
+    """``python -m`` looks in the current folder first: an ``nnstudio`` folder there ran instead of the
+    program (files in a folder the user works in must never run)."""
+    marker = tmp_path / "ran"
+    fake = tmp_path / "shadow" / "nnstudio"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("", encoding="utf-8")
+    (fake / "__main__.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n", encoding="utf-8")
+    monkeypatch.chdir(fake.parent)
+    x, _ = captcha_digits.render_in_processes(4, 1, "train", captcha_digits.DEFAULT_SHAPE, 2)
+    assert x is not None
+    assert not marker.exists()
+
+
+def test_an_orphaned_worker_stops_without_writing(monkeypatch, tmp_path):
+    parents = iter([100, 100, 1])  # its parent at the start, at the first check, then init: the parent died
+    monkeypatch.setattr(captcha_digits.os, "getppid", lambda: next(parents))
+    folder = tmp_path / "part-folder"
+    folder.mkdir()
+    out = folder / "part.npz"
+    assert captcha_digits.worker_main(["0", "120", "1", "train", "40", "100", str(out)]) == 3
+    assert not out.exists() and not folder.exists()  # and the parent's empty folder is removed
 
 
 def test_the_worker_entry_point(tmp_path, capsys):
