@@ -492,45 +492,45 @@ def _title_rect(axis):
 
 def test_vertical_titles_fit_their_axes_and_keep_the_scale(dashboard, qtbot):
     """In a 1024x768 window the gradients panel's two stacked titles ran into each other, and the loss axis
-    of a diverging run showed "loss (" beside ticks 5, 10, 15 of a loss of 1e23.  A title now shortens, keeps
-    only the scale, or goes, so it stays within its axis; the scale stays as long as anything shows."""
+    of a diverging run showed "loss (" beside ticks 5, 10, 15 of a loss of 1e23.  As the panels shrink, each
+    title goes through its shorter forms (the scale alone before the ticks drop it) and always stays within
+    its axis; a title that fits again comes back whole."""
     from nnstudio.ui.panels.cells import FittedTitleAxis
     curves, gradients = dashboard.curves, dashboard.gradients
     huge = [BatchReport(1, i, i, 1e23 * i, 0.5, 0.01, 100.0, {"d1": 10.0 ** (5 * i)}, 1.0) for i in range(1, 5)]
     curves.add_batches(huge)
     gradients.add_batches(huge)
-    seen = {}
-    for width, height in ((900, 700), (330, 190)):
+    axes = {"loss": curves.loss_plot.getAxis("left"), "accuracy": curves.acc_plot.getAxis("left"),
+            "norm": gradients.plot.getAxis("left"), "bars": gradients.bar_plot.getAxis("left")}
+    assert all(isinstance(axis, FittedTitleAxis) for axis in axes.values())
+    shown: dict[str, list[str]] = {name: [] for name in axes}
+    unscaled = []  # loss titles shown while the ticks had dropped the scale
+    for height in range(700, 150, -10):
         for panel in (curves, gradients):
-            panel.resize(width, height)
-        qtbot.wait(30)
+            panel.resize(420, height)
+        qtbot.wait(10)
         curves.redraw()
         gradients.redraw()
-        qtbot.wait(50)
-        for name, plot in (("loss", curves.loss_plot), ("accuracy", curves.acc_plot), ("norm", gradients.plot),
-                           ("bars", gradients.bar_plot)):
-            axis = plot.getAxis("left")
-            assert isinstance(axis, FittedTitleAxis)
+        qtbot.wait(10)
+        for name, axis in axes.items():
             title = axis.shown_title()
-            seen[(name, height)] = title
             if title:
-                length = axis.label.boundingRect().width()
-                assert length <= axis.size().height(), (name, title, length, axis.size().height())
-        for top, bottom in ((curves.loss_plot, curves.acc_plot), (gradients.plot, gradients.bar_plot)):
-            upper, lower = top.getAxis("left"), bottom.getAxis("left")
-            if upper.shown_title() and lower.shown_title():
-                assert _title_rect(upper).bottom() <= _title_rect(lower).top()  # stacked titles never overlap
-    assert re.fullmatch(r"loss \(x1e\+2\d\)", seen[("loss", 700)])
-    scale = seen[("loss", 700)].removeprefix("loss ")
-    assert seen[("norm", 700)] in ("gradient L2 norm", "L2 norm")
-    assert seen[("loss", 190)] in (f"loss {scale}", scale, "loss", "")
-    if scale not in seen[("loss", 190)]:  # no room for the scale: then the ticks show whole values
-        ticks = curves.loss_plot.getAxis("left")
-        assert ticks.autoSIPrefixScale == 1.0
-        assert "e+23" in " ".join(ticks.tickStrings([1e23, 2e23], ticks.autoSIPrefixScale * ticks.scale, 1e23))
-    assert seen[("norm", 190)] in ("L2 norm", "")
-    assert seen[("norm", 190)] != seen[("norm", 700)] or seen[("norm", 700)] == "L2 norm"
-    # A title that fits again comes back whole.
-    curves.resize(900, 700)
+                assert axis.label.boundingRect().width() <= axis.size().height(), (height, name, title)
+            if not shown[name] or shown[name][-1] != title:
+                shown[name].append(title)
+        if axes["loss"].autoSIPrefixScale == 1.0:
+            unscaled.append(axes["loss"].shown_title())
+        for upper, lower in (("loss", "accuracy"), ("norm", "bars")):
+            if axes[upper].shown_title() and axes[lower].shown_title():
+                assert _title_rect(axes[upper]).bottom() <= _title_rect(axes[lower]).top()  # never overlapping
+    scale = shown["loss"][0].removeprefix("loss ")
+    assert re.fullmatch(r"\(x1e\+2\d\)", scale), shown["loss"]
+    # Shorter forms in order as the axes shrink (each fitted for more than one 10-pixel step).
+    assert shown["loss"][:2] == [f"loss {scale}", scale] and set(shown["loss"][2:]) <= {"loss", ""}, shown
+    assert unscaled and all(scale not in title for title in unscaled)  # the ticks drop the scale after the title
+    assert shown["norm"] == ["gradient L2 norm", "L2 norm", ""], shown  # a log axis: no scale in its title
+    assert shown["bars"] == ["log10 norm (latest)", "log10 norm", ""], shown
+    assert shown["accuracy"] == ["accuracy", ""], shown
+    curves.resize(420, 700)
     qtbot.wait(50)
-    assert curves.loss_plot.getAxis("left").shown_title() == f"loss {scale}"
+    assert axes["loss"].shown_title() == f"loss {scale}" and axes["loss"].autoSIPrefixScale != 1.0

@@ -44,7 +44,7 @@ class RoomyAxis(pg.AxisItem):
     pyqtgraph puts at least two or three labelled ticks on any axis, however short: in a histogram cell 100
     pixels wide, "-0.4 -0.2 0 0.2 0.4" ran into each other (a 1024x768 window), and so did "1.0 0.5 0 -0.5 -1.0"
     down a feature-map bar cell 40 pixels high.  Here the labelled spacing grows to the next 1, 2, 5 step until
-    its longest label (across a horizontal axis: its width; along a vertical one: a line's height) and a gap fit
+    its longest label (across a horizontal axis: its width and a gap; along a vertical one: a line's height) fits
     between two ticks, with no minor ticks then (pyqtgraph would label some of them whenever the axis as a whole
     had room: "4 5 6").  An axis with room keeps pyqtgraph's own ticks."""
 
@@ -57,7 +57,7 @@ class RoomyAxis(pg.AxisItem):
         if self.orientation in ("top", "bottom"):
             extent, gap = metrics.horizontalAdvance, metrics.averageCharWidth()
         else:
-            extent, gap = (lambda _label: metrics.height()), metrics.height() // 4
+            extent, gap = (lambda _label: metrics.height()), 0  # a line's height already has room above and below
         low, high = min(minVal, maxVal), max(minVal, maxVal)
         major = spacing = float(levels[0][0])
         while spacing < 1e6 * span:
@@ -73,7 +73,7 @@ class RoomyAxis(pg.AxisItem):
         return levels if spacing == major else [(spacing, 0.0)]
 
 
-class FittedTitleAxis(pg.AxisItem):
+class FittedTitleAxis(RoomyAxis):
     """An axis whose title is shortened, or left out, when the axis is too short to show it whole.
 
     pyqtgraph centres a vertical axis's title on the axis and lets it run past the ends: in a 1024x768 window
@@ -82,7 +82,7 @@ class FittedTitleAxis(pg.AxisItem):
     loss of 1e23).  Here the title is the first that fits of: the whole title, each of ``short_titles`` with
     the scale, the scale alone.  When not even the scale fits, the ticks drop it and show their whole values
     ("2e+23"), and the title is the first short form that fits, or a blank of the same height (so the axis
-    keeps its width and stacked plots stay aligned)."""
+    keeps its width and stacked plots stay aligned).  Its tick labels are spaced as a :class:`RoomyAxis`'s."""
 
     MARGIN_PX = 4
 
