@@ -534,3 +534,20 @@ def test_vertical_titles_fit_their_axes_and_keep_the_scale(dashboard, qtbot):
     curves.resize(420, 700)
     qtbot.wait(50)
     assert axes["loss"].shown_title() == f"loss {scale}" and axes["loss"].autoSIPrefixScale != 1.0
+
+
+def test_an_empty_gradient_panel_labels_its_decades(dashboard, qtbot):
+    """Before any norm arrived, pyqtgraph labelled the log axis 2 ... 8 as well, over each other in a short
+    panel; it now shows the decades 1 and 10, as it will once norms arrive, and again after a clear."""
+    panel = dashboard.gradients
+    panel.resize(260, 300)
+    qtbot.wait(50)
+    assert _drawn_labels(panel.plot.getAxis("left")) == ["1", "10"]
+    panel.add_batches(batches(3, norms=lambda i: {"d1": 1e-3, "d2": 50.0}))
+    panel.redraw()
+    qtbot.wait(50)
+    assert _drawn_labels(panel.plot.getAxis("left")) == ["0.01", "1"]  # the norms' own decades, every other one
+    panel.clear()
+    panel.redraw()
+    qtbot.wait(50)
+    assert _drawn_labels(panel.plot.getAxis("left")) == ["1", "10"]

@@ -147,6 +147,7 @@ class GradientPanel(ExportablePanel):
         self._checked_at = -1e9
         self._unchecked = False
         self._own_checks = True  # False while the trainer's hint monitor judges the run
+        self._empty_log_axis()
 
     def clear(self) -> None:
         """Forget every layer (another project, or a fresh run: its layers may differ)."""
@@ -159,11 +160,18 @@ class GradientPanel(ExportablePanel):
         self.problems, self.trainer_hints, self._reported = [], [], set()
         self._step_offset = 0.0
         self._bar_bounds = None
-        self._decades = None
         self._checked_at = -1e9
         self._unchecked = False
+        self._empty_log_axis()
         self.show_notice("")
         self.dirty = True
+
+    def _empty_log_axis(self) -> None:
+        """Before any norm arrives the log axis shows the decades 1 and 10, labelled as they will be: left to
+        pyqtgraph, a short empty panel wrote its minor labels 2 ... 8 over each other."""
+        self._decades = (0, 1)
+        self._fit_ticks()
+        set_range_if_changed(self.plot, "y", -0.1, 1.1)
 
     def begin_run(self, info: Any = None, continuing: bool = False) -> None:
         if not continuing:
