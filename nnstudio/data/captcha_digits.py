@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -134,8 +134,10 @@ def _require_captcha() -> None:
         raise UserError("dataset 'captcha' needs the Python package 'captcha' (pip install captcha)") from exc
 
 
-def render(start: int, stop: int, seed: int, split: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Images ``start`` to ``stop`` of a split, before the contrast stretch: uint8 (k, H, W), labels (k, 4)."""
+def render(start: int, stop: int, seed: int, split: str, shape: tuple[int, int],
+           stop_if: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Images ``start`` to ``stop`` of a split, before the contrast stretch: uint8 (k, H, W), labels (k, 4).
+    ``stop_if`` is asked before every 50th image; None when it said to stop."""
     import captcha.image as captcha_image  # noqa: PLC0415
     from PIL import Image, ImageOps  # noqa: PLC0415
 
@@ -145,6 +147,8 @@ def render(start: int, stop: int, seed: int, split: str, shape: tuple[int, int])
     labels = np.empty((stop - start, DIGITS), dtype=np.int64)
     with _LOCK:
         for row, i in enumerate(range(start, stop)):  # one Pillow rendering per image; there is no batched form
+            if stop_if is not None and row % 50 == 0 and stop_if():
+                return None
             with _seeded_captcha(captcha_image, f"nnstudio-captcha:{seed}:{split}:{i}") as rng:
                 digits = [rng.randrange(10) for _ in range(DIGITS)]
                 picture = generator.generate_image("".join(map(str, digits)))
@@ -223,18 +227,14 @@ def worker_main(argv: Sequence[str]) -> int:
     parent_pid = os.getppid()
     try:
         start, stop, seed, split, height, width, out = argv
-        start, stop = int(start), int(stop)
-        parts = []
-        for a in range(start, stop, 50):
-            if os.getppid() != parent_pid:
-                with contextlib.suppress(OSError):
-                    os.rmdir(os.path.dirname(os.path.abspath(out)))  # the parent's folder, if nothing is left in it
-                return 3
-            parts.append(render(a, min(stop, a + 50), int(seed), split, (int(height), int(width))))
-        images = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, int(height), int(width)), np.uint8)
-        labels = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, DIGITS), np.int64)
+        done = render(int(start), int(stop), int(seed), split, (int(height), int(width)),
+                      stop_if=lambda: os.getppid() != parent_pid)
+        if done is None:
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.dirname(os.path.abspath(out)))  # the parent's folder, if nothing is left in it
+            return 3
         with open(out, "wb") as fh:
-            np.savez(fh, images=images, labels=labels)
+            np.savez(fh, images=done[0], labels=done[1])
     except (ValueError, OSError) as exc:
         print(f"captcha worker: {exc}", file=sys.stderr)
         return 2
