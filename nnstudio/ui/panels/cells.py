@@ -79,15 +79,16 @@ class FittedTitleAxis(RoomyAxis):
     pyqtgraph centres a vertical axis's title on the axis and lets it run past the ends: in a 1024x768 window
     the gradients panel's two stacked titles ("gradient L2 norm", "log10 norm (latest)") ran into each other,
     and the loss plot's title lost its scale ("loss (x1e+23)" showed as "loss (", beside ticks 5, 10, 15 of a
-    loss of 1e23).  Here the title is the first that fits of: the whole title, each of ``short_titles`` with
-    the scale, the scale alone.  When not even the scale fits, the ticks drop it and show their whole values
-    ("2e+23"), and the title is the first short form that fits, or a blank of the same height (so the axis
-    keeps its width and stacked plots stay aligned).  Its tick labels are spaced as a :class:`RoomyAxis`'s."""
+    loss of 1e23).  Here the title is the first that fits of: the whole title, each of its short forms
+    (:meth:`set_title`) with the scale, the scale alone.  When not even the scale fits, the ticks drop it and
+    show their whole values ("2e+23"), and the title is the first short form that fits, or a blank of the same
+    height (so the axis keeps its width and stacked plots stay aligned).  Its tick labels are spaced as a
+    :class:`RoomyAxis`'s."""
 
     MARGIN_PX = 4
 
-    def __init__(self, orientation: str, short_titles: Sequence[str] = (), **kwargs: Any) -> None:
-        self.short_titles = tuple(short_titles)
+    def __init__(self, orientation: str, **kwargs: Any) -> None:
+        self.short_titles: tuple[str, ...] = ()  # see set_title
         self._fitting = False
         super().__init__(orientation, **kwargs)
 

@@ -16,7 +16,7 @@ from PySide6.QtGui import QFontMetrics
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import SeriesTable
-from nnstudio.ui.panels.cells import FittedTitleAxis, PanelView, fitted_plot, round_up_125
+from nnstudio.ui.panels.cells import PanelView, fitted_plot, round_up_125
 from nnstudio.ui.panels.export import ExportablePanel
 
 EMA_ALPHA = 0.95  # weight of the past in the smoothed curve
@@ -45,14 +45,10 @@ def _field(report: Any, name: str) -> float:
 
 
 def configure_plot(plot: pg.PlotItem, left: str, bottom: str, *short_left: str) -> None:
-    """Grid, titles (``short_left``: shorter forms of the left one, for a short axis; see FittedTitleAxis),
-    downsampling and clipping to the view, mouse on the x axis only."""
+    """Grid, titles (``short_left``: shorter forms of the left one, for a short axis), downsampling and clipping
+    to the view, mouse on the x axis only, for a plot made by :func:`fitted_plot`."""
     plot.showGrid(x=True, y=True, alpha=0.25)
-    axis = plot.getAxis("left")
-    if isinstance(axis, FittedTitleAxis):
-        axis.set_title(left, *short_left)
-    else:
-        plot.setLabel("left", left)
+    plot.getAxis("left").set_title(left, *short_left)
     plot.setLabel("bottom", bottom)
     plot.setDownsampling(auto=True, mode="peak")
     plot.setClipToView(True)
