@@ -173,10 +173,10 @@ class Model:
         self.node_grads: dict[str, Any] = {}  # filled by backward(keep=...)
         self.fused: str | None = None  # the output activation the last forward skipped, if any
         # What forward walks through on every call, worked out once: (id, node, the ids it reads, its distinct
-        # sources, a layer run on its output or None), and how many steps read each output (so it can be let
-        # go after its last reader).  A forward pass without capture (a training step, a prediction) runs a
-        # ReLU that only feeds a max pooling after the pooling instead (see _swappable): same numbers, a
-        # quarter of the ReLU's work.
+        # sources, the node whose layer runs on its output or None), and how many steps read each output (so
+        # it can be let go after its last reader).  A forward pass without capture (a training step, a
+        # prediction) runs a ReLU that only feeds a max pooling after the pooling instead (see _swappable):
+        # same numbers, a quarter of the ReLU's work.
         self._steps, self._consumer_counts = self._plan({})
         self._swaps = self._swappable()
         self._swap_steps, self._swap_counts = self._plan(self._swaps)
@@ -195,9 +195,9 @@ class Model:
                 continue
             node = self.nodes[nid]
             inputs, after = list(node.inputs), None
-            if nid in swaps:
+            if nid in swaps:  # the activation's node, not its layer: Model.to() gives nodes new layers
                 act = self.nodes[swaps[nid]]
-                inputs, after = list(act.inputs), act.layer
+                inputs, after = list(act.inputs), act
             steps.append((nid, node, inputs, tuple(dict.fromkeys(inputs)), after))
         counts = dict.fromkeys(self.order, 0)
         for _nid, _node, _inputs, sources, _after in steps:
@@ -381,7 +381,7 @@ class Model:
             else:
                 out = layer.forward([values[s] for s in inputs], training)
             if after is not None:
-                out = after.forward(out, training)
+                out = after.layer.forward(out, training)
             values[nid] = out
             if capture:
                 self.activations[nid] = out

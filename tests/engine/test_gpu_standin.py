@@ -1,0 +1,192 @@
+"""The engine's device code runs here, on a stand-in for CuPy (tests/fake_cupy.py), and agrees with NumPy.
+
+Without a CUDA GPU every branch the engine takes for a non-NumPy array module (generic pooling and
+convolution, the loss's device reductions, gradient norms gathered in one transfer, dropout on the device's
+generator, host <-> device crossings) would otherwise never run in CI.  The stand-in does NumPy's arithmetic
+under CuPy's rules (no implicit host conversion, no mixing of host and device arrays, a separate array type),
+so a crossing that real CuPy refuses fails here too, and the numbers can be compared with a NumPy run.
+It cannot show that CuPy itself computes correctly on a GPU: tools/gpu_check.sh does that on a CUDA machine.
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnstudio import cli
+from nnstudio.bench import MODELS, engine_setup, make_data
+from nnstudio.engine import backend
+from nnstudio.engine.backend import array_module, get_backend, to_device, to_host
+from nnstudio.engine.losses import get_loss
+from nnstudio.engine.optimizers import make_optimizer
+from nnstudio.explain import gradcam, saliency
+from nnstudio.resources_path import resource
+
+_spec = importlib.util.spec_from_file_location("_nnstudio_fake_cupy", Path(__file__).parents[1] / "fake_cupy.py")
+fake_cupy = sys.modules.setdefault("_nnstudio_fake_cupy", importlib.util.module_from_spec(_spec))
+if not hasattr(fake_cupy, "installed"):
+    _spec.loader.exec_module(fake_cupy)
+
+EXAMPLES = sorted(p.stem for p in Path(resource("examples")).glob("*.json"))
+
+
+@pytest.fixture
+def cp():
+    fake_cupy.DISPATCHED.clear()
+    with fake_cupy.installed() as module:
+        yield module
+    # Everything the engine did on device arrays went through the array module: no NumPy function was handed
+    # a device array to pass on to CuPy (CuPy implements only some of them that way).
+    assert not fake_cupy.DISPATCHED, f"NumPy functions called with device arrays: {sorted(fake_cupy.DISPATCHED)}"
+
+
+# -- the stand-in itself keeps CuPy's rules (else the tests below would prove nothing) -------------------------
+def test_the_standin_refuses_what_cupy_refuses(cp):
+    host = np.arange(6, dtype=np.float32)
+    dev = cp.asarray(host)
+    assert not isinstance(dev, np.ndarray) and not hasattr(dev, "ctypes")
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        np.asarray(dev)
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        np.array([dev[0], dev[1]])
+    for mix in (lambda: dev + host, lambda: host + dev, lambda: cp.add(dev, host), lambda: cp.exp([1.0, 2.0])):
+        with pytest.raises(TypeError):
+            mix()
+    with pytest.raises(TypeError):
+        dev[:] = host
+    with pytest.raises(AttributeError):
+        dev.flags.writeable  # noqa: B018 - CuPy's flags have no such field
+    fake_cupy.DISPATCHED.clear()  # the refusals above went through NumPy's dispatch on purpose
+
+
+def test_the_standin_shares_memory_like_numpy_and_copies_at_the_crossings(cp):
+    host = np.arange(6, dtype=np.float32)
+    dev = cp.asarray(host)
+    host[0] = 100  # the device copy is its own
+    assert float(dev[0]) == 0.0
+    view = dev.reshape(2, 3)
+    view[1] = 7  # a view writes through
+    cp.multiply(dev, 2, out=dev)
+    back = dev.get()
+    assert type(back) is np.ndarray and back.tolist() == [0, 2, 4, 14, 14, 14]
+    total = dev.sum()
+    assert type(total) is cp.ndarray and total.shape == () and float(total) == 48.0
+    assert array_module(dev) is cp and array_module(host) is np
+    assert type(to_host(dev)) is np.ndarray
+    chosen = get_backend("cupy")
+    assert chosen.is_gpu and chosen.xp is cp and chosen.human_name == "CuPy · Stand-in GPU"
+
+
+def test_without_the_standin_there_is_no_gpu_again():
+    with fake_cupy.installed():
+        assert backend.cupy_available()
+    assert get_backend("numpy").xp is np
+    if "cupy" not in sys.modules:  # a real CuPy may be installed on a GPU machine
+        assert not backend.cupy_available()
+
+
+# -- the engine on the device -----------------------------------------------------------------------------
+def _three_steps(name: str, xp):
+    setup = engine_setup(name, xp)
+    model = setup.model
+    x_host, y_host = make_data(model, 8)
+    x, y = to_device(x_host, xp, np.float32), to_device(y_host, xp)
+    loss = get_loss("cross_entropy")
+    opt = make_optimizer(setup.optimizer, setup.lr, momentum=0.9)
+    losses = [model.train_step(x, y, loss, opt)[0] for _ in range(3)]
+    return model, x_host, losses
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_each_benchmark_network_trains_on_the_device_as_on_numpy(cp, name):
+    host_model, x, host_losses = _three_steps(name, np)
+    model, _x, losses = _three_steps(name, cp)
+    assert all(type(v) is float for v in losses)
+    np.testing.assert_allclose(losses, host_losses, rtol=1e-5)
+    # A bias just before a BatchNorm has a gradient of rounding noise (the normalisation takes the mean away);
+    # Adam turns that noise into whole steps, so those biases differ by the order of additions alone (and the
+    # running means, which see the biases, by a tenth of that).
+    noise = {f"{nid}/b" for nid in model.order for node in model.nodes.values()
+             if node.inputs == [nid] and type(node.layer).__name__ == "BatchNorm"}
+    host_state = host_model.state_dict()
+    for key, value in model.state_dict().items():
+        assert type(value) is np.ndarray
+        if key not in noise:
+            atol = 1e-3 if noise and "/running_" in key else 1e-6
+            np.testing.assert_allclose(value, host_state[key], rtol=1e-4, atol=atol, err_msg=key)
+    assert (name == "captcha-cnn") == bool(noise)
+    assert all(type(p) is cp.ndarray for _k, p, _g in model.parameters())
+    norms, host_norms = model.grad_norms(), host_model.grad_norms()
+    assert norms.keys() == host_norms.keys()
+    for key in norms:
+        assert norms[key] == pytest.approx(host_norms[key], rel=1e-4)
+    predicted = model.predict(x)
+    assert type(predicted) is np.ndarray
+    # (evaluation reads the running means, which see those biases)
+    np.testing.assert_allclose(predicted, host_model.predict(x), rtol=1e-4, atol=1e-3 if noise else 1e-6)
+    # back to the host and onto the device again, as switching backends in the app does
+    np.testing.assert_allclose(model.to(np).predict(x), predicted, rtol=1e-6)
+    assert type(model.to(cp).layer(model.order[1]).params) is dict
+
+
+def test_explanations_on_the_device_match_numpy(cp):
+    host_model, x, _ = _three_steps("mnist-cnn", np)
+    model, _x, _ = _three_steps("mnist-cnn", cp)
+    for method in (saliency, gradcam):
+        on_device, on_host = method(model, x[:2]), method(host_model, x[:2])
+        assert type(on_device.maps) is np.ndarray and type(on_device.raw) is np.ndarray
+        np.testing.assert_array_equal(on_device.classes, on_host.classes)
+        np.testing.assert_allclose(on_device.raw, on_host.raw, rtol=1e-3, atol=1e-6)
+
+
+# -- every example through the command line ---------------------------------------------------------------
+def _cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_every_example_trains_evaluates_and_profiles_on_the_device(cp, example, tmp_path, monkeypatch):
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "data"))
+    document = json.loads(Path(resource("examples", f"{example}.json")).read_text(encoding="utf-8"))
+    options = document["training"].get("dataset_options", {})
+    if "n_train" in options:  # a generated set (captchas): make 300 + 100, not the example's thousands
+        options.update(n_train=300, n_test=100)
+    project = tmp_path / f"{example}.json"
+    project.write_text(json.dumps(document), encoding="utf-8")
+    final = {}
+    for name in ("numpy", "cupy"):
+        weights = tmp_path / f"{name}.npz"
+        code, out, err = _cli(["train", str(project), "--backend", name, "--epochs", "1", "--max-samples", "300",
+                               "--weights-out", str(weights), "--no-history", "--json"])
+        final[name] = json.loads(out.splitlines()[-1])
+        if final[name]["reason"] == "nan":  # the exploding-gradients lesson diverges on purpose, on both
+            assert code == 1
+            continue
+        assert code == 0, err
+        code, out, err = _cli(["evaluate", str(project), "--weights", str(weights), "--backend", name,
+                               "--max-samples", "200", "--json"])
+        assert code == 0, err
+        final[name]["evaluated"] = json.loads(out)
+    assert final["cupy"]["reason"] == final["numpy"]["reason"]
+    if final["numpy"]["reason"] != "nan":
+        assert final["cupy"]["test_loss"] == pytest.approx(final["numpy"]["test_loss"], rel=1e-4)
+        assert final["cupy"]["test_acc"] == final["numpy"]["test_acc"]
+        device, host = final["cupy"]["evaluated"], final["numpy"]["evaluated"]
+        assert device["loss"] == pytest.approx(host["loss"], rel=1e-4)
+        if "BatchNorm" in project.read_text(encoding="utf-8"):  # see the noisy biases above: a sample may flip
+            changed = np.abs(np.subtract(device["confusion"], host["confusion"])).sum() // 2
+            assert changed <= 0.01 * host["n"]
+        else:
+            assert device.get("confusion") == host.get("confusion")
+    code, out, err = _cli(["profile", str(project), "--backend", "cupy", "--repeats", "1"])
+    assert code == 0, err
+    assert "backend cupy" in out
