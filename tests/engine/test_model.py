@@ -352,15 +352,38 @@ def test_train_step_returns_probabilities_and_lowers_the_loss(xp_backend):
 def test_move_between_backends_keeps_weights():
     if len({"numpy"} | ({"cupy"} if _has_cupy() else set())) < 2:
         pytest.skip("moving between backends needs CuPy with a CUDA device")
-    cupy = get_backend("cupy").xp
+    _move_there_and_back(get_backend("cupy").xp)
+
+
+def test_move_to_the_cupy_standin_and_back_keeps_weights():
+    """The same on the stand-in for CuPy (tests/fake_cupy.py), so it runs without a GPU too: this found
+    Model.to() running a swapped ReLU's old layer, on the old backend's arrays."""
+    from tests.conftest import _fake_cupy  # noqa: PLC0415
+
+    fake = _fake_cupy()
+    fake.DISPATCHED.clear()
+    with fake.installed():
+        _move_there_and_back(get_backend("cupy").xp)
+    assert not fake.DISPATCHED  # no NumPy function met a device array (CuPy would have had to take it over)
+
+
+def _move_there_and_back(cupy):
     model = Model(small_cnn_nodes(), "img", "sm").build((1, 8, 8), np, seed=2)
     x = np.random.default_rng(0).normal(size=(3, 1, 8, 8)).astype(np.float32)
+    y = np.array([0, 1, 2])
+    twin = Model(small_cnn_nodes(), "img", "sm").build((1, 8, 8), np, seed=2)
     expected = model.predict(x)
     model.to(cupy)
     assert isinstance(model.layer("c1").params["W"], cupy.ndarray)
     np.testing.assert_allclose(model.predict(x), expected, rtol=1e-4, atol=1e-5)
+    # and it trains there as it does at home (the swapped ReLU's backward needs its own forward)
+    moved, home = (m.train_step(m.xp.asarray(x), m.xp.asarray(y), get_loss("cross_entropy"),
+                                make_optimizer("sgd", 0.1))[0] for m in (model, twin))
+    assert moved == pytest.approx(home, rel=1e-5)
+    expected = twin.predict(x)
     model.to(np)
     np.testing.assert_allclose(model.predict(x), expected, rtol=1e-4, atol=1e-5)
+    model.train_step(x, y, get_loss("cross_entropy"), make_optimizer("sgd", 0.1))
 
 
 def test_move_to_the_same_backend_is_a_no_op():
