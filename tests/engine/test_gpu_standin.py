@@ -154,7 +154,7 @@ def _cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_every_example_trains_evaluates_and_profiles_on_the_device(cp, example, tmp_path, monkeypatch):
+def test_every_example_trains_evaluates_predicts_and_profiles_on_the_device(cp, example, tmp_path, monkeypatch):
     monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "data"))
     document = json.loads(Path(resource("examples", f"{example}.json")).read_text(encoding="utf-8"))
     options = document["training"].get("dataset_options", {})
@@ -162,6 +162,9 @@ def test_every_example_trains_evaluates_and_profiles_on_the_device(cp, example, 
         options.update(n_train=300, n_test=100)
     project = tmp_path / f"{example}.json"
     project.write_text(json.dumps(document), encoding="utf-8")
+    shape = next(node["params"]["shape"] for node in document["graph"]["nodes"] if node["type"] == "Input")
+    inputs = tmp_path / "inputs.npy"
+    np.save(inputs, np.random.default_rng(0).random((3, *shape), dtype=np.float32))
     final = {}
     for name in ("numpy", "cupy"):
         weights = tmp_path / f"{name}.npz"
@@ -176,6 +179,15 @@ def test_every_example_trains_evaluates_and_profiles_on_the_device(cp, example, 
                                "--max-samples", "200", "--json"])
         assert code == 0, err
         final[name]["evaluated"] = json.loads(out)
+        code, out, err = _cli(["predict", str(project), "--weights", str(weights), "--backend", name, "--raw",
+                               "--json", str(inputs)])
+        assert code == 0, err
+        final[name]["outputs"] = [json.loads(line)["output"] for line in out.splitlines()]
+        if len(shape) == 3 and example != "captcha-cnn":  # an image classifier with one score per class
+            code, out, err = _cli(["explain", str(project), "--weights", str(weights), "--backend", name,
+                                   "-o", str(tmp_path / f"explained-{name}"), str(inputs)])
+            assert code == 0, err
+            assert len(list((tmp_path / f"explained-{name}").glob("*.png"))) == 3
     assert final["cupy"]["reason"] == final["numpy"]["reason"]
     if final["numpy"]["reason"] != "nan":
         assert final["cupy"]["test_loss"] == pytest.approx(final["numpy"]["test_loss"], rel=1e-4)
@@ -185,8 +197,11 @@ def test_every_example_trains_evaluates_and_profiles_on_the_device(cp, example, 
         if "BatchNorm" in project.read_text(encoding="utf-8"):  # see the noisy biases above: a sample may flip
             changed = np.abs(np.subtract(device["confusion"], host["confusion"])).sum() // 2
             assert changed <= 0.01 * host["n"]
+            atol = 1e-3
         else:
             assert device.get("confusion") == host.get("confusion")
+            atol = 1e-6
+        np.testing.assert_allclose(final["cupy"]["outputs"], final["numpy"]["outputs"], rtol=1e-4, atol=atol)
     code, out, err = _cli(["profile", str(project), "--backend", "cupy", "--repeats", "1"])
     assert code == 0, err
     assert "backend cupy" in out
