@@ -15,7 +15,7 @@ import pytest
 from nnstudio.engine.backend import Backend, cupy_available, get_backend
 
 
-def _fake_cupy() -> Any:
+def fake_cupy_module() -> Any:
     """tests/fake_cupy.py, loaded once (the test files that use it directly share this copy)."""
     import importlib.util  # noqa: PLC0415
     import sys  # noqa: PLC0415
@@ -33,7 +33,7 @@ def xp_backend(request: pytest.FixtureRequest) -> Backend:
     """The Backend (``.name``, ``.xp``) under test: "numpy"; "cupy" when a CUDA device is usable; and
     "standin", the engine's device code on NumPy under CuPy's rules (tests/fake_cupy.py), everywhere."""
     if request.param == "standin":
-        fake = _fake_cupy()
+        fake = fake_cupy_module()
         fake.DISPATCHED.clear()
         with fake.installed():
             yield get_backend("cupy")

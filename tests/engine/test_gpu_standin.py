@@ -9,7 +9,6 @@ It cannot show that CuPy itself computes correctly on a GPU: tools/gpu_check.sh 
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import sys
@@ -27,11 +26,9 @@ from nnstudio.engine.losses import get_loss
 from nnstudio.engine.optimizers import make_optimizer
 from nnstudio.explain import gradcam, saliency
 from nnstudio.resources_path import resource
+from tests.conftest import fake_cupy_module
 
-_spec = importlib.util.spec_from_file_location("_nnstudio_fake_cupy", Path(__file__).parents[1] / "fake_cupy.py")
-fake_cupy = sys.modules.setdefault("_nnstudio_fake_cupy", importlib.util.module_from_spec(_spec))
-if not hasattr(fake_cupy, "installed"):
-    _spec.loader.exec_module(fake_cupy)
+fake_cupy = fake_cupy_module()
 
 EXAMPLES = sorted(p.stem for p in Path(resource("examples")).glob("*.json"))
 

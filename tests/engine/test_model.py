@@ -358,9 +358,9 @@ def test_move_between_backends_keeps_weights():
 def test_move_to_the_cupy_standin_and_back_keeps_weights():
     """The same on the stand-in for CuPy (tests/fake_cupy.py), so it runs without a GPU too: this found
     Model.to() running a swapped ReLU's old layer, on the old backend's arrays."""
-    from tests.conftest import _fake_cupy  # noqa: PLC0415
+    from tests.conftest import fake_cupy_module  # noqa: PLC0415
 
-    fake = _fake_cupy()
+    fake = fake_cupy_module()
     fake.DISPATCHED.clear()
     with fake.installed():
         _move_there_and_back(get_backend("cupy").xp)

@@ -1,20 +1,15 @@
-"""The window trains on the GPU backend: every panel, the evaluation, the digit canvas and its explanations run
-on device arrays (a stand-in for CuPy, see tests/fake_cupy.py) and agree with the same run on NumPy."""
+"""The window trains on the GPU backend: every panel, the evaluation and the drawing canvas work from a run on
+device arrays (a stand-in for CuPy, see tests/fake_cupy.py) and agree with the same run on NumPy."""
 from __future__ import annotations
-
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
 
-_spec = importlib.util.spec_from_file_location("_nnstudio_fake_cupy", Path(__file__).parents[1] / "fake_cupy.py")
-fake_cupy = sys.modules.setdefault("_nnstudio_fake_cupy", importlib.util.module_from_spec(_spec))
-if not hasattr(fake_cupy, "installed"):
-    _spec.loader.exec_module(fake_cupy)
+from tests.conftest import fake_cupy_module  # noqa: E402
+
+fake_cupy = fake_cupy_module()
 
 main_window = pytest.importorskip("nnstudio.ui.main_window")
 from nnstudio.graph.project_file import load_project  # noqa: E402
@@ -75,6 +70,13 @@ def test_the_window_trains_on_the_device_as_on_numpy(qtbot, tmp_path, monkeypatc
                 boundary = np.array(board.boundary.image.image, dtype=float)
                 neurons = [np.array(layer.maps) for layer in board.neurons.neurons.layers]
             seen[name] = _snapshot(controller)
+            if example == "mnist-cnn":  # the drawing canvas predicts with the weights just trained
+                win.show_digit_canvas()
+                panel = win.digit_panel
+                panel.canvas.add_stroke([(140, 40), (140, 240)], width=18)
+                panel.update_prediction()
+                assert "this project" in panel.predictor.name
+                seen[name]["drawn"] = np.array(panel.current_prediction.probabilities)
             if example == "playground-features":
                 seen[name].update(boundary=boundary, neurons=neurons)
             win.undo_stack.setClean()
@@ -94,6 +96,8 @@ def test_the_window_trains_on_the_device_as_on_numpy(qtbot, tmp_path, monkeypatc
         np.testing.assert_allclose(device["maps"][key], image, rtol=1e-3, atol=1e-3, err_msg=key)
     assert device["figures"]["accuracy"] == host["figures"]["accuracy"]
     assert device["figures"]["loss"] == pytest.approx(host["figures"]["loss"], rel=1e-4)
+    if example == "mnist-cnn":
+        np.testing.assert_allclose(device["drawn"], host["drawn"], rtol=1e-4, atol=1e-6)
     if example == "playground-features":
         np.testing.assert_allclose(device["boundary"], host["boundary"], atol=1e-4)
         for mine, theirs in zip(device["neurons"], host["neurons"]):
