@@ -12,8 +12,7 @@ NumPy when it meets real CuPy arrays:
 * device and host arrays never mix: a NumPy array given to a CuPy function, in an operator or stored into a
   device array raises TypeError (CuPy copies host data to the device only through ``cupy.asarray`` /
   ``cupy.array``);
-* CuPy functions do not take Python lists of numbers as arrays (ufunc inputs, a function's array argument),
-  except ``asarray`` and friends;
+* CuPy's ufuncs do not take Python lists of numbers as arrays (only ``asarray`` and friends do);
 * reductions give 0-d device arrays, not Python or NumPy scalars (``float()`` of one is allowed, as in CuPy).
 
 Views share memory exactly as NumPy's do, so in-place updates through views and ``out=`` behave as on the GPU.
@@ -24,16 +23,15 @@ import contextlib
 import operator
 import sys
 import types
+import weakref
 from typing import Any, Iterator
 
 import numpy as np
 
 IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct a NumPy "
             "array explicitly.")
-# The functions that take host data (copying it to the device), and those that take a list of device arrays.
+# The functions that take host data (copying it to the device).
 _FROM_HOST = {"asarray", "array", "ascontiguousarray", "asanyarray"}
-_SEQUENCES = {"concatenate", "stack", "vstack", "hstack", "dstack", "column_stack", "einsum", "block",
-              "broadcast_arrays", "meshgrid"}
 # ndarray methods CuPy has (a subset of NumPy's: no ctypes, tofile, tostring, ...).
 _METHODS = {
     "all", "any", "argmax", "argmin", "argsort", "astype", "clip", "conj", "copy", "cumprod", "cumsum",
@@ -43,8 +41,13 @@ _METHODS = {
 }
 
 
-# NumPy functions and ufunc methods called with device arrays (NumPy hands them over to CuPy's own).
+# NumPy functions called with device arrays (NumPy hands them over to CuPy's own, which CuPy has only for the
+# functions it implements).  NumPy ufuncs on device arrays (``np.float32(2) * a``) are not recorded: CuPy takes
+# every one of them over.
 DISPATCHED: set[str] = set()
+# The wrapper of each NumPy array that owns its memory, so that a view's ``base`` is that wrapper, the same
+# object each time (CuPy: ``view.base is owner``; the engine's packed parameters rely on it).
+_OWNERS: "weakref.WeakValueDictionary[int, ndarray]" = weakref.WeakValueDictionary()
 
 
 class _Flags:
@@ -63,10 +66,13 @@ def _host_refused(obj: Any) -> None:
 
 
 def _unwrap(obj: Any, lists: bool = False) -> Any:
-    """The NumPy data behind device arrays in ``obj``; host arrays (and, unless ``lists``, lists) refused."""
+    """The NumPy data behind device arrays in ``obj``; host arrays (but 0-d ones, which CuPy reads as scalars)
+    and, unless ``lists``, lists refused."""
     if type(obj) is ndarray:
         return obj._a
     if isinstance(obj, np.ndarray):
+        if obj.ndim == 0:
+            return obj[()]
         _host_refused(obj)
     if isinstance(obj, tuple):
         return tuple(_unwrap(o, lists) for o in obj)
@@ -100,26 +106,34 @@ def _wrap(obj: Any) -> Any:
     return obj
 
 
-def _call(fn: Any, args: tuple, kwargs: dict, lists: bool = False) -> Any:
-    """``fn`` on the NumPy data of ``args``; a list as the first argument (the array one) is refused unless
-    ``lists`` (later arguments may be lists: split's indices, transpose's axes)."""
-    if args and not lists:
-        args = (_unwrap(args[0], False), *_unwrap(args[1:], True))
-    else:
-        args = _unwrap(args, lists)
-    return _wrap(fn(*args, **_unwrap(kwargs, True)))
+def _result(value: Any, kwargs: dict) -> Any:
+    """``value`` as device arrays; the ``out=`` array itself when that is what came back (as CuPy returns it)."""
+    out = kwargs.get("out")
+    if isinstance(out, tuple) and len(out) == 1:
+        out = out[0]
+    if type(out) is ndarray and value is out._a:
+        return out
+    return _wrap(value)
+
+
+def _call(fn: Any, args: tuple, kwargs: dict, lists: bool = True) -> Any:
+    """``fn`` on the NumPy data of ``args`` (host arrays refused; lists too unless ``lists``: they are fine as
+    shapes, axes and indices, but CuPy's ufuncs take no list as an array)."""
+    return _result(fn(*_unwrap(args, lists), **_unwrap(kwargs, True)), kwargs)
 
 
 class ndarray:  # noqa: N801 - CuPy's name
     """A device array: NumPy data that refuses to meet the host implicitly."""
 
-    __slots__ = ("_a",)
+    __slots__ = ("_a", "__weakref__")
     __hash__ = None  # type: ignore[assignment]
 
     def __init__(self, data: np.ndarray) -> None:
         if not isinstance(data, np.ndarray):
             raise TypeError("ndarray() takes NumPy data; use cupy.asarray")
         self._a = data
+        if data.base is None:
+            _OWNERS[id(data)] = self
 
     # -- what CuPy's ndarray has ---------------------------------------------------------------------
     shape = property(lambda self: self._a.shape)
@@ -131,7 +145,16 @@ class ndarray:  # noqa: N801 - CuPy's name
     nbytes = property(lambda self: self._a.nbytes)
     T = property(lambda self: ndarray(self._a.T))
     flags = property(lambda self: _Flags(self._a))
-    base = property(lambda self: None if self._a.base is None else ndarray(np.asarray(self._a.base)))
+    @property
+    def base(self) -> "ndarray | None":
+        """The device array that owns this view's memory (None for an owner), the same object every time."""
+        owner = self._a
+        while isinstance(owner.base, np.ndarray):
+            owner = owner.base
+        if owner is self._a:
+            return None
+        found = _OWNERS.get(id(owner))
+        return found if found is not None and found._a is owner else ndarray(owner)
     device = property(lambda self: _DEVICE)
 
     def get(self, stream: Any = None, order: str = "C", out: Any = None) -> np.ndarray:
@@ -149,15 +172,14 @@ class ndarray:  # noqa: N801 - CuPy's name
         raise TypeError(IMPLICIT)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        DISPATCHED.add(f"{ufunc.__name__}.{method}")
-        return _call(getattr(ufunc, method), inputs, kwargs)
+        return _call(getattr(ufunc, method), inputs, kwargs, lists=False)
 
     def __array_function__(self, func: Any, types_: Any, args: tuple, kwargs: dict) -> Any:
         name = func.__name__
         DISPATCHED.add(name)
         if name in _FROM_HOST:
             return globals()[name](*args, **kwargs)
-        return _call(func, args, kwargs, lists=name in _SEQUENCES)
+        return _call(func, args, kwargs)
 
     def __getattr__(self, name: str) -> Any:
         if name not in _METHODS:
@@ -223,19 +245,31 @@ for _name in ("neg", "pos", "abs", "invert"):
 
 
 # -- module functions ---------------------------------------------------------------------------------
-def asarray(a: Any, dtype: Any = None, order: Any = None, **_: Any) -> ndarray:
+def _host_data(a: Any, dtype: Any, order: Any, ndmin: int = 0) -> np.ndarray:
+    """Host data to copy to the device: what CuPy can hold (numbers and booleans), always a fresh copy."""
+    data = np.array(a, dtype=dtype, order=order or "K", copy=True, ndmin=ndmin)
+    if data.dtype.kind not in "biufc" or data.dtype == np.longdouble:
+        raise ValueError(f"Unsupported dtype {data.dtype}")
+    return data
+
+
+def asarray(a: Any, dtype: Any = None, order: Any = None, *, blocking: bool = False) -> ndarray:
     if type(a) is ndarray:
-        return a if dtype is None or np.dtype(dtype) == a.dtype else a.astype(dtype)
-    return ndarray(np.array(a, dtype=dtype, order=order or "K", copy=True))  # host -> device: always a copy
+        if (dtype is None or np.dtype(dtype) == a.dtype) and order in (None, "K", "A"):
+            return a
+        return ndarray(np.asarray(a._a, dtype=dtype, order=order))
+    return ndarray(_host_data(a, dtype, order))
 
 
-def array(a: Any, dtype: Any = None, copy: bool = True, order: Any = "K", **_: Any) -> ndarray:
-    if type(a) is ndarray:
-        return ndarray(np.array(a._a, dtype=dtype, order=order, copy=True)) if copy else asarray(a, dtype)
-    return ndarray(np.array(a, dtype=dtype, order=order, copy=True))
+def array(obj: Any, dtype: Any = None, copy: bool = True, order: Any = "K", subok: bool = False, ndmin: int = 0,
+          *, blocking: bool = False) -> ndarray:
+    if type(obj) is ndarray:
+        data = np.array(obj._a, dtype=dtype, order=order, copy=bool(copy), ndmin=ndmin)
+        return obj if data is obj._a else ndarray(data)
+    return ndarray(_host_data(obj, dtype, order, ndmin))
 
 
-def ascontiguousarray(a: Any, dtype: Any = None, **_: Any) -> ndarray:
+def ascontiguousarray(a: Any, dtype: Any = None) -> ndarray:
     a = asarray(a, dtype)
     return a if a._a.flags.c_contiguous else ndarray(np.ascontiguousarray(a._a))
 
@@ -260,7 +294,7 @@ class _Ufunc:
         self.nin, self.nout = ufunc.nin, ufunc.nout
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:  # every input must be a device array or a scalar
-        return _wrap(self._u(*_unwrap(args), **_unwrap(kwargs, True)))
+        return _call(self._u, args, kwargs, lists=False)
 
     def reduce(self, *args: Any, **kwargs: Any) -> Any:
         return _call(self._u.reduce, args, kwargs)
@@ -276,10 +310,9 @@ def _function(name: str) -> Any:
     fn = getattr(np, name)
     if isinstance(fn, np.ufunc):
         return _Ufunc(fn)
-    lists = name in _SEQUENCES
 
     def device_function(*args: Any, **kwargs: Any) -> Any:
-        return _call(fn, args, kwargs, lists)
+        return _call(fn, args, kwargs)
 
     device_function.__name__ = name
     return device_function
@@ -307,8 +340,8 @@ class _Generator:
         self._g = np.random.default_rng(seed)
 
     def __getattr__(self, name: str) -> Any:
-        if name not in {"random", "standard_normal", "integers", "uniform", "normal", "choice", "permutation",
-                        "shuffle", "binomial"}:
+        if name not in {"random", "standard_normal", "integers", "uniform", "binomial", "beta", "gamma",
+                        "standard_exponential", "standard_gamma", "poisson", "exponential"}:
             raise AttributeError(f"'cupy.random.Generator' object has no attribute '{name}'")
         method = getattr(self._g, name)
         return lambda *args, **kwargs: _call(method, args, kwargs)

@@ -585,7 +585,8 @@ class Model:
         return self.load_state_dict(read_weights(path), strict=strict, source=f"'{os.fspath(path)}'")
 
     def to(self, xp: Any) -> "Model":
-        """Move the model to another backend (``numpy`` or ``cupy`` module), keeping its weights."""
+        """Move the model to another backend (``numpy`` or ``cupy`` module), keeping its weights (and each
+        dropout's seed).  An optimizer's state stays on the old backend: train a moved model with a new one."""
         self._require_built()
         if xp is self.xp:
             return self
@@ -600,7 +601,7 @@ class Model:
             if seed is not None and callable(reseed):
                 reseed(seed)
         self.load_state_dict(state)
-        self.activations = {}
+        self.activations, self.node_grads = {}, {}
         return self
 
     def summary(self) -> list[tuple[str, str, Shape, int]]:

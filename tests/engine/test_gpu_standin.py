@@ -9,9 +9,10 @@ It cannot show that CuPy itself computes correctly on a GPU: tools/gpu_check.sh 
 """
 from __future__ import annotations
 
+import importlib.util
 import io
+import math
 import json
-import sys
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -55,8 +56,12 @@ def test_the_standin_refuses_what_cupy_refuses(cp):
     for mix in (lambda: dev + host, lambda: host + dev, lambda: cp.add(dev, host), lambda: cp.exp([1.0, 2.0])):
         with pytest.raises(TypeError):
             mix()
-    with pytest.raises(TypeError):
+    with pytest.raises((TypeError, ValueError)):  # CuPy: ValueError for a host array of several values
         dev[:] = host
+    dev[0] = np.float32(5)  # a host scalar is fine
+    assert float(dev[0]) == 5.0
+    with pytest.raises(TypeError):
+        cp.asarray(host, ndmin=2)  # CuPy's asarray has no such keyword
     with pytest.raises(AttributeError):
         dev.flags.writeable  # noqa: B018 - CuPy's flags have no such field
     fake_cupy.DISPATCHED.clear()  # the refusals above went through NumPy's dispatch on purpose
@@ -67,9 +72,11 @@ def test_the_standin_shares_memory_like_numpy_and_copies_at_the_crossings(cp):
     dev = cp.asarray(host)
     host[0] = 100  # the device copy is its own
     assert float(dev[0]) == 0.0
+    dev[0] = 0
     view = dev.reshape(2, 3)
+    assert view.base is dev and view[1].base is dev  # a view's base is the array that owns the memory
     view[1] = 7  # a view writes through
-    cp.multiply(dev, 2, out=dev)
+    assert cp.multiply(dev, 2, out=dev) is dev
     back = dev.get()
     assert type(back) is np.ndarray and back.tolist() == [0, 2, 4, 14, 14, 14]
     total = dev.sum()
@@ -84,7 +91,7 @@ def test_without_the_standin_there_is_no_gpu_again():
     with fake_cupy.installed():
         assert backend.cupy_available()
     assert get_backend("numpy").xp is np
-    if "cupy" not in sys.modules:  # a real CuPy may be installed on a GPU machine
+    if importlib.util.find_spec("cupy") is None:  # a real CuPy may be installed (a GPU machine)
         assert not backend.cupy_available()
 
 
@@ -97,13 +104,13 @@ def _three_steps(name: str, xp):
     loss = get_loss("cross_entropy")
     opt = make_optimizer(setup.optimizer, setup.lr, momentum=0.9)
     losses = [model.train_step(x, y, loss, opt)[0] for _ in range(3)]
-    return model, x_host, losses
+    return model, x_host, losses, opt
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_each_benchmark_network_trains_on_the_device_as_on_numpy(cp, name):
-    host_model, x, host_losses = _three_steps(name, np)
-    model, _x, losses = _three_steps(name, cp)
+    host_model, x, host_losses, _ = _three_steps(name, np)
+    model, _x, losses, opt = _three_steps(name, cp)
     assert all(type(v) is float for v in losses)
     np.testing.assert_allclose(losses, host_losses, rtol=1e-5)
     # A bias just before a BatchNorm has a gradient of rounding noise (the normalisation takes the mean away);
@@ -118,7 +125,12 @@ def test_each_benchmark_network_trains_on_the_device_as_on_numpy(cp, name):
             atol = 1e-3 if noise and "/running_" in key else 1e-6
             np.testing.assert_allclose(value, host_state[key], rtol=1e-4, atol=atol, err_msg=key)
     assert (name == "captcha-cnn") == bool(noise)
-    assert all(type(p) is cp.ndarray for _k, p, _g in model.parameters())
+    params = model.parameters()
+    assert all(type(p) is cp.ndarray for _k, p, _g in params)
+    # Every parameter is a view of one packed device array (a view's base is the array that owns the memory,
+    # as in CuPy), so the optimizer updated them all at once, as it does on a GPU.
+    assert params.packed is not None and type(params.packed.params) is cp.ndarray
+    assert opt._packing is not None and opt._packing[0] is params.packed.params  # noqa: SLF001
     norms, host_norms = model.grad_norms(), host_model.grad_norms()
     assert norms.keys() == host_norms.keys()
     for key in norms:
@@ -127,14 +139,18 @@ def test_each_benchmark_network_trains_on_the_device_as_on_numpy(cp, name):
     assert type(predicted) is np.ndarray
     # (evaluation reads the running means, which see those biases)
     np.testing.assert_allclose(predicted, host_model.predict(x), rtol=1e-4, atol=1e-3 if noise else 1e-6)
-    # back to the host and onto the device again, as switching backends in the app does
+    # to the host and back onto the device: the same outputs, and it trains on (Model.to keeps the weights; an
+    # optimizer's state stays where it was, so a moved model gets a new optimizer)
     np.testing.assert_allclose(model.to(np).predict(x), predicted, rtol=1e-6)
-    assert type(model.to(cp).layer(model.order[1]).params) is dict
+    np.testing.assert_allclose(model.to(cp).predict(x), predicted, rtol=1e-6)
+    assert type(model.parameters().packed.params) is cp.ndarray
+    xd, yd = to_device(x, cp, np.float32), to_device(make_data(model, 8)[1], cp)
+    assert math.isfinite(model.train_step(xd, yd, get_loss("cross_entropy"), make_optimizer("adam", 1e-3))[0])
 
 
 def test_explanations_on_the_device_match_numpy(cp):
-    host_model, x, _ = _three_steps("mnist-cnn", np)
-    model, _x, _ = _three_steps("mnist-cnn", cp)
+    host_model, x, _, _ = _three_steps("mnist-cnn", np)
+    model, _x, _, _ = _three_steps("mnist-cnn", cp)
     for method in (saliency, gradcam):
         on_device, on_host = method(model, x[:2]), method(host_model, x[:2])
         assert type(on_device.maps) is np.ndarray and type(on_device.raw) is np.ndarray
