@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Check NN Studio's engine on a CUDA GPU in one command: the engine tests on CuPy (every layer, loss and
-# optimizer test, and the check that every array function the engine calls exists in CuPy), then
+# optimizer test, the check that every array function the engine calls exists in CuPy, and each benchmark
+# network and every example trained, evaluated and predicted on the GPU and compared with NumPy), then
 # `nnstudio bench` on the GPU (each network at its example's batch size and at batch 256, against PyTorch on
 # CUDA when it has it, in alternating pairs) and on the CPU, summarised in one table with the ratio ranges.
 #

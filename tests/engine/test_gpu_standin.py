@@ -44,6 +44,25 @@ def cp():
     assert not fake_cupy.DISPATCHED, f"NumPy functions called with device arrays: {sorted(fake_cupy.DISPATCHED)}"
 
 
+# The comparisons with NumPy below run on the stand-in everywhere, and on real CuPy where a CUDA device is usable
+# (tools/gpu_check.sh), where the GPU's own order of additions makes the results differ a little more.
+LOOSER = {"standin": 1.0, "cupy": 10.0}
+
+
+@pytest.fixture(params=["standin", pytest.param("cupy", marks=pytest.mark.gpu)])
+def device(request):
+    """(array module, tolerance factor): the stand-in, or CuPy on a GPU (skipped without one)."""
+    if request.param == "cupy":
+        if not backend.cupy_available():
+            pytest.skip("CuPy with a usable CUDA device is not available")
+        yield get_backend("cupy").xp, LOOSER["cupy"]
+        return
+    fake_cupy.DISPATCHED.clear()
+    with fake_cupy.installed() as module:
+        yield module, LOOSER["standin"]
+    assert not fake_cupy.DISPATCHED, f"NumPy functions called with device arrays: {sorted(fake_cupy.DISPATCHED)}"
+
+
 # -- the stand-in itself keeps CuPy's rules (else the tests below would prove nothing) -------------------------
 def test_the_standin_refuses_what_cupy_refuses(cp):
     host = np.arange(6, dtype=np.float32)
@@ -108,11 +127,12 @@ def _three_steps(name: str, xp):
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_each_benchmark_network_trains_on_the_device_as_on_numpy(cp, name):
+def test_each_benchmark_network_trains_on_the_device_as_on_numpy(device, name):
+    cp, looser = device
     host_model, x, host_losses, _ = _three_steps(name, np)
     model, _x, losses, opt = _three_steps(name, cp)
     assert all(type(v) is float for v in losses)
-    np.testing.assert_allclose(losses, host_losses, rtol=1e-5)
+    np.testing.assert_allclose(losses, host_losses, rtol=1e-5 * looser)
     # A bias just before a BatchNorm has a gradient of rounding noise (the normalisation takes the mean away);
     # Adam turns that noise into whole steps, so those biases differ by the order of additions alone (and the
     # running means, which see the biases, by a tenth of that).
@@ -122,8 +142,8 @@ def test_each_benchmark_network_trains_on_the_device_as_on_numpy(cp, name):
     for key, value in model.state_dict().items():
         assert type(value) is np.ndarray
         if key not in noise:
-            atol = 1e-3 if noise and "/running_" in key else 1e-6
-            np.testing.assert_allclose(value, host_state[key], rtol=1e-4, atol=atol, err_msg=key)
+            atol = 1e-3 if noise and "/running_" in key else 1e-6 * looser
+            np.testing.assert_allclose(value, host_state[key], rtol=1e-4 * looser, atol=atol, err_msg=key)
     assert (name == "captcha-cnn") == bool(noise)
     params = model.parameters()
     assert all(type(p) is cp.ndarray for _k, p, _g in params)
@@ -134,28 +154,30 @@ def test_each_benchmark_network_trains_on_the_device_as_on_numpy(cp, name):
     norms, host_norms = model.grad_norms(), host_model.grad_norms()
     assert norms.keys() == host_norms.keys()
     for key in norms:
-        assert norms[key] == pytest.approx(host_norms[key], rel=1e-4)
+        assert norms[key] == pytest.approx(host_norms[key], rel=1e-4 * looser)
     predicted = model.predict(x)
     assert type(predicted) is np.ndarray
     # (evaluation reads the running means, which see those biases)
-    np.testing.assert_allclose(predicted, host_model.predict(x), rtol=1e-4, atol=1e-3 if noise else 1e-6)
+    np.testing.assert_allclose(predicted, host_model.predict(x), rtol=1e-4 * looser,
+                               atol=1e-3 if noise else 1e-6 * looser)
     # to the host and back onto the device: the same outputs, and it trains on (Model.to keeps the weights; an
     # optimizer's state stays where it was, so a moved model gets a new optimizer)
-    np.testing.assert_allclose(model.to(np).predict(x), predicted, rtol=1e-6)
-    np.testing.assert_allclose(model.to(cp).predict(x), predicted, rtol=1e-6)
+    np.testing.assert_allclose(model.to(np).predict(x), predicted, rtol=1e-6 * looser, atol=1e-7 * looser)
+    np.testing.assert_allclose(model.to(cp).predict(x), predicted, rtol=1e-6 * looser, atol=1e-7 * looser)
     assert type(model.parameters().packed.params) is cp.ndarray
     xd, yd = to_device(x, cp, np.float32), to_device(make_data(model, 8)[1], cp)
     assert math.isfinite(model.train_step(xd, yd, get_loss("cross_entropy"), make_optimizer("adam", 1e-3))[0])
 
 
-def test_explanations_on_the_device_match_numpy(cp):
+def test_explanations_on_the_device_match_numpy(device):
+    cp, looser = device
     host_model, x, _, _ = _three_steps("mnist-cnn", np)
     model, _x, _, _ = _three_steps("mnist-cnn", cp)
     for method in (saliency, gradcam):
         on_device, on_host = method(model, x[:2]), method(host_model, x[:2])
         assert type(on_device.maps) is np.ndarray and type(on_device.raw) is np.ndarray
         np.testing.assert_array_equal(on_device.classes, on_host.classes)
-        np.testing.assert_allclose(on_device.raw, on_host.raw, rtol=1e-3, atol=1e-6)
+        np.testing.assert_allclose(on_device.raw, on_host.raw, rtol=1e-3 * looser, atol=1e-6 * looser)
 
 
 # -- every example through the command line ---------------------------------------------------------------
@@ -167,7 +189,9 @@ def _cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_every_example_trains_evaluates_predicts_and_profiles_on_the_device(cp, example, tmp_path, monkeypatch):
+def test_every_example_trains_evaluates_predicts_and_profiles_on_the_device(device, example, tmp_path,
+                                                                            monkeypatch):
+    _cp, looser = device
     monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "data"))
     document = json.loads(Path(resource("examples", f"{example}.json")).read_text(encoding="utf-8"))
     options = document["training"].get("dataset_options", {})
@@ -203,18 +227,23 @@ def test_every_example_trains_evaluates_predicts_and_profiles_on_the_device(cp, 
             assert len(list((tmp_path / f"explained-{name}").glob("*.png"))) == 3
     assert final["cupy"]["reason"] == final["numpy"]["reason"]
     if final["numpy"]["reason"] != "nan":
-        assert final["cupy"]["test_loss"] == pytest.approx(final["numpy"]["test_loss"], rel=1e-4)
-        assert final["cupy"]["test_acc"] == final["numpy"]["test_acc"]
-        device, host = final["cupy"]["evaluated"], final["numpy"]["evaluated"]
-        assert device["loss"] == pytest.approx(host["loss"], rel=1e-4)
-        if "BatchNorm" in project.read_text(encoding="utf-8"):  # see the noisy biases above: a sample may flip
-            changed = np.abs(np.subtract(device["confusion"], host["confusion"])).sum() // 2
+        assert final["cupy"]["test_loss"] == pytest.approx(final["numpy"]["test_loss"], rel=1e-4 * looser)
+        assert final["cupy"]["test_acc"] == pytest.approx(final["numpy"]["test_acc"], abs=0.01 * (looser > 1))
+        on_device, host = final["cupy"]["evaluated"], final["numpy"]["evaluated"]
+        assert on_device["loss"] == pytest.approx(host["loss"], rel=1e-4 * looser)
+        if "confusion" not in host:  # a regression: no classes
+            assert "confusion" not in on_device
+            atol = 1e-6
+        elif looser > 1 or "BatchNorm" in project.read_text(encoding="utf-8"):
+            # a sample may flip on a GPU, or with the noisy biases before a BatchNorm (see above)
+            changed = np.abs(np.subtract(on_device["confusion"], host["confusion"])).sum() // 2
             assert changed <= 0.01 * host["n"]
             atol = 1e-3
         else:
-            assert device.get("confusion") == host.get("confusion")
+            assert on_device.get("confusion") == host.get("confusion")
             atol = 1e-6
-        np.testing.assert_allclose(final["cupy"]["outputs"], final["numpy"]["outputs"], rtol=1e-4, atol=atol)
+        np.testing.assert_allclose(final["cupy"]["outputs"], final["numpy"]["outputs"], rtol=1e-4 * looser,
+                                   atol=atol * looser)
     code, out, err = _cli(["profile", str(project), "--backend", "cupy", "--repeats", "1"])
     assert code == 0, err
     assert "backend cupy" in out
