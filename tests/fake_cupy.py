@@ -1,4 +1,4 @@
-"""A stand-in for CuPy on a machine without a CUDA GPU: NumPy does the arithmetic, CuPy's rules are kept.
+"""A stand-in for CuPy on a machine without a CUDA GPU: NumPy does the arithmetic under CuPy's main rules.
 
 The engine's device code (every branch taken when the array module is not NumPy) otherwise runs only on a
 GPU.  Installed as the ``cupy`` module (:func:`installed`), this makes the backend find a "GPU", so that code
@@ -15,7 +15,11 @@ NumPy when it meets real CuPy arrays:
 * CuPy's ufuncs do not take Python lists of numbers as arrays (only ``asarray`` and friends do);
 * reductions give 0-d device arrays, not Python or NumPy scalars (``float()`` of one is allowed, as in CuPy).
 
-Views share memory exactly as NumPy's do, so in-place updates through views and ``out=`` behave as on the GPU.
+Views share memory exactly as NumPy's do, so in-place updates through views and ``out=`` behave as on the GPU,
+and a view's ``base`` is the device array that owns the memory.  What it does not know: which NumPy functions,
+keywords and ``ndarray`` methods CuPy lacks beyond the few refused here (tests/engine/test_gpu_readiness.py
+checks the engine's names against a real CuPy where one is installed), and CuPy's own type promotion (NumPy 2's
+is used).
 """
 from __future__ import annotations
 
@@ -145,6 +149,8 @@ class ndarray:  # noqa: N801 - CuPy's name
     nbytes = property(lambda self: self._a.nbytes)
     T = property(lambda self: ndarray(self._a.T))
     flags = property(lambda self: _Flags(self._a))
+    device = property(lambda self: _DEVICE)
+
     @property
     def base(self) -> "ndarray | None":
         """The device array that owns this view's memory (None for an owner), the same object every time."""
@@ -155,7 +161,6 @@ class ndarray:  # noqa: N801 - CuPy's name
             return None
         found = _OWNERS.get(id(owner))
         return found if found is not None and found._a is owner else ndarray(owner)
-    device = property(lambda self: _DEVICE)
 
     def get(self, stream: Any = None, order: str = "C", out: Any = None) -> np.ndarray:
         if out is not None:
@@ -318,9 +323,6 @@ def _function(name: str) -> Any:
     return device_function
 
 
-_OWN = {"ndarray", "asarray", "array", "ascontiguousarray", "asanyarray", "asnumpy", "get_array_module"}
-
-
 def __getattr__(name: str) -> Any:  # module attributes on demand: functions wrapped, types and constants as NumPy's
     if name.startswith("__"):
         raise AttributeError(name)
@@ -353,7 +355,6 @@ random.Generator = _Generator  # type: ignore[attr-defined]
 for _name in ("rand", "randn", "random", "random_sample", "randint", "normal", "uniform", "standard_normal",
               "permutation", "shuffle", "seed", "choice"):
     setattr(random, _name, (lambda fn: lambda *args, **kwargs: _call(fn, args, kwargs))(getattr(np.random, _name)))
-random.default_rng = _Generator  # type: ignore[attr-defined]
 
 lib = types.ModuleType("cupy.lib")
 lib.stride_tricks = types.ModuleType("cupy.lib.stride_tricks")  # type: ignore[attr-defined]
