@@ -23,6 +23,7 @@ is used).
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import operator
 import sys
@@ -49,6 +50,10 @@ _METHODS = {
 # functions it implements).  NumPy ufuncs on device arrays (``np.float32(2) * a``) are not recorded: CuPy takes
 # every one of them over.
 DISPATCHED: set[str] = set()
+# Crossings between host and device, counted: "to_host" (``.get()``, ``asnumpy``) and "sync" (``float()``,
+# ``int()``, ``bool()``, ``item()``, ``tolist()`` of a device array: each waits for the GPU to finish the work
+# queued so far), and "to_device" (host data copied by ``asarray`` / ``array``).
+CROSSINGS: "collections.Counter[str]" = collections.Counter()
 # The wrapper of each NumPy array that owns its memory, so that a view's ``base`` is that wrapper, the same
 # object each time (CuPy: ``view.base is owner``; the engine's packed parameters rely on it).
 _OWNERS: "weakref.WeakValueDictionary[int, ndarray]" = weakref.WeakValueDictionary()
@@ -163,6 +168,7 @@ class ndarray:  # noqa: N801 - CuPy's name
         return found if found is not None and found._a is owner else ndarray(owner)
 
     def get(self, stream: Any = None, order: str = "C", out: Any = None) -> np.ndarray:
+        CROSSINGS["to_host"] += 1
         if out is not None:
             np.copyto(out, self._a)
             return out
@@ -189,6 +195,8 @@ class ndarray:  # noqa: N801 - CuPy's name
     def __getattr__(self, name: str) -> Any:
         if name not in _METHODS:
             raise AttributeError(f"'cupy.ndarray' object has no attribute '{name}'")
+        if name in ("item", "tolist", "tobytes"):
+            CROSSINGS["sync"] += 1
         method = getattr(self._a, name)
         return lambda *args, **kwargs: _call(method, args, kwargs)
 
@@ -203,15 +211,19 @@ class ndarray:  # noqa: N801 - CuPy's name
         return (_wrap(row) for row in self._a)
 
     def __bool__(self) -> bool:
+        CROSSINGS["sync"] += 1
         return bool(self._a)
 
     def __float__(self) -> float:
+        CROSSINGS["sync"] += 1
         return float(self._a)
 
     def __int__(self) -> int:
+        CROSSINGS["sync"] += 1
         return int(self._a)
 
     def __complex__(self) -> complex:
+        CROSSINGS["sync"] += 1
         return complex(self._a)
 
     def __getitem__(self, key: Any) -> Any:
@@ -252,6 +264,7 @@ for _name in ("neg", "pos", "abs", "invert"):
 # -- module functions ---------------------------------------------------------------------------------
 def _host_data(a: Any, dtype: Any, order: Any, ndmin: int = 0) -> np.ndarray:
     """Host data to copy to the device: what CuPy can hold (numbers and booleans), always a fresh copy."""
+    CROSSINGS["to_device"] += 1
     data = np.array(a, dtype=dtype, order=order or "K", copy=True, ndmin=ndmin)
     if data.dtype.kind not in "biufc" or data.dtype == np.longdouble:
         raise ValueError(f"Unsupported dtype {data.dtype}")

@@ -247,3 +247,33 @@ def test_every_example_trains_evaluates_predicts_and_profiles_on_the_device(devi
     code, out, err = _cli(["profile", str(project), "--backend", "cupy", "--repeats", "1"])
     assert code == 0, err
     assert "backend cupy" in out
+
+
+# -- how often a training step crosses between host and device --------------------------------------------
+def test_a_training_step_crosses_to_the_host_a_known_number_of_times(cp, tmp_path, monkeypatch):
+    """Each read of a device value waits for the GPU to finish the work queued so far.  The mnist-cnn example's
+    training step on the device, with gradient norms reported as the app asks for them, reads four: the label
+    range check, the loss, the accuracy and the gradient norms (one transfer for all layers); and copies the
+    batch's images and labels up.  Counted as the difference between runs of 12 and 4 steps, so the set-up and
+    the final evaluation cancel out.  More would be a regression on a GPU; fewer, a change to note here."""
+    from nnstudio.data.mnist import load_mnist_subset  # noqa: PLC0415
+    from nnstudio.graph.project_file import load_project  # noqa: PLC0415
+    from nnstudio.training.config import TrainingConfig  # noqa: PLC0415
+    from nnstudio.training.trainer import Trainer  # noqa: PLC0415
+
+    monkeypatch.setenv("NNSTUDIO_DATA_DIR", str(tmp_path / "data"))
+    project = load_project(resource("examples", "mnist-cnn.json"))
+    dataset = load_mnist_subset()
+    crossings = []
+    for steps in (4, 12):
+        settings = dict(project.training, backend="cupy", epochs=1, validation_split=0.0,
+                        max_train_samples=steps * int(project.training["batch_size"]), max_test_samples=64,
+                        report_grad_norms=True, probe_every=0, hints=False)
+        trainer = Trainer(project.graph, dataset, TrainingConfig.from_dict(settings), "cupy")
+        fake_cupy.CROSSINGS.clear()
+        events = list(trainer.run())
+        assert events[-1].reason == "completed"
+        crossings.append(dict(fake_cupy.CROSSINGS))
+    per_step = {key: (crossings[1].get(key, 0) - crossings[0].get(key, 0)) / 8 for key in ("sync", "to_host",
+                                                                                           "to_device")}
+    assert per_step == {"sync": 3, "to_host": 1, "to_device": 2}, per_step
