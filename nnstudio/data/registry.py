@@ -202,13 +202,10 @@ def sized_options(name: str, options: dict[str, Any], max_train: int | None,
     import inspect  # noqa: PLC0415 - only for generated sets
 
     defaults = inspect.signature(entry.load).parameters
-    sized = dict(options)
+    sized = _convert(name, options, entry.options)  # a bad value is reported as loading would report it
     for key, limit in (("n_train", max_train), ("n_test", max_test)):
-        if limit is None:
-            continue
-        current = sized.get(key)
-        current = defaults[key].default if current is None else int(current)
-        sized[key] = min(int(current), int(limit))
+        if limit is not None:
+            sized[key] = min(sized.get(key, defaults[key].default), int(limit))
     return sized
 
 
