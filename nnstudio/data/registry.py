@@ -202,10 +202,13 @@ def sized_options(name: str, options: dict[str, Any], max_train: int | None,
     import inspect  # noqa: PLC0415 - only for generated sets
 
     defaults = inspect.signature(entry.load).parameters
-    sized = _convert(name, options, entry.options)  # a bad value is reported as loading would report it
+    sized = dict(options)
     for key, limit in (("n_train", max_train), ("n_test", max_test)):
-        if limit is not None:
-            sized[key] = min(sized.get(key, defaults[key].default), int(limit))
+        if limit is None:
+            continue
+        current = sized.get(key)
+        current = defaults[key].default if current is None else int(current)
+        sized[key] = min(int(current), int(limit))
     return sized
 
 

@@ -209,8 +209,6 @@ def test_a_run_limited_to_a_few_samples_renders_only_those(monkeypatch):
     assert sized_options("captcha", {"n_train": 50, "n_test": 20}, None, None) == {"n_train": 50, "n_test": 20}
     assert sized_options("mnist", {}, 300, 300) == {}  # not generated: nothing to size
     assert sized_options("circle", {"points": 400}, 10, 10) == {"points": 400}
-    with pytest.raises(UserError, match="option n_train must be int, found 'many'"):
-        sized_options("captcha", {"n_train": "many"}, 5, 5)  # reported as loading reports it, no traceback
 
     rendered = []
     real = captcha_digits.generate_captchas
