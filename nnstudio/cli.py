@@ -545,10 +545,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     project = _load_project(args.project)
     # --max-samples is checked as the training setting is (a negative N used to score all but the last N)
-    # One training sample: evaluation reads only the test set, and a generated one (captchas) is then rendered
-    # without its thousands of training images.
-    config = _config_for(project, args.dataset, backend=args.backend, max_test_samples=args.max_samples,
-                         max_train_samples=1)
+    config = _config_for(project, args.dataset, backend=args.backend, max_test_samples=args.max_samples)
     dataset = _dataset(config)
     model = _build_model(project, config.backend, args.weights)
     if tuple(model.input_shape) != tuple(dataset.sample_shape):

@@ -38,9 +38,6 @@ class _Entry:
     options: dict[str, Any] = field(default_factory=dict)  # option -> type, or a converter (value, dataset)
     state: Callable[[], object] = lambda: None  # changes when the files behind the dataset change
     listed: Callable[[], bool] = lambda: True
-    # Made sample by sample, slowly (captchas: 4 ms each), with its sizes as the options n_train and n_test, and
-    # sample i the same at any size: made no bigger than a run limited to fewer samples uses (sized_options).
-    sized: bool = False
 
 
 def _file_state(path: Path | None) -> object:
@@ -107,8 +104,7 @@ _ENTRIES: dict[str, _Entry] = {
                                                          FASHION_TEXT, available=mnist.fashion_dir() is not None),
                             state=lambda: _file_state(mnist.fashion_dir())),
     "captcha": _Entry("captcha", CAPTCHA_TEXT, load=captcha_digits.load_captcha, info=_captcha_info,
-                      options={"n_train": int, "n_test": int, "seed": int, "height": int, "width": int},
-                      sized=True),
+                      options={"n_train": int, "n_test": int, "seed": int, "height": int, "width": int}),
     **{name: _toy_entry(name) for name in toy.TOY_NAMES},
     "mydigits": _Entry("mydigits", MYDIGITS_TEXT, load=userdigits.load_mydigits,
                        info=lambda **o: DatasetInfo("mydigits", (1, 28, 28), 10, "classification", MYDIGITS_TEXT,
@@ -185,31 +181,6 @@ def _convert(dataset: str, options: dict[str, Any], types: dict[str, Any]) -> di
         except (TypeError, ValueError):
             raise UserError(f"dataset '{dataset}': option {key} must be {kind.__name__}, found {value!r}") from None
     return out
-
-
-def sized_options(name: str, options: dict[str, Any], max_train: int | None,
-                  max_test: int | None) -> dict[str, Any]:
-    """``options`` for dataset ``name`` with the sizes of a generated set (``n_train``, ``n_test``) no larger
-    than a run limited to ``max_train`` / ``max_test`` samples will use.
-
-    Each generated sample has its own seed, so the first N test samples are the same at any size, and N
-    training samples are as random as N picked from a bigger set: ``train --max-samples 300`` on the captcha
-    example renders 300 + 300 captchas instead of 21,000 (4.5 s against 47 s on two cores the first time).
-    Other datasets' options (the toy sets are made in milliseconds) are returned as they are."""
-    entry = _ENTRIES.get(name) if user_path(name) is None else None
-    if entry is None or not entry.sized:
-        return dict(options)
-    import inspect  # noqa: PLC0415 - only for generated sets
-
-    defaults = inspect.signature(entry.load).parameters
-    sized = dict(options)
-    for key, limit in (("n_train", max_train), ("n_test", max_test)):
-        if limit is None:
-            continue
-        current = sized.get(key)
-        current = defaults[key].default if current is None else int(current)
-        sized[key] = min(int(current), int(limit))
-    return sized
 
 
 def get_dataset(name: str, **options: Any) -> Dataset:

@@ -65,13 +65,10 @@ class Evaluation:
 
 
 def load_dataset(config: TrainingConfig) -> Any:
-    """The dataset a config names, with its options (loaded lazily: the registry is a heavy import); a generated
-    set no bigger than the config's sample limits (see registry.sized_options)."""
-    from nnstudio.data.registry import get_dataset, sized_options  # noqa: PLC0415
+    """The dataset a config names, with its options (loaded lazily: the registry is a heavy import)."""
+    from nnstudio.data.registry import get_dataset  # noqa: PLC0415
 
-    options = sized_options(config.dataset, dict(config.dataset_options), config.max_train_samples,
-                            config.max_test_samples)
-    return get_dataset(config.dataset, **options)
+    return get_dataset(config.dataset, **config.dataset_options)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -195,31 +195,3 @@ def test_big_sets_use_one_process_per_core(monkeypatch):
     monkeypatch.setattr(captcha_digits, "_cores", lambda: 1)
     generate_captchas(4, seed=1, split="train")
     assert calls == [3]  # one core: rendered here
-
-
-def test_a_run_limited_to_a_few_samples_renders_only_those(monkeypatch):
-    """`train --max-samples 300` on the captcha example rendered all 21,000 captchas before using 300."""
-    from nnstudio.data.registry import sized_options
-    from nnstudio.training.config import TrainingConfig
-    from nnstudio.training.trainer import load_dataset
-
-    assert sized_options("captcha", {"n_train": 20000}, 300, 100) == {"n_train": 300, "n_test": 100}
-    # the loader's defaults (6,000 / 1,000) when the project gives no size; a limit above a size changes nothing
-    assert sized_options("captcha", {"seed": 2}, 10_000, 30) == {"seed": 2, "n_train": 6000, "n_test": 30}
-    assert sized_options("captcha", {"n_train": 50, "n_test": 20}, None, None) == {"n_train": 50, "n_test": 20}
-    assert sized_options("mnist", {}, 300, 300) == {}  # not generated: nothing to size
-    assert sized_options("circle", {"points": 400}, 10, 10) == {"points": 400}
-
-    rendered = []
-    real = captcha_digits.generate_captchas
-    monkeypatch.setattr(captcha_digits, "generate_captchas",
-                        lambda n, *a, **k: rendered.append(n) or real(n, *a, **k))
-    config = TrainingConfig.from_dict({"dataset": "captcha", "dataset_options": {"n_train": 20000, "n_test": 40,
-                                                                                 "seed": 5},
-                                       "max_train_samples": 12, "max_test_samples": 6})
-    limited = load_dataset(config)
-    assert rendered == [12, 6] and (limited.n_train, limited.n_test) == (12, 6)
-    # The test samples are the first ones of the full set, and the training samples come from the same generator.
-    whole = load_captcha(n_train=12, n_test=40, seed=5)
-    np.testing.assert_array_equal(limited.x_test, whole.x_test[:6])
-    np.testing.assert_array_equal(limited.x_train, whole.x_train)
