@@ -210,22 +210,6 @@ class ndarray:  # noqa: N801 - CuPy's name
     def __iter__(self) -> Iterator[Any]:
         return (_wrap(row) for row in self._a)
 
-    def __bool__(self) -> bool:
-        CROSSINGS["sync"] += 1
-        return bool(self._a)
-
-    def __float__(self) -> float:
-        CROSSINGS["sync"] += 1
-        return float(self._a)
-
-    def __int__(self) -> int:
-        CROSSINGS["sync"] += 1
-        return int(self._a)
-
-    def __complex__(self) -> complex:
-        CROSSINGS["sync"] += 1
-        return complex(self._a)
-
     def __getitem__(self, key: Any) -> Any:
         return _wrap(self._a[_index(key)])
 
@@ -257,6 +241,9 @@ for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"
     setattr(ndarray, f"__i{_name}__", _inplace(getattr(operator, f"i{_name}")))
 for _name in ("lt", "le", "eq", "ne", "gt", "ge"):
     setattr(ndarray, f"__{_name}__", _binary(getattr(operator, _name)))
+for _convert in (bool, float, int, complex):  # a device value read on the host: the GPU is waited for
+    setattr(ndarray, f"__{_convert.__name__}__",
+            (lambda convert: lambda self: CROSSINGS.update(("sync",)) or convert(self._a))(_convert))
 for _name in ("neg", "pos", "abs", "invert"):
     setattr(ndarray, f"__{_name}__", (lambda op: lambda self: _wrap(op(self._a)))(getattr(operator, _name)))
 
@@ -444,16 +431,20 @@ __version__ = "0.0-stand-in"
 @contextlib.contextmanager
 def installed() -> Iterator[types.ModuleType]:
     """This module as ``cupy`` while the block runs, with the backend's cached discovery reset before and
-    after (so the backend finds the stand-in GPU, and afterwards no GPU again)."""
+    after (so the backend finds the stand-in GPU, and afterwards no GPU again).  A block that ends without an
+    error must have handed no NumPy function a device array (:data:`DISPATCHED`, emptied on entry): everything
+    on device arrays goes through the array module."""
     from nnstudio.engine import backend  # noqa: PLC0415
 
     module = sys.modules[__name__]
     saved = {k: sys.modules[k] for k in ("cupy",) if k in sys.modules}
     sys.modules["cupy"] = module
     backend._cupy_backend.cache_clear()  # noqa: SLF001
+    DISPATCHED.clear()
     try:
         yield module
     finally:
         sys.modules.pop("cupy", None)
         sys.modules.update(saved)
         backend._cupy_backend.cache_clear()  # noqa: SLF001
+    assert not DISPATCHED, f"NumPy functions called with device arrays: {sorted(DISPATCHED)}"
