@@ -82,10 +82,10 @@ def _config_for(project: Any, dataset: str | None = None, **changes: Any) -> Any
     return config.replace(**updates) if updates else config
 
 
-def _dataset(config: Any) -> Any:
+def _dataset(config: Any, use: str = "all") -> Any:
     from nnstudio.training.trainer import load_dataset  # noqa: PLC0415
 
-    return load_dataset(config)
+    return load_dataset(config, use)
 
 
 def _build_model(project: Any, backend: str | None, weights: str, seed: int = 0) -> Any:
@@ -341,7 +341,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         weights_in_path = Path(args.weights_in)
     if weights_in_path is not None:
         weights_in = read_starting_weights(weights_in_path)  # finite, or refused naming the file
-    dataset = _dataset(config)
+    dataset = _dataset(config, "run")  # a generated set: only the samples this run reads are made
     backend = get_backend(config.backend)
     trainer = Trainer(project.graph, dataset, config, backend, weights_in)
     if weights_in_path is not None:
@@ -546,7 +546,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     project = _load_project(args.project)
     # --max-samples is checked as the training setting is (a negative N used to score all but the last N)
     config = _config_for(project, args.dataset, backend=args.backend, max_test_samples=args.max_samples)
-    dataset = _dataset(config)
+    # A generated set: only the test samples scored are made (all of them unless --max-samples says otherwise,
+    # whatever limit the project's training settings give).
+    dataset = _dataset(config.replace(max_test_samples=args.max_samples), "test")
     model = _build_model(project, config.backend, args.weights)
     if tuple(model.input_shape) != tuple(dataset.sample_shape):
         raise UserError(f"dataset '{dataset.name}' has samples shaped {tuple(dataset.sample_shape)} but the "

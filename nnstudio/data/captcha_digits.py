@@ -21,6 +21,7 @@ the digits left to right.  Generated arrays are cached as ``.npz`` under
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import random
@@ -45,6 +46,7 @@ from nnstudio.errors import UserError
 DIGITS = 4
 RENDER_SIZE = (150, 60)  # (width, height) handed to ImageCaptcha
 DEFAULT_SHAPE = (40, 100)  # (height, width) of the samples
+DEFAULT_SIZES = (6000, 1000)  # (n_train, n_test) when the options give none
 CACHE_FORMAT = 1  # bump when the image processing changes, so old caches are not reused
 _LOCK = threading.Lock()
 
@@ -102,20 +104,26 @@ WORKER_SECONDS = (30.0, 0.05)  # (fixed, per image of the largest part)
 
 
 def generate_captchas(n: int, seed: int, split: str, shape: tuple[int, int] = DEFAULT_SHAPE,
-                      processes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      processes: int | None = None, rows: Sequence[int] | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` images uint8 (n, H, W) (ink bright) and labels int64 (n, 4), deterministic from the seed.
 
+    ``rows``: which images of the split, by number, instead of the first ``n`` (``n`` is then ``len(rows)``);
+    image ``i`` is the same whichever others are made with it.
     ``processes``: how many processes render them; by default one per core (up to :data:`MAX_PROCESSES`) for
     :data:`PARALLEL_MIN` images or more, else this process alone.  The images are the same either way.
     """
     _require_captcha()
+    if rows is not None and len(rows) != n:
+        raise ValueError(f"generate_captchas: {n} images asked for, but {len(rows)} rows given")
     if processes is None:
         processes = min(_cores(), MAX_PROCESSES) if n >= PARALLEL_MIN else 1
     images = labels = None
+    extra = {} if rows is None else {"rows": rows}
     if processes > 1 and n > 1:
-        images, labels = render_in_processes(n, seed, split, shape, processes)
+        images, labels = render_in_processes(n, seed, split, shape, processes, **extra)
     if images is None:
-        images, labels = render(0, n, seed, split, shape)
+        images, labels = render(0, n, seed, split, shape, **extra)
     return _stretch_contrast(images), labels
 
 
@@ -135,9 +143,10 @@ def _require_captcha() -> None:
 
 
 def render(start: int, stop: int, seed: int, split: str, shape: tuple[int, int],
-           stop_if: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """Images ``start`` to ``stop`` of a split, before the contrast stretch: uint8 (k, H, W), labels (k, 4).
-    ``stop_if`` is asked before every 50th image; None when it said to stop."""
+           stop_if: Callable[[], bool] | None = None, rows: Sequence[int] | None = None
+           ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Images ``start`` to ``stop`` of a split (or of its image numbers ``rows``), before the contrast stretch:
+    uint8 (k, H, W), labels (k, 4).  ``stop_if`` is asked before every 50th image; None when it said to stop."""
     import captcha.image as captcha_image  # noqa: PLC0415
     from PIL import Image, ImageOps  # noqa: PLC0415
 
@@ -146,7 +155,8 @@ def render(start: int, stop: int, seed: int, split: str, shape: tuple[int, int],
     images = np.empty((stop - start, height, width), dtype=np.uint8)
     labels = np.empty((stop - start, DIGITS), dtype=np.int64)
     with _LOCK:
-        for row, i in enumerate(range(start, stop)):  # one Pillow rendering per image; there is no batched form
+        numbers = range(start, stop) if rows is None else [int(i) for i in rows[start:stop]]
+        for row, i in enumerate(numbers):  # one Pillow rendering per image; there is no batched form
             if stop_if is not None and row % 50 == 0 and stop_if():
                 return None
             with _seeded_captcha(captcha_image, f"nnstudio-captcha:{seed}:{split}:{i}") as rng:
@@ -180,11 +190,12 @@ def _worker_env() -> dict[str, str] | None:
     return env
 
 
-def render_in_processes(n: int, seed: int, split: str, shape: tuple[int, int], processes: int
-                        ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The images rendered in ``processes`` equal parts by as many worker processes, before the contrast
-    stretch; (None, None) when a worker could not start, failed, took too long (:data:`WORKER_SECONDS`) or
-    left no usable part (the caller then renders them itself)."""
+def render_in_processes(n: int, seed: int, split: str, shape: tuple[int, int], processes: int,
+                        rows: Sequence[int] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The first ``n`` images (or the image numbers ``rows``, ``n`` of them) rendered in ``processes`` equal
+    parts by as many worker processes, before the contrast stretch; (None, None) when a worker could not
+    start, failed, took too long (:data:`WORKER_SECONDS`) or left no usable part (the caller then renders them
+    itself)."""
     parts = max(1, min(processes, n))
     bounds = [n * k // parts for k in range(parts + 1)]
     images = np.empty((n, *shape), dtype=np.uint8)
@@ -195,9 +206,14 @@ def render_in_processes(n: int, seed: int, split: str, shape: tuple[int, int], p
         workers = []
         try:
             env = _worker_env()
+            numbers = []
+            if rows is not None:  # the workers read the image numbers from a file: parts k of them each
+                numbers = [os.path.join(folder, "rows.npy")]
+                np.save(numbers[0], np.asarray(rows, dtype=np.int64), allow_pickle=False)
             for k in range(parts):
                 out = os.path.join(folder, f"part{k}.npz")
-                args = [str(bounds[k]), str(bounds[k + 1]), str(seed), split, str(shape[0]), str(shape[1]), out]
+                args = [str(bounds[k]), str(bounds[k + 1]), str(seed), split, str(shape[0]), str(shape[1]), out,
+                        *numbers]
                 workers.append((subprocess.Popen(worker_command() + args, cwd=folder, env=env,
                                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                                  stderr=subprocess.DEVNULL), k, out))
@@ -220,22 +236,29 @@ def render_in_processes(n: int, seed: int, split: str, shape: tuple[int, int], p
 
 
 def worker_main(argv: Sequence[str]) -> int:
-    """A rendering worker: ``START STOP SEED SPLIT HEIGHT WIDTH OUT.npz`` renders images START to STOP of a split
-    into OUT (exit status 0).  It exits 2 naming what it could not use, and 3 without writing anything when the
+    """A rendering worker: ``START STOP SEED SPLIT HEIGHT WIDTH OUT.npz [ROWS.npy]`` renders images START to STOP
+    of a split (or entries START to STOP of the image numbers in ROWS) into OUT (exit status 0).  It exits 2 naming what it could not use, and 3 without writing anything when the
     process that started it has gone (it is given another parent then; checked every 50 images), so a parent
     that was killed leaves no worker running."""
     parent_pid = os.getppid()
     try:
-        start, stop, seed, split, height, width, out = argv
+        if len(argv) not in (7, 8):
+            raise ValueError(f"expected START STOP SEED SPLIT HEIGHT WIDTH OUT [ROWS], found {len(argv)} arguments")
+        start, stop, seed, split, height, width, out = argv[:7]
+        rows = None
+        if len(argv) == 8:
+            rows = np.load(argv[7], allow_pickle=False)
+            if rows.ndim != 1 or rows.dtype.kind not in "iu" or (rows.size and int(rows.min()) < 0):
+                raise ValueError(f"{argv[7]}: expected a list of image numbers")
         done = render(int(start), int(stop), int(seed), split, (int(height), int(width)),
-                      stop_if=lambda: os.getppid() != parent_pid)
+                      stop_if=lambda: os.getppid() != parent_pid, rows=rows)
         if done is None:
             with contextlib.suppress(OSError):
                 os.rmdir(os.path.dirname(os.path.abspath(out)))  # the parent's folder, if nothing is left in it
             return 3
         with open(out, "wb") as fh:
             np.savez(fh, images=done[0], labels=done[1])
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, EOFError) as exc:
         print(f"captcha worker: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -243,7 +266,7 @@ def worker_main(argv: Sequence[str]) -> int:
 
 def _stretch_contrast(images: np.ndarray) -> np.ndarray:
     """Per image: the paper (median) becomes 0 and the brightest ink 255, whatever colours were drawn."""
-    flat = images.reshape(images.shape[0], -1).astype(np.float32)
+    flat = images.reshape(images.shape[0], int(np.prod(images.shape[1:]))).astype(np.float32)
     paper = np.median(flat, axis=1, keepdims=True)
     ink = flat.max(axis=1, keepdims=True)
     stretched = (flat - paper) / np.maximum(ink - paper, 1.0)
@@ -273,27 +296,82 @@ def _read_cache(path: Path, n_train: int, n_test: int, shape: tuple[int, int]) -
     return arrays
 
 
-def load_captcha(n_train: int = 6000, n_test: int = 1000, seed: int = 0, height: int = DEFAULT_SHAPE[0],
-                 width: int = DEFAULT_SHAPE[1]) -> Dataset:
+def _checked_shape(n_train: int, n_test: int, height: int, width: int) -> tuple[int, int]:
     if n_train < 1 or n_test < 1:
         raise UserError(f"dataset 'captcha': n_train and n_test must be at least 1, found {n_train} and {n_test}")
     if not (12 <= height <= 120 and 30 <= width <= 300):
         raise UserError(f"dataset 'captcha': height must be 12..120 and width 30..300, found {height}x{width}")
-    shape = (int(height), int(width))
-    path = cache_path(seed, n_train, n_test, shape)
+    return int(height), int(width)
+
+
+def _generated(path: Path, make: Callable[[], dict[str, np.ndarray]], n_train: int, n_test: int,
+               shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """The arrays cached at ``path``, or ``make()``'s, then cached there (a damaged cache is made again)."""
     arrays = _read_cache(path, n_train, n_test, shape) if path.exists() else None
-    if arrays is None:  # not generated yet, or a damaged cache: generate (again)
-        x_tr, y_tr = generate_captchas(n_train, seed, "train", shape)
-        x_te, y_te = generate_captchas(n_test, seed, "test", shape)
-        arrays = {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
+    if arrays is None:
+        arrays = make()
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
         userdirs.atomic_write_bytes(path, buffer.getvalue())
+    return arrays
+
+
+def _dataset(arrays: dict[str, np.ndarray], shape: tuple[int, int], seed: int, sizes: str) -> Dataset:
     scale = np.float32(1.0 / 255.0)
     x_train = arrays["x_train"][:, None].astype(np.float32) * scale
     x_test = arrays["x_test"][:, None].astype(np.float32) * scale
     return Dataset("captcha", x_train, arrays["y_train"].astype(np.int64), x_test,
                    arrays["y_test"].astype(np.int64), sample_shape=(1, *shape), num_classes=10,
                    class_names=[str(i) for i in range(10)], task="multi_digit",
-                   description=f"4-digit captchas, gray {shape[0]}x{shape[1]} ({n_train} train / {n_test} test)",
+                   description=f"4-digit captchas, gray {shape[0]}x{shape[1]} ({sizes})",
                    source=f"generated with the 'captcha' package {_captcha_version()} (seed {seed})")
+
+
+def load_captcha(n_train: int = DEFAULT_SIZES[0], n_test: int = DEFAULT_SIZES[1], seed: int = 0,
+                 height: int = DEFAULT_SHAPE[0], width: int = DEFAULT_SHAPE[1]) -> Dataset:
+    shape = _checked_shape(n_train, n_test, height, width)
+
+    def make() -> dict[str, np.ndarray]:
+        x_tr, y_tr = generate_captchas(n_train, seed, "train", shape)
+        x_te, y_te = generate_captchas(n_test, seed, "test", shape)
+        return {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
+
+    arrays = _generated(cache_path(seed, n_train, n_test, shape), make, n_train, n_test, shape)
+    return _dataset(arrays, shape, seed, f"{n_train} train / {n_test} test")
+
+
+def load_captcha_rows(train_rows: Sequence[int], test_count: int, n_train: int = DEFAULT_SIZES[0],
+                      n_test: int = DEFAULT_SIZES[1], seed: int = 0, height: int = DEFAULT_SHAPE[0],
+                      width: int = DEFAULT_SHAPE[1]) -> Dataset:
+    """Part of the set :func:`load_captcha` makes with the same options: its training images ``train_rows``
+    (image numbers below ``n_train``, in that order) and its first ``test_count`` test images, the same pixels
+    and labels, without rendering the others.
+
+    A run limited to fewer samples reads only those (``train --max-samples 300`` on the captcha example: 600
+    captchas instead of 21,000, 47 s on two cores the first time).  A cached whole set is sliced; otherwise
+    the part is rendered and cached under a name that digests its image numbers."""
+    shape = _checked_shape(n_train, n_test, height, width)
+    rows = np.asarray(train_rows, dtype=np.int64).reshape(-1)
+    if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= n_train):
+        raise ValueError(f"load_captcha_rows: training rows must be below n_train={n_train}")
+    if not 0 <= test_count <= n_test:
+        raise ValueError(f"load_captcha_rows: test_count must be 0..{n_test}, found {test_count}")
+    whole_path = cache_path(seed, n_train, n_test, shape)
+    whole = _read_cache(whole_path, n_train, n_test, shape) if whole_path.exists() else None
+    if whole is not None:
+        arrays = {"x_train": whole["x_train"][rows], "y_train": whole["y_train"][rows],
+                  "x_test": whole["x_test"][:test_count], "y_test": whole["y_test"][:test_count]}
+    else:
+        def make() -> dict[str, np.ndarray]:
+            x_tr, y_tr = np.empty((0, *shape), dtype=np.uint8), np.empty((0, DIGITS), dtype=np.int64)
+            if rows.size:
+                x_tr, y_tr = generate_captchas(len(rows), seed, "train", shape, rows=rows)
+            x_te, y_te = generate_captchas(test_count, seed, "test", shape)
+            return {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
+
+        digest = hashlib.sha256(rows.astype("<i8").tobytes()).hexdigest()[:16]
+        version = _captcha_version().replace("/", "_")
+        path = (userdirs.datasets_dir() / "captcha" /
+                f"captcha-f{CACHE_FORMAT}-v{version}-seed{seed}-rows{digest}-{test_count}-{shape[0]}x{shape[1]}.npz")
+        arrays = _generated(path, make, len(rows), test_count, shape)
+    return _dataset(arrays, shape, seed, f"{len(rows)} of {n_train} train / {test_count} of {n_test} test")

@@ -38,6 +38,10 @@ class _Entry:
     options: dict[str, Any] = field(default_factory=dict)  # option -> type, or a converter (value, dataset)
     state: Callable[[], object] = lambda: None  # changes when the files behind the dataset change
     listed: Callable[[], bool] = lambda: True
+    # Made sample by sample, slowly (captchas: 4 ms each): (n_train, n_test) of the options, and a loader of part
+    # of the set, (train_rows, test_count, **options), so a run limited to fewer samples makes only those.
+    sizes: Callable[..., tuple[int, int]] | None = None
+    load_rows: Callable[..., Dataset] | None = None
 
 
 def _file_state(path: Path | None) -> object:
@@ -104,7 +108,10 @@ _ENTRIES: dict[str, _Entry] = {
                                                          FASHION_TEXT, available=mnist.fashion_dir() is not None),
                             state=lambda: _file_state(mnist.fashion_dir())),
     "captcha": _Entry("captcha", CAPTCHA_TEXT, load=captcha_digits.load_captcha, info=_captcha_info,
-                      options={"n_train": int, "n_test": int, "seed": int, "height": int, "width": int}),
+                      options={"n_train": int, "n_test": int, "seed": int, "height": int, "width": int},
+                      sizes=lambda n_train=captcha_digits.DEFAULT_SIZES[0], n_test=captcha_digits.DEFAULT_SIZES[1],
+                      **_: (n_train, n_test),
+                      load_rows=captcha_digits.load_captcha_rows),
     **{name: _toy_entry(name) for name in toy.TOY_NAMES},
     "mydigits": _Entry("mydigits", MYDIGITS_TEXT, load=userdigits.load_mydigits,
                        info=lambda **o: DatasetInfo("mydigits", (1, 28, 28), 10, "classification", MYDIGITS_TEXT,
@@ -195,6 +202,24 @@ def get_dataset(name: str, **options: Any) -> Dataset:
     opts = _convert(name, options, entry.options)
     key = (name, tuple(sorted(opts.items())), entry.state())
     return _cached(key, lambda: entry.load(**opts))
+
+
+def generated_sizes(name: str, **options: Any) -> tuple[int, int] | None:
+    """(n_train, n_test) of a dataset made sample by sample (see :func:`get_dataset_rows`), None for others."""
+    entry = None if user_path(name) is not None else _entry(name)
+    if entry is None or entry.sizes is None:
+        return None
+    return entry.sizes(**_convert(name, options, entry.options))
+
+
+def get_dataset_rows(name: str, train_rows: Any, test_count: int, **options: Any) -> Dataset:
+    """Part of a dataset made sample by sample (:func:`generated_sizes` is not None): the training samples
+    ``train_rows`` (sorted row numbers) and the first ``test_count`` test samples of what :func:`get_dataset`
+    gives with the same options, without making the rest.  Not kept in the in-memory cache."""
+    entry = _entry(name)
+    if entry.load_rows is None:
+        raise ValueError(f"dataset {name!r} is not made sample by sample")
+    return entry.load_rows(train_rows, int(test_count), **_convert(name, options, entry.options)).freeze()
 
 
 def _cached(key: tuple, load: Callable[[], Dataset]) -> Dataset:

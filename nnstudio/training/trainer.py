@@ -64,11 +64,35 @@ class Evaluation:
     predictions: np.ndarray | None = None  # the predicted class of each sample (classifiers)
 
 
-def load_dataset(config: TrainingConfig) -> Any:
-    """The dataset a config names, with its options (loaded lazily: the registry is a heavy import)."""
-    from nnstudio.data.registry import get_dataset  # noqa: PLC0415
+def load_dataset(config: TrainingConfig, use: str = "all") -> Any:
+    """The dataset a config names, with its options (loaded lazily: the registry is a heavy import).
 
+    ``use`` = "run": only what a :class:`Trainer` with this config reads (its training pool, see
+    :func:`training_pool`, and its test samples); "test": only the test samples within ``max_test_samples``;
+    "all": the whole set.  The parts matter for a set made sample by sample (captchas, 4 ms each); other sets
+    are loaded whole.  A Trainer given the "run" part trains on the same samples, in the same order, as on the
+    whole set.
+    """
+    from nnstudio.data.registry import generated_sizes, get_dataset, get_dataset_rows  # noqa: PLC0415
+
+    if use not in ("all", "run", "test"):
+        raise ValueError(f"load_dataset: use must be 'all', 'run' or 'test', not {use!r}")
+    sizes = generated_sizes(config.dataset, **config.dataset_options) if use != "all" else None
+    if sizes is not None:
+        n_train, n_test = sizes
+        test_count = n_test if config.max_test_samples is None else min(n_test, config.max_test_samples)
+        rows = training_pool(n_train, config) if use == "run" else np.zeros(0, dtype=np.int64)
+        if len(rows) < n_train or test_count < n_test:
+            return get_dataset_rows(config.dataset, rows, test_count, **config.dataset_options)
     return get_dataset(config.dataset, **config.dataset_options)
+
+
+def training_pool(n: int, config: TrainingConfig) -> np.ndarray:
+    """The rows of a training set of ``n`` samples a run with ``config`` uses (before its validation split):
+    all of them, or ``max_train_samples`` of them picked with the run's seed, in ascending order."""
+    if config.max_train_samples is not None and config.max_train_samples < n:
+        return np.sort(np.random.default_rng(config.seed).permutation(n)[:config.max_train_samples])
+    return np.arange(n)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -199,10 +223,7 @@ class Trainer:
 
     def _prepare_indices(self) -> None:
         cfg, ds = self.config, self.dataset
-        n = int(ds.n_train)
-        pool = np.arange(n)
-        if cfg.max_train_samples is not None and cfg.max_train_samples < n:
-            pool = np.sort(np.random.default_rng(cfg.seed).permutation(n)[:cfg.max_train_samples])
+        pool = training_pool(int(ds.n_train), cfg)
         if cfg.validation_split > 0 and len(pool) >= 2:
             fit, val = split_indices(len(pool), cfg.validation_split, cfg.seed)
             self.fit_indices, self.val_indices = pool[fit], pool[val]
@@ -473,4 +494,4 @@ class _WeightGuard:
 
 
 __all__ = ["Evaluation", "Hint", "Trainer", "evaluate", "is_out_of_memory", "load_dataset", "nan_message",
-           "oom_message"]
+           "oom_message", "training_pool"]

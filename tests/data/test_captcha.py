@@ -195,3 +195,140 @@ def test_big_sets_use_one_process_per_core(monkeypatch):
     monkeypatch.setattr(captcha_digits, "_cores", lambda: 1)
     generate_captchas(4, seed=1, split="train")
     assert calls == [3]  # one core: rendered here
+
+
+def _counting_renders(monkeypatch) -> list[tuple[str, int]]:
+    """(split, how many) of every captcha set rendered from now on."""
+    rendered: list[tuple[str, int]] = []
+    real = captcha_digits.generate_captchas
+
+    def counted(n, seed, split, *args, **kwargs):
+        rendered.append((split, n))
+        return real(n, seed, split, *args, **kwargs)
+
+    monkeypatch.setattr(captcha_digits, "generate_captchas", counted)
+    return rendered
+
+
+def _small_captcha_project(tmp_path: Path, **training) -> Path:
+    """The captcha example with a 200 / 40 set (its own is 20,000 / 1,000)."""
+    import json
+
+    from nnstudio.cli import example_paths
+
+    data = json.loads(example_paths()["captcha-cnn"].read_text(encoding="utf-8"))
+    data["training"]["dataset_options"] = {"n_train": 200, "n_test": 40, "seed": 3}
+    data["training"].update(training)
+    path = tmp_path / "captcha.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_a_limited_training_run_makes_only_its_samples_and_learns_as_from_the_whole_set(tmp_path, monkeypatch):
+    """`train --max-samples 300` on the captcha example rendered all 21,000 captchas before using 300 (47 s
+    the first time).  Only the samples the run reads are made now: the same seeded pick from the whole set,
+    so the weights are those of a run given the whole set, as the window (which loads it whole) trains."""
+    from nnstudio.cli import main
+    from nnstudio.engine.weights_io import read_weights
+    from nnstudio.graph.project_file import load_project
+    from nnstudio.training.config import TrainingConfig
+    from nnstudio.training.trainer import Trainer
+
+    project_path = _small_captcha_project(tmp_path, epochs=1, batch_size=8)
+    rendered = _counting_renders(monkeypatch)
+    out = tmp_path / "limited.npz"
+    assert main(["train", str(project_path), "--max-samples", "24", "--backend", "numpy", "--no-history",
+                 "--weights-out", str(out)]) == 0
+    assert rendered == [("train", 24), ("test", 24)]
+
+    # Another seed picks other samples from the whole set, as it does in the window.
+    rendered.clear()
+    other = tmp_path / "other.npz"
+    assert main(["train", str(project_path), "--max-samples", "24", "--seed", "9", "--backend", "numpy",
+                 "--no-history", "--weights-out", str(other)]) == 0
+    assert rendered == [("train", 24), ("test", 24)]
+
+    project = load_project(project_path)
+    config = TrainingConfig.from_dict(project.training).replace(max_train_samples=24, max_test_samples=24,
+                                                                backend="numpy")
+    whole = get_dataset("captcha", n_train=200, n_test=40, seed=3)
+    assert whole.n_train == 200
+    trainer = Trainer(project.graph, whole, config, "numpy")
+    finished = list(trainer.run())[-1]
+    assert finished.ok
+    limited = read_weights(out)
+    assert set(limited) == set(trainer.state_dict())
+    for name, value in trainer.state_dict().items():
+        np.testing.assert_array_equal(limited[name], value, err_msg=name)
+    assert any(not np.array_equal(limited[k], v) for k, v in read_weights(other).items())
+
+    # Once the whole set is cached, a limited run slices it instead of rendering.
+    rendered.clear()
+    assert main(["train", str(project_path), "--max-samples", "20", "--backend", "numpy", "--no-history",
+                 "--weights-out", str(tmp_path / "sliced.npz")]) == 0
+    assert rendered == []
+
+
+def test_the_part_of_a_set_equals_the_same_rows_of_the_whole_set(monkeypatch):
+    from nnstudio.data.registry import generated_sizes, get_dataset_rows
+    from nnstudio.training.config import TrainingConfig
+    from nnstudio.training.trainer import load_dataset, training_pool
+
+    assert generated_sizes("captcha", n_train="70") == (70, captcha_digits.DEFAULT_SIZES[1])
+    assert generated_sizes("captcha") == captcha_digits.DEFAULT_SIZES
+    assert generated_sizes("xor") is None and generated_sizes("mnist") is None
+    config = TrainingConfig.from_dict({"dataset": "captcha", "dataset_options": {"n_train": 70, "n_test": 9,
+                                                                                 "seed": 4},
+                                       "max_train_samples": 11, "max_test_samples": 5, "seed": 2})
+    rendered = _counting_renders(monkeypatch)
+    part = load_dataset(config, "run")
+    assert rendered == [("train", 11), ("test", 5)]
+    assert (part.n_train, part.n_test) == (11, 5) and "11 of 70 train / 5 of 9 test" in part.description
+    rows = training_pool(70, config)
+    assert len(rows) == 11 and rows.max() > 11  # a seeded pick, not the first eleven
+    whole = load_dataset(config)  # "all": the whole set, whatever the limits
+    assert (whole.n_train, whole.n_test) == (70, 9)
+    np.testing.assert_array_equal(part.x_train, whole.x_train[rows])
+    np.testing.assert_array_equal(part.y_train, whole.y_train[rows])
+    np.testing.assert_array_equal(part.x_test, whole.x_test[:5])
+    np.testing.assert_array_equal(part.y_test, whole.y_test[:5])
+    # Rendered in worker processes, from the image numbers they are handed, the part is the same.
+    spread_x, spread_y = captcha_digits.render_in_processes(len(rows), 4, "train", captcha_digits.DEFAULT_SHAPE, 2,
+                                                            rows=rows)
+    alone_x, alone_y = captcha_digits.render(0, len(rows), 4, "train", captcha_digits.DEFAULT_SHAPE, rows=rows)
+    np.testing.assert_array_equal(spread_x, alone_x)
+    np.testing.assert_array_equal(spread_y, alone_y)
+    np.testing.assert_array_equal(captcha_digits._stretch_contrast(alone_x), (whole.x_train[rows, 0] * 255).round())
+    # Evaluation reads test samples only; no limit, or one at the size or above, is the whole set.
+    rendered.clear()
+    scored = load_dataset(config, "test")
+    assert (scored.n_train, scored.n_test) == (0, 5) and rendered == []  # sliced from the cached whole set
+    everything = load_dataset(config.replace(max_train_samples=None, max_test_samples=None), "run")
+    assert everything is whole
+    with pytest.raises(ValueError):
+        get_dataset_rows("captcha", [70], 1, n_train=70, n_test=9, seed=4)
+    with pytest.raises(ValueError):
+        load_dataset(config, "some")
+
+
+def test_evaluate_renders_no_training_captchas_and_scores_every_test_sample(tmp_path, monkeypatch, capsys):
+    """Evaluation rendered the 20,000 training captchas too.  What it scores is unchanged: every test sample
+    (the project's own test limit is a training setting), or as many as --max-samples says."""
+    import json
+
+    from nnstudio.cli import main
+    from nnstudio.graph.compile import compile_graph
+    from nnstudio.graph.project_file import load_project
+
+    project_path = _small_captcha_project(tmp_path, max_test_samples=5)
+    weights = tmp_path / "w.npz"
+    compile_graph(load_project(project_path).graph, "numpy", seed=0).save_npz(weights)
+    rendered = _counting_renders(monkeypatch)
+    assert main(["evaluate", str(project_path), "--weights", str(weights), "--json", "--backend", "numpy"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 40
+    assert rendered == [("test", 40)]
+    rendered.clear()
+    assert main(["evaluate", str(project_path), "--weights", str(weights), "--json", "--max-samples", "7",
+                 "--backend", "numpy"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 7
+    assert rendered == [("test", 7)]
