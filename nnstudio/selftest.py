@@ -351,8 +351,16 @@ class SelfTest:
         alone, alone_labels = captcha_digits.render(0, 4, 7, "selftest", shape)
         if not (np.array_equal(spread, alone) and np.array_equal(spread_labels, alone_labels)):
             raise CheckFailed("captchas rendered in two processes differ from the same ones rendered here")
+        # A limited run's captchas: the processes are handed the image numbers in a file.
+        rows = np.array([9, 2])
+        picked, picked_labels = captcha_digits.render_in_processes(2, 7, "selftest", shape, processes=2, rows=rows)
+        if picked is None:
+            raise CheckFailed("captchas picked by number could not be rendered in two processes")
+        here, here_labels = captcha_digits.render(0, 2, 7, "selftest", shape, rows=rows)
+        if not (np.array_equal(picked, here) and np.array_equal(picked_labels, here_labels)):
+            raise CheckFailed("captchas picked by number and rendered in two processes differ from those drawn here")
         return (f"8 captchas {images.shape[-2]}x{images.shape[-1]} drawn, labels "
-                f"{''.join(map(str, data.y_train[0]))}...; 4 more in two processes, the same as drawn here")
+                f"{''.join(map(str, data.y_train[0]))}...; 6 more in two processes, the same as drawn here")
 
     def check_about(self) -> str:
         from nnstudio.ui.about import AboutDialog

@@ -25,6 +25,7 @@ import hashlib
 import io
 import os
 import random
+import re
 import site
 import subprocess
 import sys
@@ -47,6 +48,7 @@ DIGITS = 4
 RENDER_SIZE = (150, 60)  # (width, height) handed to ImageCaptcha
 DEFAULT_SHAPE = (40, 100)  # (height, width) of the samples
 DEFAULT_SIZES = (6000, 1000)  # (n_train, n_test) when the options give none
+MAX_SIZE = 1_000_000  # images in a split at most (4 GB of 40x100 images)
 CACHE_FORMAT = 1  # bump when the image processing changes, so old caches are not reused
 _LOCK = threading.Lock()
 
@@ -236,10 +238,11 @@ def render_in_processes(n: int, seed: int, split: str, shape: tuple[int, int], p
 
 
 def worker_main(argv: Sequence[str]) -> int:
-    """A rendering worker: ``START STOP SEED SPLIT HEIGHT WIDTH OUT.npz [ROWS.npy]`` renders images START to STOP
-    of a split (or entries START to STOP of the image numbers in ROWS) into OUT (exit status 0).  It exits 2 naming what it could not use, and 3 without writing anything when the
-    process that started it has gone (it is given another parent then; checked every 50 images), so a parent
-    that was killed leaves no worker running."""
+    """A rendering worker: ``START STOP SEED SPLIT HEIGHT WIDTH OUT.npz [ROWS.npy]`` renders images START to
+    STOP of a split (or entries START to STOP of the image numbers in ROWS) into OUT (exit status 0).  It exits
+    2 naming what it could not use, and 3 without writing anything when the process that started it has gone
+    (it is given another parent then; checked every 50 images), so a parent that was killed leaves no worker
+    running."""
     parent_pid = os.getppid()
     try:
         if len(argv) not in (7, 8):
@@ -280,40 +283,96 @@ def cache_path(seed: int, n_train: int, n_test: int, shape: tuple[int, int]) -> 
 
 
 def _read_cache(path: Path, n_train: int, n_test: int, shape: tuple[int, int]) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None when the cache is damaged or does not hold what its name says."""
+    """The cached arrays of a whole set, or None when the cache is damaged or does not hold what its name says."""
+    return _read_arrays(path, {"train": n_train, "test": n_test}, shape)
+
+
+def _read_arrays(path: Path, sizes: dict[str, int | None], shape: tuple[int, int]) -> dict[str, np.ndarray] | None:
+    """Arrays ``x_<part>`` (uint8 images) and ``y_<part>`` (digits) for each part of ``sizes`` (None: any number
+    of images) read from ``path``, or None when it is missing, damaged or does not hold what its name says."""
+    if not path.exists():
+        return None
     try:
         arrays = read_npz_arrays(path, str(path), kinds="ui")
     except UserError:
         return None
-    expected = {"x_train": (n_train, *shape), "y_train": (n_train, DIGITS), "x_test": (n_test, *shape),
-                "y_test": (n_test, DIGITS)}
-    if set(arrays) != set(expected) or any(arrays[k].shape != s for k, s in expected.items()):
+    if set(arrays) != {f"{axis}_{part}" for part in sizes for axis in "xy"}:
         return None
-    if arrays["x_train"].dtype != np.uint8 or arrays["x_test"].dtype != np.uint8:
-        return None
-    if any(arrays[k].min(initial=0) < 0 or arrays[k].max(initial=0) > 9 for k in ("y_train", "y_test")):
-        return None
+    for part, n in sizes.items():
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        n = x.shape[0] if n is None and x.ndim else n
+        if x.shape != (n, *shape) or y.shape != (n, DIGITS) or x.dtype != np.uint8:
+            return None
+        if y.dtype.kind not in "iu" or y.min(initial=0) < 0 or y.max(initial=0) > 9:
+            return None
     return arrays
 
 
 def _checked_shape(n_train: int, n_test: int, height: int, width: int) -> tuple[int, int]:
-    if n_train < 1 or n_test < 1:
-        raise UserError(f"dataset 'captcha': n_train and n_test must be at least 1, found {n_train} and {n_test}")
+    if not (1 <= n_train <= MAX_SIZE and 1 <= n_test <= MAX_SIZE):
+        raise UserError(f"dataset 'captcha': n_train and n_test must be 1..{MAX_SIZE:,}, found {n_train} and "
+                        f"{n_test}")
     if not (12 <= height <= 120 and 30 <= width <= 300):
         raise UserError(f"dataset 'captcha': height must be 12..120 and width 30..300, found {height}x{width}")
     return int(height), int(width)
 
 
+def sizes(n_train: int = DEFAULT_SIZES[0], n_test: int = DEFAULT_SIZES[1], height: int = DEFAULT_SHAPE[0],
+          width: int = DEFAULT_SHAPE[1], seed: int = 0) -> tuple[int, int]:
+    """(n_train, n_test) of the set these options make (checked as :func:`load_captcha` checks them)."""
+    _checked_shape(n_train, n_test, height, width)
+    return int(n_train), int(n_test)
+
+
+def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    userdirs.atomic_write_bytes(path, buffer.getvalue())
+
+
 def _generated(path: Path, make: Callable[[], dict[str, np.ndarray]], n_train: int, n_test: int,
                shape: tuple[int, int]) -> dict[str, np.ndarray]:
     """The arrays cached at ``path``, or ``make()``'s, then cached there (a damaged cache is made again)."""
-    arrays = _read_cache(path, n_train, n_test, shape) if path.exists() else None
+    arrays = _read_cache(path, n_train, n_test, shape)
     if arrays is None:
         arrays = make()
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
-        userdirs.atomic_write_bytes(path, buffer.getvalue())
+        _save(path, arrays)
     return arrays
+
+
+def _part_prefix(seed: int) -> str:
+    return f"captcha-f{CACHE_FORMAT}-v{_captcha_version().replace('/', '_')}-seed{seed}"
+
+
+def _training_part(rows: np.ndarray, seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Training images ``rows`` and their labels, cached under a digest of the image numbers."""
+    if not rows.size:
+        return np.empty((0, *shape), dtype=np.uint8), np.empty((0, DIGITS), dtype=np.int64)
+    digest = hashlib.sha256(rows.astype("<i8").tobytes()).hexdigest()[:16]
+    path = userdirs.datasets_dir() / "captcha" / f"{_part_prefix(seed)}-train-rows{digest}-{shape[0]}x{shape[1]}.npz"
+    arrays = _read_arrays(path, {"train": len(rows)}, shape)
+    if arrays is None:
+        x, y = generate_captchas(len(rows), seed, "train", shape, rows=rows)
+        arrays = {"x_train": x, "y_train": y}
+        _save(path, arrays)
+    return arrays["x_train"], arrays["y_train"]
+
+
+def _test_part(count: int, seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``count`` test images and their labels: sliced from the smallest cached first part that holds
+    them (a run limited to 100 test samples, then an evaluation of 60, renders them once), else rendered and
+    cached."""
+    folder = userdirs.datasets_dir() / "captcha"
+    pattern = re.compile(re.escape(_part_prefix(seed)) + rf"-test-first(\d+)-{shape[0]}x{shape[1]}\.npz")
+    cached = sorted((int(m.group(1)), path) for path in (folder.iterdir() if folder.is_dir() else [])
+                    if (m := pattern.fullmatch(path.name)) and int(m.group(1)) >= count)
+    for size, path in cached:
+        arrays = _read_arrays(path, {"test": size}, shape)
+        if arrays is not None:
+            return arrays["x_test"][:count], arrays["y_test"][:count]
+    x, y = generate_captchas(count, seed, "test", shape)
+    _save(folder / f"{_part_prefix(seed)}-test-first{count}-{shape[0]}x{shape[1]}.npz", {"x_test": x, "y_test": y})
+    return x, y
 
 
 def _dataset(arrays: dict[str, np.ndarray], shape: tuple[int, int], seed: int, sizes: str) -> Dataset:
@@ -348,30 +407,21 @@ def load_captcha_rows(train_rows: Sequence[int], test_count: int, n_train: int =
     and labels, without rendering the others.
 
     A run limited to fewer samples reads only those (``train --max-samples 300`` on the captcha example: 600
-    captchas instead of 21,000, 47 s on two cores the first time).  A cached whole set is sliced; otherwise
-    the part is rendered and cached under a name that digests its image numbers."""
+    captchas instead of 21,000, 47 s on two cores the first time).  A cached whole set is sliced; otherwise the
+    training images are rendered and cached under a name that digests their numbers, and the test images are
+    sliced from a cached first part at least as big, or rendered and cached as one."""
     shape = _checked_shape(n_train, n_test, height, width)
     rows = np.asarray(train_rows, dtype=np.int64).reshape(-1)
     if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= n_train):
         raise ValueError(f"load_captcha_rows: training rows must be below n_train={n_train}")
     if not 0 <= test_count <= n_test:
         raise ValueError(f"load_captcha_rows: test_count must be 0..{n_test}, found {test_count}")
-    whole_path = cache_path(seed, n_train, n_test, shape)
-    whole = _read_cache(whole_path, n_train, n_test, shape) if whole_path.exists() else None
+    whole = _read_cache(cache_path(seed, n_train, n_test, shape), n_train, n_test, shape)
     if whole is not None:
         arrays = {"x_train": whole["x_train"][rows], "y_train": whole["y_train"][rows],
                   "x_test": whole["x_test"][:test_count], "y_test": whole["y_test"][:test_count]}
     else:
-        def make() -> dict[str, np.ndarray]:
-            x_tr, y_tr = np.empty((0, *shape), dtype=np.uint8), np.empty((0, DIGITS), dtype=np.int64)
-            if rows.size:
-                x_tr, y_tr = generate_captchas(len(rows), seed, "train", shape, rows=rows)
-            x_te, y_te = generate_captchas(test_count, seed, "test", shape)
-            return {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
-
-        digest = hashlib.sha256(rows.astype("<i8").tobytes()).hexdigest()[:16]
-        version = _captcha_version().replace("/", "_")
-        path = (userdirs.datasets_dir() / "captcha" /
-                f"captcha-f{CACHE_FORMAT}-v{version}-seed{seed}-rows{digest}-{test_count}-{shape[0]}x{shape[1]}.npz")
-        arrays = _generated(path, make, len(rows), test_count, shape)
+        x_train, y_train = _training_part(rows, seed, shape)
+        x_test, y_test = _test_part(test_count, seed, shape) if test_count else _training_part(rows[:0], seed, shape)
+        arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     return _dataset(arrays, shape, seed, f"{len(rows)} of {n_train} train / {test_count} of {n_test} test")

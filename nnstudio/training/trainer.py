@@ -82,7 +82,8 @@ def load_dataset(config: TrainingConfig, use: str = "all") -> Any:
         n_train, n_test = sizes
         test_count = n_test if config.max_test_samples is None else min(n_test, config.max_test_samples)
         rows = training_pool(n_train, config) if use == "run" else np.zeros(0, dtype=np.int64)
-        if len(rows) < n_train or test_count < n_test:
+        # A run on every training sample loads the whole set, cached once for any test limit (and the window).
+        if use == "test" or len(rows) < n_train:
             return get_dataset_rows(config.dataset, rows, test_count, **config.dataset_options)
     return get_dataset(config.dataset, **config.dataset_options)
 

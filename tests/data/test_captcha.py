@@ -74,8 +74,17 @@ def test_damaged_cache_is_regenerated():
 
 
 def test_bad_options():
-    with pytest.raises(UserError, match="n_train and n_test must be at least 1"):
+    with pytest.raises(UserError, match="n_train and n_test must be 1..1,000,000, found 0 and 1000"):
         load_captcha(n_train=0)
+    # A size far too big is the same one line, also for a limited run (a traceback from the seeded pick before).
+    from nnstudio.training.config import TrainingConfig
+    from nnstudio.training.trainer import load_dataset
+
+    config = TrainingConfig.from_dict({"dataset": "captcha", "dataset_options": {"n_train": 2 * 10**12},
+                                       "max_train_samples": 10})
+    for use in ("run", "test", "all"):
+        with pytest.raises(UserError, match="must be 1..1,000,000, found 2000000000000 and 1000"):
+            load_dataset(config, use)
     with pytest.raises(UserError, match="height must be 12..120 and width 30..300"):
         load_captcha(n_train=1, n_test=1, height=5)
 
@@ -246,7 +255,12 @@ def test_a_limited_training_run_makes_only_its_samples_and_learns_as_from_the_wh
     other = tmp_path / "other.npz"
     assert main(["train", str(project_path), "--max-samples", "24", "--seed", "9", "--backend", "numpy",
                  "--no-history", "--weights-out", str(other)]) == 0
-    assert rendered == [("train", 24), ("test", 24)]
+    assert rendered == [("train", 24)]  # the first 24 test captchas were made for the first run
+    # So were those an evaluation of fewer scores.
+    rendered.clear()
+    assert main(["evaluate", str(project_path), "--weights", str(out), "--max-samples", "10", "--backend",
+                 "numpy"]) == 0
+    assert rendered == []
 
     project = load_project(project_path)
     config = TrainingConfig.from_dict(project.training).replace(max_train_samples=24, max_test_samples=24,
@@ -305,6 +319,9 @@ def test_the_part_of_a_set_equals_the_same_rows_of_the_whole_set(monkeypatch):
     assert (scored.n_train, scored.n_test) == (0, 5) and rendered == []  # sliced from the cached whole set
     everything = load_dataset(config.replace(max_train_samples=None, max_test_samples=None), "run")
     assert everything is whole
+    # A run on every training sample, whatever its test limit, loads the whole set: one cache serves all limits.
+    registry_cached = load_dataset(config.replace(max_train_samples=None, max_test_samples=3), "run")
+    assert registry_cached is whole and rendered == []
     with pytest.raises(ValueError):
         get_dataset_rows("captcha", [70], 1, n_train=70, n_test=9, seed=4)
     with pytest.raises(ValueError):
@@ -331,4 +348,4 @@ def test_evaluate_renders_no_training_captchas_and_scores_every_test_sample(tmp_
     assert main(["evaluate", str(project_path), "--weights", str(weights), "--json", "--max-samples", "7",
                  "--backend", "numpy"]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 7
-    assert rendered == [("test", 7)]
+    assert rendered == []  # sliced from the 40 test captchas made for the first evaluation
