@@ -551,3 +551,56 @@ def test_an_empty_gradient_panel_labels_its_decades(dashboard, qtbot):
     panel.redraw()
     qtbot.wait(50)
     assert _drawn_labels(panel.plot.getAxis("left")) == ["1", "10"]
+
+
+def _mlp_probe(rng):
+    acts = {"dense1": rng.uniform(-2, 2, 256), "dense2": rng.uniform(-2, 2, 128), "dense3": rng.uniform(-2, 2, 10),
+            "softmax": rng.dirichlet(np.ones(10))}
+    return Probe(3, {k: v.astype(np.float32) for k, v in acts.items()},
+                 {"dense1": "Dense", "dense2": "Dense", "dense3": "Dense", "softmax": "Activation"},
+                 rng.random((1, 28, 28)).astype(np.float32), rng.random((28, 28)).astype(np.float32), "saliency")
+
+
+def _cnn_probe(rng, wide=False):
+    h, w = (40, 100) if wide else (28, 28)
+    maps = {"conv1": rng.random((16, h, w)), "pool1": rng.random((16, h // 2, w // 2)),
+            "conv2": rng.random((16, h // 2, w // 2)), "pool2": rng.random((16, h // 4, w // 4))}
+    bars = {"dense1": rng.uniform(-2, 2, 128), "dense2": rng.uniform(-2, 2, 10), "softmax": rng.dirichlet(np.ones(10))}
+    kinds = {**{k: "Conv2D" for k in maps}, "dense1": "Dense", "dense2": "Dense", "softmax": "Activation"}
+    return Probe(3, {k: v.astype(np.float32) for k, v in {**maps, **bars}.items()}, kinds,
+                 rng.random((1, h, w)).astype(np.float32), rng.random((h, w)).astype(np.float32), "gradcam")
+
+
+def test_feature_maps_share_a_small_panel_by_what_each_row_needs(dashboard, qtbot):
+    """At 1024x768 the panel (about 280x225) gave mnist-mlp's input a fixed 60 % of the height yet drew it 20
+    pixels high, and its four bar charts 13 pixels high in two rows under three rows of two-line titles, the
+    softmax chart's labels over each other.  The height now goes where it is needed, no row of cells runs past
+    the panel's edge, and no cell sits alone in a row."""
+    panel = dashboard.feature_maps
+    rng = np.random.default_rng(4)
+    for name, probe in (("mlp", _mlp_probe(rng)), ("cnn", _cnn_probe(rng)), ("wide", _cnn_probe(rng, wide=True))):
+        panel.set_probe(probe)
+        for size in ((290, 300), (570, 440)):
+            panel.resize(*size)
+            qtbot.wait(20)
+            panel.redraw()
+            qtbot.wait(50)
+            view_width, view_height = panel.view.width(), panel.view.height()
+            boxes = {nid: cell.view.sceneBoundingRect() for nid, cell in panel.plots.items()}
+            cells = {nid: cell.layout.sceneBoundingRect() for nid, cell in panel.plots.items()}
+            assert max(b.right() for b in cells.values()) <= view_width + 1, (name, size, view_width, str({k: (round(b.left()), round(b.right())) for k, b in cells.items()}), panel._arrangement_used)
+            assert max(b.bottom() for b in cells.values()) <= view_height + 1, (name, size, cells, view_height)
+            bars = [boxes[nid] for nid in panel.bars]
+            maps = [boxes[nid] for nid in panel.plots if nid not in panel.bars]
+            assert min(b.height() for b in bars) >= 24, (name, size, bars)
+            rows: dict[int, int] = {}
+            for box in maps:
+                rows[round(box.top())] = rows.get(round(box.top()), 0) + 1
+            if len(rows) > 1:
+                assert min(rows.values()) >= 2, (name, size, rows)
+            side = min(min(b.width(), b.height()) for b in maps)
+            if name == "mlp":
+                assert side >= (60 if size[0] < 400 else 120), (name, size, maps)
+                assert len({round(b.top()) for b in bars}) == 1  # the four charts in one row
+            elif name == "cnn":
+                assert side >= (30 if size[0] < 400 else 60), (name, size, maps)

@@ -26,11 +26,31 @@ MAX_MAPS = 16
 MAX_UNITS = 64
 # How the cells are arranged (see FeatureMapPanel._arrangement).  In one row, a 1024x768 window showed
 # mnist-cnn's input, its Grad-CAM and the first convolution; the pooling and the second convolution the lesson
-# asks students to watch were cut off past the panel's edge.
-MIN_BAR_PX = 90  # the narrowest a bar chart gets before the bar charts wrap onto another row
-MAPS_SHARE = 0.6  # of the height, for the maps when bar charts share the panel (the rest is the bars')
+# asks students to watch were cut off past the panel's edge.  And with a fixed share of the height for the maps,
+# the same window showed mnist-mlp's input 20 pixels high and its four bar charts 13 pixels high, in two rows
+# under three rows of two-line titles: the height is now shared out by what each row needs.
+MIN_BAR_PX = 56  # the narrowest a bar chart gets before the bar charts wrap onto another row
+BAR_HEIGHT = 0.5  # a bar chart's height as a share of a map's, when they compete for the height
 LONG_TITLE_PX = 130  # map cells narrower than this are titled with the node's id alone
-CELL_MARGIN_PX = 8  # a cell's width that its image or title does not get (margins, spacing)
+CELL_MARGIN_PX = 18  # a cell's width that its image or its title's text does not get (padding, margins, spacing)
+ROW_MARGIN_PX = 10  # a row of cells' height that its title and plots do not get (margins, spacing)
+VIEW_MARGIN_PX = 24  # the height the view's own margins and the space between maps and bar charts take
+TITLE_PAD_PX = 8  # a title's height beyond its lines
+LONG_TITLES = 0.85  # cells keep two-line titles while that leaves them this share of the size they would get
+#                     with one-line titles
+
+
+def _tiles(channels: int) -> tuple[int, int]:
+    """(rows, columns) of the mosaic of ``channels`` maps."""
+    cols = int(math.ceil(math.sqrt(channels)))
+    return int(math.ceil(channels / cols)), cols
+
+
+def mosaic_height_per_width(shape: tuple[int, ...], max_maps: int = MAX_MAPS, gap: int = 1) -> float:
+    """Height over width of what :func:`tile_maps` makes of maps shaped ``shape`` (C, H, W) or (H, W)."""
+    h, w = shape[-2:]
+    rows, cols = _tiles(min(shape[0], max_maps) if len(shape) == 3 else 1)
+    return (rows * (h + gap) - gap) / max(cols * (w + gap) - gap, 1)
 
 
 def tile_maps(maps: np.ndarray, max_maps: int = MAX_MAPS, gap: int = 1) -> np.ndarray:
@@ -43,8 +63,7 @@ def tile_maps(maps: np.ndarray, max_maps: int = MAX_MAPS, gap: int = 1) -> np.nd
     lo = maps.reshape(c, -1).min(axis=1)[:, None, None]
     hi = maps.reshape(c, -1).max(axis=1)[:, None, None]
     scaled = (maps - lo) / np.maximum(hi - lo, 1e-8)
-    cols = int(math.ceil(math.sqrt(c)))
-    rows = int(math.ceil(c / cols))
+    rows, cols = _tiles(c)
     padded = np.full((rows * cols, h + gap, w + gap), np.nan, dtype=np.float32)
     padded[:c, :h, :w] = scaled
     mosaic = padded.reshape(rows, cols, h + gap, w + gap).transpose(0, 2, 1, 3).reshape(rows * (h + gap), cols * (w + gap))
@@ -81,7 +100,8 @@ class FeatureMapPanel(ExportablePanel):
         self.why_image: pg.ImageItem | None = None  # what made the network say its class (explain.py)
         self.why_method = ""
         self.probe: Any = None
-        self._arrangement_used: tuple[int, int, bool] = (0, 0, False)  # see _arrangement
+        self._arrangement_used: tuple[int, int, bool, bool] = (0, 0, False, False)  # see _arrangement
+        self._maps_share = 1.0  # of the height, for the rows of maps (see _arrangement)
         self._brushes = (pg.mkBrush("#F97316"), pg.mkBrush("#3B82F6"))  # negative, positive: made once
 
     def clear(self) -> None:
@@ -110,12 +130,13 @@ class FeatureMapPanel(ExportablePanel):
         self.view.clear()
         self.images, self.bars, self.plots = {}, {}, {}
         self.layer_ids = list(probe.activations)
-        self._arrangement_used = map_columns, bar_columns, short = self._arrangement(probe)
+        self._arrangement_used = map_columns, bar_columns, short, short_bars = self._arrangement(probe)
         maps = [n for n in self.layer_ids if probe.activations[n].ndim == 3]
         vectors = [n for n in self.layer_ids if probe.activations[n].ndim != 3]
         sample = getattr(probe, "input", None)
         self.input_image = None
         top = self.view.addLayout(row=0, col=0)
+        top.layout.setContentsMargins(0, 0, 0, 0)  # the view has margins already
         col = 0
 
         def place() -> tuple[int, int]:  # (row, column) of map cell number ``col``
@@ -146,7 +167,7 @@ class FeatureMapPanel(ExportablePanel):
             col += 1
         for nid in maps:
             value = probe.activations[nid]
-            title = html.escape(nid) if short else self._title(nid, probe, value)
+            title = html.escape(nid) if short else self._title(nid, probe)
             cell = Cell(top, *place(), title, lock_aspect=True, invert_y=True)
             image = pg.ImageItem(axisOrder="row-major")
             image.setColorMap(self.cmap)
@@ -154,53 +175,131 @@ class FeatureMapPanel(ExportablePanel):
             self.plots[nid], self.images[nid] = cell, image
             col += 1
         if vectors:
-            self.view.ci.layout.setRowStretchFactor(0, round(10 * MAPS_SHARE))
-            self.view.ci.layout.setRowStretchFactor(1, round(10 * (1 - MAPS_SHARE)))
             bottom = self.view.addLayout(row=1, col=0)
+            bottom.layout.setContentsMargins(0, 0, 0, 0)
+            self._share_height()
             for i, nid in enumerate(vectors):
                 value = probe.activations[nid]
-                cell = Cell(bottom, *divmod(i, bar_columns), self._title(nid, probe, value), axes=("left",))
+                title = html.escape(nid) if short_bars else self._title(nid, probe)
+                cell = Cell(bottom, *divmod(i, bar_columns), title, axes=("left",))
                 bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#3B82F6")
                 cell.view.addItem(bars)
                 self.plots[nid], self.bars[nid] = cell, bars
+        # Fitted to the view again: after the panel shrank, the old cells had kept the layout as wide as they
+        # needed, and the new ones ran past the panel's edge until its next resize.
+        self.view.ci.setGeometry(self.view.range)
 
     @staticmethod
-    def _title(nid: str, probe: Any, value: np.ndarray) -> str:
-        """The node's id over its block and output shape (two short lines keep the cells narrow)."""
+    def _title_lines(nid: str, probe: Any) -> tuple[str, str]:
+        """The node's id, and its block and output shape: a cell's title, as plain text."""
         kind = probe.kinds.get(nid, "")
-        shape = "×".join(map(str, value.shape))
-        return f"{html.escape(nid)}<br>{html.escape(kind)} {shape}"
+        shape = "×".join(map(str, np.shape(probe.activations[nid])))
+        return nid, f"{kind} {shape}"
 
-    def _arrangement(self, probe: Any) -> tuple[int, int, bool]:
-        """(map cells per row, bar charts per row, short titles) for ``probe`` in the view's current size.
+    @classmethod
+    def _title(cls, nid: str, probe: Any) -> str:
+        """The node's id over its block and output shape (two short lines keep the cells narrow)."""
+        return "<br>".join(html.escape(text) for text in cls._title_lines(nid, probe))
 
-        The bar charts sit side by side while each gets MIN_BAR_PX, and share the height with the maps
-        (MAPS_SHARE for the maps); the map cells go in as many columns as make each map the biggest, so a
-        narrow, short panel shows every layer's maps smaller rather than a few of them and the rest cut off.
-        Cells narrower than LONG_TITLE_PX are titled with the node's id alone: a title's width is the least
-        its cell takes."""
-        width, height = max(self.view.width(), 1), max(self.view.height(), 1)
+    def _arrangement(self, probe: Any) -> tuple[int, int, bool, bool]:
+        """(map cells per row, bar charts per row, short map titles, short bar titles) for ``probe`` in the
+        view's current size; it also sets the share of the height the rows of maps get.
+
+        Every arrangement is tried: the map cells in 1 to all columns, the bar charts in 1 to all (each at least
+        MIN_BAR_PX wide; only column counts that leave no cell alone in its row), their titles on one line or
+        two.  The height left after the titles goes to the maps
+        and the bar charts so that a chart is BAR_HEIGHT of a map's side (a map no wider than its column, the
+        charts then taking the rest), and the arrangement whose maps (or charts, with no maps) come out biggest
+        wins.  So a narrow, short panel shows every layer smaller rather than a few of them and the rest cut
+        off.  No cell is narrower than its title, which is the least it takes.  Map cells narrower than
+        LONG_TITLE_PX are titled with the node's id alone; other cells keep their two-line titles unless one line
+        makes them clearly bigger (LONG_TITLES)."""
+        width, height = max(self.view.width(), 1), max(self.view.height(), 1) - VIEW_MARGIN_PX
         acts = probe.activations
         sample = getattr(probe, "input", None)
         n_maps = sum(1 for v in acts.values() if np.asarray(v).ndim == 3) + int(getattr(probe, "why", None) is not None)
         n_maps += int(sample is not None and np.asarray(sample).ndim == 3)
         n_bars = sum(1 for v in acts.values() if np.asarray(v).ndim != 3)
-        bar_columns = max(1, min(n_bars, int(width // MIN_BAR_PX)))
-        maps_height = height * (MAPS_SHARE if n_bars else 1.0)
-        line = title_metrics(self).lineSpacing()
-        best, best_side = (1, bar_columns, False), -math.inf
-        for columns in range(1, max(n_maps, 1) + 1):
-            rows = math.ceil(n_maps / columns)
-            short = width / columns < LONG_TITLE_PX
-            side = min(width / columns - CELL_MARGIN_PX, maps_height / max(rows, 1) - (1 if short else 2) * line - 6)
-            if side > best_side + 0.5:  # ties keep fewer columns
-                best, best_side = (columns, bar_columns, short), side
-        return best
+        metrics = title_metrics(self)
+        line = metrics.lineSpacing()
+        # The least width a cell takes is its title's (a bar chart's spans its axis and its bars; MIN_BAR_PX
+        # at least): a row of cells wider than the panel ran past its edge.
+        bar_ids = [nid for nid, v in acts.items() if np.asarray(v).ndim != 3]
+        map_ids = [nid for nid, v in acts.items() if np.asarray(v).ndim == 3]
+
+        def widest(lines: list[str]) -> float:
+            return max([0] + [metrics.horizontalAdvance(text) + CELL_MARGIN_PX for text in lines])
+
+        least = {short: max(MIN_BAR_PX, widest([text for nid in bar_ids
+                                                for text in self._title_lines(nid, probe)[:1 if short else 2]]))
+                 for short in (False, True)}
+        why_method = getattr(probe, "why_method", "")
+        whys = [] if getattr(probe, "why", None) is None else \
+            [tr("why: Grad-CAM") if why_method == "gradcam" else tr("why: saliency")]
+        inputs = [] if sample is None or np.asarray(sample).ndim != 3 else [tr("input")]
+        least_map = {False: widest(inputs + whys + [t for nid in map_ids for t in self._title_lines(nid, probe)]),
+                     True: widest(inputs + (["Grad-CAM"] if why_method == "gradcam" else whys) + map_ids)}
+
+        def title(lines: int) -> float:
+            return lines * line + TITLE_PAD_PX + ROW_MARGIN_PX
+
+        # The tallest map for its width (the captcha example's are 2.5 times as wide as high): a row of maps
+        # needs no more height than that map takes at the column's width.
+        shapes = [np.shape(v) for v in acts.values() if np.ndim(v) == 3]
+        shapes += [np.shape(sample)[-2:]] if inputs else []
+        shapes += [np.shape(probe.why)] if whys else []
+        tallest = max([mosaic_height_per_width(shape) for shape in shapes if min(shape[-2:], default=0) > 0]
+                      or [1.0])
+
+        def balanced(n: int) -> list[int]:  # columns for 1, 2, ... rows, so no row holds one cell alone
+            return sorted({math.ceil(n / rows) for rows in range(1, n + 1)} or {1})
+
+        best: tuple[float, float, tuple[int, int, bool, bool], float] | None = None
+        for columns in balanced(n_maps):
+            map_rows = math.ceil(n_maps / columns)
+            room = width / columns - CELL_MARGIN_PX
+            long_fits = width / columns >= LONG_TITLE_PX
+            for short in (False, True):
+                if (not short and not long_fits) or (columns > 1 and width / columns < least_map[short]):
+                    continue
+                for bar_columns in reversed(balanced(n_bars)):
+                    bar_rows = math.ceil(n_bars / bar_columns)
+                    for short_bars in (False, True):
+                        if bar_columns > 1 and width / bar_columns < least[short_bars]:
+                            continue
+                        map_titles, bar_titles = title(1 if short else 2), title(1 if short_bars else 2)
+                        free = height - map_rows * map_titles - bar_rows * bar_titles
+                        if n_maps and n_bars:
+                            side = min(room * tallest, free / (map_rows + BAR_HEIGHT * bar_rows))
+                        elif n_maps:
+                            side = min(room * tallest, free / map_rows)
+                        else:
+                            side = free / max(bar_rows, 1)
+                        maps_height = map_rows * (map_titles + side) if n_maps else 0.0
+                        # A short title is worth it only where it makes the cells clearly bigger.
+                        size = side * (LONG_TITLES if short and long_fits else 1.0) \
+                            * (LONG_TITLES if short_bars and n_bars else 1.0)
+                        key = (size, -columns)  # ties: fewer map columns, then more bar columns, long titles
+                        if best is None or key > best[:2]:
+                            best = (*key, (columns, bar_columns, short, short_bars), maps_height)
+        assert best is not None
+        self._maps_share = min(max(best[3] / max(height, 1), 0.0), 1.0) if n_bars else 1.0
+        return best[2]
+
+    def _share_height(self) -> None:
+        """Give the rows of maps their share of the height, the bar charts the rest (see _arrangement).
+        (Stretch factors would not do: the grid shares out only what is left above the rows' preferred sizes.)"""
+        layout = self.view.ci.layout
+        if layout.rowCount() > 1:
+            layout.setRowFixedHeight(0, max(1.0, self._maps_share * (self.view.height() - VIEW_MARGIN_PX)))
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
-        if self.probe is not None and self._arrangement(self.probe) != self._arrangement_used:
-            self.dirty = True  # laid out again at the next redraw, to fit the new size
+        if self.probe is not None:
+            if self._arrangement(self.probe) != self._arrangement_used:
+                self.dirty = True  # laid out again at the next redraw, to fit the new size
+            else:
+                self._share_height()
 
     def redraw(self) -> None:
         self.dirty = False
