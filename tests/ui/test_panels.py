@@ -604,3 +604,23 @@ def test_feature_maps_share_a_small_panel_by_what_each_row_needs(dashboard, qtbo
                 assert len({round(b.top()) for b in bars}) == 1  # the four charts in one row
             elif name == "cnn":
                 assert side >= (30 if size[0] < 400 else 60), (name, size, maps)
+
+
+def test_rebuilt_cells_fit_a_panel_that_shrank(dashboard, qtbot):
+    """After a panel shrank below what its old cells needed (long titles), cells built for new data (short
+    titles) ran past its edge until the next resize."""
+    panel = dashboard.histograms
+    counts, edges = np.histogram(np.random.default_rng(2).normal(size=200), bins=8)
+    long_names = {f"a_rather_long_layer_name_{i}": (counts, edges) for i in range(2)}
+    panel.set_histograms(Histograms(1, long_names, long_names))
+    panel.resize(900, 400)
+    qtbot.wait(20)
+    panel.redraw()
+    panel.resize(260, 400)
+    qtbot.wait(50)
+    short_names = {f"d{i}": (counts, edges) for i in range(2)}
+    panel.set_histograms(Histograms(2, short_names, short_names))
+    panel.redraw()
+    qtbot.wait(50)
+    right = max(cell.layout.sceneBoundingRect().right() for cell in panel.cells.values())
+    assert right <= panel.view.width() + 1, (right, panel.view.width())

@@ -167,6 +167,12 @@ class PanelView(pg.GraphicsLayoutWidget):
         self.paint_seconds = 0.0
         self.paints = 0
 
+    def refit(self) -> None:
+        """Fit the layout to the view again after its items were replaced.  Otherwise it kept the width the old
+        items needed, where that was more than the view's (a panel that had shrunk), and the new items ran past
+        the view's edge until its next resize."""
+        self.ci.setGeometry(self.range)
+
     def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         started = time.perf_counter()
         super().paintEvent(event)

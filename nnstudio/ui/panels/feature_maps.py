@@ -185,9 +185,7 @@ class FeatureMapPanel(ExportablePanel):
                 bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#3B82F6")
                 cell.view.addItem(bars)
                 self.plots[nid], self.bars[nid] = cell, bars
-        # Fitted to the view again: after the panel shrank, the old cells had kept the layout as wide as they
-        # needed, and the new ones ran past the panel's edge until its next resize.
-        self.view.ci.setGeometry(self.view.range)
+        self.view.refit()
 
     @staticmethod
     def _title_lines(nid: str, probe: Any) -> tuple[str, str]:

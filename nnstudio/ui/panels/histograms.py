@@ -62,6 +62,7 @@ class HistogramPanel(ExportablePanel):
                 self.curves[(kind, name)] = curve
                 self.cells[(kind, name)] = cell
         self.keys = (weights, activations)
+        self.view.refit()
 
     def redraw(self) -> None:
         self.dirty = False
