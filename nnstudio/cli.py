@@ -9,6 +9,7 @@ when it is asked for, so the CLI runs without a display.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -85,7 +86,35 @@ def _config_for(project: Any, dataset: str | None = None, **changes: Any) -> Any
 def _dataset(config: Any, use: str = "all") -> Any:
     from nnstudio.training.trainer import load_dataset  # noqa: PLC0415
 
-    return load_dataset(config, use)
+    with _making_data_progress():
+        return load_dataset(config, use)
+
+
+@contextlib.contextmanager
+def _making_data_progress() -> Any:
+    """A bar (or a line every half minute) on stderr while a generated dataset is made: the captcha example's
+    21,000 images took 45 s the first time, with nothing on the screen."""
+    from nnstudio.data import captcha_digits  # noqa: PLC0415
+    from nnstudio.progress import Progress  # noqa: PLC0415
+
+    bars: dict[str, Any] = {}
+
+    def report(done: int, total: int, split: str) -> None:
+        bar = bars.get(split)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            what = {"train": _("making training captchas"), "test": _("making test captchas")}.get(
+                split, _("making captchas"))
+            bar = bars[split] = Progress(sys.stderr, total, what, "images")
+        bar.update(done)
+
+    try:
+        with captcha_digits.reporting(report):
+            yield
+    finally:
+        for bar in bars.values():
+            bar.close()
 
 
 def _build_model(project: Any, backend: str | None, weights: str, seed: int = 0) -> Any:
@@ -1097,6 +1126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves first): making a dataset, an export
+        print(_("error: interrupted by Ctrl-C"), file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `nnstudio predict ... | head`
         try:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit

@@ -343,3 +343,19 @@ def test_self_test_flag(monkeypatch, capsys):
     code, _, err = run(["--self-test"], capsys)
     assert code == 1
     assert_one_line_error(err, "self-test")
+
+
+def test_ctrl_c_outside_a_training_loop_is_one_line(tmp_path, monkeypatch, capsys):
+    """Ctrl-C while `train` made the captcha example's dataset (45 s the first time) printed a traceback."""
+    from nnstudio.training import trainer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "load_dataset", interrupted)
+    from nnstudio.cli import example_paths
+
+    out = tmp_path / "w.npz"
+    assert main(["train", str(example_paths()["mlp-xor"]), "--weights-out", str(out), "--no-history"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "error: interrupted by Ctrl-C" and not out.exists()

@@ -36,6 +36,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,6 +84,25 @@ def _seeded_captcha(module, seed: str) -> Iterator[random.Random]:
         random.setstate(saved_state)
 
 
+_reporting = threading.local()  # .report: see reporting()
+REPORT_EVERY = 50  # images between two reports while rendering in this process (and between two checks)
+POLL_SECONDS = 0.25  # how often the progress of worker processes is read
+
+
+@contextlib.contextmanager
+def reporting(report: Callable[[int, int, str], None]) -> Iterator[None]:
+    """While inside, captchas rendered in this thread call ``report(done, total, split)`` as they go: before
+    the first image, every :data:`REPORT_EVERY` images (every :data:`POLL_SECONDS` while worker processes
+    render them) and after the last.  A first full set takes about 45 s: the command line shows a bar, the
+    window a count."""
+    previous = getattr(_reporting, "report", None)
+    _reporting.report = report
+    try:
+        yield
+    finally:
+        _reporting.report = previous
+
+
 def _captcha_version() -> str:
     try:
         return metadata.version("captcha")
@@ -121,11 +141,17 @@ def generate_captchas(n: int, seed: int, split: str, shape: tuple[int, int] = DE
     if processes is None:
         processes = min(_cores(), MAX_PROCESSES) if n >= PARALLEL_MIN else 1
     images = labels = None
-    extra = {} if rows is None else {"rows": rows}
+    extra: dict[str, Any] = {} if rows is None else {"rows": rows}
+    report = getattr(_reporting, "report", None)
+    if report is not None:
+        extra["tick"] = lambda done: report(done, n, split)
+        report(0, n, split)
     if processes > 1 and n > 1:
         images, labels = render_in_processes(n, seed, split, shape, processes, **extra)
     if images is None:
         images, labels = render(0, n, seed, split, shape, **extra)
+    if report is not None:
+        report(n, n, split)
     return _stretch_contrast(images), labels
 
 
@@ -145,10 +171,11 @@ def _require_captcha() -> None:
 
 
 def render(start: int, stop: int, seed: int, split: str, shape: tuple[int, int],
-           stop_if: Callable[[], bool] | None = None, rows: Sequence[int] | None = None
-           ) -> tuple[np.ndarray, np.ndarray] | None:
+           stop_if: Callable[[], bool] | None = None, rows: Sequence[int] | None = None,
+           tick: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Images ``start`` to ``stop`` of a split (or of its image numbers ``rows``), before the contrast stretch:
-    uint8 (k, H, W), labels (k, 4).  ``stop_if`` is asked before every 50th image; None when it said to stop."""
+    uint8 (k, H, W), labels (k, 4).  Before every :data:`REPORT_EVERY`-th image ``tick`` is told how many are
+    done and ``stop_if`` is asked; None when it said to stop."""
     import captcha.image as captcha_image  # noqa: PLC0415
     from PIL import Image, ImageOps  # noqa: PLC0415
 
@@ -159,8 +186,11 @@ def render(start: int, stop: int, seed: int, split: str, shape: tuple[int, int],
     with _LOCK:
         numbers = range(start, stop) if rows is None else [int(i) for i in rows[start:stop]]
         for row, i in enumerate(numbers):  # one Pillow rendering per image; there is no batched form
-            if stop_if is not None and row % 50 == 0 and stop_if():
-                return None
+            if row % REPORT_EVERY == 0:
+                if tick is not None:
+                    tick(row)
+                if stop_if is not None and stop_if():
+                    return None
             with _seeded_captcha(captcha_image, f"nnstudio-captcha:{seed}:{split}:{i}") as rng:
                 digits = [rng.randrange(10) for _ in range(DIGITS)]
                 picture = generator.generate_image("".join(map(str, digits)))
@@ -193,11 +223,13 @@ def _worker_env() -> dict[str, str] | None:
 
 
 def render_in_processes(n: int, seed: int, split: str, shape: tuple[int, int], processes: int,
-                        rows: Sequence[int] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+                        rows: Sequence[int] | None = None, tick: Callable[[int], None] | None = None
+                        ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The first ``n`` images (or the image numbers ``rows``, ``n`` of them) rendered in ``processes`` equal
     parts by as many worker processes, before the contrast stretch; (None, None) when a worker could not
     start, failed, took too long (:data:`WORKER_SECONDS`) or left no usable part (the caller then renders them
-    itself)."""
+    itself).  ``tick`` is told how many are done every :data:`POLL_SECONDS` (each worker writes its count to a
+    file beside its part)."""
     parts = max(1, min(processes, n))
     bounds = [n * k // parts for k in range(parts + 1)]
     images = np.empty((n, *shape), dtype=np.uint8)
@@ -219,8 +251,14 @@ def render_in_processes(n: int, seed: int, split: str, shape: tuple[int, int], p
                 workers.append((subprocess.Popen(worker_command() + args, cwd=folder, env=env,
                                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                                  stderr=subprocess.DEVNULL), k, out))
+            while any(process.poll() is None for process, _, _ in workers):
+                if time.monotonic() > deadline:
+                    return None, None
+                if tick is not None:
+                    tick(sum(_read_count(out) for _, _, out in workers))
+                time.sleep(POLL_SECONDS)
             for process, k, out in workers:
-                if process.wait(timeout=max(0.1, deadline - time.monotonic())) != 0:
+                if process.returncode != 0:
                     return None, None
                 with np.load(out, allow_pickle=False) as part:
                     a, b = bounds[k], bounds[k + 1]
@@ -254,8 +292,10 @@ def worker_main(argv: Sequence[str]) -> int:
             if rows.ndim != 1 or rows.dtype.kind not in "iu" or (rows.size and int(rows.min()) < 0):
                 raise ValueError(f"{argv[7]}: expected a list of image numbers")
         done = render(int(start), int(stop), int(seed), split, (int(height), int(width)),
-                      stop_if=lambda: os.getppid() != parent_pid, rows=rows)
+                      stop_if=lambda: os.getppid() != parent_pid, rows=rows, tick=lambda k: _write_count(out, k))
         if done is None:
+            with contextlib.suppress(OSError):
+                os.remove(out + ".count")
             with contextlib.suppress(OSError):
                 os.rmdir(os.path.dirname(os.path.abspath(out)))  # the parent's folder, if nothing is left in it
             return 3
@@ -265,6 +305,26 @@ def worker_main(argv: Sequence[str]) -> int:
         print(f"captcha worker: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _write_count(out: str, done: int) -> None:
+    """A worker's progress: ``done`` images, in ``OUT.count`` (replaced whole, so it is never read half made)."""
+    with contextlib.suppress(OSError):
+        with open(out + ".count.tmp", "w", encoding="ascii") as fh:
+            fh.write(str(int(done)))
+        os.replace(out + ".count.tmp", out + ".count")
+
+
+def _read_count(out: str) -> int:
+    """The images a worker rendering into ``out`` has done (0 before its first count, or after it finished)."""
+    if os.path.exists(out):
+        with contextlib.suppress(OSError, ValueError, zipfile.BadZipFile), np.load(out, allow_pickle=False) as part:
+            return int(part["labels"].shape[0])
+    try:
+        with open(out + ".count", encoding="ascii") as fh:
+            return int(fh.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
 
 
 def _stretch_contrast(images: np.ndarray) -> np.ndarray:

@@ -101,6 +101,12 @@ class RunBar(QToolBar):
         self.progress_label.setText(text)
         self.progress_label.setToolTip(text)
 
+    def show_preparing(self, done: int, total: int, text: str) -> None:
+        """Work before the first batch (making a generated dataset): its share done, and what it is."""
+        self.progress.setValue(int(1000 * min(max(done / max(total, 1), 0.0), 1.0)))
+        self.progress_label.setText(text)
+        self.progress_label.setToolTip(text)
+
     def clear_progress(self) -> None:
         """No run to show: an empty bar and no progress line (a new project, reset weights, a new run)."""
         self.progress.setValue(0)

@@ -356,11 +356,25 @@ class TrainingController(QObject):
         session.weights.connect(self.live_weights)
         session.finished.connect(self._finished)
         session.paused_changed.connect(self._paused_changed)
+        session.preparing.connect(self._preparing)
         self._set_state("paused" if start_paused else "running")
         self._set_editing(False)
         self.panel.show_status(tr("Preparing the data and the network..."))
         session.start()
         return True
+
+    def _preparing(self, progress: tuple[int, int, str]) -> None:
+        """How far the making of a generated dataset got (the captcha example's takes 45 s the first time)."""
+        done, total, split = progress
+        if self.session is None or self.session.info is not None:  # the run started: its own status says more
+            return
+        counts = {"done": f"{done:,}", "total": f"{total:,}"}
+        text = tr("Making the training captchas: {done} of {total}...", **counts) if split == "train" \
+            else tr("Making the test captchas: {done} of {total}...", **counts)
+        self.panel.show_status(text)
+        run_bar = getattr(self, "run_bar", None)  # over the window, seen whatever the docks show
+        if run_bar is not None:
+            run_bar.show_preparing(done, total, text)
 
     @staticmethod
     def _weights_fit(graph: Any, weights: dict[str, np.ndarray]) -> bool:
@@ -444,7 +458,9 @@ class TrainingController(QObject):
         self._set_state("idle")
         self._set_editing(True)
         self.dashboard.redraw_all()
-        if result.ok:
+        if result.ok and result.weights is None:  # stopped before the first batch: nothing to continue from
+            self.panel.show_status(result.message)
+        elif result.ok:
             done = tr("Training finished.") if result.reason == "completed" else tr("Training stopped.")
             test_loss = getattr(result.finished, "test_loss", None)
             test_acc = getattr(result.finished, "test_acc", None)

@@ -131,6 +131,10 @@ class WeightsSnapshot:
 
 # -- between the threads ------------------------------------------------------------------------------------
 
+class _StoppedWhilePreparing(Exception):
+    """Stop was pressed while a generated dataset was being made."""
+
+
 class ReportInbox:
     """Thread-safe mailbox: batch reports pile up, ordered events queue, views keep only the latest."""
 
@@ -349,8 +353,21 @@ class TrainingWorker(QObject):
     def _run(self) -> RunResult:
         settings = self.request.settings
         if self.dataset is None:
-            self.dataset = self._load_dataset(str(settings.get("dataset", "")),
-                                              dict(settings.get("dataset_options") or {}))
+            from nnstudio.data import captcha_digits  # noqa: PLC0415
+
+            def report(done: int, total: int, split: str) -> None:
+                self.inbox.put_latest("preparing", (done, total, split))
+                if self.control.stopped:
+                    raise _StoppedWhilePreparing
+
+            # A generated set made the first time (the captcha example: 45 s) shows how far it got, and Stop
+            # ends it (nothing is kept: the next run makes it again).
+            try:
+                with captcha_digits.reporting(report):
+                    self.dataset = self._load_dataset(str(settings.get("dataset", "")),
+                                                      dict(settings.get("dataset_options") or {}))
+            except _StoppedWhilePreparing:
+                return RunResult("stopped", tr("Stopped while the data was being made: nothing was trained."), None)
         self.trainer = self._make_trainer(self.request, self.dataset)  # validates: UserError when it cannot train
         self.control.trainer = self.trainer
         if self.control.stopped:
@@ -514,6 +531,7 @@ class TrainingSession(QObject):
     neurons = Signal(object)  # neuron_views.NeuronView, or neuron_views.Unsupported
     weights = Signal(object)  # WeightsSnapshot after each epoch
     hint = Signal(object)  # the trainer's Hint (and any other event the GUI may want)
+    preparing = Signal(object)  # (done, total, split) while a generated dataset is made
     finished = Signal(object)  # RunResult
     paused_changed = Signal(bool)
 
@@ -601,7 +619,7 @@ class TrainingSession(QObject):
                 self.started.emit(event)
         if batches:
             self.batches.emit(batches)
-        for key in ("probe", "histograms", "boundary", "neurons", "weights"):
+        for key in ("preparing", "probe", "histograms", "boundary", "neurons", "weights"):
             if key in latest:
                 getattr(self, key).emit(latest[key])
         for event in events:

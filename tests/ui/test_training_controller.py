@@ -221,3 +221,82 @@ def test_dashboard_screenshot_after_a_short_real_run(qtbot, tmp_path, monkeypatc
     assert win.grab().save(str(path))
     assert path.stat().st_size > 10000
     win.undo_stack.setClean()
+
+
+def _slow_captcha_project(win, monkeypatch, n_train=60, pause=0.05):
+    """The captcha example with a small set, rendered here a little slowly (so the window's timer sees the
+    count move), counted every 10 images."""
+    import json
+    import time
+
+    from nnstudio.cli import example_paths
+    from nnstudio.data import captcha_digits
+    from nnstudio.graph.project_file import load_project
+
+    monkeypatch.setattr(captcha_digits, "REPORT_EVERY", 10)
+    monkeypatch.setattr(captcha_digits, "PARALLEL_MIN", 10**9)
+    real = captcha_digits.render
+
+    def slowly(*args, **kwargs):
+        tick = kwargs.get("tick")
+        if tick is not None:
+            kwargs["tick"] = lambda done: (tick(done), time.sleep(pause))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(captcha_digits, "render", slowly)
+    data = json.loads(example_paths()["captcha-cnn"].read_text(encoding="utf-8"))
+    data["training"].update(dataset_options={"n_train": n_train, "n_test": 20}, epochs=1, backend="numpy")
+    copy = Path(os.environ["NNSTUDIO_DATA_DIR"]).parent / "captcha.json"
+    copy.write_text(json.dumps(data), encoding="utf-8")
+    win.set_project(load_project(copy))
+
+
+def test_the_window_counts_the_captchas_it_makes_before_a_run(window, qtbot, monkeypatch):
+    """The captcha example's first run showed "Preparing the data and the network..." for 45 s while its
+    21,000 captchas were made; the status now counts them."""
+    win, controller = window
+    _slow_captcha_project(win, monkeypatch)
+    shown: list[str] = []
+    real_status = controller.panel.show_status
+    monkeypatch.setattr(controller.panel, "show_status",
+                        lambda text, *a, **k: (shown.append(text), real_status(text, *a, **k)))
+    seen_on_bar: list[str] = []  # the run bar over the window: seen when the Training dock is scrolled away
+    real_preparing = controller.run_bar.show_preparing
+    monkeypatch.setattr(controller.run_bar, "show_preparing",
+                        lambda done, total, text: (seen_on_bar.append(text), real_preparing(done, total, text)))
+    result = run_to_end(qtbot, controller, timeout=60000)
+    assert result.reason == "completed", result.message
+    counts = [text for text in shown if text.startswith("Making the training captchas:")]
+    assert len(set(counts)) >= 2 and counts[-1].endswith("of 60..."), shown  # it moved
+    assert any(text.startswith("Making the test captchas:") for text in shown), shown
+    training = [i for i, text in enumerate(shown) if text.startswith("Training on captcha")]
+    assert training and shown.index(counts[0]) < training[0], shown
+    assert not any(text.startswith("Making") for text in shown[training[0]:]), shown  # the run's status stays
+    assert any(text.startswith("Making the training captchas:") for text in seen_on_bar), seen_on_bar
+
+
+def test_stop_ends_the_making_of_a_dataset(window, qtbot, monkeypatch):
+    """Stop did nothing while a first run made its captchas (45 s for the example's); now it ends it, nothing
+    is trained or kept, and the next run makes them again."""
+    win, controller = window
+    _slow_captcha_project(win, monkeypatch, n_train=2000)
+    bar_texts: list[str] = []
+    real_preparing = controller.run_bar.show_preparing
+    monkeypatch.setattr(controller.run_bar, "show_preparing",
+                        lambda done, total, text: (bar_texts.append(text), real_preparing(done, total, text)))
+    finished = []
+    assert controller.train()
+    controller.session.finished.connect(finished.append)
+    qtbot.waitUntil(lambda: bool(bar_texts), timeout=20000)
+    controller.stop()
+    qtbot.waitUntil(lambda: bool(finished), timeout=20000)
+    result = finished[0]
+    assert result.reason == "stopped" and result.weights is None
+    assert "nothing was trained" in result.message
+    assert controller.weights is None and not controller.is_training
+    assert controller.run_bar.progress_label.text() == ""
+    assert not list((Path(os.environ["NNSTUDIO_DATA_DIR"]) / "datasets" / "captcha").glob("*.npz"))
+    assert controller.panel.status.text() == "Stopped while the data was being made: nothing was trained."
+    import captcha.image
+    import secrets
+    assert captcha.image.secrets is secrets  # the package's own randomness is put back after the interruption
