@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTableWidget, QT
 
 from nnstudio.runs.compare import best_index, format_value, grouped_differences, legend_labels, metric_rows
 from nnstudio.ui.i18n import tr
-from nnstudio.ui.panels.curves import ema, nice_ceiling, set_range_if_changed
+from nnstudio.ui.panels.curves import ema, set_range_if_changed
 
 RUN_COLOURS = ("#2563EB", "#DC2626", "#16A34A", "#9333EA", "#EA580C", "#0891B2", "#DB2777", "#65A30D")
 GRADIENT_FLOOR = 1e-12
@@ -117,9 +117,11 @@ class RunOverlay:
             self._gradients(run, colour)
         # Fixed ranges from the data: auto-range with clip-to-view would keep a stale view of an empty panel.
         last_step = max((_top(r.curves().get("global_step")) for r in self.runs), default=1.0)
-        top_loss = max((_top(smoothed(r.curves().get("loss", np.zeros(0)))) for r in self.runs), default=1.0)
         set_range_if_changed(c.loss_plot, "x", 0.0, max(last_step, 1.0))
-        set_range_if_changed(c.loss_plot, "y", 0.0, nice_ceiling(top_loss))
+        # The loss axis spans the runs' curves, on the scale the panel shows (linear from 0, or log).
+        c.shown_losses = np.concatenate([np.zeros(0)] + [smoothed(np.asarray(r.curves().get("loss", np.zeros(0)),
+                                                                          dtype=np.float64)) for r in self.runs])
+        c.fit_loss_range(c.shown_losses)
         set_range_if_changed(c.acc_plot, "y", 0.0, 1.0)
         if self._grad_last:
             set_range_if_changed(self.gradients.plot, "x", 0.0, max(self._grad_last, 1.0))
@@ -160,6 +162,7 @@ class RunOverlay:
             if self.legend.scene() is not None:
                 self.legend.scene().removeItem(self.legend)
             self.legend = None
+        self.curves.shown_losses = None
         if self.runs:
             self.curves.set_legend_shown(True)
             self.curves.set_caption("")

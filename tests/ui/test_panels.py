@@ -624,3 +624,25 @@ def test_rebuilt_cells_fit_a_panel_that_shrank(dashboard, qtbot):
     qtbot.wait(50)
     right = max(cell.layout.sceneBoundingRect().right() for cell in panel.cells.values())
     assert right <= panel.view.width() + 1, (right, panel.view.width())
+
+
+def test_the_loss_can_be_shown_on_a_log_scale(dashboard, qtbot):
+    """On an axis from 0 to the run's largest loss, a loss still falling from 0.05 to 0.01 (the linear
+    regression lesson) looked flat.  The panel's menu shows it on a log scale, decades labelled whole."""
+    curves = dashboard.curves
+    losses = np.geomspace(8.0, 0.004, 60)
+    curves.add_batches([BatchReport(1, i, i, float(v), 0.5, 0.01, 100.0, {}, 1.0) for i, v in enumerate(losses, 1)])
+    curves.redraw()
+    assert curves.loss_plot.getViewBox().viewRange()[1] == pytest.approx([0.0, 10.0])
+    assert curves.log_action.isCheckable() and curves.log_action in curves.menu_button.menu().actions()
+    curves.log_action.trigger()
+    assert curves.log_loss
+    qtbot.wait(20)
+    low, high = curves.loss_plot.getViewBox().viewRange()[1]
+    assert (low, high) == pytest.approx((-3.1, 1.1))  # 10^-3 .. 10^1 with room for the end labels
+    labels = [text for _, text in _label_rects(curves.loss_plot.getAxis("left"))]
+    assert labels and set(labels) <= {"0.001", "0.01", "0.1", "1", "10"}, labels
+    assert curves.loss_plot.getAxis("left").shown_title() == "loss"  # no scale: the decades say it
+    curves.set_log_loss(False)
+    assert not curves.log_action.isChecked()
+    assert curves.loss_plot.getViewBox().viewRange()[1] == pytest.approx([0.0, 10.0])

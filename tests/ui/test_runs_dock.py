@@ -94,6 +94,16 @@ def test_app_runs_are_kept_listed_compared_and_deleted(win, qtbot, tmp_path):
     curves.resize(1400, 1000)  # however big the panel gets, the comparison keeps the live legend hidden
     qtbot.wait(20)
     assert not curves.loss_plot.legend.isVisible() and not curves.legend_wanted
+    # The loss axis spans the compared runs, on a linear scale from 0 and on a log scale.
+    from nnstudio.ui.compare_view import smoothed
+    compared = np.concatenate([smoothed(r.curves()["loss"]) for r in runs.compare_view.runs])  # as drawn
+    top = curves.loss_plot.getViewBox().viewRange()[1][1]
+    assert curves.loss_plot.getViewBox().viewRange()[1][0] == 0.0 and top >= np.nanmax(compared) * 0.99
+    curves.set_log_loss(True)
+    low, high = curves.loss_plot.getViewBox().viewRange()[1]
+    positive = compared[np.isfinite(compared) & (compared > 0)]
+    assert low <= np.log10(positive.min()) and high >= np.log10(np.nanmax(compared))
+    curves.set_log_loss(False)
     table = runs.compare_view.table
     rows = [table.verticalHeaderItem(r).text() for r in range(table.rowCount())]
     assert rows[0] == "learning_rate" and "test accuracy" in rows and "end" in rows

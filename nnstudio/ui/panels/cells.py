@@ -38,6 +38,50 @@ def next_125(value: float) -> float:
     return round_up_125(value * 1.01)
 
 
+def decade_label(power: int) -> str:
+    return f"{10.0 ** power:g}" if -3 <= power <= 3 else f"1e{power}"
+
+
+def decade_ticks(low: int, high: int, labelled: Sequence[int] | None = None) -> list[list[tuple[float, str]]]:
+    """Ticks for a log10 axis spanning 10^low..10^high: the decades in ``labelled`` (default: all) labelled,
+    the others unlabelled, and 2..9 times each decade as unlabelled minor ticks while every decade is labelled
+    (pyqtgraph labels all of them when few decades show, and in a short panel they run into each other)."""
+    shown = set(range(low, high + 1) if labelled is None else labelled)
+    major = [(float(k), decade_label(k)) for k in range(low, high + 1) if k in shown]
+    minor = [(float(k), "") for k in range(low, high + 1) if k not in shown]
+    if len(shown) == high - low + 1:
+        minor = [(k + math.log10(m), "") for k in range(low, high) for m in range(2, 10)]
+    return [major, minor]
+
+
+def pick_labels(count: int, first_px: float, step_px: float, span_px: float, label_px: float,
+                half_px: float) -> list[int]:
+    """Which of ``count`` evenly spaced ticks (at ``first_px + i * step_px`` along an axis ``span_px`` long)
+    get a label ``label_px`` long along the axis (plus a gap) so that none runs into the next or past the
+    axis's ends (``half_px``: half a label; pyqtgraph hides a label that does not fit): every 1st, 2nd, 3rd,
+    5th, 10th... one, centred among the ticks that fit."""
+    fits = [i for i in range(count) if first_px + i * step_px - half_px >= 0
+            and first_px + i * step_px + half_px <= span_px]
+    if not fits:
+        return []
+    every = next((e for e in (1, 2, 3, 5, 10, 20, 50, 100) if step_px * e >= label_px), count)
+    first, last = fits[0], fits[-1]
+    n = (last - first) // every + 1
+    start = first + ((last - first) - (n - 1) * every) // 2
+    return [start + m * every for m in range(n)]
+
+
+def fitted_decade_ticks(plot: pg.PlotItem, low: int, high: int) -> list[list[tuple[float, str]]]:
+    """Ticks for ``plot``'s log10 left axis spanning 10^low..10^high (its y range running from low - 0.1 to
+    high + 0.1): as many decades labelled as fit its height without running into each other (see
+    :func:`pick_labels`)."""
+    height = plot.getViewBox().height()
+    text = QFontMetrics(plot.getAxis("left").font()).height()
+    step = height / (high - low + 0.2)
+    shown = pick_labels(high - low + 1, 0.1 * step, step, height, 1.2 * text, 0.5 * text)
+    return decade_ticks(low, high, [low + i for i in shown])
+
+
 class RoomyAxis(pg.AxisItem):
     """An axis whose labelled ticks are at least a label's extent apart.
 

@@ -16,7 +16,7 @@ from PySide6.QtGui import QFontMetrics
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import SeriesTable
-from nnstudio.ui.panels.cells import PanelView, fitted_plot, round_up_125
+from nnstudio.ui.panels.cells import PanelView, fitted_decade_ticks, fitted_plot, round_up_125
 from nnstudio.ui.panels.export import ExportablePanel
 
 EMA_ALPHA = 0.95  # weight of the past in the smoothed curve
@@ -159,6 +159,39 @@ class CurvesPanel(ExportablePanel):
         self._epoch_offset = 0.0
         self._epochs_drawn = -1
         self.summary = self.title_label  # the header row carries the latest figures
+        # On a linear axis from 0 to the run's largest loss, a loss still falling from 0.05 to 0.01 (the linear
+        # regression lesson) or after a spike looks flat: the loss can be shown on a log scale instead.
+        self._decades: tuple[int, int] | None = None  # the log axis's span in powers of ten, as last ticked
+        self.shown_losses: np.ndarray | None = None  # what the loss axis spans while stored runs are compared
+        self.menu_button.setToolTip(tr("Log scale and export"))
+        menu = self.menu_button.menu()
+        menu.addSeparator()
+        self.log_action = menu.addAction(tr("Loss on a log scale"))
+        self.log_action.setCheckable(True)
+        self.log_action.toggled.connect(self.set_log_loss)
+        self.loss_plot.getViewBox().sigResized.connect(self._fit_log_ticks)
+
+    def set_log_loss(self, on: bool) -> None:
+        """Show the loss on a log10 axis (``on``) or a linear one from 0."""
+        if self.log_action.isChecked() != on:
+            self.log_action.setChecked(on)  # comes back here through toggled
+            return
+        axis = self.loss_plot.getAxis("left")
+        self.loss_plot.setLogMode(x=False, y=on)
+        axis.enableAutoSIPrefix(not on)  # decades are labelled whole (0.01, 1e-05), with no scale in the title
+        self._decades = None
+        if not on:
+            axis.setTicks(None)
+        self.dirty = True
+        self.redraw()
+
+    @property
+    def log_loss(self) -> bool:
+        return self.log_action.isChecked()
+
+    def _fit_log_ticks(self, *_args: Any) -> None:
+        if self._decades is not None:
+            self.loss_plot.getAxis("left").setTicks(fitted_decade_ticks(self.loss_plot, *self._decades))
 
     def _fit_legend(self, *_args: Any) -> None:
         """Show the legend only while it covers at most LEGEND_SHARE of the loss plot (and less than its whole
@@ -244,10 +277,27 @@ class CurvesPanel(ExportablePanel):
                 self.items[key].setData(ex[keep], y[keep])
         if len(x):
             grow_x_range(self.loss_plot, float(x[-1]), self.acc_plot)  # the accuracy plot follows through the x link
-            losses = b["loss"][np.isfinite(b["loss"])]
-            if len(losses):
-                set_range_if_changed(self.loss_plot, "y", 0.0, nice_ceiling(float(losses.max())))
+        self.fit_loss_range(b["loss"] if self.shown_losses is None else self.shown_losses)
         self.set_caption(self._summary_text())
+
+    def fit_loss_range(self, losses: np.ndarray) -> None:
+        """The loss axis spans ``losses``: from 0 to a round value above the largest, or on a log scale the
+        whole decades around the positive ones (1 to 10 before there is any)."""
+        losses = np.asarray(losses, dtype=np.float64)
+        losses = losses[np.isfinite(losses)]
+        if self.log_loss:
+            self._fit_log_range(losses[losses > 0])
+        elif len(losses):
+            set_range_if_changed(self.loss_plot, "y", 0.0, nice_ceiling(float(losses.max())))
+
+    def _fit_log_range(self, losses: np.ndarray) -> None:
+        low, high = (0, 1) if not len(losses) else \
+            (math.floor(math.log10(float(losses.min()))), math.ceil(math.log10(float(losses.max()))))
+        high = max(high, low + 1)
+        if (low, high) != self._decades:
+            self._decades = (low, high)
+            self._fit_log_ticks()
+        set_range_if_changed(self.loss_plot, "y", low - 0.1, high + 0.1)  # room for the end labels
 
     def _summary_text(self) -> str:
         b, e = self.batches, self.epochs

@@ -23,7 +23,8 @@ from PySide6.QtGui import QFontMetrics
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import GrowingBuffer
 from nnstudio.ui.panels.curves import align_left_axes, configure_plot, grow_x_range, set_range_if_changed
-from nnstudio.ui.panels.cells import PanelView, fitted_plot
+from nnstudio.ui.panels.cells import (PanelView, decade_label, decade_ticks, fitted_decade_ticks,  # noqa: F401
+                                      fitted_plot, pick_labels)
 from nnstudio.ui.panels.export import ExportablePanel
 
 VANISHING_ABSOLUTE = 1e-7
@@ -70,39 +71,6 @@ def detect_gradient_problems(recent: Mapping[str, float], before: Mapping[str, f
         if old is not None and math.isfinite(old) and old > 0 and norm > EXPLODING_FACTOR * old:
             problems.append(GradientProblem(layer, "exploding", exploding_message(layer, norm)))
     return problems
-
-
-def decade_label(power: int) -> str:
-    return f"{10.0 ** power:g}" if -3 <= power <= 3 else f"1e{power}"
-
-
-def decade_ticks(low: int, high: int, labelled: Sequence[int] | None = None) -> list[list[tuple[float, str]]]:
-    """Ticks for a log10 axis spanning 10^low..10^high: the decades in ``labelled`` (default: all) labelled,
-    the others unlabelled, and 2..9 times each decade as unlabelled minor ticks while every decade is labelled
-    (pyqtgraph labels all of them when few decades show, and in a short panel they run into each other)."""
-    shown = set(range(low, high + 1) if labelled is None else labelled)
-    major = [(float(k), decade_label(k)) for k in range(low, high + 1) if k in shown]
-    minor = [(float(k), "") for k in range(low, high + 1) if k not in shown]
-    if len(shown) == high - low + 1:
-        minor = [(k + math.log10(m), "") for k in range(low, high) for m in range(2, 10)]
-    return [major, minor]
-
-
-def pick_labels(count: int, first_px: float, step_px: float, span_px: float, label_px: float,
-                half_px: float) -> list[int]:
-    """Which of ``count`` evenly spaced ticks (at ``first_px + i * step_px`` along an axis ``span_px`` long)
-    get a label ``label_px`` long along the axis (plus a gap) so that none runs into the next or past the
-    axis's ends (``half_px``: half a label; pyqtgraph hides a label that does not fit): every 1st, 2nd, 3rd,
-    5th, 10th... one, centred among the ticks that fit."""
-    fits = [i for i in range(count) if first_px + i * step_px - half_px >= 0
-            and first_px + i * step_px + half_px <= span_px]
-    if not fits:
-        return []
-    every = next((e for e in (1, 2, 3, 5, 10, 20, 50, 100) if step_px * e >= label_px), count)
-    first, last = fits[0], fits[-1]
-    n = (last - first) // every + 1
-    start = first + ((last - first) - (n - 1) * every) // 2
-    return [start + m * every for m in range(n)]
 
 
 class GradientPanel(ExportablePanel):
@@ -291,16 +259,10 @@ class GradientPanel(ExportablePanel):
         window, every other decade or bar, say); called when the spans change and when the plots are
         resized.  An axis is given new ticks only when they change: each change repaints its labels."""
         if self._decades is not None:
-            low, high = self._decades
-            axis = self.plot.getAxis("left")
-            height = self.plot.getViewBox().height()
-            text = QFontMetrics(axis.font()).height()
-            step = height / (high - low + 0.2)  # the y range runs from low - 0.1 to high + 0.1
-            shown = pick_labels(high - low + 1, 0.1 * step, step, height, 1.2 * text, 0.5 * text)
-            ticks = decade_ticks(low, high, [low + i for i in shown])
+            ticks = fitted_decade_ticks(self.plot, *self._decades)
             if ticks != self._ticks.get("left"):
                 self._ticks["left"] = ticks
-                axis.setTicks(ticks)
+                self.plot.getAxis("left").setTicks(ticks)
         if self._bar_bounds is not None:
             names = self._bar_bounds[0]
             axis = self.bar_plot.getAxis("bottom")
