@@ -83,19 +83,20 @@ def _config_for(project: Any, dataset: str | None = None, **changes: Any) -> Any
     return config.replace(**updates) if updates else config
 
 
-def _dataset(config: Any, use: str = "all") -> Any:
+def _dataset(config: Any, use: str = "all", plain: bool = False) -> Any:
     from nnstudio.training.trainer import load_dataset  # noqa: PLC0415
 
-    with _making_data_progress():
+    with _making_data_progress(plain):
         return load_dataset(config, use)
 
 
 @contextlib.contextmanager
-def _making_data_progress() -> Any:
-    """A bar (or a line every half minute) on stderr while a generated dataset is made: the captcha example's
-    21,000 images took 45 s the first time, with nothing on the screen."""
+def _making_data_progress(plain: bool = False) -> Any:
+    """A bar on a terminal (else, or when ``plain``: --json, a line every half minute) on stderr while a
+    generated dataset is made: the captcha example's 21,000 images took 45 s the first time, with nothing on
+    the screen."""
     from nnstudio.data import captcha_digits  # noqa: PLC0415
-    from nnstudio.progress import Progress  # noqa: PLC0415
+    from nnstudio.progress import Progress, is_terminal  # noqa: PLC0415
 
     bars: dict[str, Any] = {}
 
@@ -106,7 +107,7 @@ def _making_data_progress() -> Any:
                 other.close()
             what = {"train": _("making training captchas"), "test": _("making test captchas")}.get(
                 split, _("making captchas"))
-            bar = bars[split] = Progress(sys.stderr, total, what, "images")
+            bar = bars[split] = Progress(sys.stderr, total, what, "images", bar=is_terminal(sys.stderr) and not plain)
         bar.update(done)
 
     try:
@@ -370,7 +371,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         weights_in_path = Path(args.weights_in)
     if weights_in_path is not None:
         weights_in = read_starting_weights(weights_in_path)  # finite, or refused naming the file
-    dataset = _dataset(config, "run")  # a generated set: only the samples this run reads are made
+    dataset = _dataset(config, "run", plain=args.json)  # a generated set: only the samples this run reads
     backend = get_backend(config.backend)
     trainer = Trainer(project.graph, dataset, config, backend, weights_in)
     if weights_in_path is not None:
@@ -577,7 +578,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     config = _config_for(project, args.dataset, backend=args.backend, max_test_samples=args.max_samples)
     # A generated set: only the test samples scored are made (all of them unless --max-samples says otherwise,
     # whatever limit the project's training settings give).
-    dataset = _dataset(config.replace(max_test_samples=args.max_samples), "test")
+    dataset = _dataset(config.replace(max_test_samples=args.max_samples), "test", plain=args.json)
     model = _build_model(project, config.backend, args.weights)
     if tuple(model.input_shape) != tuple(dataset.sample_shape):
         raise UserError(f"dataset '{dataset.name}' has samples shaped {tuple(dataset.sample_shape)} but the "

@@ -252,8 +252,8 @@ def render_in_processes(n: int, seed: int, split: str, shape: tuple[int, int], p
                                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                                  stderr=subprocess.DEVNULL), k, out))
             while any(process.poll() is None for process, _, _ in workers):
-                if time.monotonic() > deadline:
-                    return None, None
+                if time.monotonic() > deadline or any(process.returncode for process, _, _ in workers):
+                    return None, None  # one failed: the rest are stopped, and the caller renders them
                 if tick is not None:
                     tick(sum(_read_count(out) for _, _, out in workers))
                 time.sleep(POLL_SECONDS)
@@ -299,8 +299,9 @@ def worker_main(argv: Sequence[str]) -> int:
             with contextlib.suppress(OSError):
                 os.rmdir(os.path.dirname(os.path.abspath(out)))  # the parent's folder, if nothing is left in it
             return 3
-        with open(out, "wb") as fh:
+        with open(out + ".tmp", "wb") as fh:  # then renamed: the parent never reads a part half written
             np.savez(fh, images=done[0], labels=done[1])
+        os.replace(out + ".tmp", out)
     except (ValueError, OSError, EOFError) as exc:
         print(f"captcha worker: {exc}", file=sys.stderr)
         return 2
@@ -318,7 +319,8 @@ def _write_count(out: str, done: int) -> None:
 def _read_count(out: str) -> int:
     """The images a worker rendering into ``out`` has done (0 before its first count, or after it finished)."""
     if os.path.exists(out):
-        with contextlib.suppress(OSError, ValueError, zipfile.BadZipFile), np.load(out, allow_pickle=False) as part:
+        with contextlib.suppress(OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile), \
+                np.load(out, allow_pickle=False) as part:
             return int(part["labels"].shape[0])
     try:
         with open(out + ".count", encoding="ascii") as fh:

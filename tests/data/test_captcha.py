@@ -349,3 +349,41 @@ def test_evaluate_renders_no_training_captchas_and_scores_every_test_sample(tmp_
                  "--backend", "numpy"]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 7
     assert rendered == []  # sliced from the 40 test captchas made for the first evaluation
+
+
+def test_progress_is_read_from_the_workers_without_losing_their_work(monkeypatch, tmp_path):
+    """Polling a worker's part while it was still being written (an empty file) raised, and the parent then
+    threw away every worker's images and rendered them all again itself."""
+    empty = tmp_path / "part0.npz"
+    empty.write_bytes(b"")
+    assert captcha_digits._read_count(str(empty)) == 0
+    (tmp_path / "part0.npz.count").write_text("50", encoding="ascii")
+    assert captcha_digits._read_count(str(tmp_path / "missing.npz")) == 0
+    monkeypatch.setattr(captcha_digits, "POLL_SECONDS", 0.001)
+    monkeypatch.setattr(captcha_digits, "REPORT_EVERY", 2)
+    ticks: list[int] = []
+    spread_x, spread_y = captcha_digits.render_in_processes(12, 3, "train", captcha_digits.DEFAULT_SHAPE, 2,
+                                                            tick=ticks.append)
+    assert spread_x is not None, "the workers' images were thrown away"
+    alone_x, alone_y = captcha_digits.render(0, 12, 3, "train", captcha_digits.DEFAULT_SHAPE)
+    np.testing.assert_array_equal(spread_x, alone_x)
+    assert ticks and all(0 <= t <= 12 for t in ticks)
+    reported: list[tuple[int, int, str]] = []
+    with captcha_digits.reporting(lambda *r: reported.append(r)):
+        generate_captchas(12, seed=3, split="train", processes=2)
+    assert reported[0] == (0, 12, "train") and reported[-1] == (12, 12, "train")
+    generate_captchas(2, seed=3, split="train")  # outside: nothing reported
+    assert reported[-1] == (12, 12, "train")
+
+
+def test_the_command_line_bar_is_plain_with_json(tmp_path, monkeypatch, capsys):
+    """With --json on a terminal the making of the captchas drew a bar of carriage returns; the epochs' own
+    progress is plain lines there."""
+    from nnstudio import progress
+    from nnstudio.cli import main
+
+    monkeypatch.setattr(progress, "is_terminal", lambda stream: True)
+    project = _small_captcha_project(tmp_path, epochs=1, batch_size=8)
+    assert main(["train", str(project), "--max-samples", "12", "--json", "--no-history", "--backend", "numpy",
+                 "--weights-out", str(tmp_path / "w.npz")]) == 0
+    assert "\r" not in capsys.readouterr().err

@@ -578,9 +578,13 @@ def test_feature_maps_share_a_small_panel_by_what_each_row_needs(dashboard, qtbo
     the panel's edge, and no cell sits alone in a row."""
     panel = dashboard.feature_maps
     rng = np.random.default_rng(4)
-    for name, probe in (("mlp", _mlp_probe(rng)), ("cnn", _cnn_probe(rng)), ("wide", _cnn_probe(rng, wide=True))):
+    three = Probe(3, {f"c{i}": rng.random((4, 8, 8)).astype(np.float32) for i in range(3)},
+                  {f"c{i}": "Conv2D" for i in range(3)})
+    for name, probe in (("mlp", _mlp_probe(rng)), ("cnn", _cnn_probe(rng)), ("wide", _cnn_probe(rng, wide=True)),
+                        ("three", three)):
         panel.set_probe(probe)
-        for size in ((290, 300), (570, 440)):
+        # (570, 700) -> (570, 300) in one step (a window no longer maximised) left the bar charts cut off
+        for size in ((290, 300), (570, 440), (570, 700), (570, 300), (500, 600)):
             panel.resize(*size)
             qtbot.wait(20)
             panel.redraw()
@@ -592,15 +596,15 @@ def test_feature_maps_share_a_small_panel_by_what_each_row_needs(dashboard, qtbo
             assert max(b.bottom() for b in cells.values()) <= view_height + 1, (name, size, cells, view_height)
             bars = [boxes[nid] for nid in panel.bars]
             maps = [boxes[nid] for nid in panel.plots if nid not in panel.bars]
-            assert min(b.height() for b in bars) >= 24, (name, size, bars)
+            assert not bars or min(b.height() for b in bars) >= 24, (name, size, bars)
             rows: dict[int, int] = {}
             for box in maps:
                 rows[round(box.top())] = rows.get(round(box.top()), 0) + 1
-            if len(rows) > 1:
+            if max(rows.values()) > 1:  # a column of single cells is fine; one left under a fuller row is not
                 assert min(rows.values()) >= 2, (name, size, rows)
             side = min(min(b.width(), b.height()) for b in maps)
             if name == "mlp":
-                assert side >= (60 if size[0] < 400 else 120), (name, size, maps)
+                assert side >= (60 if size[0] < 400 or size[1] < 400 else 120), (name, size, maps)
                 assert len({round(b.top()) for b in bars}) == 1  # the four charts in one row
             elif name == "cnn":
                 assert side >= (30 if size[0] < 400 else 60), (name, size, maps)

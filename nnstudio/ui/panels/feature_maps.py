@@ -204,15 +204,17 @@ class FeatureMapPanel(ExportablePanel):
         view's current size; it also sets the share of the height the rows of maps get.
 
         Every arrangement is tried: the map cells in 1 to all columns, the bar charts in 1 to all (each at least
-        MIN_BAR_PX wide; only column counts that leave no cell alone in its row), their titles on one line or
-        two.  The height left after the titles goes to the maps
-        and the bar charts so that a chart is BAR_HEIGHT of a map's side (a map no wider than its column, the
-        charts then taking the rest), and the arrangement whose maps (or charts, with no maps) come out biggest
+        MIN_BAR_PX wide; no last row with one cell under fuller rows), their titles on one line or two.  The
+        height left after the titles goes to the maps and the bar charts so that a chart is BAR_HEIGHT of a map's
+        side (a map no wider than its column, the charts then taking the rest; charts alone no taller than
+        wide), and the arrangement whose maps (or charts, with no maps) come out biggest
         wins.  So a narrow, short panel shows every layer smaller rather than a few of them and the rest cut
         off.  No cell is narrower than its title, which is the least it takes.  Map cells narrower than
         LONG_TITLE_PX are titled with the node's id alone; other cells keep their two-line titles unless one line
         makes them clearly bigger (LONG_TITLES)."""
-        width, height = max(self.view.width(), 1), max(self.view.height(), 1) - VIEW_MARGIN_PX
+        # The view's margins take 18 pixels of the width; a cell's share of the spacing between cells is in
+        # CELL_MARGIN_PX, which the last cell of a row does not need.
+        width, height = max(self.view.width() - 12, 1), max(self.view.height(), 1) - VIEW_MARGIN_PX
         acts = probe.activations
         sample = getattr(probe, "input", None)
         n_maps = sum(1 for v in acts.values() if np.asarray(v).ndim == 3) + int(getattr(probe, "why", None) is not None)
@@ -249,8 +251,8 @@ class FeatureMapPanel(ExportablePanel):
         tallest = max([mosaic_height_per_width(shape) for shape in shapes if min(shape[-2:], default=0) > 0]
                       or [1.0])
 
-        def balanced(n: int) -> list[int]:  # columns for 1, 2, ... rows, so no row holds one cell alone
-            return sorted({math.ceil(n / rows) for rows in range(1, n + 1)} or {1})
+        def balanced(n: int) -> list[int]:  # columns that leave no last row with one cell under fuller rows
+            return [c for c in range(1, max(n, 1) + 1) if c == 1 or c == n or n % c != 1]
 
         best: tuple[float, float, tuple[int, int, bool, bool], float] | None = None
         for columns in balanced(n_maps):
@@ -271,8 +273,8 @@ class FeatureMapPanel(ExportablePanel):
                             side = min(room * tallest, free / (map_rows + BAR_HEIGHT * bar_rows))
                         elif n_maps:
                             side = min(room * tallest, free / map_rows)
-                        else:
-                            side = free / max(bar_rows, 1)
+                        else:  # bar charts alone: as tall as they are wide at most (thin charts read badly)
+                            side = min(free / max(bar_rows, 1), width / bar_columns - CELL_MARGIN_PX)
                         maps_height = map_rows * (map_titles + side) if n_maps else 0.0
                         # A short title is worth it only where it makes the cells clearly bigger.
                         size = side * (LONG_TITLES if short and long_fits else 1.0) \
@@ -290,6 +292,9 @@ class FeatureMapPanel(ExportablePanel):
         layout = self.view.ci.layout
         if layout.rowCount() > 1:
             layout.setRowFixedHeight(0, max(1.0, self._maps_share * (self.view.height() - VIEW_MARGIN_PX)))
+            # The view fitted its layout before this (resizeEvent): with the old, taller row it could not
+            # shrink, and the bar charts stayed cut off at the bottom.
+            self.view.refit()
 
     def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
