@@ -650,3 +650,22 @@ def test_the_loss_can_be_shown_on_a_log_scale(dashboard, qtbot):
     curves.set_log_loss(False)
     assert not curves.log_action.isChecked()
     assert curves.loss_plot.getViewBox().viewRange()[1] == pytest.approx([0.0, 10.0])
+
+
+def test_small_histograms_keep_their_height_for_the_plot(dashboard, qtbot):
+    """At 1024x768 a title row of its own left each of eight histograms about 10 pixels high; the titles sit
+    in the plots' top right corners now, on a light ground."""
+    panel = dashboard.histograms
+    counts, edges = np.histogram(np.random.default_rng(3).normal(size=500), bins=20)
+    names = {f"layer{i}": (counts, edges) for i in range(4)}
+    panel.set_histograms(Histograms(1, {f"{k}/W": v for k, v in names.items()}, names))
+    panel.resize(255, 300)
+    qtbot.wait(20)
+    panel.redraw()
+    qtbot.wait(50)
+    for cell in panel.cells.values():
+        view = cell.view.sceneBoundingRect()
+        title = cell.title.sceneBoundingRect()
+        assert view.height() >= 25, view
+        assert view.contains(title.center()) and title.right() <= view.right() + 1, (view, title)
+    assert panel.cells[("weights", "layer0/W")].title.text.startswith("layer0/W")

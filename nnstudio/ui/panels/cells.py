@@ -224,19 +224,32 @@ class PanelView(pg.GraphicsLayoutWidget):
         self.paints += 1
 
 
+class _ShadedLabel(pg.LabelItem):
+    """A label on a light, mostly opaque ground: a title over a plot stays readable where a curve runs under it."""
+
+    def paint(self, painter: QPainter, *args: Any) -> None:
+        painter.fillRect(self.item.mapRectToParent(self.item.boundingRect()).adjusted(2, 3, -2, -3),
+                         QColor(255, 255, 255, 165))
+
+
 class Cell:
     """A titled ViewBox with optional left / bottom axes, laid out in its own small grid."""
 
     def __init__(self, parent: pg.GraphicsLayout, row: int, col: int, title: str, *, axes: Sequence[str] = (),
-                 lock_aspect: bool = False, invert_y: bool = False, colspan: int = 1) -> None:
+                 lock_aspect: bool = False, invert_y: bool = False, colspan: int = 1,
+                 title_inside: bool = False) -> None:
         self.layout = parent.addLayout(row=row, col=col, colspan=colspan)
         self.layout.setContentsMargins(2, 2, 2, 2)
         self.layout.setSpacing(0)
-        self.title = pg.LabelItem(title, size=TITLE_SIZE, color="#334155")
-        self.layout.addItem(self.title, row=0, col=0, colspan=2)
+        self.title = (_ShadedLabel if title_inside else pg.LabelItem)(title, size=TITLE_SIZE, color="#334155")
         self.view = pg.ViewBox(enableMenu=False, lockAspect=lock_aspect, invertY=invert_y)
         self.view.setMouseEnabled(x=False, y=False)
         self.layout.addItem(self.view, row=1, col=1)
+        if title_inside:  # in the plot's top right corner: a title row of its own takes a short cell's height
+            self.title.setParentItem(self.view)
+            self.title.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-1, -4))
+        else:
+            self.layout.addItem(self.title, row=0, col=0, colspan=2)
         self.axes: dict[str, pg.AxisItem] = {}
         self.bounds: Any = None  # what fit() last showed
         if "left" in axes:
