@@ -205,13 +205,13 @@ class FeatureMapPanel(ExportablePanel):
 
         Every arrangement is tried: the map cells in 1 to all columns, the bar charts in 1 to all (each at least
         MIN_BAR_PX wide; no last row with one cell under fuller rows), their titles on one line or two.  The
-        height left after the titles goes to the maps and the bar charts so that a chart is BAR_HEIGHT of a map's
-        side (a map no wider than its column, the charts then taking the rest; charts alone no taller than
-        wide), and the arrangement whose maps (or charts, with no maps) come out biggest
+        height left after the titles goes to the maps and the bar charts so that a chart is BAR_HEIGHT of a
+        map's height (a map no wider than its column, for its shape, the charts then taking the rest; charts
+        alone no taller than wide), and the arrangement whose maps (or charts, with no maps) come out biggest
         wins.  So a narrow, short panel shows every layer smaller rather than a few of them and the rest cut
         off.  No cell is narrower than its title, which is the least it takes.  Map cells narrower than
-        LONG_TITLE_PX are titled with the node's id alone; other cells keep their two-line titles unless one line
-        makes them clearly bigger (LONG_TITLES)."""
+        LONG_TITLE_PX are titled with the node's id alone; other cells keep their two-line titles unless one
+        line makes them clearly bigger (LONG_TITLES)."""
         # The view's margins take 18 pixels of the width; a cell's share of the spacing between cells is in
         # CELL_MARGIN_PX, which the last cell of a row does not need.
         width, height = max(self.view.width() - 12, 1), max(self.view.height(), 1) - VIEW_MARGIN_PX
