@@ -349,20 +349,19 @@ def _read_cache(path: Path, n_train: int, n_test: int, shape: tuple[int, int]) -
     return _read_arrays(path, {"train": n_train, "test": n_test}, shape)
 
 
-def _read_arrays(path: Path, sizes: dict[str, int | None], shape: tuple[int, int]) -> dict[str, np.ndarray] | None:
-    """Arrays ``x_<part>`` (uint8 images) and ``y_<part>`` (digits) for each part of ``sizes`` (None: any number
-    of images) read from ``path``, or None when it is missing, damaged or does not hold what its name says."""
+def _read_arrays(path: Path, counts: dict[str, int], shape: tuple[int, int]) -> dict[str, np.ndarray] | None:
+    """Arrays ``x_<part>`` (``counts[part]`` uint8 images) and ``y_<part>`` (their digits) for each part read
+    from ``path``, or None when it is missing, damaged or does not hold what its name says."""
     if not path.exists():
         return None
     try:
         arrays = read_npz_arrays(path, str(path), kinds="ui")
     except UserError:
         return None
-    if set(arrays) != {f"{axis}_{part}" for part in sizes for axis in "xy"}:
+    if set(arrays) != {f"{axis}_{part}" for part in counts for axis in "xy"}:
         return None
-    for part, n in sizes.items():
+    for part, n in counts.items():
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
-        n = x.shape[0] if n is None and x.ndim else n
         if x.shape != (n, *shape) or y.shape != (n, DIGITS) or x.dtype != np.uint8:
             return None
         if y.dtype.kind not in "iu" or y.min(initial=0) < 0 or y.max(initial=0) > 9:
@@ -437,14 +436,14 @@ def _test_part(count: int, seed: int, shape: tuple[int, int]) -> tuple[np.ndarra
     return x, y
 
 
-def _dataset(arrays: dict[str, np.ndarray], shape: tuple[int, int], seed: int, sizes: str) -> Dataset:
+def _dataset(arrays: dict[str, np.ndarray], shape: tuple[int, int], seed: int, counts: str) -> Dataset:
     scale = np.float32(1.0 / 255.0)
     x_train = arrays["x_train"][:, None].astype(np.float32) * scale
     x_test = arrays["x_test"][:, None].astype(np.float32) * scale
     return Dataset("captcha", x_train, arrays["y_train"].astype(np.int64), x_test,
                    arrays["y_test"].astype(np.int64), sample_shape=(1, *shape), num_classes=10,
                    class_names=[str(i) for i in range(10)], task="multi_digit",
-                   description=f"4-digit captchas, gray {shape[0]}x{shape[1]} ({sizes})",
+                   description=f"4-digit captchas, gray {shape[0]}x{shape[1]} ({counts})",
                    source=f"generated with the 'captcha' package {_captcha_version()} (seed {seed})")
 
 
