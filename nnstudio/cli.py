@@ -86,12 +86,12 @@ def _config_for(project: Any, dataset: str | None = None, **changes: Any) -> Any
 def _dataset(config: Any, use: str = "all", plain: bool = False) -> Any:
     from nnstudio.training.trainer import load_dataset  # noqa: PLC0415
 
-    with _making_data_progress(plain):
+    with making_data_progress(plain):
         return load_dataset(config, use)
 
 
 @contextlib.contextmanager
-def _making_data_progress(plain: bool = False) -> Any:
+def making_data_progress(plain: bool = False) -> Any:
     """A bar on a terminal (else, or when ``plain``: --json, a line every half minute) on stderr while a
     generated dataset is made: the captcha example's 21,000 images took 45 s the first time, with nothing on
     the screen."""

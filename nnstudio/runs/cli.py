@@ -134,7 +134,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     base.replace(**{k: v for k, v in overrides.items() if v is not None})  # a bad --epochs fails before trial 0
     dataset = None
     if not any(k in ("dataset",) for t in trials for k in t):
-        dataset = load_dataset(base)  # the same data for every trial, loaded once
+        from nnstudio.cli import making_data_progress  # noqa: PLC0415
+
+        with making_data_progress(plain=args.json):  # the captcha example's set: 45 s the first time
+            dataset = load_dataset(base)  # the same data for every trial, loaded once
     out, err = sys.stdout, sys.stderr
     sweep_id = f"sweep-{store.root.name}-{len(store.run_ids())}"
     results = []
