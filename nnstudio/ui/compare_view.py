@@ -119,8 +119,10 @@ class RunOverlay:
         last_step = max((_top(r.curves().get("global_step")) for r in self.runs), default=1.0)
         set_range_if_changed(c.loss_plot, "x", 0.0, max(last_step, 1.0))
         # The loss axis spans the runs' curves, on the scale the panel shows (linear from 0, or log).
-        c.shown_losses = np.concatenate([np.zeros(0)] + [smoothed(np.asarray(r.curves().get("loss", np.zeros(0)),
-                                                                          dtype=np.float64)) for r in self.runs])
+        c.shown_losses = np.concatenate(
+            [np.zeros(0)] + [smoothed(np.asarray(r.curves().get("loss", np.zeros(0)), dtype=np.float64))
+                             for r in self.runs]
+            + [np.asarray(r.epochs().get("val_loss", np.zeros(0)), dtype=np.float64) for r in self.runs])
         c.fit_loss_range(c.shown_losses)
         set_range_if_changed(c.acc_plot, "y", 0.0, 1.0)
         if self._grad_last:

@@ -669,3 +669,47 @@ def test_small_histograms_keep_their_height_for_the_plot(dashboard, qtbot):
         assert view.height() >= 25, view
         assert view.contains(title.center()) and title.right() <= view.right() + 1, (view, title)
     assert panel.cells[("weights", "layer0/W")].title.text.startswith("layer0/W")
+
+
+def test_long_histogram_titles_keep_both_ends(dashboard, qtbot):
+    """A node id wider than its histogram lost its start ("ojection/W weights"): layers that differ only in
+    their prefix could not be told apart.  The title is shortened in the middle, within the plot."""
+    panel = dashboard.histograms
+    counts, edges = np.histogram(np.random.default_rng(5).normal(size=300), bins=10)
+    name = "encoder_block_3_conv2d_depthwise_pointwise_projection"
+    panel.set_histograms(Histograms(1, {f"{name}/W": (counts, edges)}, {name: (counts, edges)}))
+    panel.resize(255, 300)
+    qtbot.wait(20)
+    panel.redraw()
+    qtbot.wait(50)
+    for key, ending in ((("weights", f"{name}/W"), "weights"), (("activations", name), "output")):
+        cell = panel.cells[key]
+        text = cell.title.text
+        assert text.startswith("enc") and text.endswith(ending[-3:]) and "…" in text, text
+        view, title = cell.view.sceneBoundingRect(), cell.title.sceneBoundingRect()
+        assert view.left() - 1 <= title.left() and title.right() <= view.right() + 1, (view, title)
+    panel.resize(900, 400)
+    qtbot.wait(50)
+    assert panel.cells[("weights", f"{name}/W")].title.text == f"{name}/W weights"  # whole again when it fits
+
+
+def test_the_log_scale_spans_validation_losses_and_leaves_a_comparison_alone(dashboard, qtbot):
+    """In log mode a validation loss below every batch's fell off the axis; switching the scale while stored
+    runs were compared set the step axis and the caption from the hidden live run."""
+    from nnstudio.training.events import EpochReport
+
+    curves = dashboard.curves
+    losses = np.geomspace(0.5, 0.012, 40)
+    curves.add_batches([BatchReport(1, i, i, float(v), 0.5, 0.01, 100.0, {}, 1.0) for i, v in enumerate(losses, 1)])
+    curves.add_epoch(EpochReport(1, 0.05, 0.9, 0.005, 0.95, None, 1.0))
+    curves.redraw()
+    curves.set_log_loss(True)
+    low, high = curves.loss_plot.getViewBox().viewRange()[1]
+    assert low <= np.log10(0.005) and high >= np.log10(0.5)
+    curves.set_caption("Comparing 2 runs")
+    curves.shown_losses = np.array([3.0, 0.02])
+    curves.loss_plot.setXRange(0, 300, padding=0)
+    curves.set_log_loss(False)
+    assert curves.loss_plot.getViewBox().viewRange()[0] == pytest.approx([0, 300])
+    assert curves.title_label.text() == "Comparing 2 runs"
+    assert curves.loss_plot.getViewBox().viewRange()[1] == pytest.approx([0.0, 5.0])

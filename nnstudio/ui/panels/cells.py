@@ -8,6 +8,7 @@ is one item that paints its texts itself instead of a hundred ``TextItem`` objec
 """
 from __future__ import annotations
 
+import html
 import math
 import time
 from typing import Any, Sequence
@@ -160,10 +161,10 @@ class FittedTitleAxis(RoomyAxis):
     def _fit(self) -> str:
         """The first candidate that fits, set on the label (measured there, in its own font)."""
         room = self._room()
-        for html in self._candidates():
-            self.label.setHtml(html)
+        for text in self._candidates():
+            self.label.setHtml(text)
             if self.label.boundingRect().width() <= room:
-                return html
+                return text
         if self.autoSIPrefixScale != 1.0:  # no room for the scale: the ticks show whole values instead
             self.autoSIPrefixScale = 1.0
             self.labelUnitPrefix = ""
@@ -245,9 +246,11 @@ class Cell:
         self.view = pg.ViewBox(enableMenu=False, lockAspect=lock_aspect, invertY=invert_y)
         self.view.setMouseEnabled(x=False, y=False)
         self.layout.addItem(self.view, row=1, col=1)
+        self._inside_title = title if title_inside else None  # the whole title, shortened to fit the plot
         if title_inside:  # in the plot's top right corner: a title row of its own takes a short cell's height
             self.title.setParentItem(self.view)
             self.title.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-1, -4))
+            self.view.sigResized.connect(self._fit_inside_title)
         else:
             self.layout.addItem(self.title, row=0, col=0, colspan=2)
         self.axes: dict[str, pg.AxisItem] = {}
@@ -272,8 +275,25 @@ class Cell:
             self.view.setRange(xRange=x_range, yRange=y_range, padding=0.02)
 
     def set_title(self, text: str) -> None:
-        if self.title.text != text:
+        if self._inside_title is not None:
+            self._inside_title = text
+            self._fit_inside_title()
+        elif self.title.text != text:
             self.title.setText(text)
+
+    def _fit_inside_title(self, *_args: Any) -> None:
+        """The title inside the plot, shortened in the middle when it is wider than the plot (a long node id
+        lost its start: "..._projection output"), so both ends stay readable."""
+        from PySide6.QtGui import QTextDocumentFragment  # noqa: PLC0415
+
+        plain = QTextDocumentFragment.fromHtml(self._inside_title or "").toPlainText()
+        metrics = QFontMetrics(QFont(self.title.item.font().family(), int(TITLE_SIZE.removesuffix("pt"))))
+        room = max(int(self.view.width()) - 12, 10)
+        shown = self._inside_title if metrics.horizontalAdvance(plain) <= room else \
+            html.escape(metrics.elidedText(plain, Qt.TextElideMode.ElideMiddle, room))
+        if self.title.text != shown:
+            self.title.setText(shown)
+            self.title.adjustSize()  # a free label keeps its old width otherwise, and its corner moves
 
 
 class CellTexts(pg.GraphicsObject):

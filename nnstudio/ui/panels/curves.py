@@ -162,6 +162,7 @@ class CurvesPanel(ExportablePanel):
         # On a linear axis from 0 to the run's largest loss, a loss still falling from 0.05 to 0.01 (the linear
         # regression lesson) or after a spike looks flat: the loss can be shown on a log scale instead.
         self._decades: tuple[int, int] | None = None  # the log axis's span in powers of ten, as last ticked
+        self._log_ticks: list[Any] | None = None  # the ticks last given to the log axis
         self.shown_losses: np.ndarray | None = None  # what the loss axis spans while stored runs are compared
         self.menu_button.setToolTip(tr("Log scale and export"))
         menu = self.menu_button.menu()
@@ -177,13 +178,26 @@ class CurvesPanel(ExportablePanel):
             self.log_action.setChecked(on)  # comes back here through toggled
             return
         axis = self.loss_plot.getAxis("left")
-        self.loss_plot.setLogMode(x=False, y=on)
+        view = self.loss_plot.getViewBox()
+        steps = view.viewRange()[0]
+        self.loss_plot.setLogMode(x=False, y=on)  # which turns auto-range back on for both axes
+        set_range_if_changed(self.loss_plot, "x", *steps)  # the step axis stays where it was
         axis.enableAutoSIPrefix(not on)  # decades are labelled whole (0.01, 1e-05), with no scale in the title
         self._decades = None
+        self._log_ticks = None
         if not on:
             axis.setTicks(None)
-        self.dirty = True
-        self.redraw()
+        # Only the loss axis changes: a whole redraw while stored runs are compared would set the step axis and
+        # the caption from the hidden live run.
+        self.fit_loss_range(self._range_losses())
+
+    def _range_losses(self) -> np.ndarray:
+        """What the loss axis spans: the compared runs' losses, or the live run's batch and epoch losses
+        (a validation loss is often below every batch's)."""
+        if self.shown_losses is not None:
+            return self.shown_losses
+        e = self.epochs
+        return np.concatenate([self.batches["loss"], e["train_loss"], e["val_loss"]])
 
     @property
     def log_loss(self) -> bool:
@@ -191,7 +205,10 @@ class CurvesPanel(ExportablePanel):
 
     def _fit_log_ticks(self, *_args: Any) -> None:
         if self._decades is not None:
-            self.loss_plot.getAxis("left").setTicks(fitted_decade_ticks(self.loss_plot, *self._decades))
+            ticks = fitted_decade_ticks(self.loss_plot, *self._decades)
+            if ticks != self._log_ticks:  # new ticks repaint the axis's labels: only on a change
+                self._log_ticks = ticks
+                self.loss_plot.getAxis("left").setTicks(ticks)
 
     def _fit_legend(self, *_args: Any) -> None:
         """Show the legend only while it covers at most LEGEND_SHARE of the loss plot (and less than its whole
@@ -277,7 +294,7 @@ class CurvesPanel(ExportablePanel):
                 self.items[key].setData(ex[keep], y[keep])
         if len(x):
             grow_x_range(self.loss_plot, float(x[-1]), self.acc_plot)  # the accuracy plot follows through the x link
-        self.fit_loss_range(b["loss"] if self.shown_losses is None else self.shown_losses)
+        self.fit_loss_range(self._range_losses())
         self.set_caption(self._summary_text())
 
     def fit_loss_range(self, losses: np.ndarray) -> None:
@@ -287,8 +304,8 @@ class CurvesPanel(ExportablePanel):
         losses = losses[np.isfinite(losses)]
         if self.log_loss:
             self._fit_log_range(losses[losses > 0])
-        elif len(losses):
-            set_range_if_changed(self.loss_plot, "y", 0.0, nice_ceiling(float(losses.max())))
+        else:
+            set_range_if_changed(self.loss_plot, "y", 0.0, nice_ceiling(float(losses.max())) if len(losses) else 1.0)
 
     def _fit_log_range(self, losses: np.ndarray) -> None:
         low, high = (0, 1) if not len(losses) else \
