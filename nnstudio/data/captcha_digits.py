@@ -324,7 +324,7 @@ def _read_count(out: str) -> int:
             return int(part["labels"].shape[0])
     try:
         with open(out + ".count", encoding="ascii") as fh:
-            return int(fh.read().strip() or 0)
+            return max(0, int(fh.read().strip() or 0))
     except (OSError, ValueError):
         return 0
 

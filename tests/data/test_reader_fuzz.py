@@ -129,3 +129,14 @@ def test_mydigits_store(data: bytes):
 def test_captcha_cache_never_raises(tmp_path: Path, data: bytes):
     (tmp_path / "c.npz").write_bytes(data)
     assert captcha_digits._read_cache(tmp_path / "c.npz", 2, 1, (40, 100)) is None
+
+
+@FUZZ
+@given(data=st.binary(max_size=300))
+def test_captcha_parts_and_worker_counts_never_raise(tmp_path: Path, data: bytes):
+    """The cached parts of a limited run's captchas, and a rendering worker's part and count files."""
+    (tmp_path / "p.npz").write_bytes(data)
+    assert captcha_digits._read_arrays(tmp_path / "p.npz", {"test": 3}, (40, 100)) is None
+    assert captcha_digits._read_count(str(tmp_path / "p.npz")) == 0
+    (tmp_path / "q.npz.count").write_bytes(data)
+    assert captcha_digits._read_count(str(tmp_path / "q.npz")) >= 0

@@ -242,3 +242,23 @@ def test_plain_paths_name_user_data(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         get_dataset("missing.npz")
     with pytest.raises(UserError, match="unknown dataset 'nosuch'; .* or the path of your own data"):
         get_dataset("nosuch")
+
+
+def test_damaged_captcha_parts_are_made_again(user_data_dir: Path):
+    """A limited run's cached training and test parts, damaged, are rendered again (the same images)."""
+    from nnstudio.training.config import TrainingConfig
+    from nnstudio.training.trainer import load_dataset
+
+    config = TrainingConfig.from_dict({"dataset": "captcha", "dataset_options": {"n_train": 30, "n_test": 6,
+                                                                                 "seed": 8},
+                                       "max_train_samples": 5, "max_test_samples": 4})
+    first = load_dataset(config, "run")
+    parts = sorted((user_data_dir / "datasets" / "captcha").glob("*.npz"))
+    assert len(parts) == 2 and any("-train-rows" in p.name for p in parts) and any("-test-first4-" in p.name
+                                                                                    for p in parts)
+    for part in parts:
+        part.write_bytes(_npz_bytes(x_test=np.zeros((4, 40, 100), np.uint8), y_test=np.full((4, 4), 99)))
+    again = load_dataset(config, "run")
+    np.testing.assert_array_equal(again.x_train, first.x_train)
+    np.testing.assert_array_equal(again.x_test, first.x_test)
+    np.testing.assert_array_equal(again.y_test, first.y_test)
