@@ -284,7 +284,7 @@ def test_hidden_panels_are_not_redrawn(dashboard):
 
 
 def test_log_axis_ticks_label_decades_only():
-    from nnstudio.ui.panels.gradients import decade_ticks
+    from nnstudio.ui.panels.cells import decade_ticks
     major, minor = decade_ticks(-3, 1)
     assert [label for _, label in major] == ["0.001", "0.01", "0.1", "1", "10"]
     assert len(minor) == 4 * 8 and all(label == "" for _, label in minor)
@@ -314,7 +314,7 @@ def test_a_long_notice_scrolls_within_a_share_of_the_panel_and_shows_the_newest_
 
 
 def test_pick_labels_spaces_labels_and_keeps_them_inside_the_axis():
-    from nnstudio.ui.panels.gradients import pick_labels
+    from nnstudio.ui.panels.cells import pick_labels
     assert pick_labels(5, 30, 40, 220, 30, 15) == [0, 1, 2, 3, 4]  # room for all
     assert pick_labels(5, 10, 50, 220, 40, 20) == [1, 2, 3]  # the end labels would stick out
     # Ticks 4 px apart, labels 15 px: every 5th, among the ticks whose label stays inside 0..40 (2..7).
@@ -353,7 +353,7 @@ def test_gradient_axes_label_what_fits_in_a_small_panel_and_everything_in_a_big_
         panel.redraw()
         qtbot.wait(50)
         left, bottom = panel.plot.getAxis("left"), panel.bar_plot.getAxis("bottom")
-        given_left = [label for _, label in panel._ticks["left"][0]]
+        given_left = [label for _, label in panel.log_axis.ticks[0]]
         given_bottom = [label for _, label in panel._ticks["bottom"][0] if label]
         assert given_left and given_bottom
         assert sorted(_drawn_labels(left)) == sorted(given_left)  # none given is dropped for want of room
@@ -381,7 +381,7 @@ def test_stacked_plots_line_up_and_the_legend_gives_way_in_a_small_panel(dashboa
             gradients.bar_plot.getViewBox().sceneBoundingRect().left())
         assert curves.legend.isVisible() == legend
     from PySide6.QtGui import QFontMetrics
-    from nnstudio.ui.panels.gradients import decade_label
+    from nnstudio.ui.panels.cells import decade_label
     axis = gradients.plot.getAxis("left")  # room for every decade's label beside the axis title
     widest = max(QFontMetrics(axis.font()).horizontalAdvance(decade_label(k)) for k in range(-9, 10))
     assert widest <= axis.style["tickTextWidth"]

@@ -116,6 +116,42 @@ def set_range_if_changed(plot: pg.PlotItem, axis: str, low: float, high: float) 
             plot.setYRange(low, high, padding=0.0)
 
 
+class DecadeAxis:
+    """A plot's log10 left axis that spans whole decades of the values it is given (so it changes only when a
+    value crosses one), with as many decades labelled as fit (:func:`cells.fitted_decade_ticks`).  New ticks
+    repaint the axis's labels: they are given only when they change."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self.plot = plot
+        self.decades: tuple[int, int] | None = None  # the span in powers of ten, as last ticked
+        self.ticks: list[Any] | None = None  # the ticks last given to the axis
+
+    def reset(self) -> None:
+        """Forget the span and the ticks (the axis was given other ticks, or none)."""
+        self.decades = self.ticks = None
+
+    def span(self, values: np.ndarray, floor: float = 0.0) -> None:
+        """Span the positive finite ``values`` (the smallest taken as at least ``floor``), or 1 to 10 when there
+        is none, with room for the end labels."""
+        values = np.asarray(values, dtype=np.float64)
+        values = values[np.isfinite(values) & (values > 0)]
+        low, high = (0, 1) if not len(values) else \
+            (math.floor(math.log10(max(float(values.min()), floor))), math.ceil(math.log10(float(values.max()))))
+        high = max(high, low + 1)
+        if (low, high) != self.decades:
+            self.decades = (low, high)
+            self.refit()
+        set_range_if_changed(self.plot, "y", low - 0.1, high + 0.1)
+
+    def refit(self, *_args: Any) -> None:
+        """The labelled decades for the axis's current height (call when the plot is resized)."""
+        if self.decades is not None:
+            ticks = fitted_decade_ticks(self.plot, *self.decades)
+            if ticks != self.ticks:
+                self.ticks = ticks
+                self.plot.getAxis("left").setTicks(ticks)
+
+
 class CurvesPanel(ExportablePanel):
     """Two stacked plots sharing the step axis: loss (top) and accuracy (bottom)."""
 
@@ -161,8 +197,7 @@ class CurvesPanel(ExportablePanel):
         self.summary = self.title_label  # the header row carries the latest figures
         # On a linear axis from 0 to the run's largest loss, a loss still falling from 0.05 to 0.01 (the linear
         # regression lesson) or after a spike looks flat: the loss can be shown on a log scale instead.
-        self._decades: tuple[int, int] | None = None  # the log axis's span in powers of ten, as last ticked
-        self._log_ticks: list[Any] | None = None  # the ticks last given to the log axis
+        self.log_axis = DecadeAxis(self.loss_plot)
         self.shown_losses: np.ndarray | None = None  # what the loss axis spans while stored runs are compared
         self.menu_button.setToolTip(tr("Log scale and export"))
         menu = self.menu_button.menu()
@@ -170,7 +205,7 @@ class CurvesPanel(ExportablePanel):
         self.log_action = menu.addAction(tr("Loss on a log scale"))
         self.log_action.setCheckable(True)
         self.log_action.toggled.connect(self.set_log_loss)
-        self.loss_plot.getViewBox().sigResized.connect(self._fit_log_ticks)
+        self.loss_plot.getViewBox().sigResized.connect(self.log_axis.refit)
 
     def set_log_loss(self, on: bool) -> None:
         """Show the loss on a log10 axis (``on``) or a linear one from 0."""
@@ -183,8 +218,7 @@ class CurvesPanel(ExportablePanel):
         self.loss_plot.setLogMode(x=False, y=on)  # which turns auto-range back on for both axes
         set_range_if_changed(self.loss_plot, "x", *steps)  # the step axis stays where it was
         axis.enableAutoSIPrefix(not on)  # decades are labelled whole (0.01, 1e-05), with no scale in the title
-        self._decades = None
-        self._log_ticks = None
+        self.log_axis.reset()
         if not on:
             axis.setTicks(None)
         # Only the loss axis changes: a whole redraw while stored runs are compared would set the step axis and
@@ -202,13 +236,6 @@ class CurvesPanel(ExportablePanel):
     @property
     def log_loss(self) -> bool:
         return self.log_action.isChecked()
-
-    def _fit_log_ticks(self, *_args: Any) -> None:
-        if self._decades is not None:
-            ticks = fitted_decade_ticks(self.loss_plot, *self._decades)
-            if ticks != self._log_ticks:  # new ticks repaint the axis's labels: only on a change
-                self._log_ticks = ticks
-                self.loss_plot.getAxis("left").setTicks(ticks)
 
     def _fit_legend(self, *_args: Any) -> None:
         """Show the legend only while it covers at most LEGEND_SHARE of the loss plot (and less than its whole
@@ -303,18 +330,9 @@ class CurvesPanel(ExportablePanel):
         losses = np.asarray(losses, dtype=np.float64)
         losses = losses[np.isfinite(losses)]
         if self.log_loss:
-            self._fit_log_range(losses[losses > 0])
+            self.log_axis.span(losses)
         else:
             set_range_if_changed(self.loss_plot, "y", 0.0, nice_ceiling(float(losses.max())) if len(losses) else 1.0)
-
-    def _fit_log_range(self, losses: np.ndarray) -> None:
-        low, high = (0, 1) if not len(losses) else \
-            (math.floor(math.log10(float(losses.min()))), math.ceil(math.log10(float(losses.max()))))
-        high = max(high, low + 1)
-        if (low, high) != self._decades:
-            self._decades = (low, high)
-            self._fit_log_ticks()
-        set_range_if_changed(self.loss_plot, "y", low - 0.1, high + 0.1)  # room for the end labels
 
     def _summary_text(self) -> str:
         b, e = self.batches, self.epochs

@@ -22,9 +22,8 @@ from PySide6.QtGui import QFontMetrics
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import GrowingBuffer
-from nnstudio.ui.panels.curves import align_left_axes, configure_plot, grow_x_range, set_range_if_changed
-from nnstudio.ui.panels.cells import (PanelView, decade_label, decade_ticks, fitted_decade_ticks,  # noqa: F401
-                                      fitted_plot, pick_labels)
+from nnstudio.ui.panels.curves import DecadeAxis, align_left_axes, configure_plot, grow_x_range
+from nnstudio.ui.panels.cells import PanelView, fitted_plot, pick_labels
 from nnstudio.ui.panels.export import ExportablePanel
 
 VANISHING_ABSOLUTE = 1e-7
@@ -81,11 +80,11 @@ class GradientPanel(ExportablePanel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(tr("Gradient magnitudes"), parent)
         self._bar_bounds: tuple | None = None  # (layer names, y from, y to) last applied to the bar axes
-        self._decades: tuple[int, int] | None = None  # the log axis's span in powers of ten
-        self._ticks: dict[str, list[Any]] = {}  # the ticks last given to the log axis and the bars' names
+        self._ticks: dict[str, list[Any]] = {}  # the ticks last given to the bars' names
         self.view = PanelView()
         self.body.addWidget(self.view)
         self.plot = fitted_plot(self.view, row=0, col=0)
+        self.log_axis = DecadeAxis(self.plot)
         configure_plot(self.plot, tr("gradient L2 norm"), tr("step"), tr("L2 norm"))
         self.plot.setLogMode(x=False, y=True)
         # The log axis's ticks are labelled with their decades (decade_label); pyqtgraph would also scale the
@@ -125,6 +124,7 @@ class GradientPanel(ExportablePanel):
         self.bars.setOpts(x=[], height=[], brushes=[], pens=None, pen=None)
         self.bar_plot.getAxis("bottom").setTicks([[]])
         self._ticks = {}
+        self.log_axis.reset()
         self.problems, self.trainer_hints, self._reported = [], [], set()
         self._step_offset = 0.0
         self._bar_bounds = None
@@ -137,9 +137,7 @@ class GradientPanel(ExportablePanel):
     def _empty_log_axis(self) -> None:
         """Before any norm arrives the log axis shows the decades 1 and 10, labelled as they will be: left to
         pyqtgraph, a short empty panel wrote its minor labels 2 ... 8 over each other."""
-        self._decades = (0, 1)
-        self._fit_ticks()
-        set_range_if_changed(self.plot, "y", -0.1, 1.1)
+        self.log_axis.span(np.zeros(0))
 
     def begin_run(self, info: Any = None, continuing: bool = False) -> None:
         if not continuing:
@@ -244,25 +242,15 @@ class GradientPanel(ExportablePanel):
             grow_x_range(self.plot, float(max(s[-1] for s in steps)))
             # The log axis spans whole decades, so it changes only when a norm crosses one.
             norms = np.concatenate([self.norms[l].view() for l in self.layers])
-            norms = norms[np.isfinite(norms) & (norms > 0)]
-            if len(norms):
-                low = math.floor(math.log10(max(float(norms.min()), FLOOR)))
-                high = max(math.ceil(math.log10(float(norms.max()))), low + 1)
-                if (low, high) != self._decades:
-                    self._decades = (low, high)
-                    self._fit_ticks()
-                set_range_if_changed(self.plot, "y", low - 0.1, high + 0.1)  # room for the end labels
+            if (np.isfinite(norms) & (norms > 0)).any():
+                self.log_axis.span(norms, floor=FLOOR)
 
     def _fit_ticks(self, *_args: Any) -> None:
         """Label as many decades of the log axis, and as many layer names under the bars, as fit the plots'
         sizes without running into each other or past the axes' ends (in a short or narrow panel, a 1024x768
         window, every other decade or bar, say); called when the spans change and when the plots are
         resized.  An axis is given new ticks only when they change: each change repaints its labels."""
-        if self._decades is not None:
-            ticks = fitted_decade_ticks(self.plot, *self._decades)
-            if ticks != self._ticks.get("left"):
-                self._ticks["left"] = ticks
-                self.plot.getAxis("left").setTicks(ticks)
+        self.log_axis.refit()
         if self._bar_bounds is not None:
             names = self._bar_bounds[0]
             axis = self.bar_plot.getAxis("bottom")
