@@ -338,10 +338,15 @@ def _stretch_contrast(images: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(stretched, 0.0, 1.0) * 255.0).astype(np.uint8).reshape(images.shape)
 
 
-def cache_path(seed: int, n_train: int, n_test: int, shape: tuple[int, int]) -> Path:
+def _cache_file(seed: int, what: str, shape: tuple[int, int]) -> Path:
+    """A cached set or part: the format, package version and seed, ``what`` it holds, and the image shape."""
     version = _captcha_version().replace("/", "_")
     return (userdirs.datasets_dir() / "captcha" /
-            f"captcha-f{CACHE_FORMAT}-v{version}-seed{seed}-n{n_train}-{n_test}-{shape[0]}x{shape[1]}.npz")
+            f"captcha-f{CACHE_FORMAT}-v{version}-seed{seed}-{what}-{shape[0]}x{shape[1]}.npz")
+
+
+def cache_path(seed: int, n_train: int, n_test: int, shape: tuple[int, int]) -> Path:
+    return _cache_file(seed, f"n{n_train}-{n_test}", shape)
 
 
 def _read_cache(path: Path, n_train: int, n_test: int, shape: tuple[int, int]) -> dict[str, np.ndarray] | None:
@@ -391,49 +396,53 @@ def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
     userdirs.atomic_write_bytes(path, buffer.getvalue())
 
 
-def _generated(path: Path, make: Callable[[], dict[str, np.ndarray]], n_train: int, n_test: int,
-               shape: tuple[int, int]) -> dict[str, np.ndarray]:
-    """The arrays cached at ``path``, or ``make()``'s, then cached there (a damaged cache is made again)."""
-    arrays = _read_cache(path, n_train, n_test, shape)
+def _generated(path: Path, counts: dict[str, int], shape: tuple[int, int],
+               make: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The arrays cached at ``path`` (see :func:`_read_arrays`), or ``make()``'s, then cached there (a damaged
+    cache is made again)."""
+    arrays = _read_arrays(path, counts, shape)
     if arrays is None:
         arrays = make()
         _save(path, arrays)
     return arrays
 
 
-def _part_prefix(seed: int) -> str:
-    return f"captcha-f{CACHE_FORMAT}-v{_captcha_version().replace('/', '_')}-seed{seed}"
+def _made(n: int, seed: int, split: str, shape: tuple[int, int], rows: np.ndarray | None = None
+          ) -> dict[str, np.ndarray]:
+    """``x_<split>`` and ``y_<split>``: ``n`` images of a split (image numbers ``rows``), none when ``n`` is 0."""
+    if n == 0:
+        x, y = np.empty((0, *shape), dtype=np.uint8), np.empty((0, DIGITS), dtype=np.int64)
+    else:
+        x, y = generate_captchas(n, seed, split, shape, **({} if rows is None else {"rows": rows}))
+    return {f"x_{split}": x, f"y_{split}": y}
 
 
-def _training_part(rows: np.ndarray, seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _training_part(rows: np.ndarray, seed: int, shape: tuple[int, int]) -> dict[str, np.ndarray]:
     """Training images ``rows`` and their labels, cached under a digest of the image numbers."""
     if not rows.size:
-        return np.empty((0, *shape), dtype=np.uint8), np.empty((0, DIGITS), dtype=np.int64)
+        return _made(0, seed, "train", shape)
     digest = hashlib.sha256(rows.astype("<i8").tobytes()).hexdigest()[:16]
-    path = userdirs.datasets_dir() / "captcha" / f"{_part_prefix(seed)}-train-rows{digest}-{shape[0]}x{shape[1]}.npz"
-    arrays = _read_arrays(path, {"train": len(rows)}, shape)
-    if arrays is None:
-        x, y = generate_captchas(len(rows), seed, "train", shape, rows=rows)
-        arrays = {"x_train": x, "y_train": y}
-        _save(path, arrays)
-    return arrays["x_train"], arrays["y_train"]
+    return _generated(_cache_file(seed, f"train-rows{digest}", shape), {"train": len(rows)}, shape,
+                      lambda: _made(len(rows), seed, "train", shape, rows))
 
 
-def _test_part(count: int, seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _test_part(count: int, seed: int, shape: tuple[int, int]) -> dict[str, np.ndarray]:
     """The first ``count`` test images and their labels: sliced from the smallest cached first part that holds
     them (a run limited to 100 test samples, then an evaluation of 60, renders them once), else rendered and
     cached."""
-    folder = userdirs.datasets_dir() / "captcha"
-    pattern = re.compile(re.escape(_part_prefix(seed)) + rf"-test-first(\d+)-{shape[0]}x{shape[1]}\.npz")
-    cached = sorted((int(m.group(1)), path) for path in (folder.iterdir() if folder.is_dir() else [])
-                    if (m := pattern.fullmatch(path.name)) and int(m.group(1)) >= count)
-    for size, path in cached:
-        arrays = _read_arrays(path, {"test": size}, shape)
+    if not count:
+        return _made(0, seed, "test", shape)
+    path = _cache_file(seed, f"test-first{count}", shape)
+    before, after = path.name.split(f"-test-first{count}-")  # the same name for any number of test images
+    pattern = re.compile(re.escape(before) + r"-test-first(\d+)-" + re.escape(after))
+    folder = path.parent
+    cached = sorted((int(m.group(1)), other) for other in (folder.iterdir() if folder.is_dir() else [])
+                    if (m := pattern.fullmatch(other.name)) and int(m.group(1)) >= count)
+    for size, other in cached:
+        arrays = _read_arrays(other, {"test": size}, shape)
         if arrays is not None:
-            return arrays["x_test"][:count], arrays["y_test"][:count]
-    x, y = generate_captchas(count, seed, "test", shape)
-    _save(folder / f"{_part_prefix(seed)}-test-first{count}-{shape[0]}x{shape[1]}.npz", {"x_test": x, "y_test": y})
-    return x, y
+            return {k: v[:count] for k, v in arrays.items()}
+    return _generated(path, {"test": count}, shape, lambda: _made(count, seed, "test", shape))
 
 
 def _dataset(arrays: dict[str, np.ndarray], shape: tuple[int, int], seed: int, counts: str) -> Dataset:
@@ -451,12 +460,8 @@ def load_captcha(n_train: int = DEFAULT_SIZES[0], n_test: int = DEFAULT_SIZES[1]
                  height: int = DEFAULT_SHAPE[0], width: int = DEFAULT_SHAPE[1]) -> Dataset:
     shape = _checked_shape(n_train, n_test, height, width)
 
-    def make() -> dict[str, np.ndarray]:
-        x_tr, y_tr = generate_captchas(n_train, seed, "train", shape)
-        x_te, y_te = generate_captchas(n_test, seed, "test", shape)
-        return {"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te}
-
-    arrays = _generated(cache_path(seed, n_train, n_test, shape), make, n_train, n_test, shape)
+    arrays = _generated(cache_path(seed, n_train, n_test, shape), {"train": n_train, "test": n_test}, shape,
+                        lambda: {**_made(n_train, seed, "train", shape), **_made(n_test, seed, "test", shape)})
     return _dataset(arrays, shape, seed, f"{n_train} train / {n_test} test")
 
 
@@ -482,7 +487,5 @@ def load_captcha_rows(train_rows: Sequence[int], test_count: int, n_train: int =
         arrays = {"x_train": whole["x_train"][rows], "y_train": whole["y_train"][rows],
                   "x_test": whole["x_test"][:test_count], "y_test": whole["y_test"][:test_count]}
     else:
-        x_train, y_train = _training_part(rows, seed, shape)
-        x_test, y_test = _test_part(test_count, seed, shape) if test_count else _training_part(rows[:0], seed, shape)
-        arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+        arrays = {**_training_part(rows, seed, shape), **_test_part(test_count, seed, shape)}
     return _dataset(arrays, shape, seed, f"{len(rows)} of {n_train} train / {test_count} of {n_test} test")
