@@ -217,15 +217,15 @@ class FeatureMapPanel(ExportablePanel):
         width, height = max(self.view.width() - 12, 1), max(self.view.height(), 1) - VIEW_MARGIN_PX
         acts = probe.activations
         sample = getattr(probe, "input", None)
-        n_maps = sum(1 for v in acts.values() if np.asarray(v).ndim == 3) + int(getattr(probe, "why", None) is not None)
-        n_maps += int(sample is not None and np.asarray(sample).ndim == 3)
-        n_bars = sum(1 for v in acts.values() if np.asarray(v).ndim != 3)
+        map_ids = [nid for nid, v in acts.items() if np.ndim(v) == 3]
+        bar_ids = [nid for nid, v in acts.items() if np.ndim(v) != 3]
+        n_maps = len(map_ids) + int(getattr(probe, "why", None) is not None)
+        n_maps += int(sample is not None and np.ndim(sample) == 3)
+        n_bars = len(bar_ids)
         metrics = title_metrics(self)
         line = metrics.lineSpacing()
         # The least width a cell takes is its title's (a bar chart's spans its axis and its bars; MIN_BAR_PX
         # at least): a row of cells wider than the panel ran past its edge.
-        bar_ids = [nid for nid, v in acts.items() if np.asarray(v).ndim != 3]
-        map_ids = [nid for nid, v in acts.items() if np.asarray(v).ndim == 3]
 
         def widest(lines: list[str]) -> float:
             return max([0] + [metrics.horizontalAdvance(text) + CELL_MARGIN_PX for text in lines])
@@ -236,7 +236,7 @@ class FeatureMapPanel(ExportablePanel):
         why_method = getattr(probe, "why_method", "")
         whys = [] if getattr(probe, "why", None) is None else \
             [tr("why: Grad-CAM") if why_method == "gradcam" else tr("why: saliency")]
-        inputs = [] if sample is None or np.asarray(sample).ndim != 3 else [tr("input")]
+        inputs = [] if sample is None or np.ndim(sample) != 3 else [tr("input")]
         least_map = {False: widest(inputs + whys + [t for nid in map_ids for t in self._title_lines(nid, probe)]),
                      True: widest(inputs + (["Grad-CAM"] if why_method == "gradcam" else whys) + map_ids)}
 
@@ -245,7 +245,7 @@ class FeatureMapPanel(ExportablePanel):
 
         # The tallest map for its width (the captcha example's are 2.5 times as wide as high): a row of maps
         # needs no more height than that map takes at the column's width.
-        shapes = [np.shape(v) for v in acts.values() if np.ndim(v) == 3]
+        shapes = [np.shape(acts[nid]) for nid in map_ids]
         shapes += [np.shape(sample)[-2:]] if inputs else []
         shapes += [np.shape(probe.why)] if whys else []
         tallest = max([mosaic_height_per_width(shape) for shape in shapes if min(shape[-2:], default=0) > 0]
