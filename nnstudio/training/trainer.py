@@ -80,7 +80,7 @@ def load_dataset(config: TrainingConfig, use: str = "all") -> Any:
     sizes = generated_sizes(config.dataset, **config.dataset_options) if use != "all" else None
     if sizes is not None:
         n_train, n_test = sizes
-        test_count = n_test if config.max_test_samples is None else min(n_test, config.max_test_samples)
+        test_count = tested_count(n_test, config)
         rows = training_pool(n_train, config) if use == "run" else np.zeros(0, dtype=np.int64)
         # A run on every training sample loads the whole set, cached once for any test limit (and the window).
         if use == "test" or len(rows) < n_train:
@@ -94,6 +94,11 @@ def training_pool(n: int, config: TrainingConfig) -> np.ndarray:
     if config.max_train_samples is not None and config.max_train_samples < n:
         return np.sort(np.random.default_rng(config.seed).permutation(n)[:config.max_train_samples])
     return np.arange(n)
+
+
+def tested_count(n: int, config: TrainingConfig) -> int:
+    """How many of a test set of ``n`` samples (the first ones) a run with ``config`` scores."""
+    return n if config.max_test_samples is None else min(n, config.max_test_samples)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -233,10 +238,7 @@ class Trainer:
         if len(self.fit_indices) == 0:
             raise UserError(_("dataset '{name}' has no training samples left (validation_split={split}); lower "
                               "the validation split").format(name=ds.name, split=cfg.validation_split))
-        n_test = int(ds.n_test)
-        if cfg.max_test_samples is not None:
-            n_test = min(n_test, cfg.max_test_samples)
-        self.n_test = n_test
+        self.n_test = tested_count(int(ds.n_test), cfg)
         self.steps_per_epoch = math.ceil(len(self.fit_indices) / cfg.batch_size)
 
     @property
@@ -495,4 +497,4 @@ class _WeightGuard:
 
 
 __all__ = ["Evaluation", "Hint", "Trainer", "evaluate", "is_out_of_memory", "load_dataset", "nan_message",
-           "oom_message", "training_pool"]
+           "oom_message", "tested_count", "training_pool"]
