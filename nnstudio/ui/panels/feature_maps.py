@@ -32,7 +32,8 @@ MAX_UNITS = 64
 MIN_BAR_PX = 56  # the narrowest a bar chart gets before the bar charts wrap onto another row
 BAR_HEIGHT = 0.5  # a bar chart's height as a share of a map's, when they compete for the height
 LONG_TITLE_PX = 130  # map cells narrower than this are titled with the node's id alone
-CELL_MARGIN_PX = 18  # a cell's width that its image or its title's text does not get (padding, margins, spacing)
+CELL_MARGIN_PX = 18  # a cell's width that its title's text does not get (the label's padding, margins, spacing)
+PLOT_MARGIN_PX = 10  # a cell's width that its image or plot does not get (margins, spacing)
 ROW_MARGIN_PX = 10  # a row of cells' height that its title and plots do not get (margins, spacing)
 VIEW_MARGIN_PX = 24  # the height the view's own margins and the space between maps and bar charts take
 TITLE_PAD_PX = 8  # a title's height beyond its lines
@@ -213,7 +214,7 @@ class FeatureMapPanel(ExportablePanel):
         LONG_TITLE_PX are titled with the node's id alone; other cells keep their two-line titles unless one
         line makes them clearly bigger (LONG_TITLES)."""
         # The view's margins take 18 pixels of the width; a cell's share of the spacing between cells is in
-        # CELL_MARGIN_PX, which the last cell of a row does not need.
+        # CELL_MARGIN_PX and PLOT_MARGIN_PX, which the last cell of a row does not need.
         width, height = max(self.view.width() - 12, 1), max(self.view.height(), 1) - VIEW_MARGIN_PX
         acts = probe.activations
         sample = getattr(probe, "input", None)
@@ -257,7 +258,7 @@ class FeatureMapPanel(ExportablePanel):
         best: tuple[float, float, tuple[int, int, bool, bool], float] | None = None
         for columns in balanced(n_maps):
             map_rows = math.ceil(n_maps / columns)
-            room = width / columns - CELL_MARGIN_PX
+            room = width / columns - PLOT_MARGIN_PX
             long_fits = width / columns >= LONG_TITLE_PX
             for short in (False, True):
                 if (not short and not long_fits) or (columns > 1 and width / columns < least_map[short]):
@@ -274,7 +275,7 @@ class FeatureMapPanel(ExportablePanel):
                         elif n_maps:
                             side = min(room * tallest, free / map_rows)
                         else:  # bar charts alone: as tall as they are wide at most (thin charts read badly)
-                            side = min(free / max(bar_rows, 1), width / bar_columns - CELL_MARGIN_PX)
+                            side = min(free / max(bar_rows, 1), width / bar_columns - PLOT_MARGIN_PX)
                         maps_height = map_rows * (map_titles + side) if n_maps else 0.0
                         # A short title is worth it only where it makes the cells clearly bigger.
                         size = side * (LONG_TITLES if short and long_fits else 1.0) \
