@@ -473,9 +473,9 @@ def load_captcha_rows(train_rows: Sequence[int], test_count: int, n_train: int =
     and labels, without rendering the others.
 
     A run limited to fewer samples reads only those (``train --max-samples 300`` on the captcha example: 600
-    captchas instead of 21,000, 47 s on two cores the first time).  A cached whole set is sliced; otherwise the
-    training images are rendered and cached under a name that digests their numbers, and the test images are
-    sliced from a cached first part at least as big, or rendered and cached as one."""
+    captchas instead of 21,000; 5.2 s against 56.8 s on two cores the first time).  A cached whole set is
+    sliced; otherwise the training images are rendered and cached under a name that digests their numbers, and
+    the test images are sliced from a cached first part at least as big, or rendered and cached as one."""
     shape = _checked_shape(n_train, n_test, height, width)
     rows = np.asarray(train_rows, dtype=np.int64).reshape(-1)
     if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= n_train):
