@@ -713,3 +713,24 @@ def test_the_log_scale_spans_validation_losses_and_leaves_a_comparison_alone(das
     assert curves.loss_plot.getViewBox().viewRange()[0] == pytest.approx([0, 300])
     assert curves.title_label.text() == "Comparing 2 runs"
     assert curves.loss_plot.getViewBox().viewRange()[1] == pytest.approx([0.0, 5.0])
+
+
+def test_cleared_plots_forget_the_last_runs_axes(dashboard):
+    """Another project empties the panels, and their axes too: an empty loss plot spanning the last run's 200
+    steps, or bars still on its decades, told of a run that is not there."""
+    curves, gradients = dashboard.curves, dashboard.gradients
+    fresh = {"loss x": curves.loss_plot.viewRange()[0], "gradient x": gradients.plot.viewRange()[0],
+             "bar y": gradients.bar_plot.viewRange()[1]}
+    for panel in (curves, gradients):
+        panel.begin_run(info())
+        panel.add_batches(batches(200, norms=lambda i: {"d1": 1e-4, "d2": 1e-3}))
+        panel.redraw()
+    assert curves.loss_plot.viewRange()[0][1] == 200 and gradients.plot.viewRange()[0][1] == 200
+    assert gradients.bar_plot.viewRange()[1][0] < -4
+    for panel in (curves, gradients):
+        panel.clear()
+        panel.redraw()
+    assert curves.loss_plot.viewRange()[0] == pytest.approx(fresh["loss x"])
+    assert curves.acc_plot.viewRange()[0] == pytest.approx(fresh["loss x"])
+    assert gradients.plot.viewRange()[0] == pytest.approx(fresh["gradient x"])
+    assert gradients.bar_plot.viewRange()[1] == pytest.approx(fresh["bar y"])

@@ -319,8 +319,9 @@ class CurvesPanel(ExportablePanel):
                 y = e[col]
                 keep = np.isfinite(y)
                 self.items[key].setData(ex[keep], y[keep])
-        if len(x):
-            grow_x_range(self.loss_plot, float(x[-1]), self.acc_plot)  # the accuracy plot follows through the x link
+        # The accuracy plot follows through the x link.  With no steps (a cleared panel: another project) the
+        # axis goes back to [0, 1] like a new panel's, not the last run's steps.
+        grow_x_range(self.loss_plot, float(x[-1]) if len(x) else 0.0, self.acc_plot)
         self.fit_loss_range(self._range_losses())
         self.set_caption(self._summary_text())
 

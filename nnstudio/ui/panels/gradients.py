@@ -22,7 +22,7 @@ from PySide6.QtGui import QFontMetrics
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import GrowingBuffer
-from nnstudio.ui.panels.curves import DecadeAxis, align_left_axes, configure_plot, grow_x_range
+from nnstudio.ui.panels.curves import DecadeAxis, align_left_axes, configure_plot, grow_x_range, set_range_if_changed
 from nnstudio.ui.panels.cells import PanelView, fitted_plot, pick_labels
 from nnstudio.ui.panels.export import ExportablePanel
 
@@ -237,9 +237,13 @@ class GradientPanel(ExportablePanel):
                 self.bar_plot.setYRange(base, bounds[2], padding=0)
                 self.bar_plot.setXRange(-0.6, len(heights) - 0.4, padding=0)
                 self._fit_ticks()
+        else:  # no norms (a cleared panel: another project): the bar axes as a new panel's, not the last run's
+            self._bar_bounds = None
+            set_range_if_changed(self.bar_plot, "x", 0.0, 1.0)
+            set_range_if_changed(self.bar_plot, "y", 0.0, 1.0)
         steps = [self.steps[l].view() for l in self.layers if len(self.steps[l])]
+        grow_x_range(self.plot, float(max(s[-1] for s in steps)) if steps else 0.0)
         if steps:
-            grow_x_range(self.plot, float(max(s[-1] for s in steps)))
             # The log axis spans whole decades, so it changes only when a norm crosses one.
             norms = np.concatenate([self.norms[l].view() for l in self.layers])
             if (np.isfinite(norms) & (norms > 0)).any():
