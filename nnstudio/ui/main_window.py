@@ -37,6 +37,8 @@ from nnstudio.ui.start_page import StartPage, chapter_title, list_examples
 
 PROJECT_FILTER = "NN Studio project (*.nnproj *.json);;All files (*)"
 STATE_VERSION = 1
+FIRST_SIZE = (1440, 900)  # a first start's window, where the screen has room for it
+FRAME_ROOM = (16, 48)  # what a window manager's frame and title bar add around the window, about
 DOCK_MIN_WIDTH, DOCK_MIN_HEIGHT = 200, 80  # the most a dock's content may ask for as its minimum
 
 Area = Qt.DockWidgetArea
@@ -101,8 +103,9 @@ class MainWindow(QMainWindow):
         self._connect()
         self.autosaver = recovery.Autosaver(lambda: self.project, self.is_modified, parent=self,
                                             status_bar=self.statusBar())  # failures stay shown there
-        self.resize(1440, 900)
+        self.resize(*FIRST_SIZE)
         self._install_extensions()
+        self._first_size()  # after the panels are in: while they were added the window grew to hold them all
         self._default_state = self.saveState(STATE_VERSION)  # what View > Reset layout goes back to
         self.restore_layout()
         from nnstudio.ui.wheel_guard import install_wheel_guard
@@ -860,6 +863,23 @@ class MainWindow(QMainWindow):
         training = getattr(self, "training", None)
         if training is not None:
             training.size_docks(force=True)
+
+    def _first_size(self) -> None:
+        """The window of a first start (a saved geometry replaces it): :data:`FIRST_SIZE`, or on a smaller screen
+        (a 1024 x 768 projector) the screen's available area, frame included, at its top left.  At 1440 x 900 the
+        window ran past such a screen's edges, with the right-hand panels and the run's figures off screen,
+        and the panels were laid out for a height it did not have."""
+        screen = self.screen() or QApplication.primaryScreen()
+        width, height = FIRST_SIZE
+        if screen is None:
+            self.resize(width, height)
+            return
+        area = screen.availableGeometry()
+        width = min(width, area.width() - FRAME_ROOM[0])
+        height = min(height, area.height() - FRAME_ROOM[1])
+        self.resize(width, height)  # no smaller than the panels' least size: Qt keeps to that
+        self.move(area.left() + max(0, (area.width() - FRAME_ROOM[0] - self.width()) // 2),
+                  area.top() + max(0, (area.height() - FRAME_ROOM[1] - self.height()) // 2))
 
     def restore_layout(self) -> None:
         geometry = self.settings.value("window/geometry")

@@ -92,7 +92,10 @@ class TrainingController(QObject):
         for attr, name, title in PANEL_DOCKS:
             dock = w.add_dock(self.dashboard.panels[attr], tr(title), Area.BottomDockWidgetArea, name)
             self.docks[attr] = dock
-            dock.visibilityChanged.connect(lambda _v: self._update_views())
+            # Once the layout has settled: a tab raised while the window lays itself out (the neuron view as a run
+            # on points of the plane starts) is told visible while it still covers no pixels, and no second
+            # signal comes when it does, so its view was never made during that run.
+            dock.visibilityChanged.connect(lambda _v: QTimer.singleShot(0, self, self._update_views))
         # Three columns at the bottom, each with a second panel as a tab behind it.
         d = self.docks
         w.splitDockWidget(d["curves"], d["gradients"], Qt.Orientation.Horizontal)
@@ -102,6 +105,7 @@ class TrainingController(QObject):
             w.tabifyDockWidget(d[front], d[behind])
             d[front].raise_()
         self._sized = False
+        self._size_on_project = False  # the window was first shown on the start page: size the panels later
         menu = w.train_menu
         menu.addSeparator()
         self.actions = {
@@ -188,6 +192,9 @@ class TrainingController(QObject):
         """Another project is open: stop its predecessor's run and show nothing of it any more."""
         if self.is_training:
             self.stop_and_wait()
+        if self._size_on_project:  # the first project after a start on the start page: see size_docks
+            self._size_on_project = False
+            QTimer.singleShot(0, self, self.size_docks)
         if self._unsubscribe_settings is not None:
             self._unsubscribe_settings()
             self._unsubscribe_settings = None
@@ -620,6 +627,11 @@ class TrainingController(QObject):
         if saved and not force:
             return
         d = self.docks
+        if not force and getattr(w, "_layout_before_start", None) is not None:
+            # The start page hides the panels, and the layout they come back in when a project opens is the
+            # one from before it: they are sized then (see project_opened), at the window's size by then.
+            self._size_on_project = True
+            return
         w.resizeDocks([d["curves"]], [max(300, int(w.height() * 0.45))], Qt.Orientation.Vertical)
         right = [dock for dock in (getattr(w, "docks", {}).get("inspector"), d["training"]) if dock is not None]
         if len(right) == 2:

@@ -234,3 +234,24 @@ def test_the_panels_in_front_speak_about_the_open_project(window, qtbot):
         qtbot.wait(20)
         assert not docks[front].visibleRegion().isEmpty(), example
         assert docks[behind].visibleRegion().isEmpty(), example
+
+
+def test_a_first_start_fits_the_screen_and_lays_the_panels_out_for_it(qtbot):
+    """On a screen smaller than the usual 1440 x 900 (a projector), the first window fits the screen's available
+    area; and when it first shows the start page, the panels get their share of its height once a project opens
+    (they used to come back in the layout from before the window was sized: about 200 of 720 pixels)."""
+    from nnstudio.ui.main_window import FIRST_SIZE, FRAME_ROOM, MainWindow
+    win = MainWindow()
+    qtbot.addWidget(win)
+    area = win.screen().availableGeometry()
+    least = win.minimumSize()  # what the window keeps to (the offscreen screen is 800 x 800)
+    assert win.width() <= max(area.width() - FRAME_ROOM[0], least.width())
+    assert win.height() <= max(area.height() - FRAME_ROOM[1], least.height())
+    assert area.width() < FIRST_SIZE[0] or win.width() == FIRST_SIZE[0]  # the offscreen screen is smaller
+    win.show()
+    qtbot.waitExposed(win)
+    assert win.stack.currentWidget() is win.start_page
+    qtbot.wait(50)
+    assert win.open_example(resource("examples", "perceptron-xor.json"))
+    curves = win.training.docks["boundary"]
+    qtbot.waitUntil(lambda: curves.height() >= 0.35 * win.height(), timeout=3000)
