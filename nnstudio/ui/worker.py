@@ -469,19 +469,20 @@ class TrainingWorker(QObject):
                                          PLAYBACK_BUDGET if self.control.epoch_seconds > 0 else None)
 
     def _final_views(self, step: int) -> None:
-        """The views as the run leaves the model, whatever their throttles said: the boundary (and the other
-        wanted views) on screen after a run are always the final ones."""
+        """The views as the run leaves the model, whatever their throttles said, for every panel, shown or
+        not: each is made once, and a panel looked at after the run shows how it ended.  (A panel raised as a
+        short run started, the neuron view of a four-step perceptron run, say, was raised after the run had
+        ended and its view had been left out; it then said its view would come "while it trains".)"""
         model = self.model
         if model is None:
             return
-        wanted, _changed, index, sample = self.control.snapshot()
-        if self._extent is not None and "boundary" in wanted:
+        _wanted, _changed, index, sample = self.control.snapshot()
+        if self._extent is not None:
             self.inbox.put_latest("boundary", views.boundary(model, self._extent, step, **self._plane))
-        if "probe" in wanted and not self._trainer_probes:
+        if not self._trainer_probes:
             self.inbox.put_latest("probe", views.probe(model, views.probe_sample(self.dataset, sample, index), step))
-        if "histograms" in wanted:
-            self.inbox.put_latest("histograms", views.histograms(model, self.dataset, step))
-        if self._extent is not None and "neurons" in wanted:
+        self.inbox.put_latest("histograms", views.histograms(model, self.dataset, step))
+        if self._extent is not None:
             found = self._neurons(step)
             self.inbox.put_latest("neurons", found if found is not None else self._neuron_layout)
 

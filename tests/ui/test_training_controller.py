@@ -75,13 +75,41 @@ def test_settings_edits_are_undoable(window):
     assert controller.panel.epochs.value() == 7
 
 
-def test_hidden_panels_cost_nothing(window, qtbot):
+def test_hidden_panels_cost_nothing_while_training_and_show_how_the_run_ended(window, qtbot, monkeypatch):
     win, controller = window
+    from nnstudio.ui import worker
+    made = []
+    real = worker.views.histograms
+    monkeypatch.setattr(worker.views, "histograms", lambda *a, **k: made.append(1) or real(*a, **k))
     qtbot.waitUntil(lambda: controller.panel_visible("gradients"), timeout=3000)
     assert not controller.panel_visible("histograms")  # a tab behind the gradients
     run_to_end(qtbot, controller)
-    assert controller.dashboard.histograms.data is None
-    assert controller.dashboard.curves.batches["loss"].size > 0
+    board = controller.dashboard
+    assert board.curves.batches["loss"].size > 0
+    assert len(made) == 1  # not during the run: once, as it ended
+    data = board.histograms.data
+    assert data is not None and data.step == 2 * controller.info.steps_per_epoch
+    controller.docks["histograms"].raise_()
+    qtbot.waitUntil(lambda: not board.histograms.dirty and bool(board.histograms.curves), timeout=3000)
+
+
+def test_a_panel_raised_as_a_short_run_starts_shows_its_end(window, qtbot, monkeypatch):
+    """The neuron view is raised when a run on points of the plane starts, which a run of a few steps may have
+    finished by then: the view still shows the run's last weights, not "appears here while it trains"."""
+    win, controller = window
+    win.project.training.set("epochs", 1)
+    controller.docks["curves"].raise_()
+    controller.docks["feature_maps"].raise_()
+    assert not controller.panel_visible("neurons")
+    # the window raises nothing while the run goes on: as when a run has ended before its start is shown
+    monkeypatch.setattr(controller, "_started", lambda info: setattr(controller, "info", info))
+    result = run_to_end(qtbot, controller)
+    assert result.reason == "completed"
+    neurons = controller.dashboard.neurons
+    assert neurons.neurons is not None and neurons.neurons.step == controller.info.steps_per_epoch
+    controller.docks["neurons"].raise_()
+    qtbot.waitUntil(lambda: not neurons.dirty, timeout=3000)
+    assert neurons.view.isVisible() and "while it trains" not in neurons.formula.text()
 
 
 def test_train_fills_panels_saves_weights_and_continues(window, qtbot):
