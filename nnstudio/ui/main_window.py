@@ -191,6 +191,8 @@ class MainWindow(QMainWindow):
                                      scroll=True)
         captcha_dock.hide()
         self.draw_digit_requested.connect(self.show_digit_canvas)
+        # View > Panels > Draw a digit as well: a plain show put the page in the right-hand column, squeezed
+        digit_dock.toggleViewAction().triggered.connect(lambda checked: checked and self.show_digit_canvas())
         self.digit_panel.input_changed.connect(self._drawing_changed)
         self.training.weights_changed.connect(self._update_title)
         self.training.weights_changed.connect(self._follow_project_model)

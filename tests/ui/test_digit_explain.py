@@ -8,8 +8,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from nnstudio.graph.project_file import Project  # noqa: E402
 from nnstudio.predictor import DigitPredictor, default_predictor  # noqa: E402
 from nnstudio.ui.digit_panel import DigitPanel  # noqa: E402
+from tests.test_profile import lenet5  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -129,8 +131,6 @@ def test_confusion_samples_show_why_with_the_project_network(window, qtbot) -> N
 def test_the_drawing_page_opens_with_its_canvas_verdict_and_map_in_view_at_1024x768(window, qtbot) -> None:
     """Docked under the inspector and training panels the page got about 110 pixels of height, the canvas and
     the verdict scrolled out of sight; it opens as its own window of the size it needs instead."""
-    from nnstudio.graph.project_file import Project
-    from tests.test_profile import lenet5
     window.resize(1024, 768)
     window.set_project(Project(name="LeNet-5", graph=lenet5()))
     qtbot.wait(50)
@@ -149,6 +149,23 @@ def test_the_drawing_page_opens_with_its_canvas_verdict_and_map_in_view_at_1024x
     where = dock.pos()
     window.show_digit_canvas()
     assert dock.pos() == where
+
+
+def test_the_view_menu_opens_the_digit_page_with_room_too(window, qtbot) -> None:
+    """View > Panels > Draw a digit is the way in after training an MNIST network: it only showed the dock, in the
+    right-hand column, about 100 pixels high with the canvas scrolled out of sight."""
+    window.resize(1024, 768)
+    window.set_project(Project(name="LeNet-5", graph=lenet5()))
+    qtbot.wait(50)
+    action = window.docks["draw_digit"].toggleViewAction()
+    assert action in window.panels_menu.actions() and not action.isChecked()
+    action.trigger()
+    qtbot.wait(50)
+    panel = window.digit_panel
+    assert window.docks["draw_digit"].isVisible()
+    assert panel.canvas.visibleRegion().boundingRect().size() == panel.canvas.size()
+    action.trigger()  # and the same entry hides it again
+    assert not window.docks["draw_digit"].isVisible()
 
 
 def test_the_pen_width_slider_can_be_grabbed_in_english_and_chinese(qtbot) -> None:
