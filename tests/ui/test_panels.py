@@ -734,3 +734,20 @@ def test_cleared_plots_forget_the_last_runs_axes(dashboard):
     assert curves.acc_plot.viewRange()[0] == pytest.approx(fresh["loss x"])
     assert gradients.plot.viewRange()[0] == pytest.approx(fresh["gradient x"])
     assert gradients.bar_plot.viewRange()[1] == pytest.approx(fresh["bar y"])
+
+
+def test_an_axis_shorter_than_a_line_does_not_stack_its_labels(dashboard, qtbot):
+    """The gradient panel's bar chart, 15 pixels high in a crowded window, drew "-0.0", "-2.0" and "-4.0" over
+    each other: no label fitted whole, so the spacing check passed at once, and pyqtgraph drew them anyway."""
+    panel = dashboard.gradients
+    panel.begin_run(info())
+    panel.add_batches(batches(5, norms=lambda i: {"d1": 1e-5, "d2": 1.0}))
+    panel.resize(300, 120)
+    qtbot.wait(20)
+    panel.redraw()
+    qtbot.wait(50)
+    axis = panel.bar_plot.getAxis("left")
+    assert 0 < panel.bar_plot.getViewBox().height() < 30  # shorter than two lines
+    rects = sorted(_label_rects(axis), key=lambda item: item[0].top())
+    for (a, _), (b, _) in zip(rects, rects[1:]):
+        assert a.bottom() <= b.top(), [text for _, text in rects]

@@ -108,10 +108,13 @@ class RoomyAxis(pg.AxisItem):
         while spacing < 1e6 * span:
             values = np.arange(math.ceil(low / spacing), math.floor(high / spacing) + 1) * spacing
             labels = self.tickStrings(list(values), self.autoSIPrefixScale * self.scale, spacing)
-            # Only the labels that will show: pyqtgraph hides one that would stick out past an end.
-            longest = max((length for value, label in zip(values, labels)
-                           if (length := extent(label)) / 2 <= (value - low) / span * size <= size - length / 2),
-                          default=0)
+            # Only the labels that will show: pyqtgraph hides one that would stick out past an end.  When none
+            # would show whole (an axis shorter than a line), pyqtgraph draws them all the same, over each other
+            # ("-0.0" on "-2.0" down a gradient bar chart 15 pixels high): then every label counts.
+            lengths = [extent(label) for label in labels]
+            longest = max((length for value, length in zip(values, lengths)
+                           if length / 2 <= (value - low) / span * size <= size - length / 2),
+                          default=max(lengths, default=0))
             if spacing / span * size >= longest + gap:  # a label and a gap fit
                 break
             spacing = next_125(spacing)
