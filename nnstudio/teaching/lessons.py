@@ -92,7 +92,9 @@ class Goal:
         name = ("测试准确率" if zh else "test accuracy") if self.metric == "test_acc" else \
             ("测试集 R²" if zh else "test R²")
         parts = []
-        if self.min is not None:
+        if self.min is not None and self.metric == "test_acc" and self.min >= 1.0:  # not "at least 100%"
+            parts.append(f"{name} {self._value(1.0)}")
+        elif self.min is not None:
             parts.append(f"{name}至少 {self._value(self.min)}" if zh else f"{name} at least {self._value(self.min)}")
         if self.max is not None:
             parts.append(f"{name}低于 {self._value(self.max)}" if zh else f"{name} below {self._value(self.max)}")
@@ -108,7 +110,7 @@ class Goal:
 @dataclass(frozen=True)
 class GoalResult:
     met: bool
-    measured: str  # what the run reached, for people ("96.8%", "r2 0.994", "hints: overfitting", "nan: ...")
+    measured: str  # what the run reached, for people ("96.8%", "r2 0.994", "hints: overfitting", "loss became NaN ...")
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,8 @@ def check_goal(goal: Goal, outcome: RunOutcome | Any, hint_kinds: Iterable[str] 
         kinds = sorted(set(hint_kinds))
         return GoalResult(goal.kind in kinds, "hints: " + (", ".join(kinds) or "none"))
     if goal.metric == "reason":
-        return GoalResult(outcome.reason == goal.value, f"{outcome.reason}: {outcome.message}".rstrip(": "))
+        # The run's own words ("loss became NaN at epoch 1, step 6: ..."), not its reason's key in front of them
+        return GoalResult(outcome.reason == goal.value, outcome.message or outcome.reason)
     if goal.metric == "test_acc":
         value = outcome.test_acc
         shown = "n/a" if value is None else f"{value:.2%}"
@@ -252,7 +255,7 @@ def check_goal(goal: Goal, outcome: RunOutcome | Any, hint_kinds: Iterable[str] 
         shown = "n/a" if value is None else f"r2 {value:.4f}"
     allowed = ("completed",) if goal.max is not None else ("completed", "stopped")
     if value is None or not math.isfinite(float(value)) or outcome.reason not in allowed:
-        return GoalResult(False, f"{shown} ({outcome.reason})")
+        return GoalResult(False, f"{shown} ({outcome.message or outcome.reason})")
     value = float(value)
     met = (goal.min is None or value >= goal.min) and (goal.max is None or value < goal.max)
     return GoalResult(met, shown)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QScroll
 
 from nnstudio.errors import UserError
 from nnstudio.graph.catalogue import BLOCKS
-from nnstudio.ui.i18n import current_language, pick, tr
+from nnstudio.ui.i18n import N_, current_language, pick, tr
 
 # Keys of a fix that are not training settings ("reset_weights": the fix invalidates the trained weights).
 GRAPH_KEYS = ("insert", "insert_after", "block", "params", "set_param", "nodes", "reset_weights")
@@ -84,8 +84,41 @@ def _value_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+# How the Training panel names the settings a fix may change (its own row labels, so "Learning rate", not
+# the project file's learning_rate).
+SETTING_LABELS = {"loss": N_("Loss"), "optimizer": N_("Optimizer"), "learning_rate": N_("Learning rate"),
+                  "batch_size": N_("Batch size"), "epochs": N_("Epochs"), "schedule": N_("Schedule"),
+                  "l1": N_("L1 regularisation"), "l2": N_("L2 regularisation"), "clip_norm": N_("Gradient clipping"),
+                  "augment": N_("Augmentation"), "validation_split": N_("Validation split")}
+
+
+def _setting_text(key: str, value: Any) -> tuple[str, str]:
+    """(label, value) of a training setting as the Training panel shows them."""
+    from nnstudio.ui.training_panel import LOSS_TEXT, OPTIMIZER_TEXT, SCHEDULE_TEXT  # noqa: PLC0415
+    names = {"loss": LOSS_TEXT, "optimizer": OPTIMIZER_TEXT, "schedule": SCHEDULE_TEXT}.get(key, {})
+    if value in names:
+        shown = tr(names[value])
+    elif key == "clip_norm" and not value:
+        shown = tr("Off")
+    else:
+        shown = _value_text(value)
+    return (tr(SETTING_LABELS[key]) if key in SETTING_LABELS else key), shown
+
+
+def _param_text(key: str, value: Any) -> tuple[str, str]:
+    """(label, value) of a block parameter as the Inspector shows them ("Function", "Softmax")."""
+    lang = current_language()
+    for spec in BLOCKS.values():
+        for param in spec.params:
+            if param.name == key:
+                return param.label(lang) or key, param.choice_title(value, lang) if isinstance(value, str) else \
+                    _value_text(value)
+    return key, _value_text(value)
+
+
 def describe_fix(fix: Any) -> str:
-    """The fix in plain words ("Set learning_rate to 0.0001; insert Dropout after fc1")."""
+    """The fix in plain words, named as the panels name them ("Set Learning rate to 0.0001; insert Dropout after
+    fc1"; the project file's keys, learning_rate and clip_norm, are not what the Training panel shows)."""
     try:
         actions = plan_fix(fix)
     except UserError as exc:
@@ -93,12 +126,14 @@ def describe_fix(fix: Any) -> str:
     parts = []
     for a in actions:
         if a.kind == "setting":
-            parts.append(tr("set {setting} to {value}", setting=a.key, value=_value_text(a.value)))
+            label, value = _setting_text(a.key, a.value)
+            parts.append(tr("set {setting} to {value}", setting=label, value=value))
         elif a.kind == "insert":
             spec = BLOCKS[a.block]
             parts.append(tr("insert {block} after {node}", block=pick(spec.title_en, spec.title_zh), node=a.node))
         else:
-            parts.append(tr("set {param} of {node} to {value}", param=a.key, node=a.node, value=_value_text(a.value)))
+            label, value = _param_text(a.key, a.value)
+            parts.append(tr("set {param} of {node} to {value}", param=label, node=a.node, value=value))
     text = tr("; ").join(parts)  # "；" in Chinese
     return text[:1].upper() + text[1:]
 

@@ -119,6 +119,9 @@ def test_check_goal_bounds_reasons_and_hints():
     assert not check_goal(r2, RunOutcome("completed", test_metrics={})).met
     nan = parse_goal({"metric": "reason", "value": "nan"})
     assert check_goal(nan, RunFinished("nan", "loss became NaN", 1)).met
+    # the card says what happened in the run's own words, without the reason's key in front ("nan: loss ...")
+    assert check_goal(nan, RunFinished("nan", "loss became NaN at epoch 1", 1)).measured == "loss became NaN at epoch 1"
+    assert check_goal(at_least, RunOutcome("stopped", "training stopped")).measured == "n/a (training stopped)"
     assert not check_goal(nan, RunFinished("completed", "", 20)).met
     hint = parse_goal({"metric": "hint", "kind": "overfitting"})
     assert check_goal(hint, RunOutcome("completed"), ["dead_relu", "overfitting"]).met
@@ -126,6 +129,8 @@ def test_check_goal_bounds_reasons_and_hints():
     assert hint.describe("en") == "the \u201coverfitting\u201d hint appears during training"
     assert at_least.describe("en") == "test accuracy at least 90%"
     assert parse_goal({"metric": "test_acc", "min": 0.965}).describe("zh") == "测试准确率至少 96.5%"
+    every = parse_goal({"metric": "test_acc", "min": 1.0})  # all four corners of XOR: not "at least 100%"
+    assert every.describe("en") == "test accuracy 100%" and every.describe("zh") == "测试准确率 100%"
 
 
 @pytest.mark.parametrize("name, expected", [("perceptron-xor", True), ("mlp-xor", True)])

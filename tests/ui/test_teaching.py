@@ -195,7 +195,20 @@ def test_plan_and_describe_fixes():
     from nnstudio.ui.hints_panel import describe_fix, plan_fix
     actions = plan_fix({"learning_rate": 0.0001, "insert": {"type": "Dropout", "after": "fc", "params": {"rate": 0.3}}})
     assert [a.kind for a in actions] == ["setting", "insert"]
-    assert describe_fix({"learning_rate": 0.0001}) == "Set learning_rate to 0.0001"
+    # named as the panels name them, not by the project file's keys (learning_rate, clip_norm, cross_entropy)
+    assert describe_fix({"learning_rate": 0.0001}) == "Set Learning rate to 0.0001"
+    assert describe_fix({"learning_rate": 0.1, "clip_norm": 1.0}) == \
+        "Set Learning rate to 0.1; set Gradient clipping to 1"
+    assert describe_fix({"loss": "cross_entropy"}) == "Set Loss to Cross-entropy"
+    assert describe_fix({"nodes": {"out": {"function": "softmax"}}, "reset_weights": True}) == \
+        "Set Function of out to Softmax"
+    from nnstudio.ui.i18n import set_language
+    set_language("zh")
+    try:
+        chinese = describe_fix({"learning_rate": 0.1, "clip_norm": 1.0, "loss": "cross_entropy"})
+    finally:
+        set_language("en")
+    assert "learning_rate" not in chinese and "clip_norm" not in chinese and "Learning" not in chinese, chinese
     assert "Insert Dropout after fc" == describe_fix({"insert_after": "fc", "block": "Dropout"})
     with pytest.raises(UserError):
         plan_fix({"insert": {"type": "NoSuchBlock", "after": "fc"}})
