@@ -751,3 +751,15 @@ def test_an_axis_shorter_than_a_line_does_not_stack_its_labels(dashboard, qtbot)
     rects = sorted(_label_rects(axis), key=lambda item: item[0].top())
     for (a, _), (b, _) in zip(rects, rects[1:]):
         assert a.bottom() <= b.top(), [text for _, text in rects]
+
+
+def test_only_gradient_advice_goes_over_the_gradient_plot(dashboard):
+    """The perceptron's "the training accuracy stopped improving" sat over the gradient plot as if the plot
+    showed it; the Hints panel lists every hint, the gradient panel those about gradients."""
+    from nnstudio.training.events import Hint
+    board = dashboard
+    board.gradients.begin_run(info(trainer_hints=True))
+    board._hint(Hint("cannot_separate", "dense", "The training accuracy stopped improving", {}))
+    assert not board.gradients.notice.text()
+    board._hint(Hint("vanishing_gradients", "d1", "Vanishing gradients in 'd1'", {}))
+    assert board.gradients.notice.text() == "Vanishing gradients in 'd1'"

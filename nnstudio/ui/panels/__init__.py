@@ -38,6 +38,7 @@ GUI_SHARE = {"curves": 0.025, "gradients": 0.02, "feature_maps": 0.015, "histogr
 # Panels that show a snapshot (a probe, histograms, a boundary grid, a confusion matrix) repaint at most
 # this often (seconds) whatever they cost: a few frames a second read as live.
 MIN_REDRAW_INTERVAL_S = {"feature_maps": 1.0, "histograms": 2.0, "boundary": 0.2, "confusion": 0.5, "neurons": 0.3}
+GRADIENT_HINTS = ("exploding_gradients", "vanishing_gradients", "dead_relu")  # hint kinds the gradient panel shows
 COST_SMOOTHING = 0.7  # weight of the past in each panel's cost estimate
 
 # The worker-side view each panel needs (so hidden panels cost the run nothing).
@@ -124,7 +125,9 @@ class Dashboard(QObject):
         session.hint.connect(self._hint)
 
     def _hint(self, event: Any) -> None:
-        if type(event).__name__ == "Hint":
+        # Only advice about the gradients goes over the gradient plot (the Hints panel lists every hint): the
+        # perceptron's "accuracy stopped improving" there read as if the plot showed it.
+        if type(event).__name__ == "Hint" and getattr(event, "kind", "") in GRADIENT_HINTS:
             self.gradients.add_hint(event)
 
     def clear(self) -> None:
