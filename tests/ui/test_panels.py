@@ -763,3 +763,20 @@ def test_only_gradient_advice_goes_over_the_gradient_plot(dashboard):
     assert not board.gradients.notice.text()
     board._hint(Hint("vanishing_gradients", "d1", "Vanishing gradients in 'd1'", {}))
     assert board.gradients.notice.text() == "Vanishing gradients in 'd1'"
+
+
+def test_a_regression_run_gives_the_loss_the_whole_panel(dashboard, qtbot):
+    """The linear regression lesson has no accuracy: its plot stayed empty under a loss plot half the height."""
+    panel = dashboard.curves
+    panel.begin_run(info(task="regression"))
+    panel.add_batches(batches(30))
+    panel.redraw()
+    qtbot.wait(50)
+    assert not panel.acc_plot.isVisible()
+    assert panel.loss_plot.getViewBox().height() > 0.6 * panel.view.height()
+    assert panel.loss_plot.getAxis("bottom").labelText == "step"
+    panel.clear()  # another project: both plots again until its run says otherwise
+    qtbot.wait(50)
+    assert panel.acc_plot.isVisible() and panel.loss_plot.getViewBox().height() < 0.6 * panel.view.height()
+    panel.begin_run(info())
+    assert panel.acc_plot.isVisible() and panel.loss_plot.getAxis("bottom").labelText == ""

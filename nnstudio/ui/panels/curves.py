@@ -260,6 +260,11 @@ class CurvesPanel(ExportablePanel):
 
     # -- data in -------------------------------------------------------------------------------------------
     def clear(self) -> None:
+        """Empty, as for another project (whose task shows once its run starts)."""
+        self.set_accuracy_shown(True)
+        self._clear_run()
+
+    def _clear_run(self) -> None:
         self.batches.clear()
         self.epochs.clear()
         self._ema_loss = self._ema_acc = float("nan")
@@ -269,10 +274,27 @@ class CurvesPanel(ExportablePanel):
         self.show_notice("")
         self.dirty = True
 
+    def set_accuracy_shown(self, shown: bool) -> None:
+        """Show the accuracy plot under the loss, or only the loss, over the panel's whole height, with the step
+        axis's title (a regression has no accuracy: its plot stayed empty under a squeezed loss plot)."""
+        layout = self.view.ci
+        if shown == (self.acc_plot in layout.items):
+            return
+        if shown:
+            layout.addItem(self.acc_plot, row=1, col=0)
+            self.acc_plot.show()
+            self.loss_plot.setLabel("bottom", "")
+        else:
+            layout.removeItem(self.acc_plot)
+            self.acc_plot.hide()
+            self.loss_plot.setLabel("bottom", tr("step"))
+        self.dirty = True
+
     def begin_run(self, info: Any = None, continuing: bool = False) -> None:
         """A new run starts: continue the axes after the last one, or start afresh."""
+        self.set_accuracy_shown(getattr(info, "task", "classification") != "regression")
         if not continuing:
-            self.clear()
+            self._clear_run()
             return
         steps = self.batches["step"]
         epochs = self.epochs["epoch"]
