@@ -118,6 +118,19 @@ def making_data_progress(plain: bool = False) -> Any:
             bar.close()
 
 
+def _trained_weights(args: argparse.Namespace) -> str:
+    """``--weights``, or the project's own weights file beside it (where ``train`` and the app save them)."""
+    if args.weights is not None:
+        return args.weights
+    from nnstudio.graph.project_file import weights_path_for  # noqa: PLC0415
+    default = weights_path_for(args.project)
+    if not default.is_file():
+        raise UserError(_("no trained weights for '{project}': expected '{weights}' beside it; train it first "
+                          "(nnstudio train {project}) or give --weights W.npz").format(project=args.project,
+                                                                                      weights=default))
+    return str(default)
+
+
 def _build_model(project: Any, backend: str | None, weights: str, seed: int = 0) -> Any:
     from nnstudio.graph.compile import compile_graph  # noqa: PLC0415
 
@@ -146,7 +159,7 @@ def _confusion_text(matrix: np.ndarray, names: Sequence[str]) -> str:
     labels = [str(names[i]) if i < len(names) else str(i) for i in range(k)]
     labels = [label[:8] for label in labels]
     width = max(5, max(len(label) for label in labels), len(str(int(matrix.max(initial=0)))))
-    lines = ["true \\ predicted", " " * (width + 1) + " ".join(label.rjust(width) for label in labels)]
+    lines = [_("true \\ predicted"), " " * (width + 1) + " ".join(label.rjust(width) for label in labels)]
     for i in range(k):
         lines.append(labels[i].rjust(width) + " " + " ".join(str(int(v)).rjust(width) for v in matrix[i]))
     return "\n".join(lines)
@@ -579,7 +592,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     # A generated set: only the test samples scored are made (all of them unless --max-samples says otherwise,
     # whatever limit the project's training settings give).
     dataset = _dataset(config.replace(max_test_samples=args.max_samples), "test", plain=args.json)
-    model = _build_model(project, config.backend, args.weights)
+    model = _build_model(project, config.backend, _trained_weights(args))
     if tuple(model.input_shape) != tuple(dataset.sample_shape):
         raise UserError(f"dataset '{dataset.name}' has samples shaped {tuple(dataset.sample_shape)} but the "
                         f"network's Input expects {tuple(model.input_shape)}")
@@ -601,13 +614,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             record["confusion"] = result.confusion.tolist()
         print(json.dumps(record))
         return 0
-    print(f"{project.name} on {dataset.name} ({result.n} test samples): loss {_num(result.loss)}")
+    print(ngettext("{name} on {dataset} ({count} test sample): loss {loss}",
+                   "{name} on {dataset} ({count} test samples): loss {loss}", result.n).format(
+        name=shown_name(project), dataset=dataset.name, count=result.n, loss=_num(result.loss)))
     if result.accuracy is not None:
-        print(f"accuracy: {_pct(result.accuracy)}")
+        print(_("accuracy: {value}").format(value=_pct(result.accuracy)))
     if result.per_position is not None:
-        print("per position: " + " ".join(_pct(v) for v in result.per_position))
+        print(_("per position: {values}").format(values=" ".join(_pct(v) for v in result.per_position)))
     if result.mse is not None:
-        print(f"mse: {_num(result.mse)}  r2: {_num(result.r2)}")
+        print(_("mse: {mse}  r2: {r2}").format(mse=_num(result.mse), r2=_num(result.r2)))
     if result.confusion is not None:
         print(_confusion_text(result.confusion, dataset.class_names))
     return 0
@@ -690,7 +705,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     project = _load_project(args.project)
     config = _config_for(project, None, backend=args.backend)
-    model = _build_model(project, config.backend, args.weights)
+    model = _build_model(project, config.backend, _trained_weights(args))
     sample_shape = tuple(int(s) for s in model.input_shape)
     x, names = _inputs_for(args.inputs, sample_shape, args.as_drawing)
     outputs = model.predict(x, batch_size=256)
@@ -753,7 +768,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     project = _load_project(args.project)
     config = _config_for(project, None, backend=args.backend)
-    model = _build_model(project, config.backend, args.weights)
+    model = _build_model(project, config.backend, _trained_weights(args))
     sample_shape = tuple(int(s) for s in model.input_shape)
     x, names = _inputs_for(args.inputs, sample_shape, args.as_drawing)  # the same reading as `predict`
     out_dir = Path(args.output)
@@ -888,7 +903,8 @@ def _add_model_inputs(p: argparse.ArgumentParser) -> None:
     """What ``predict`` and ``explain`` both read: a project, its trained weights and inputs (.npy or images)."""
     p.add_argument("project")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help=".npy arrays or image files")
-    p.add_argument("--weights", required=True, metavar="W.npz", help="the trained weights")
+    p.add_argument("--weights", metavar="W.npz",
+                   help="the trained weights (default: PROJECT.weights.npz beside the project)")
     p.add_argument("--as-drawing", action="store_true",
                    help="treat images as handwritten digits: crop, centre and scale them like the drawing canvas")
     p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the project's)")
@@ -963,7 +979,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="test accuracy (or MSE) and confusion matrix of trained weights",
                        description="Score trained weights on the test split of the project's dataset.")
     p.add_argument("project")
-    p.add_argument("--weights", required=True, metavar="W.npz", help="the trained weights")
+    p.add_argument("--weights", metavar="W.npz",
+                   help="the trained weights (default: PROJECT.weights.npz beside the project)")
     p.add_argument("--dataset", help="evaluate on this dataset instead of the project's")
     p.add_argument("--backend", choices=BACKENDS, help="array backend (default: the project's)")
     p.add_argument("--max-samples", type=int, metavar="N", help="use at most N test samples")

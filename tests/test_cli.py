@@ -94,6 +94,23 @@ def test_train_json_and_evaluate_agree(moons_project, tmp_path, capsys):
     assert np.array(result["confusion"]).sum() == result["n"] == 200
     code, out, err = run(["evaluate", str(moons_project), "--weights", str(weights)], capsys)
     assert code == 0 and "accuracy: " in out and "true \\ predicted" in out
+    # in Chinese, every line of it (it was all English)
+    code, out, err = run(["--lang", "zh", "evaluate", str(moons_project), "--weights", str(weights)], capsys)
+    assert code == 0 and "准确率：" in out and "真实 \\ 预测" in out and "test samples" not in out, out
+
+
+def test_evaluate_predict_and_explain_find_the_projects_own_weights(moons_project, tmp_path, capsys):
+    """As export does: PROJECT.weights.npz beside the project, where train and the app save them."""
+    from nnstudio.graph.project_file import weights_path_for
+    own = weights_path_for(moons_project)
+    assert not own.exists()
+    for command in (["evaluate", str(moons_project)], ["predict", str(moons_project), str(tmp_path / "x.npy")]):
+        code, out, err = run(command, capsys)
+        assert code == 1 and err.count("\n") == 1 and "no trained weights" in err and str(own.name) in err, err
+    code, _, err = run(["train", str(moons_project), "--epochs", "1", "--no-history"], capsys)
+    assert code == 0 and own.is_file(), err
+    code, out, err = run(["evaluate", str(moons_project), "--json"], capsys)
+    assert code == 0 and json.loads(out)["n"] == 200, err
 
 
 def test_train_continues_from_weights(moons_project, tmp_path, capsys):

@@ -53,6 +53,17 @@ def _numpy_backend() -> Backend:
     return Backend("numpy", np, f"NumPy {major_minor} · {threads} thread{'s' if threads != 1 else ''}")
 
 
+def shown_name(backend: "Backend") -> str:
+    """``backend``'s name for people in the interface language ("NumPy 2.4 · 2 个线程" in Chinese); the
+    library's own name stays as it is."""
+    if backend.name != "numpy":
+        return backend.human_name
+    from nnstudio.i18n import _  # noqa: PLC0415 - the engine itself has no words to translate
+    threads, version = blas_threads(), ".".join(np.__version__.split(".")[:2])
+    return _("NumPy {version} · 1 thread").format(version=version) if threads == 1 else \
+        _("NumPy {version} · {count} threads").format(version=version, count=threads)
+
+
 def _try_cupy() -> tuple[Any | None, str]:
     """Return (cupy module or None, reason it is unusable)."""
     try:

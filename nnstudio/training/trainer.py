@@ -31,7 +31,7 @@ import numpy as np
 
 from nnstudio.data.augment import augment_images
 from nnstudio.data.dataset import split_indices
-from nnstudio.engine.backend import Backend, get_backend, to_device, to_host
+from nnstudio.engine.backend import Backend, get_backend, shown_name, to_device, to_host
 from nnstudio.engine.losses import Loss, get_loss
 from nnstudio.engine.losses import accuracy as device_accuracy
 from nnstudio.engine.model import Model, apply_activation
@@ -323,7 +323,7 @@ class Trainer:
         augment = cfg.augment and ds.is_image
         layers = [nid for nid in model.order if nid != model.input_id and model.layer(nid).params]
         yield from emit(RunStarted(cfg.epochs, self.steps_per_epoch, len(self.fit_indices), len(self.val_indices),
-                                   self.backend.human_name, model.param_count(), self.n_test, layers,
+                                   shown_name(self.backend), model.param_count(), self.n_test, layers,
                                    np.array(self.val_indices, copy=True)))
         global_step = 0
         epochs_done = 0

@@ -484,21 +484,15 @@ class MainWindow(QMainWindow):
 
     def _show_backend(self) -> None:
         try:
-            import numpy as np
-
-            from nnstudio.engine.backend import blas_threads, get_backend
+            from nnstudio.engine.backend import blas_threads, get_backend, shown_name
             backend = get_backend()
-            if backend.name == "numpy":  # the library's name stays; the rest follows the interface language
-                threads, version = blas_threads(), ".".join(np.__version__.split(".")[:2])
-                text = tr("NumPy {version} · 1 thread", version=version) if threads == 1 else \
-                    tr("NumPy {version} · {count} threads", version=version, count=threads)
+            text, tip = shown_name(backend), ""  # the library's name stays; the rest follows the language
+            if backend.name == "numpy":
                 from nnstudio.engine import threads as engine_threads  # (not candidates(): no BLAS scan at start)
                 tip = tr("Training steps and predictions use as many of these threads as is fastest: the engine "
                          "times them and uses fewer when another program keeps the computer busy. Set "
                          "OMP_NUM_THREADS to fix the number.") if not engine_threads.fixed_by_environment() \
-                    and threads > 1 else ""
-            else:
-                text, tip = backend.human_name, ""
+                    and blas_threads() > 1 else ""
             self.backend_label.setText(text)
             self.backend_label.setToolTip(tip)
         except Exception as exc:  # noqa: BLE001 - the status bar must not stop the window
