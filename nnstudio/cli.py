@@ -83,11 +83,18 @@ def _config_for(project: Any, dataset: str | None = None, **changes: Any) -> Any
     return config.replace(**updates) if updates else config
 
 
-def _dataset(config: Any, use: str = "all", plain: bool = False) -> Any:
+def _dataset(config: Any, use: str = "all", plain: bool = False, project: str = "") -> Any:
+    """The dataset ``config`` names (``project``: the file it comes from, named when the name is unknown)."""
+    from nnstudio.data.registry import UnknownDataset  # noqa: PLC0415
     from nnstudio.training.trainer import load_dataset  # noqa: PLC0415
 
-    with making_data_progress(plain):
-        return load_dataset(config, use)
+    try:
+        with making_data_progress(plain):
+            return load_dataset(config, use)
+    except UnknownDataset as exc:
+        if not project:
+            raise
+        raise UserError(_("{file}: training.dataset: {error}").format(file=project, error=exc)) from None
 
 
 @contextlib.contextmanager
@@ -299,7 +306,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         first = one_line(report.errors[0].text) if report.errors else ""
         summary = ngettext("{count} problem: the network cannot be trained",
                            "{count} problems: the network cannot be trained", n).format(count=n)
-        raise UserError(summary + (_(" (first: {text})").format(text=first) if first else ""))
+        raise UserError(_("{file}: {error}").format(file=args.project, error=summary + (
+            _(" (first: {text})").format(text=first) if first else "")))
     print(_("the network is valid"))
     return 0
 
@@ -384,7 +392,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         weights_in_path = Path(args.weights_in)
     if weights_in_path is not None:
         weights_in = read_starting_weights(weights_in_path)  # finite, or refused naming the file
-    dataset = _dataset(config, "run", plain=args.json)  # a generated set: only the samples this run reads
+    dataset = _dataset(config, "run", plain=args.json, project=args.project)  # a generated set: only the samples this run reads
     backend = get_backend(config.backend)
     trainer = Trainer(project.graph, dataset, config, backend, weights_in)
     if weights_in_path is not None:
@@ -591,7 +599,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     config = _config_for(project, args.dataset, backend=args.backend, max_test_samples=args.max_samples)
     # A generated set: only the test samples scored are made (all of them unless --max-samples says otherwise,
     # whatever limit the project's training settings give).
-    dataset = _dataset(config.replace(max_test_samples=args.max_samples), "test", plain=args.json)
+    dataset = _dataset(config.replace(max_test_samples=args.max_samples), "test", plain=args.json,
+                       project="" if args.dataset else args.project)
     model = _build_model(project, config.backend, _trained_weights(args))
     if tuple(model.input_shape) != tuple(dataset.sample_shape):
         raise UserError(f"dataset '{dataset.name}' has samples shaped {tuple(dataset.sample_shape)} but the "

@@ -376,3 +376,16 @@ def test_ctrl_c_outside_a_training_loop_is_one_line(tmp_path, monkeypatch, capsy
     assert main(["train", str(example_paths()["mlp-xor"]), "--weights-out", str(out), "--no-history"]) == 130
     err = capsys.readouterr().err
     assert err.strip() == "error: interrupted by Ctrl-C" and not out.exists()
+
+
+def test_an_unknown_dataset_names_the_file_and_the_field(moons_project, tmp_path, capsys):
+    data = json.loads(Path(moons_project).read_text())
+    data["training"]["dataset"] = "nosuch"
+    bad = tmp_path / "bad.nnproj"
+    bad.write_text(json.dumps(data))
+    for command in (["train", str(bad)], ["check", str(bad)]):
+        code, _out, err = run(command, capsys)
+        assert code == 1 and err.count("\n") == 1, err
+        assert f"{bad}: " in err and "unknown dataset 'nosuch'" in err, err
+    code, _out, err = run(["train", str(bad)], capsys)
+    assert "training.dataset" in err

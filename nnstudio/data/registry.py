@@ -134,11 +134,15 @@ def list_datasets() -> list[tuple[str, str]]:
     return out
 
 
+class UnknownDataset(UserError):
+    """A dataset name that is neither a built-in nor the path of the user's own data."""
+
+
 def _entry(name: str) -> _Entry:
     if name in _ENTRIES:
         return _ENTRIES[name]
     names = ", ".join(_ENTRIES)
-    raise UserError(f"unknown dataset {name!r}; choose one of {names}, or the path of your own data "
+    raise UnknownDataset(f"unknown dataset {name!r}; choose one of {names}, or the path of your own data "
                     f"(a folder of IDX files or class sub-folders, a .npz or a .csv; user:<path> also works)")
 
 
