@@ -85,6 +85,18 @@ def write_target(path: str | os.PathLike) -> Path:
     return target
 
 
+def _make_parent(target: Path) -> None:
+    """Create ``target``'s missing folders; NotADirectoryError naming the file in the way when one of them is a
+    file (mkdir said only "File exists")."""
+    for folder in (target.parent, *target.parent.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"'{os.fspath(folder)}' is a file, not a folder",
+                                         os.fspath(target))
+            break
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+
 def _refuse_special(target: Path) -> None:
     """OSError when ``target`` exists and is not a regular file: replacing ``/dev/full`` or a FIFO with a
     regular file (which root may do) would destroy it rather than write to it."""
@@ -180,7 +192,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file beside it, fsync, then ``os.replace``."""
     target = write_target(path)
     _refuse_special(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     remove_stale_temporaries(target.parent, target.name)
     tmp = temporary_path(target)
     try:
@@ -206,7 +218,7 @@ def atomic_write_files(files: Mapping[Path, bytes]) -> None:
             _refuse_special(target)  # all of them before any is written
         for path, data in files.items():
             target = write_target(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _make_parent(target)
             remove_stale_temporaries(target.parent, target.name)
             temps[target] = temporary_path(target)
             temps[target] = _write_temporary(target, data)

@@ -154,3 +154,16 @@ def test_a_special_file_is_never_replaced_by_a_save(tmp_path: Path):
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and stat.S_ISSOCK(os.lstat(sock).st_mode) and link.is_symlink()
     with pytest.raises(IsADirectoryError):
         atomic_write_bytes(tmp_path, b"x")
+
+
+def test_a_file_where_a_folder_should_be_is_named(tmp_path):
+    """Writing "afile/a.onnx" where afile is a file said only "File exists"; it names the file in the way. Missing
+    folders are still made."""
+    from nnstudio.userdirs import atomic_write_bytes, atomic_write_files
+    (tmp_path / "afile").write_text("keep")
+    for write in (lambda p: atomic_write_bytes(p, b"x"), lambda p: atomic_write_files({p: b"x"})):
+        with pytest.raises(NotADirectoryError, match="'.*afile' is a file, not a folder"):
+            write(tmp_path / "afile" / "sub" / "a.onnx")
+    assert (tmp_path / "afile").read_text() == "keep"
+    atomic_write_bytes(tmp_path / "new" / "dir" / "a.onnx", b"x")
+    assert (tmp_path / "new" / "dir" / "a.onnx").read_bytes() == b"x"
