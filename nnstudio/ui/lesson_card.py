@@ -182,6 +182,31 @@ class LessonController(QObject):
         if lesson is not None:
             self.dock.show()
             self.dock.raise_()
+            # A project reopened after training: its last kept run is judged (the card said "train to see
+            # whether the goal is met" beside a run history that showed the goal met).
+            runs = getattr(getattr(getattr(self.window, "runs", None), "panel", None), "runs", None) or []
+            if lesson.check is not None and runs:
+                self.judge_stored_run(runs[-1])
+
+    def judge_stored_run(self, run: Any) -> None:
+        """Judge the lesson's goal from a run of the history (its run.json: how it ended, its test figures and
+        the kinds of hints it showed)."""
+        lesson = self.card.lesson
+        if lesson is None or lesson.check is None:
+            return
+        meta = getattr(run, "meta", {}) or {}
+        metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
+
+        def number(key: str) -> float | None:
+            value = metrics.get(key)
+            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+        outcome = RunOutcome(str(meta.get("end_reason") or "error"), str(meta.get("message") or ""),
+                             number("test_acc"), {"r2": r2} if (r2 := number("test_r2")) is not None else {})
+        hints = meta.get("hints") if isinstance(meta.get("hints"), list) else []
+        kinds = {str(h["kind"]) for h in hints if isinstance(h, dict) and h.get("kind")}
+        judged = check_goal(lesson.check, outcome, kinds)
+        self.card.set_result(MET if judged.met else MISSED, judged)
 
     def run_starting(self, _continuing: bool = False) -> None:
         self.hint_kinds.clear()

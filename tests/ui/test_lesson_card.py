@@ -131,3 +131,30 @@ def test_the_card_follows_a_language_change_at_once(window, qtbot):
     finally:
         set_language("en")
     assert not _chinese(card.goal.text()) and window.lessons.dock.windowTitle() == "Lesson"
+
+
+def test_a_reopened_project_shows_how_its_last_run_met_the_goal(window, qtbot, tmp_path):
+    """Saved after training and opened again, the card said "train to see whether the goal is met" while the
+    Runs panel showed the run at 100 %."""
+    assert window.open_example(resource("examples", "mlp-xor.json"))
+    path = tmp_path / "xor.nnproj"
+    assert window.save_as(path)
+    assert train_to_end(qtbot, window).ok
+    assert window.save()
+    card = window.lessons.card
+    assert card.state == MET
+    assert window.open_example(resource("examples", "perceptron-and.json"))
+    assert card.state == PENDING
+    assert window.open_project(path)
+    assert card.state == MET, card.check.text()
+    assert "Last run: 100.00%" in card.check.text()
+    # a last run that fell short says so too
+    window.project.training.set("epochs", 1)
+    window.training.reset_weights()
+    assert train_to_end(qtbot, window).ok
+    window.undo_stack.setClean()
+    window.training.weights_saved = True
+    assert window.open_example(resource("examples", "perceptron-and.json"))
+    assert window.open_project(path)
+    assert card.state == MISSED and "Not yet" in card.check.text()
+    window.training.weights_saved = True
