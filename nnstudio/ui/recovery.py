@@ -15,6 +15,7 @@ unwritable folder) are shown in the window's status bar until an autosave works 
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import time
@@ -25,7 +26,9 @@ from typing import IO, Any, Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from nnstudio.errors import UserError
 from nnstudio.graph.project_file import FORMAT_VERSION, Project, load_project, project_to_json
+from nnstudio.safe_files import open_regular
 from nnstudio.ui.i18n import tr
 from nnstudio.userdirs import atomic_write_bytes, recovery_dir, remove_stale_temporaries, user_data_dir
 
@@ -36,6 +39,7 @@ except ImportError:  # pragma: no cover - Windows: the PID in the lock file says
 
 AUTOSAVE_INTERVAL_MS = 60_000
 PREFIX = "autosave"
+META_MAX_BYTES = 1 << 20  # an autosave's notes (where it came from, when) are a few hundred bytes
 LEGACY_NAME = "autosave.nnproj"  # the one shared file of earlier versions: never locked, so always stale
 
 
@@ -204,11 +208,20 @@ def _info(path: Path) -> RecoveryInfo:
         saved_at = path.stat().st_mtime
     except OSError:
         saved_at = 0.0
+    # The notes beside an autosave are read with care: a damaged one (a 400-digit "saved_at", a pipe in its
+    # place) stopped the app at its start or hung it.  A note that cannot be read is left out.
     try:
-        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        handle, size = open_regular(path.with_suffix(".json"), f"autosave notes '{path.with_suffix('.json')}'",
+                                    "a text file")
+        with handle:
+            if size > META_MAX_BYTES:
+                raise ValueError("too big")
+            meta = json.loads(handle.read(META_MAX_BYTES).decode("utf-8"))
         original = Path(meta["original_path"]) if meta.get("original_path") else None
-        saved_at = float(meta.get("saved_at", saved_at))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        when = float(meta.get("saved_at", saved_at))
+        if math.isfinite(when):
+            saved_at = when
+    except (UserError, OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError):
         pass
     version = _file_version(path)
     newer = version if version is not None and version > FORMAT_VERSION else None

@@ -182,3 +182,23 @@ def test_lock_is_held_sees_a_lock_of_this_process_and_not_a_dropped_one(tmp_path
     slot.drop_lock()
     assert not recovery.lock_is_held(slot.lock_path)
     assert not recovery.lock_is_held(tmp_path / "missing.lock")
+
+
+@pytest.mark.parametrize("notes", ['{"original_path": "x", "saved_at": 1' + "0" * 400 + "}",
+                                   '{"original_path": "x", "saved_at": NaN}', "[" * 100000, "pipe"])
+def test_damaged_notes_beside_an_autosave_do_not_stop_the_start(qtbot, notes):
+    """A 400-digit "saved_at" stopped the app at its start (OverflowError); a pipe in the notes' place hung it.
+    The autosave is still offered, with its file's own time."""
+    folder = userdirs.recovery_dir()
+    stale = folder / "autosave-0123456789abcdef.nnproj"
+    stale.write_text(project_to_json(_project("rescued")), encoding="utf-8")
+    meta = stale.with_suffix(".json")
+    if notes == "pipe":
+        os.mkfifo(meta)
+    else:
+        meta.write_text(notes, encoding="utf-8")
+    found = recovery.pending_recoveries()
+    assert [info.path for info in found] == [stale]
+    assert found[0].saved_at == pytest.approx(stale.stat().st_mtime)
+    win = _window(qtbot)
+    assert win.offer_recovery(ask=False) and win.project.name == "rescued"
