@@ -1129,6 +1129,7 @@ def take_language(argv: list[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    args: Any = None
     try:
         set_language(take_language(argv))
         parser = build_parser()
@@ -1153,6 +1154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except MemoryError as exc:  # a network whose layer outputs outgrow the memory (CuPy's error is one too)
+        # `train` ends such a run with its own message; predict, explain and evaluate got a traceback.
+        project = getattr(args, "project", None)
+        print(_("error: {message}").format(message=one_line(
+            _("{file}: not enough memory to run the network ({reason}); its layer outputs need more than is free "
+              "(nnstudio profile shows what each layer takes)").format(file=project or "nnstudio",
+                                                                     reason=str(exc) or "MemoryError"))),
+            file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves first): making a dataset, an export
         print(_("error: interrupted by Ctrl-C"), file=sys.stderr)
         return 130

@@ -389,3 +389,22 @@ def test_an_unknown_dataset_names_the_file_and_the_field(moons_project, tmp_path
         assert f"{bad}: " in err and "unknown dataset 'nosuch'" in err, err
     code, _out, err = run(["train", str(bad)], capsys)
     assert "training.dataset" in err
+
+
+def test_a_network_too_big_for_the_memory_is_one_line(moons_project, tmp_path, capsys, monkeypatch):
+    """Layer outputs of 100 GB (a few parameters, huge activations): predict, explain and evaluate printed a
+    MemoryError traceback; train ends such a run with its own message."""
+    code, _, err = run(["train", str(moons_project), "--epochs", "1", "--no-history"], capsys)
+    assert code == 0, err
+    from nnstudio.engine.layers import dense
+
+    def too_big(self, x, training=False):
+        raise MemoryError("Unable to allocate 98.8 GiB for an array with shape (64, 1024, 318, 318)")
+
+    monkeypatch.setattr(dense.Dense, "forward", too_big)
+    np.save(tmp_path / "x.npy", np.zeros((3, 2), np.float32))
+    for command in (["evaluate", str(moons_project)], ["predict", str(moons_project), str(tmp_path / "x.npy")],
+                    ["explain", str(moons_project), str(tmp_path / "x.npy"), "-o", str(tmp_path / "maps")]):
+        code, _out, err = run(command, capsys)
+        assert code == 1 and err.count("\n") == 1, err
+        assert "not enough memory" in err and "98.8 GiB" in err and str(moons_project) in err, err
