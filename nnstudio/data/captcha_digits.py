@@ -402,9 +402,28 @@ def _generated(path: Path, counts: dict[str, int], shape: tuple[int, int],
     cache is made again)."""
     arrays = _read_arrays(path, counts, shape)
     if arrays is None:
+        _check_cache_place(path)  # before a minute of rendering, not after
         arrays = make()
-        _save(path, arrays)
+        try:
+            _save(path, arrays)
+        except OSError:  # a full disk, say: the images are made, this run goes on, and a later one caches them
+            pass
     return arrays
+
+
+def _check_cache_place(path: Path) -> None:
+    """UserError naming ``path`` when a cache cannot be written there: a folder or a device in its place, or a
+    file where one of its folders should be (the data folder's own: moving it away fixes it)."""
+    for place in (path, *path.parents):
+        if place.exists() or place.is_symlink():
+            if place == path and not path.is_file():
+                kind = "a folder" if path.is_dir() else "not a regular file"
+                raise UserError(f"captcha cache '{path}' cannot be written: it is {kind}; move it away")
+            if place != path and not place.is_dir():
+                raise UserError(f"captcha cache '{path}' cannot be written: '{place}' is a file, not a folder; "
+                                "move it away")
+            if place != path:
+                return
 
 
 def _made(n: int, seed: int, split: str, shape: tuple[int, int], rows: np.ndarray | None = None
