@@ -1090,12 +1090,19 @@ def shown_name(project: Any) -> str:
     return name_zh if current_language() == "zh" and name_zh else str(project.name)
 
 
+MAX_ERROR_CHARS = 2000  # an error quoting what it received ("[" * 100000) stays a line one can read
+
+
 def one_line(text: str) -> str:
-    """A multi-line message (e.g. a list of graph problems) as one line: "a: b; c"."""
+    """A multi-line message (e.g. a list of graph problems) as one line: "a: b; c", at most
+    :data:`MAX_ERROR_CHARS` long (the middle of a longer one is left out: both ends say what and where)."""
     out = ""
     for line in (part.strip() for part in text.splitlines()):
         if line:
             out += line if not out else (" " if out.endswith(":") else "; ") + line
+    if len(out) > MAX_ERROR_CHARS:
+        half = MAX_ERROR_CHARS // 2 - 2
+        out = f"{out[:half]} … {out[-half:]}"
     return out
 
 

@@ -408,3 +408,10 @@ def test_a_network_too_big_for_the_memory_is_one_line(moons_project, tmp_path, c
         code, _out, err = run(command, capsys)
         assert code == 1 and err.count("\n") == 1, err
         assert "not enough memory" in err and "98.8 GiB" in err and str(moons_project) in err, err
+
+
+def test_a_hostile_sweep_value_is_one_short_line(moons_project, capsys):
+    """A value 100,000 brackets deep gave a RecursionError traceback, then an error line of 100 KB."""
+    code, _out, err = run(["sweep", str(moons_project), "--set", "learning_rate=" + "[" * 100000], capsys)
+    assert code == 1 and err.count("\n") == 1 and len(err) <= 2100, len(err)
+    assert "learning_rate" in err and "must be a number" in err

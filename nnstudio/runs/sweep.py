@@ -29,7 +29,7 @@ def _value(text: str) -> Any:
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # "[" * 100000 is text that is too deep to be a list
         return text
 
 
