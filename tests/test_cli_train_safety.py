@@ -173,3 +173,16 @@ def test_a_signal_finishes_the_batch_saves_and_exits_with_the_shells_status(tmp_
     assert last.startswith(f"stopped by {name} after ") and str(weights) in last, err
     assert "stopped after" in out  # the test metrics of what was learned
     assert set(read_weights(weights)) == {"d1/W", "d1/b", "d2/W", "d2/b"}
+
+
+def test_starting_weights_beyond_float32_are_refused(tmp_path: Path, capsys) -> None:
+    """A float64 1e300 is finite, so such a file passed, and the run ended in "loss became NaN at epoch 1, step
+    1" (the engine computes in float32, where it is infinite)."""
+    project = moons_project(tmp_path)
+    assert run(["train", str(project)], capsys)[0] == 0
+    weights = {k: v.astype(np.float64) for k, v in read_weights(weights_path_for(project)).items()}
+    weights["d1/W"] = np.full_like(weights["d1/W"], 1e300)
+    np.savez(tmp_path / "huge.npz", **weights)
+    code, _, err = run(["train", str(project), "--weights-in", str(tmp_path / "huge.npz")], capsys)
+    assert code == 1 and len(error_lines(err)) == 1, err
+    assert "'d1/W'" in err and "float32" in err and "huge.npz" in err, err

@@ -58,11 +58,23 @@ def read_starting_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The weights a training run starts from (``--weights-in``, ``--continue``): as :func:`read_weights`, and
     refused when a value is NaN or infinite (the run would be NaN from its first step)."""
     weights = read_weights(path)
-    if not weights_are_finite(weights):
-        bad = next(k for k, v in weights.items() if v.dtype.kind == "f" and not np.isfinite(v).all())
-        raise UserError(f"weights file '{os.fspath(path)}': '{bad}' holds NaN or infinite values; training cannot "
-                        "start from them")
+    bad = unusable_weight(weights)
+    if bad is not None:
+        raise UserError(f"weights file '{os.fspath(path)}': '{bad}' holds NaN or infinite values, or values beyond "
+                        "float32's range (about 3.4e38); training cannot start from them")
     return weights
+
+
+def unusable_weight(weights: Mapping[str, np.ndarray]) -> str | None:
+    """The name of the first array with a value that is not finite once in float32, the engine's type (a float64
+    1e300 is finite, and infinite in the network), else None."""
+    for name, value in weights.items():
+        value = np.asarray(value)
+        if value.dtype.kind == "f":
+            with np.errstate(over="ignore"):
+                if not np.isfinite(value.astype(np.float32, copy=False)).all():
+                    return str(name)
+    return None
 
 
 def read_npz_arrays(path: str | os.PathLike, label: str, kinds: str = NUMBER_KINDS,
@@ -251,5 +263,5 @@ def check_writable(path: str | os.PathLike) -> Path:
     return p
 
 
-__all__ = ["check_writable", "last_good_path", "read_npy_array", "read_npz_arrays", "read_weights", "weights_are_finite", "weights_bytes",
-           "write_weights"]
+__all__ = ["check_writable", "last_good_path", "read_npy_array", "read_npz_arrays", "read_weights", "unusable_weight",
+           "weights_are_finite", "weights_bytes", "write_weights"]

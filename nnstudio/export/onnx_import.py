@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from nnstudio.engine.layers.conv import Conv2D
+from nnstudio.engine.weights_io import unusable_weight
 from nnstudio.errors import UserError
 from nnstudio.export.features_export import recognise_onnx as recognise_features
 from nnstudio.export.onnx_export import INPUT_ID_KEY, require_onnx
@@ -745,11 +746,16 @@ def import_onnx(path: str | os.PathLike) -> tuple[Project, dict[str, np.ndarray]
             from None
     try:
         _load_external_data(onnx, proto, Path(source).resolve().parent, label)
-        return import_onnx_model(proto, source, _short(proto.graph.name) or Path(source).stem)
+        project, state = import_onnx_model(proto, source, _short(proto.graph.name) or Path(source).stem)
     except UserError:
         raise
     except _BROKEN as exc:
         raise UserError(f"{label} cannot be imported ({type(exc).__name__}: {_short(exc, 200)})") from None
+    bad = unusable_weight(state)  # a NaN weight (or Gemm alpha), or a float64 1e300: the network would be NaN
+    if bad is not None:
+        raise UserError(f"{label}: weight '{_short(bad)}' holds NaN or infinite values, or values beyond float32's "
+                        "range (about 3.4e38); such a network cannot be trained or run (nothing was written)")
+    return project, state
 
 
 # What a damaged or hostile model can raise from protobuf, the ONNX helpers and NumPy once it has parsed.

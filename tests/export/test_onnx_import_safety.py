@@ -125,3 +125,24 @@ def test_mutated_models_import_or_raise_one_line(tmp_path: Path, data: bytes):
         import_onnx(path)
     except UserError as exc:
         assert "\n" not in str(exc) and "fuzz.onnx" in str(exc)
+
+
+@pytest.mark.parametrize("kind", ["nan weight", "nan alpha", "float64 1e300"])
+def test_weights_that_are_not_finite_in_float32_are_refused(tmp_path: Path, kind: str):
+    """A NaN weight, a Gemm alpha of NaN (folded into the weight) or a float64 1e300 (infinite in float32)
+    imported with exit status 0 and a weights file the network could only compute NaN with."""
+    proto = _model()
+    if kind == "nan weight":
+        w = np.arange(6, dtype=np.float32).reshape(3, 2)
+        w[1, 1] = np.nan
+        proto.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, "w"))
+    elif kind == "nan alpha":
+        proto.graph.node[0].attribute.append(helper.make_attribute("alpha", float("nan")))
+    else:
+        proto.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.full((3, 2), 1e300), "w"))
+        proto.graph.input[0].type.tensor_type.elem_type = TensorProto.DOUBLE
+        proto.graph.output[0].type.tensor_type.elem_type = TensorProto.DOUBLE
+    onnx.save(proto, str(tmp_path / "m.onnx"))
+    with pytest.raises(UserError, match=r"m.onnx'?: weight '.*' holds NaN or infinite values") as info:
+        import_onnx(tmp_path / "m.onnx")
+    assert "\n" not in str(info.value)
