@@ -14,6 +14,7 @@ function (+1 for x >= 0, gradient passed through) exactly like the engine's.
 """
 from __future__ import annotations
 
+import builtins
 import io
 import keyword
 import os
@@ -92,7 +93,16 @@ def class_name_for(project_name: str) -> str:
     name = "".join(w[0].upper() + w[1:] for w in words)
     if not name or name[0].isdigit():
         name = "Net" + name
-    return name if name not in ("Sign", "Tensor") else name + "Net"
+    return name if name not in MODULE_NAMES else name + "Net"
+
+
+# What a class name must not be: the generated module's own top-level names (a project called "F" made "class F",
+# and F.pad then failed; "Path" broke its __main__), Python's builtins ("ValueError") and keywords ("None").
+MODULE_NAMES = frozenset({"ast", "sys", "zipfile", "Path", "torch", "nn", "F", "Tensor", "INPUT_SHAPE",
+                          "WEIGHT_MAP", "Sign", "read_npz", "write_npz", "load_nnstudio_weights",
+                          "save_nnstudio_weights", "build_model", "PENALISED", "L1", "L2",
+                          "regularization_penalty"}) | frozenset(dir(builtins)) | \
+    frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:

@@ -219,3 +219,44 @@ def test_a_class_name_that_is_a_keyword_is_refused(tmp_path: Path) -> None:
     for bad in ("class", "nn", "x", "not an identifier"):
         with pytest.raises(UserError, match="class_name"):
             export_pytorch(Project(name="k", graph=mlp()), None, tmp_path / "k.py", class_name=bad)
+
+
+def padded_sign_net() -> Graph:
+    """A network whose module uses F.pad (an even kernel with "same" padding) and the Sign module."""
+    graph = Graph()
+    graph.add_node("Input", {"shape": [1, 6, 6]}, node_id="in")
+    graph.add_node("Conv2D", {"filters": 2, "kernel_size": 2, "padding": "same"}, node_id="conv")
+    graph.add_node("Dense", {"units": 1}, node_id="dense")
+    graph.add_node("Activation", {"function": "sign"}, node_id="sign")
+    graph.connect("in", "conv")
+    graph.connect("conv", "dense")
+    graph.connect("dense", "sign")
+    return graph
+
+
+def test_a_class_name_never_shadows_a_name_the_module_uses(tmp_path: Path) -> None:
+    """A project named "F" exported "class F", and the module's F.pad failed; "Path" broke its __main__,
+    "None" would not even parse.  Every top-level name of a generated module is kept from class names."""
+    from nnstudio.export.pytorch_export import MODULE_NAMES, class_name_for  # noqa: PLC0415
+
+    source, _ = pytorch_source(load_network(Project(name="Net", graph=padded_sign_net()), None), "Net")
+    assert "F.pad(" in source and "class Sign(" in source
+    top = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            top |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            top.add(node.name)
+        elif isinstance(node, ast.Assign):
+            top |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    top -= {"Net", "annotations"}  # (from __future__: a class name is never lower case)
+    assert {n for n in top if not n.startswith("_")} <= MODULE_NAMES
+    for project_name in ("F", "path", "none", "value error", "torch", "build model"):
+        assert class_name_for(project_name) not in top | MODULE_NAMES, project_name
+    torch = pytest.importorskip("torch")
+    result = export_pytorch(Project(name="F", graph=padded_sign_net()), None, tmp_path / "f.py")
+    spec = importlib.util.spec_from_file_location("generated_f_net", result.module_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    net = getattr(module, result.class_name)()
+    assert tuple(net(torch.zeros(3, 1, 6, 6)).shape) == (3, 1)
