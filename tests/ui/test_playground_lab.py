@@ -185,6 +185,35 @@ def test_neuron_view_draws_each_neuron_and_shows_its_formula_under_the_mouse(qtb
     assert panel.neuron_at(panel.box.mapViewToScene(QPointF(x + 1.5, y))) is None  # between the columns
 
 
+def test_neuron_labels_are_left_out_where_they_would_run_into_each_other(qtbot):
+    """mlp-xor's neuron view at 1024x768 drew "x1" over "x2" and the layers' names over each other; a big panel
+    keeps them all."""
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from nnstudio.graph.compile import compile_graph
+    from nnstudio.training.neuron_views import neuron_view
+    from nnstudio.ui.panels.neuron_view import NeuronViewPanel
+    model = compile_graph(doubles.toy_graph(), "numpy", seed=0)
+    model.build((2,), np, seed=0)
+    panel = NeuronViewPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_neurons(neuron_view(model, (-1.0, 1.0, -1.0, 1.0), step=5, grid=8))
+    font = QFont()
+    font.setPixelSize(11)
+    metrics = QFontMetrics(font)
+    shown = {}
+    for size in ((700, 500), (260, 110)):
+        panel.resize(*size)
+        qtbot.wait(50)
+        panel.redraw()
+        qtbot.wait(50)
+        labels = panel.wires.shown_labels(panel.wires.deviceTransform(panel.view.viewportTransform()), metrics)
+        shown[size] = [text for _, text, _ in labels]
+    assert len(shown[(700, 500)]) == len(panel.wires.labels) == 2 + 2  # x1, x2 and the two layers
+    assert shown[(260, 110)] == []
+
+
 def test_a_real_click_on_the_plane_adds_the_point_under_the_mouse(lab, qtbot):
     from PySide6.QtCore import QPoint, QPointF, Qt
     win, controller = lab

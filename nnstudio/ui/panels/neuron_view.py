@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QSizePolicy
 
 from nnstudio.training.neuron_views import NeuronView, Unsupported, grid_cell, input_names, neuron_formula
@@ -100,6 +100,17 @@ class WiresItem(pg.GraphicsObject):
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         return self._bounds
 
+    def shown_labels(self, transform: Any, metrics: QFontMetrics) -> list[tuple[QPointF, str, bool]]:
+        """The labels there is room for at the view's scale ``transform``.  In a small panel (a 1024x768 window)
+        they ran over each other and over the squares ("x1" on "x2", "ta…" on "d…"): the layers' names need
+        columns at least two short words apart, the inputs' names rows a line apart, else that kind is left
+        out (the formula line under the plane still names what the mouse is over)."""
+        column = abs(transform.map(QPointF(COLUMN_STEP, 0.0)).x() - transform.map(QPointF(0.0, 0.0)).x())
+        row = abs(transform.map(QPointF(0.0, ROW_STEP)).y() - transform.map(QPointF(0.0, 0.0)).y())
+        layers = column >= 2 * metrics.horizontalAdvance("dense")
+        inputs = row >= metrics.height()
+        return [label for label in self.labels if (layers if label[2] else inputs)]
+
     def paint(self, painter: QPainter, *args: Any) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         for start, end, colour, width in self.lines:
@@ -122,7 +133,7 @@ class WiresItem(pg.GraphicsObject):
         painter.setFont(font)
         painter.setPen(QPen(QColor("#334155")))
         column = abs(transform.map(QPointF(COLUMN_STEP, 0.0)).x() - transform.map(QPointF(0.0, 0.0)).x())
-        for point, text, above in self.labels:
+        for point, text, above in self.shown_labels(transform, painter.fontMetrics()):
             at = transform.map(point)
             if above:  # a layer's name and function, two short lines no wider than a column
                 width = max(column - 4.0, 24.0)
