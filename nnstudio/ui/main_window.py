@@ -804,9 +804,17 @@ class MainWindow(QMainWindow):
         examples = list_examples()
         chapter = None
         for example in examples:
-            if example.chapter != chapter:  # the curriculum's chapters as sections, as in the gallery
+            if example.chapter != chapter:  # the curriculum's chapters as headings, as in the gallery
+                if chapter is not None:
+                    self.examples_menu.addSeparator()
                 chapter = example.chapter
-                self.examples_menu.addSection(chapter_title(chapter))
+                # Not addSection: the Fusion style draws a section as a bare line, without its title (the menu
+                # began with an empty line and named no chapter).
+                heading = self.examples_menu.addAction(chapter_title(chapter))
+                heading.setEnabled(False)
+                font = heading.font()
+                font.setBold(True)
+                heading.setFont(font)
             action = self.examples_menu.addAction(icon("example"), example.name)
             action.setStatusTip(example.description)
             action.triggered.connect(lambda checked=False, p=example.path: self.open_example(p))
