@@ -444,11 +444,22 @@ class MainWindow(QMainWindow):
         self.view.help_requested.connect(self.show_block_help)
         self.palette.block_activated.connect(lambda t: self._add_block_at(t, self.view.visible_centre()))
         self.problems.node_activated.connect(self.focus_node)
+        self.scene.selectionChanged.connect(self._show_inspector_for_selection)
         self.start_page.new_requested.connect(self.new_project)
         self.start_page.open_requested.connect(self.open_project)
         self.start_page.open_path_requested.connect(self.open_project)
         self.start_page.example_requested.connect(self.open_example)
         self.start_page.draw_digit_requested.connect(self.draw_digit_requested.emit)
+
+    def _show_inspector_for_selection(self) -> None:
+        """A block selected while the Inspector is a tab behind another panel (History, or the Training panel in
+        a short window): the Inspector comes to the front, with the block's parameters."""
+        dock = self.docks.get("inspector")
+        if dock is None or dock.isHidden() or dock.isFloating() or not self.scene.selected_node_ids():
+            return
+        if not self.tabifiedDockWidgets(dock) or not dock.visibleRegion().isEmpty():
+            return
+        dock.raise_()
 
     # ------------------------------------------------------------------------------------------------
     # state shown in the chrome

@@ -634,11 +634,27 @@ class TrainingController(QObject):
             return
         w.resizeDocks([d["curves"]], [max(300, int(w.height() * 0.45))], Qt.Orientation.Vertical)
         right = [dock for dock in (getattr(w, "docks", {}).get("inspector"), d["training"]) if dock is not None]
-        if len(right) == 2:
+        if len(right) == 2 and w.height() < SHORT_WINDOW:
+            # A short window (a 1024x768 projector) has about 270 pixels above the plots: shared by the Inspector
+            # and the Training panel, the Inspector showed a selected block's title and no parameter.  They are
+            # tabs of one column there; selecting a block brings the Inspector to the front (main_window).
+            # The undo History goes under the Problems list, so that three tabs share the column's width.
+            docks = getattr(w, "docks", {})
+            if docks.get("history") is not None and docks.get("problems") is not None:
+                w.tabifyDockWidget(docks["problems"], docks["history"])
+                docks["problems"].raise_()
+            w.tabifyDockWidget(right[0], right[1])
+            if docks.get("scrub") is not None and not docks["scrub"].isHidden():
+                w.tabifyDockWidget(right[0], docks["scrub"])
+            right[1].raise_()
+        elif len(right) == 2:
             w.resizeDocks(right, [max(w.height() // 6, 120), w.height()], Qt.Orientation.Vertical)
         width = max(w.width() - 400, 600)
         w.resizeDocks([d["curves"], d["gradients"], d["feature_maps"]],
                       [int(width * 0.36), int(width * 0.3), int(width * 0.34)], Qt.Orientation.Horizontal)
+
+
+SHORT_WINDOW = 860  # window heights below this put the Inspector and the Training panel in one tabbed column
 
 
 class StagedWeights:

@@ -255,3 +255,26 @@ def test_a_first_start_fits_the_screen_and_lays_the_panels_out_for_it(qtbot):
     assert win.open_example(resource("examples", "perceptron-xor.json"))
     curves = win.training.docks["boundary"]
     qtbot.waitUntil(lambda: curves.height() >= 0.35 * win.height(), timeout=3000)
+
+
+def test_a_short_window_gives_the_inspector_the_column_when_a_block_is_selected(qtbot):
+    """At 1024x768 the Inspector and the Training panel shared about 270 pixels: a selected Dense showed its
+    title and no parameter.  In a short window they are tabs of one column (the History under Problems), and
+    selecting a block brings the Inspector to the front."""
+    from nnstudio.ui.main_window import MainWindow
+    from nnstudio.ui.training_controller import SHORT_WINDOW
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    assert win.height() < SHORT_WINDOW  # the offscreen screen is 800 pixels high
+    assert win.open_example(resource("examples", "mnist-mlp.json"))
+    docks = win.docks
+    qtbot.waitUntil(lambda: docks["training"] in win.tabifiedDockWidgets(docks["inspector"]), timeout=3000)
+    assert docks["history"] in win.tabifiedDockWidgets(docks["problems"])
+    qtbot.waitUntil(lambda: win.training.panel_visible("training"), timeout=3000)
+    dense = next(n for n, node in win.scene.graph.nodes.items() if node.type == "Dense")
+    win.scene.select_nodes([dense])
+    qtbot.waitUntil(lambda: not docks["inspector"].visibleRegion().isEmpty(), timeout=3000)
+    units = win.inspector.editors["units"]
+    assert units.visibleRegion().boundingRect().height() == units.height()  # the whole field, not scrolled away
