@@ -241,7 +241,7 @@ def test_hints_panel_applies_fixes_as_one_undoable_step(window, qtbot):
     window.undo_stack.undo()
     assert window.project.graph.nodes["sm"].params["function"] == "softmax"
     dropout_card, lr_card = panel.cards[2], panel.cards[3]
-    assert "Set learning_rate to 0.001" in lr_card.fix_label.text()
+    assert "Set Learning rate to 0.001" in lr_card.fix_label.text()
     assert panel.apply(lr_card)
     assert window.project.training["learning_rate"] == 0.001
     assert panel.apply(dropout_card)
