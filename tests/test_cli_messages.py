@@ -42,7 +42,8 @@ def test_check_lists_every_problem_then_one_summary_line(tmp_path: Path, capsys)
     assert code == 1 and len(problems) >= 1
     assert len(err_lines) == 1, err
     n = len(problems)
-    assert err_lines[0].startswith(f"error: {n} problem{'s' if n != 1 else ''}: the network cannot be trained")
+    assert err_lines[0].startswith(f"error: {path}: {n} problem{'s' if n != 1 else ''}: the network cannot be "
+                                   "trained")  # the file first, as for every bad input
 
 
 def test_check_warns_when_training_will_not_fit_in_memory(tmp_path: Path, capsys, monkeypatch):

@@ -58,7 +58,7 @@ def test_check_on_a_broken_project_prints_one_chinese_line(tmp_path, capsys):
     assert len(problems) == 1 and "卷积层 'c1'" in problems[0]
     # The same project in English: the same facts, in English.
     code, out, err = _run(["check", str(path)], capsys)
-    assert code == 1 and err.startswith("error: 1 problem: the network cannot be trained")
+    assert code == 1 and err.startswith(f"error: {path}: 1 problem: the network cannot be trained")
     assert "Conv2D 'c1' needs an input shaped (channels, height, width); it gets (2,)" in err
     assert not CJK.search(out + err)
 
