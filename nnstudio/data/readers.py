@@ -12,7 +12,8 @@ Layouts understood by :func:`load_user_dataset`:
   ``idx`` also accepted);
 * ``.npz`` with ``x`` and ``y`` (split here) or ``x_train``, ``y_train``, ``x_test``, ``y_test``;
 * ``.csv`` with a header row; the label column is ``label`` or else the first column, the others are
-  numeric features (square counts of 0..255 integers such as ``pixel0..pixel783`` are read as images);
+  numeric features (square counts of 0..255 integers such as ``pixel0..pixel783`` are read as images); at
+  most :data:`MAX_CSV_BYTES` (256 MiB) are read;
 * a folder of class sub-folders holding PNG/JPG/BMP/GIF images (or ``train/`` and ``test/`` folders that
   each hold the same class sub-folders).
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import math
 import warnings
 import zlib
@@ -290,6 +292,10 @@ def read_npz(path: str | Path, name: str, test_fraction: float = 0.2, seed: int 
     if x_tr.shape[1:] != x_te.shape[1:]:
         raise UserError(f"{path.name}: train samples are {x_tr.shape[1:]} but test samples are {x_te.shape[1:]}")
     _check_splits(path.name, x_tr.shape[0], x_te.shape[0])
+    y_tr, y_te = (y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y for y in (y_tr, y_te))
+    if y_tr.shape[1:] != y_te.shape[1:]:
+        raise UserError(f"{path.name}: y_train is shaped {y_tr.shape} but y_test is shaped {y_te.shape}; expected "
+                        f"labels of one shape, (N,) class numbers or values, or (N, K) digits")
     y_all, task, num_classes = _labels_task(np.concatenate([y_tr, y_te]), path.name)
     y_tr, y_te = y_all[: len(y_tr)], y_all[len(y_tr):]
     return Dataset(name, x_tr, y_tr, x_te, y_te, sample_shape=x_tr.shape[1:], num_classes=num_classes,
@@ -299,6 +305,11 @@ def read_npz(path: str | Path, name: str, test_fraction: float = 0.2, seed: int 
 
 
 # ------------------------------------------------------------------------------------------------ CSV
+# A CSV file is read whole and held as Python strings while it is parsed (some 20 times its size in memory), so
+# it is capped: MNIST's 60,000 training digits as CSV are 110 MB.  Larger data belongs in an .npz file.
+MAX_CSV_BYTES = 256 * 2**20
+
+
 def _to_float(cells: np.ndarray, columns: list[str], path: Path, first_data_row: int) -> np.ndarray:
     try:
         return cells.astype(np.float32)
@@ -314,14 +325,35 @@ def _to_float(cells: np.ndarray, columns: list[str], path: Path, first_data_row:
     raise UserError(f"{path.name}: feature values are not numbers")  # pragma: no cover
 
 
+def _read_csv_rows(path: Path) -> list[list[str]]:
+    """The non-blank rows of the CSV file ``path``; UserError when it is not a regular file, holds more than
+    :data:`MAX_CSV_BYTES` or is not UTF-8 CSV text."""
+    fh, size = open_regular(path, "a CSV file")
+    with fh:
+        if size > MAX_CSV_BYTES:
+            raise UserError(f"{path.name}: CSV file of {size:,} bytes; at most {MAX_CSV_BYTES:,} are read (save "
+                            f"larger data as .npz)")
+        try:
+            data = fh.read(MAX_CSV_BYTES + 1)  # the file may have grown since it was measured
+        except OSError as exc:
+            raise UserError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_CSV_BYTES:
+        raise UserError(f"{path.name}: CSV file of more than {MAX_CSV_BYTES:,} bytes; at most {MAX_CSV_BYTES:,} "
+                        f"are read (save larger data as .npz)")
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    try:
+        return [row for row in csv.reader(text) if row and any(c.strip() for c in row)]
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path.name}: cannot be read as CSV text (not UTF-8: {exc.reason} at byte "
+                        f"{exc.start})") from None
+    except csv.Error as exc:
+        raise UserError(f"{path.name}: cannot be read as CSV text ({exc})") from None
+
+
 def read_csv(path: str | Path, name: str, label_column: str | None = None, test_fraction: float = 0.2,
              seed: int = 0) -> Dataset:
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            rows = [row for row in csv.reader(fh) if row and any(c.strip() for c in row)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"{path.name}: cannot be read as CSV text ({exc})") from exc
+    rows = _read_csv_rows(path)
     if len(rows) < 2:
         raise UserError(f"{path.name}: expected a header row and at least one data row, found {len(rows)} rows")
     header = [h.strip() for h in rows[0]]
@@ -339,7 +371,12 @@ def read_csv(path: str | Path, name: str, label_column: str | None = None, test_
         li = header.index(label_column)
     else:
         li = lowered.index("label") if "label" in lowered else 0
-    cells = np.array([[c.strip() for c in r] for r in rows[1:]], dtype=str)
+    stripped = [[c.strip() for c in r] for r in rows[1:]]
+    widest = max((len(c) for r in stripped for c in r), default=1)
+    n_cells = len(stripped) * len(header)
+    check_fits(n_cells * max(widest, 1) * 4, f"{path.name} ({n_cells:,} cells of up to {widest:,} characters)")
+    cells = np.array(stripped, dtype=str)
+    del stripped
     feature_cols = [i for i in range(len(header)) if i != li]
     x = _to_float(cells[:, feature_cols], [header[i] for i in feature_cols], path, first_data_row=2)
     if not np.all(np.isfinite(x)):

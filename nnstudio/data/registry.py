@@ -168,6 +168,15 @@ def user_path(name: str) -> Path | None:
     return Path(name).expanduser() if looks_like_path or exists else None
 
 
+def _limited_repr(value: Any) -> str:
+    """``repr(value)``, shortened to 80 characters (Python refuses to print integers of over 4,300 digits)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return "a whole number of more than 4,300 digits"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _convert(dataset: str, options: dict[str, Any], types: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in options.items():
@@ -187,8 +196,9 @@ def _convert(dataset: str, options: dict[str, Any], types: dict[str, Any]) -> di
             if kind is int and isinstance(value, float) and not value.is_integer():
                 raise ValueError
             out[key] = kind(value)
-        except (TypeError, ValueError):
-            raise UserError(f"dataset '{dataset}': option {key} must be {kind.__name__}, found {value!r}") from None
+        except (TypeError, ValueError, OverflowError):  # OverflowError: a 400-digit whole number for a float
+            raise UserError(f"dataset '{dataset}': option {key} must be {kind.__name__}, found "
+                            f"{_limited_repr(value)}") from None
     return out
 
 

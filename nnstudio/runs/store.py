@@ -35,6 +35,13 @@ MAX_CSV_BYTES = 256 * 2**20
 DEFAULT_BUDGET_MB = 500.0
 BUDGET_ENV = "NNSTUDIO_RUNS_BUDGET_MB"
 
+MAX_COUNT = 2**53  # the largest step, epoch or sample count a run.json may give (exact as a float too)
+TEXT_FIELDS = ("name", "project", "started", "finished", "end_reason", "message", "backend", "weights")
+COUNT_FIELDS = ("param_count", "steps_per_epoch", "epochs", "n_train", "n_val", "n_test", "epochs_done",
+                "steps_done")
+OBJECT_FIELDS = {"settings": dict, "graph": dict, "metrics": dict, "origin": dict, "snapshots": list,
+                 "hints": list, "layers": list, "preview_loss": list}
+
 BATCH_COLUMNS = ("epoch", "step", "global_step", "loss", "accuracy", "lr")
 EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "global_step")
 
@@ -79,6 +86,25 @@ def _read_text(path: Path, label: str, limit: int) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"{label} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def finite_float(value: Any) -> float | None:
+    """``value`` as a finite float, or None when it is not a real number (a bool, a text, a list, NaN, an
+    infinity, or an integer too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _count(value: Any) -> int | None:
+    """``value`` as a whole number from 0 to :data:`MAX_COUNT`, or None."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        return None
+    return value
 
 
 def _float(value: str) -> float:
@@ -131,45 +157,56 @@ class Run:
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- what run.json says ----------------------------------------------------------------------------------
+    # Each property gives its documented type whatever run.json holds: load_run refuses a damaged file, and a
+    # Run made from a dict in memory falls back to the default of a field of the wrong type.
+    def _text(self, key: str) -> str:
+        value = self.meta.get(key)
+        return value if isinstance(value, str) else ""
+
+    def _object(self, key: str) -> dict[str, Any]:
+        value = self.meta.get(key)
+        return dict(value) if isinstance(value, dict) else {}
+
     @property
     def id(self) -> str:
-        return str(self.meta.get("id", self.path.name))
+        value = self.meta.get("id")
+        return value if isinstance(value, str) and value else self.path.name
 
     @property
     def name(self) -> str:
-        return str(self.meta.get("name") or _("Run {number}").format(number=self.id))
+        return self._text("name") or _("Run {number}").format(number=self.id)
 
     @property
     def started(self) -> str:
-        return str(self.meta.get("started", ""))
+        return self._text("started")
 
     @property
     def end_reason(self) -> str:
-        return str(self.meta.get("end_reason", ""))
+        return self._text("end_reason")
 
     @property
     def seconds(self) -> float:
-        return float(self.meta.get("seconds") or 0.0)
+        return max(finite_float(self.meta.get("seconds")) or 0.0, 0.0)
 
     @property
     def settings(self) -> dict[str, Any]:
-        return dict(self.meta.get("settings") or {})
+        return self._object("settings")
 
     @property
     def graph_dict(self) -> dict[str, Any]:
-        return dict(self.meta.get("graph") or {"nodes": [], "edges": []})
+        return self._object("graph") or {"nodes": [], "edges": []}
 
     @property
     def metrics(self) -> dict[str, Any]:
-        return dict(self.meta.get("metrics") or {})
+        return self._object("metrics")
 
     def metric(self) -> tuple[str, float | None]:
         """The run's headline result: ("test_acc", value), else ("test_loss", value), else the last loss."""
         m = self.metrics
         for key in ("test_acc", "test_r2", "test_loss", "val_acc", "val_loss", "train_loss"):
-            value = m.get(key)
-            if isinstance(value, (int, float)) and math.isfinite(float(value)):
-                return key, float(value)
+            value = finite_float(m.get(key))
+            if value is not None:
+                return key, value
         return "test_loss", None
 
     def metric_text(self) -> str:
@@ -182,10 +219,16 @@ class Run:
 
     @property
     def snapshots(self) -> list[Snapshot]:
+        """The kept snapshots; an entry without a file name or with a step or epoch that is not a whole number
+        from 0 is left out."""
+        entries = self.meta.get("snapshots")
         out = []
-        for s in self.meta.get("snapshots") or []:
-            if isinstance(s, dict) and isinstance(s.get("file"), str):
-                out.append(Snapshot(int(s.get("step", 0)), int(s.get("epoch", 0)), s["file"]))
+        for s in entries if isinstance(entries, list) else []:
+            if not isinstance(s, dict) or not isinstance(s.get("file"), str):
+                continue
+            step, epoch = _count(s.get("step", 0)), _count(s.get("epoch", 0))
+            if step is not None and epoch is not None:
+                out.append(Snapshot(step, epoch, s["file"]))
         return out
 
     # -- lazily read files ---------------------------------------------------------------------------------
@@ -259,23 +302,107 @@ def load_run(path: Path) -> Run:
                           parse_constant=lambda name: float("nan"))
     except json.JSONDecodeError as exc:
         raise UserError(f"{label} is not usable JSON: {exc}") from None
+    except ValueError as exc:  # an integer of more digits than Python reads (4,300)
+        raise UserError(f"{label} is not usable JSON: {str(exc).split(';')[0]}") from None
     except RecursionError:
         raise UserError(f"{label} is nested too deeply") from None
     if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise UserError(f"{label} is not an NN Studio run: expected \"format\": \"{RUN_FORMAT}\", found {found!r}")
+        found = _shown(meta.get("format")) if isinstance(meta, dict) else f"a JSON {_json_type(meta)}"
+        raise UserError(f"{label} is not an NN Studio run: expected \"format\": \"{RUN_FORMAT}\", found {found}")
     version = meta.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise UserError(f"{label}: version must be a whole number from 1. Received: version={version!r}")
+        raise UserError(f"{label}: version must be a whole number from 1. Received: version={_shown(version)}")
     if version > RUN_VERSION:
-        raise UserError(f"{label} was written by a newer NN Studio (run version {version}; this one reads up to "
-                        f"{RUN_VERSION})")
-    for key, kind in (("settings", dict), ("graph", dict), ("metrics", dict), ("snapshots", list)):
-        if key in meta and not isinstance(meta[key], kind):
-            raise UserError(f"{label}: \"{key}\" must be a JSON {'object' if kind is dict else 'list'}. "
-                            f"Received: {type(meta[key]).__name__}")
+        raise UserError(f"{label} was written by a newer NN Studio (run version {_shown(version)}; this one reads "
+                        f"up to {RUN_VERSION})")
+    _check_fields(meta, label)
     meta["id"] = path.name
     return Run(path, meta)
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of ``value``'s type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    for kind, name in ((str, "text"), (int, "whole number"), (float, "number"), (dict, "object"), (list, "list")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__  # pragma: no cover - json.loads makes only the types above
+
+
+def _check_fields(meta: dict[str, Any], label: str) -> None:
+    """UserError naming ``label`` and the field when a field of run.json has the wrong type or a number out of
+    range (fields may be missing or null; only the ones NN Studio reads are checked)."""
+    for key, kind in OBJECT_FIELDS.items():
+        if meta.get(key) is not None and not isinstance(meta[key], kind):
+            raise UserError(f"{label}: \"{key}\" must be a JSON {'object' if kind is dict else 'list'}. "
+                            f"Received: {_json_type(meta[key])}")
+    for key in TEXT_FIELDS:
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise UserError(f"{label}: \"{key}\" must be text. Received: {_json_type(meta[key])}")
+    for key in COUNT_FIELDS:
+        if meta.get(key) is not None and _count(meta[key]) is None:
+            raise UserError(f"{label}: \"{key}\" must be a whole number from 0 to {MAX_COUNT:,}. "
+                            f"Received: {_shown(meta[key])}")
+    seconds = meta.get("seconds")
+    if seconds is not None and (finite_float(seconds) is None or seconds < 0):
+        raise UserError(f"{label}: \"seconds\" must be a number of seconds from 0. Received: {_shown(seconds)}")
+    for key, value in (meta.get("metrics") or {}).items():
+        if isinstance(value, (bool, str, dict)):
+            raise UserError(f"{label}: metric \"{key}\" must be a number, a list of numbers or null. "
+                            f"Received: {_shown(value)}")
+    for i, entry in enumerate(meta.get("snapshots") or []):
+        where = f"{label}: snapshots[{i}]"
+        if not isinstance(entry, dict):
+            raise UserError(f"{where} must be a JSON object. Received: {_json_type(entry)}")
+        if not isinstance(entry.get("file"), str):
+            raise UserError(f"{where}: \"file\" must be text. Received: {_json_type(entry.get('file'))}")
+        for key in ("step", "epoch"):
+            if key in entry and _count(entry[key]) is None:
+                raise UserError(f"{where}: \"{key}\" must be a whole number from 0 to {MAX_COUNT:,}. "
+                                f"Received: {_shown(entry[key])}")
+    _check_numbers(meta, label)
+
+
+def _digits(value: int) -> int:
+    """How many decimal digits the whole number ``value`` has (estimated above what Python prints)."""
+    try:
+        return len(str(abs(value)))
+    except ValueError:
+        return int(abs(value).bit_length() * math.log10(2)) + 1
+
+
+def _shown(value: Any) -> str:
+    """``value`` for a message: numbers and short texts as written, anything else by its JSON type."""
+    if isinstance(value, bool) or value is None:
+        return _json_type(value)
+    if isinstance(value, int) and abs(value) >= 10**20:
+        return f"a whole number of {_digits(value):,} digits"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value[:40] + "..." if len(value) > 40 else value)
+    kind = _json_type(value)
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+
+
+def _check_numbers(meta: dict[str, Any], label: str) -> None:
+    """UserError naming the field when run.json holds a whole number too large for a float anywhere inside it
+    (views turn numbers into floats and NumPy arrays); the walk uses a stack, not recursion, however deeply
+    the file is nested."""
+    for key, top in meta.items():
+        stack = [top]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, dict):
+                stack.extend(value.values())
+            elif isinstance(value, list):
+                stack.extend(value)
+            elif isinstance(value, int) and not isinstance(value, bool) and finite_float(value) is None:
+                raise UserError(f"{label}: \"{key}\" holds a whole number of {_digits(value):,} digits, too "
+                                f"large for any count or measure")
 
 
 class RunStore:
@@ -448,5 +575,5 @@ def write_json(path: Path, data: Any) -> None:
 
 
 __all__ = ["BATCH_COLUMNS", "EPOCH_COLUMNS", "keeps_history", "remove_stale_unsaved", "RUNS_SUFFIX", "RUN_FORMAT", "RUN_VERSION", "Run", "RunStore",
-           "Snapshot", "csv_text", "default_budget_bytes", "json_safe", "load_run", "read_csv_columns",
+           "Snapshot", "csv_text", "default_budget_bytes", "finite_float", "json_safe", "load_run", "read_csv_columns",
            "runs_dir_for", "write_json"]

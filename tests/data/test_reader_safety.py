@@ -6,6 +6,7 @@ import gzip
 import io
 import os
 import struct
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -14,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nnstudio.data import captcha_digits, get_dataset, mnist, userdigits
+from nnstudio import memory
+from nnstudio.data import captcha_digits, get_dataset, mnist, readers, userdigits
 from nnstudio.data.readers import load_user_dataset, read_idx, read_idx_dataset
 from nnstudio.errors import UserError
 
@@ -115,6 +117,28 @@ def test_bad_npz_contents(tmp_path: Path, arrays, message):
         load_user_dataset(tmp_path / "d.npz")
 
 
+@pytest.mark.parametrize(("y_train", "y_test", "shapes"), [
+    (np.zeros(20), np.zeros((20, 2)), r"\(20,\) but y_test is shaped \(20, 2\)"),
+    (np.zeros((20, 2)), np.zeros(20), r"\(20, 2\) but y_test is shaped \(20,\)"),
+    (np.zeros((20, 2)), np.zeros((20, 3)), r"\(20, 2\) but y_test is shaped \(20, 3\)"),
+    (np.zeros((20, 2, 2)), np.zeros((20, 1)), r"\(20, 2, 2\) but y_test is shaped \(20,\)"),
+])
+def test_npz_label_arrays_of_different_shapes_are_named(tmp_path: Path, y_train, y_test, shapes):
+    x = np.zeros((20, 2))
+    (tmp_path / "f.npz").write_bytes(_npz_bytes(x_train=x, y_train=y_train, x_test=x, y_test=y_test))
+    with pytest.raises(UserError, match=f"^f.npz: y_train is shaped {shapes}; expected labels of one shape") as info:
+        load_user_dataset(tmp_path / "f.npz")
+    assert "\n" not in str(info.value)
+
+
+def test_npz_labels_as_a_column_and_as_a_vector_go_together(tmp_path: Path):
+    x = np.zeros((6, 2))
+    (tmp_path / "f.npz").write_bytes(_npz_bytes(x_train=x, y_train=(np.arange(6) % 3).reshape(6, 1), x_test=x,
+                                                y_test=np.arange(6) % 3))
+    ds = load_user_dataset(tmp_path / "f.npz")
+    assert ds.task == "classification" and ds.num_classes == 3 and ds.y_train.shape == ds.y_test.shape == (6,)
+
+
 def test_truncated_and_object_npz(tmp_path: Path):
     data = _npz_bytes(x=np.zeros((50, 4)), y=np.arange(50) % 2)
     (tmp_path / "cut.npz").write_bytes(data[: len(data) * 2 // 3])
@@ -137,6 +161,63 @@ def test_bad_csv_contents(tmp_path: Path, text: str, message: str):
     (tmp_path / "t.csv").write_text(text)
     with pytest.raises(UserError, match=f"t.csv.*{message}"):
         load_user_dataset(tmp_path / "t.csv")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX feature")
+def test_a_pipe_named_csv_is_refused_without_waiting(tmp_path: Path):
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    errors: list[str] = []
+
+    def load() -> None:
+        try:
+            load_user_dataset(fifo)
+        except UserError as exc:
+            errors.append(str(exc))
+
+    reader = threading.Thread(target=load, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # it waits for a writer: give it one that closes at once, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(10)
+        pytest.fail("reading a pipe named like a CSV file waited for a writer")
+    assert errors == [f"{fifo} is not a regular file (a device, pipe or socket); expected a CSV file"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_named_csv_is_refused_before_reading(tmp_path: Path):
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    with pytest.raises(UserError, match=r"zero.csv is not a regular file \(a device, pipe or socket\)"):
+        load_user_dataset(tmp_path / "zero.csv")
+
+
+def test_a_csv_file_over_the_cap_is_refused_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(readers, "MAX_CSV_BYTES", 1000)
+    (tmp_path / "big.csv").write_text("label,a\n" + "0,1\n1,2\n" * 200)
+    with pytest.raises(UserError, match=r"^big.csv: CSV file of 1,608 bytes; at most 1,000 are read \(save larger "
+                                        r"data as .npz\)$"):
+        load_user_dataset(tmp_path / "big.csv")
+    (tmp_path / "small.csv").write_text("label,a\n" + "0,1\n1,2\n" * 20)
+    assert load_user_dataset(tmp_path / "small.csv").n_train > 0
+
+
+def test_a_csv_file_that_is_not_text_names_the_reason(tmp_path: Path):
+    (tmp_path / "bin.csv").write_bytes(b"label,a\n0,\xff\xfe\n")
+    with pytest.raises(UserError, match=r"^bin.csv: cannot be read as CSV text \(not UTF-8: invalid start byte at "
+                                        r"byte 10\)$"):
+        load_user_dataset(tmp_path / "bin.csv")
+    (tmp_path / "long.csv").write_text("label,a\n0," + "1" * 200_000 + "\n")
+    with pytest.raises(UserError, match=r"^long.csv: cannot be read as CSV text \(field larger than field limit"):
+        load_user_dataset(tmp_path / "long.csv")
+
+
+def test_csv_cells_too_wide_for_the_memory_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 10_000)
+    (tmp_path / "wide.csv").write_text("label,a\n0,1\n1," + "1" * 2000 + "\n")
+    with pytest.raises(UserError, match=r"^wide.csv \(4 cells of up to 2,000 characters\) would need 31.2 KiB of "
+                                        r"memory"):
+        load_user_dataset(tmp_path / "wide.csv")
 
 
 # ---------------------------------------------------------------------------------------- image folders

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nnstudio.data import get_dataset, toy
 from nnstudio.data.registry import dataset_info
@@ -71,6 +73,11 @@ def test_added_points_join_the_training_set_with_their_class():
     ({"added_points": [[0, 1e9, 1]]}, r"added_points\[0\] must be"),
     ({"added_points": "[[0, 0, 1"}, "added_points must be a list"),
     ({"added_points": {"x": 1}}, "added_points must be a list"),
+    ({"added_points": "[" * 100_000}, r"added_points must be a list of \[x1, x2, class\], found '\[\[\["),
+    ({"added_points": "[" * 900 + "]" * 900}, r"added_points\[0\] must be \[x1, x2, class\]"),
+    ({"added_points": [[10**400, 0, 1]]}, r"added_points\[0\] must be \[x1, x2, class\] with finite numbers"),
+    ({"added_points": "[[0, 0, 1" + "0" * 400 + "]]"}, r"added_points\[0\] must be \[x1, x2, class\]"),
+    ({"added_points": [list(range(10_000))]}, r"added_points\[0\] must be .*, found \[0, 1, 2, 3, 4, 5, \.\.\.\]$"),
 ])
 def test_bad_options_are_one_line_naming_the_field(options, message):
     with pytest.raises(UserError, match=message) as info:
@@ -78,6 +85,42 @@ def test_bad_options_are_one_line_naming_the_field(options, message):
     assert "\n" not in str(info.value) and str(info.value).startswith("dataset 'circle': ")
     with pytest.raises(UserError, match=message):
         get_dataset("circle", **options)
+
+
+def test_hostile_added_points_text_from_a_project_is_one_line_naming_the_field(tmp_path):
+    """Brackets nested 100,000 deep in a project's added_points: a message from train and check, no RecursionError."""
+    from nnstudio.cli import main
+    from nnstudio.graph.project_file import load_project
+
+    project = tmp_path / "p.nnproj"
+    assert main(["new", "playground-spiral", "-o", str(project)]) == 0
+    data = load_project(project)
+    data.training["dataset_options"] = {"added_points": "[" * 100_000}
+    validation = validate_project(data.graph, data.training)
+    assert not validation.ok
+    [message] = [m.text for m in validation.report.errors if "added_points" in m.text]
+    assert message.startswith("dataset 'spiral': added_points must be a list of [x1, x2, class], found '[[[")
+    assert "\n" not in message and len(message) < 200
+    with pytest.raises(UserError, match="dataset 'spiral': added_points must be a list"):
+        get_dataset("spiral", **data.training["dataset_options"])
+
+
+_JSON_TEXT = st.text(alphabet='[]{},:"0123456789.-eE naINftrule', max_size=300)
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-10**500, max_value=10**500) | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=20)
+
+
+@settings(max_examples=200, deadline=3000)
+@given(value=st.one_of(_JSON_TEXT, _JSON_VALUES, st.just("[" * 5000)))
+def test_any_added_points_are_points_or_one_line_user_error(value):
+    try:
+        points = toy.parse_added_points(value, "spiral")
+    except UserError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("dataset 'spiral': added_points") and len(str(exc)) < 300
+    else:
+        assert all(len(p) == 3 and all(isinstance(v, float) and np.isfinite(v) for v in p) for p in points)
 
 
 def test_added_points_are_refused_for_1d_sets():
@@ -119,3 +162,12 @@ def test_xor_quadrants_is_the_exclusive_or_of_the_signs_on_the_plane():
     np.testing.assert_array_equal(y, (x[:, 0] > 0) ^ (x[:, 1] > 0))
     assert abs(y.mean() - 0.5) < 0.01 and 0.05 < np.abs(x).min() and np.abs(x).max() <= 1.0
     assert toy.make_toy("xor").n_train == 4  # the truth table keeps its name for the perceptron lessons
+
+
+def test_an_option_too_large_for_a_float_is_one_short_line():
+    """A 400-digit "noise" raised OverflowError in the option conversion, before the toy set could check it."""
+    from nnstudio.data.registry import get_dataset
+    from nnstudio.errors import UserError
+    with pytest.raises(UserError, match="option noise must be float") as info:
+        get_dataset("spiral", noise=10**400)
+    assert len(str(info.value)) < 200
