@@ -89,6 +89,15 @@ def plane_points(dataset: Any, limit: int = BOUNDARY_POINTS) -> tuple[np.ndarray
     return x[keep].astype(np.float32), np.asarray(dataset.y_train)[keep]
 
 
+def plane_arguments(dataset: Any, loss_name: str) -> dict[str, Any]:
+    """What :func:`boundary` needs besides the model for ``dataset``'s points: the sampled training and test
+    points, their labels, the loss (how a class is decided) and whether it is a regression."""
+    x_tr, y_tr, x_te, y_te = plane_sample(dataset)
+    labels = np.concatenate([np.asarray(y_tr).reshape(len(x_tr), -1), np.asarray(y_te).reshape(len(x_te), -1)])
+    return {"points": np.concatenate([x_tr, x_te]), "labels": labels, "loss_name": str(loss_name),
+            "regression": dataset.task == "regression"}
+
+
 def plane_sample(dataset: Any, limit: int = BOUNDARY_POINTS) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The points the boundary panel shows: up to ``limit`` training and ``limit`` test points with their
     labels (x_train, y_train, x_test, y_test), the same subsample every time."""

@@ -212,11 +212,46 @@ class TrainingController(QObject):
             try:
                 self.weights = read_weights(path)
                 self.panel.show_status(tr("Loaded trained weights from {path}.", path=path.name))
+                # after the data controls have shown the project's points (their project_opened comes later)
+                QTimer.singleShot(0, self, self._show_loaded_weights)
             except UserError as exc:
                 self.panel.show_status(str(exc), error=True)
         else:
             self.panel.show_status(tr("Ready."))
         self.weights_changed.emit()
+
+    def _show_loaded_weights(self) -> None:
+        """A project opened with trained weights on points of the plane: its decision boundary and its neuron
+        view as those weights draw them (a reopened XOR project showed its four points and an empty plane
+        until it was trained again).  Toy sets and small networks only: this runs on the GUI thread."""
+        from nnstudio.data import toy  # noqa: PLC0415
+
+        project, weights = self.project, self.weights
+        settings = project.training if project is not None and isinstance(project.training, dict) else {}
+        name = settings.get("dataset")
+        if weights is None or self.is_training or not isinstance(name, str) or name not in toy.TOY_NAMES:
+            return
+        from nnstudio.graph.compile import compile_graph  # noqa: PLC0415
+        from nnstudio.training import neuron_views, views  # noqa: PLC0415
+        try:
+            dataset = self._loader(name, dict(settings.get("dataset_options") or {}))
+            if not views.is_plane(dataset):
+                return
+            model = compile_graph(project.graph, "numpy", seed=int(settings.get("seed", 0)))
+            model.load_state_dict(weights, source=tr("the trained weights"))
+            extent = views.plane_extent(dataset)
+            plane = views.plane_arguments(dataset, str(settings.get("loss", "cross_entropy")))
+            boundary = views.boundary(model, extent, SAVED_WEIGHTS_STEP, **plane)
+            layout = neuron_views.neuron_layout(model)
+            neurons = neuron_views.neuron_view(model, extent, SAVED_WEIGHTS_STEP, layout) \
+                if isinstance(layout, neuron_views.NeuronLayout) else layout
+        except (UserError, ValueError, KeyError, TypeError):  # weights of another network: nothing to draw
+            return
+        if self.project is not project or self.weights is not weights or self.is_training:
+            return  # another project, other weights or a run came first
+        self.dashboard.boundary.set_boundary(boundary)
+        if neurons is not None:
+            self.dashboard.neurons.set_neurons(neurons)
 
     def _settings_changed(self, _event: Any) -> None:
         project = self.project
@@ -654,6 +689,7 @@ class TrainingController(QObject):
                       [int(width * 0.36), int(width * 0.3), int(width * 0.34)], Qt.Orientation.Horizontal)
 
 
+SAVED_WEIGHTS_STEP = -1  # the "step" of views drawn from a project's saved weights (no run behind them)
 SHORT_WINDOW = 860  # window heights below this put the Inspector and the Training panel in one tabbed column
 
 

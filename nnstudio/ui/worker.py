@@ -441,11 +441,7 @@ class TrainingWorker(QObject):
         if views.is_plane(ds):
             info.points, info.labels = views.plane_points(ds)
             info.extent = self._extent = views.plane_extent(ds)
-            x_tr, y_tr, x_te, y_te = views.plane_sample(ds)
-            labels = np.concatenate([np.asarray(y_tr).reshape(len(x_tr), -1), np.asarray(y_te).reshape(len(x_te), -1)])
-            self._plane = {"points": np.concatenate([x_tr, x_te]), "labels": labels,
-                           "loss_name": str(self.request.settings.get("loss", "cross_entropy")),
-                           "regression": ds.task == "regression"}
+            self._plane = views.plane_arguments(ds, str(self.request.settings.get("loss", "cross_entropy")))
         return info
 
     def _views_after_batch(self, step: int) -> None:

@@ -158,3 +158,24 @@ def test_a_reopened_project_shows_how_its_last_run_met_the_goal(window, qtbot, t
     assert window.open_project(path)
     assert card.state == MISSED and "Not yet" in card.check.text()
     window.training.weights_saved = True
+
+
+def test_a_reopened_trained_project_draws_its_boundary_and_neurons(window, qtbot, tmp_path):
+    """Reopened after training, mlp-xor showed its four points on an empty plane and the neuron view's "appears
+    here while it trains" until it was trained again."""
+    assert window.open_example(resource("examples", "mlp-xor.json"))
+    path = tmp_path / "xor.nnproj"
+    assert window.save_as(path)
+    assert train_to_end(qtbot, window).ok
+    assert window.save()
+    board = window.training.dashboard
+    trained = board.boundary.boundary.values.copy()
+    assert window.open_example(resource("examples", "perceptron-and.json"))
+    assert board.boundary.boundary is None
+    assert window.open_project(path)
+    qtbot.waitUntil(lambda: board.boundary.boundary is not None and board.neurons.neurons is not None,
+                    timeout=5000)
+    assert board.boundary.boundary.values == pytest.approx(trained, abs=1e-4)  # the saved weights' own answer
+    board.redraw_all()
+    assert board.neurons.title_label.toolTip().startswith("Saved weights:")  # no run, so no step
+    window.training.weights_saved = True

@@ -268,7 +268,10 @@ class NeuronViewPanel(ExportablePanel):
                 item.setRect(QRectF(x, y, 1.0, 1.0))  # after setImage: the rect scales the image's own size
         self.wires.set_content(*self._wires_and_labels(view, columns))
         self.set_caption(tr("Step {step}: each square is one neuron's output over the plane; wires: blue "
-                            "positive, orange negative weights, thicker when larger.", step=view.step))
+                            "positive, orange negative weights, thicker when larger.", step=view.step)
+                         if view.step >= 0 else  # drawn from a project's saved weights, not during a run
+                         tr("Saved weights: each square is one neuron's output over the plane; wires: blue "
+                            "positive, orange negative weights, thicker when larger."))
         self._show_formula()
 
     def _wires_and_labels(self, view: NeuronView, columns: tuple[int, ...]) -> tuple[list, list, QRectF]:
