@@ -133,14 +133,20 @@ def test_the_card_follows_a_language_change_at_once(window, qtbot):
     assert not _chinese(card.goal.text()) and window.lessons.dock.windowTitle() == "Lesson"
 
 
-def test_a_reopened_project_shows_how_its_last_run_met_the_goal(window, qtbot, tmp_path):
-    """Saved after training and opened again, the card said "train to see whether the goal is met" while the
-    Runs panel showed the run at 100 %."""
+def trained_xor_saved(window, qtbot, folder):
+    """The mlp-xor example saved as a project of its own in ``folder``, trained and saved again: its path."""
     assert window.open_example(resource("examples", "mlp-xor.json"))
-    path = tmp_path / "xor.nnproj"
+    path = folder / "xor.nnproj"
     assert window.save_as(path)
     assert train_to_end(qtbot, window).ok
     assert window.save()
+    return path
+
+
+def test_a_reopened_project_shows_how_its_last_run_met_the_goal(window, qtbot, tmp_path):
+    """Saved after training and opened again, the card said "train to see whether the goal is met" while the
+    Runs panel showed the run at 100 %."""
+    path = trained_xor_saved(window, qtbot, tmp_path)
     card = window.lessons.card
     assert card.state == MET
     assert window.open_example(resource("examples", "perceptron-and.json"))
@@ -163,11 +169,7 @@ def test_a_reopened_project_shows_how_its_last_run_met_the_goal(window, qtbot, t
 def test_a_reopened_trained_project_draws_its_boundary_and_neurons(window, qtbot, tmp_path):
     """Reopened after training, mlp-xor showed its four points on an empty plane and the neuron view's "appears
     here while it trains" until it was trained again."""
-    assert window.open_example(resource("examples", "mlp-xor.json"))
-    path = tmp_path / "xor.nnproj"
-    assert window.save_as(path)
-    assert train_to_end(qtbot, window).ok
-    assert window.save()
+    path = trained_xor_saved(window, qtbot, tmp_path)
     board = window.training.dashboard
     trained = board.boundary.boundary.values.copy()
     assert window.open_example(resource("examples", "perceptron-and.json"))
