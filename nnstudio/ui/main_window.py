@@ -452,14 +452,17 @@ class MainWindow(QMainWindow):
         self.start_page.draw_digit_requested.connect(self.draw_digit_requested.emit)
 
     def _show_inspector_for_selection(self) -> None:
-        """A block selected while the Inspector is a tab behind another panel (History, or the Training panel in
-        a short window): the Inspector comes to the front, with the block's parameters."""
+        """A block selected while the Inspector is a tab behind History, the Training panel (a short window) or
+        the run scrubber: the Inspector comes to the front, with the block's parameters.  Not from behind a
+        teaching panel (Step through, Gradient check select the blocks they speak about) or anything else."""
         dock = self.docks.get("inspector")
         if dock is None or dock.isHidden() or dock.isFloating() or not self.scene.selected_node_ids():
             return
-        if not self.tabifiedDockWidgets(dock) or not dock.visibleRegion().isEmpty():
+        if not dock.visibleRegion().isEmpty():
             return
-        dock.raise_()
+        front = next((d for d in self.tabifiedDockWidgets(dock) if not d.visibleRegion().isEmpty()), None)
+        if front is not None and front in [self.docks.get(name) for name in ("history", "training", "scrub")]:
+            dock.raise_()
 
     # ------------------------------------------------------------------------------------------------
     # state shown in the chrome

@@ -313,6 +313,10 @@ def test_install_teaching_adds_docks_and_menus(window, qtbot):
     assert window.scene.selected_node_ids() == ["input"]  # the editor follows the step
     controller.stepper.next_step()
     assert window.scene.selected_node_ids() == ["conv"]
+    # ... and the panel stays in front: the Inspector, a tab beside it, comes forward only from behind History,
+    # the Training panel or the scrubber (it hid the stepper at each step)
+    qtbot.wait(20)
+    assert not window.docks["step_through"].visibleRegion().isEmpty()
     dialog = controller.show_models_compared()
     assert dialog.isVisible()
     assert not controller.open_example("no_such_example")
