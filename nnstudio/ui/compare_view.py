@@ -70,6 +70,7 @@ class RunOverlay:
         self.items: list[tuple[Any, Any]] = []  # (plot, item) added by the overlay
         self.hidden: list[Any] = []  # the panels' own items, hidden while the overlay shows
         self.legend: Any = None
+        self._accuracy_was_shown = True  # the live panel's accuracy plot before a comparison
         self.labels: list[str] = []
         self.runs: list[Any] = []
         self._grad_last = 0.0
@@ -90,6 +91,10 @@ class RunOverlay:
                 item.setVisible(False)
                 self.hidden.append(item)
         c.set_legend_shown(False)  # the live curves' legend; the runs get their own
+        # The accuracy plot is back while runs are compared (a regression run had it out of the panel): the runs'
+        # accuracy and their legend are drawn there.
+        self._accuracy_was_shown = c.accuracy_shown
+        c.set_accuracy_shown(True)
         # In the accuracy plot's top left, where a learning run's curve has not yet arrived.
         self.legend = pg.LegendItem(offset=(6, 4), brush=pg.mkBrush(255, 255, 255, 210), labelTextSize="8pt")
         self.legend.setParentItem(c.acc_plot.getViewBox())
@@ -166,6 +171,7 @@ class RunOverlay:
             self.legend = None
         self.curves.shown_losses = None
         if self.runs:
+            self.curves.set_accuracy_shown(self._accuracy_was_shown)
             self.curves.set_legend_shown(True)
             self.curves.set_caption("")
             self.gradients.set_caption("")

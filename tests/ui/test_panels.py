@@ -775,8 +775,39 @@ def test_a_regression_run_gives_the_loss_the_whole_panel(dashboard, qtbot):
     assert not panel.acc_plot.isVisible()
     assert panel.loss_plot.getViewBox().height() > 0.6 * panel.view.height()
     assert panel.loss_plot.getAxis("bottom").labelText == "step"
-    panel.clear()  # another project: both plots again until its run says otherwise
+    panel.clear()  # fresh weights for the same project: still a regression
+    assert not panel.acc_plot.isVisible()
+    panel.begin_run(info())  # a classification run (another project: the training controller says which)
     qtbot.wait(50)
     assert panel.acc_plot.isVisible() and panel.loss_plot.getViewBox().height() < 0.6 * panel.view.height()
-    panel.begin_run(info())
     assert panel.acc_plot.isVisible() and panel.loss_plot.getAxis("bottom").labelText == ""
+
+
+def test_a_redraw_with_no_live_steps_leaves_a_comparisons_step_axis_alone(dashboard):
+    """Stored runs compared right after another project opened: the overlay set the step axis to its runs' 300
+    steps, and the dashboard's redraw of the (empty, dirty) live panels put it back to 0-1."""
+    from nnstudio.ui.panels.curves import set_range_if_changed
+    curves, gradients = dashboard.curves, dashboard.gradients
+    for panel, plot in ((curves, curves.loss_plot), (gradients, gradients.plot)):
+        panel.clear()
+        set_range_if_changed(plot, "x", 0.0, 299.0)  # what the overlay of stored runs does
+        panel.redraw()
+        assert plot.viewRange()[0] == pytest.approx([0.0, 299.0])
+
+
+def test_a_comparison_after_a_regression_run_shows_the_accuracy_plot_and_its_legend(dashboard, qtbot):
+    from nnstudio.ui.compare_view import RunOverlay
+    curves = dashboard.curves
+    curves.begin_run(info(task="regression"))
+    assert not curves.accuracy_shown
+    run = SimpleNamespace(id="0001", name="Run 1", settings={}, graph_dict={}, metrics={}, end_reason="completed",
+                          meta={}, curves=lambda: {"global_step": np.arange(1.0, 4.0), "loss": np.ones(3),
+                                                   "accuracy": np.full(3, 0.5)},
+                          epochs=lambda: {}, gradients=lambda: {"global_step": np.zeros(0)})
+    overlay = RunOverlay(curves, dashboard.gradients)
+    overlay.show([run, SimpleNamespace(**{**vars(run), "id": "0002", "name": "Run 2"})])
+    assert curves.accuracy_shown and overlay.legend is not None
+    overlay.clear()
+    assert not curves.accuracy_shown  # back as the live run left it
+    curves.clear()  # fresh weights for the same project keep the loss alone
+    assert not curves.accuracy_shown

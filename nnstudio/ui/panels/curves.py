@@ -260,11 +260,8 @@ class CurvesPanel(ExportablePanel):
 
     # -- data in -------------------------------------------------------------------------------------------
     def clear(self) -> None:
-        """Empty, as for another project (whose task shows once its run starts)."""
-        self.set_accuracy_shown(True)
-        self._clear_run()
-
-    def _clear_run(self) -> None:
+        """Empty, for another project or fresh weights (whether the accuracy plot shows is left as it is: the
+        training controller says so for each project, a run for its own task)."""
         self.batches.clear()
         self.epochs.clear()
         self._ema_loss = self._ema_acc = float("nan")
@@ -272,7 +269,14 @@ class CurvesPanel(ExportablePanel):
         self._epochs_drawn = -1
         self.set_caption("")
         self.show_notice("")
+        # The step axis as a new panel's, not the last run's 0-200 (here, not in redraw: a comparison of stored
+        # runs draws with no live steps and sets the axis itself)
+        grow_x_range(self.loss_plot, 0.0, self.acc_plot)
         self.dirty = True
+
+    @property
+    def accuracy_shown(self) -> bool:
+        return self.acc_plot in self.view.ci.items
 
     def set_accuracy_shown(self, shown: bool) -> None:
         """Show the accuracy plot under the loss, or only the loss, over the panel's whole height, with the step
@@ -294,7 +298,7 @@ class CurvesPanel(ExportablePanel):
         """A new run starts: continue the axes after the last one, or start afresh."""
         self.set_accuracy_shown(getattr(info, "task", "classification") != "regression")
         if not continuing:
-            self._clear_run()
+            self.clear()
             return
         steps = self.batches["step"]
         epochs = self.epochs["epoch"]
@@ -341,9 +345,8 @@ class CurvesPanel(ExportablePanel):
                 y = e[col]
                 keep = np.isfinite(y)
                 self.items[key].setData(ex[keep], y[keep])
-        # The accuracy plot follows through the x link.  With no steps (a cleared panel: another project) the
-        # axis goes back to [0, 1] like a new panel's, not the last run's steps.
-        grow_x_range(self.loss_plot, float(x[-1]) if len(x) else 0.0, self.acc_plot)
+        if len(x):
+            grow_x_range(self.loss_plot, float(x[-1]), self.acc_plot)  # the accuracy plot follows through the x link
         self.fit_loss_range(self._range_losses())
         self.set_caption(self._summary_text())
 

@@ -131,6 +131,11 @@ class GradientPanel(ExportablePanel):
         self._checked_at = -1e9
         self._unchecked = False
         self._empty_log_axis()
+        # The axes as a new panel's, not the last run's steps and decades (here, not in redraw: a comparison of
+        # stored runs draws with no live norms and sets the step axis itself)
+        grow_x_range(self.plot, 0.0)
+        set_range_if_changed(self.bar_plot, "x", 0.0, 1.0)
+        set_range_if_changed(self.bar_plot, "y", 0.0, 1.0)
         self.show_notice("")
         self.dirty = True
 
@@ -237,13 +242,9 @@ class GradientPanel(ExportablePanel):
                 self.bar_plot.setYRange(base, bounds[2], padding=0)
                 self.bar_plot.setXRange(-0.6, len(heights) - 0.4, padding=0)
                 self._fit_ticks()
-        else:  # no norms (a cleared panel: another project): the bar axes as a new panel's, not the last run's
-            self._bar_bounds = None
-            set_range_if_changed(self.bar_plot, "x", 0.0, 1.0)
-            set_range_if_changed(self.bar_plot, "y", 0.0, 1.0)
         steps = [self.steps[l].view() for l in self.layers if len(self.steps[l])]
-        grow_x_range(self.plot, float(max(s[-1] for s in steps)) if steps else 0.0)
         if steps:
+            grow_x_range(self.plot, float(max(s[-1] for s in steps)))
             # The log axis spans whole decades, so it changes only when a norm crosses one.
             norms = np.concatenate([self.norms[l].view() for l in self.layers])
             if (np.isfinite(norms) & (norms > 0)).any():
