@@ -25,7 +25,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QScrollArea
 
-from nnstudio.engine.weights_io import read_weights, write_weights
+from nnstudio.engine.weights_io import read_weights, unusable_weight, write_weights
 from nnstudio.errors import UserError
 from nnstudio.training.validation import validate_project
 from nnstudio.ui.editor.commands import SetTrainingCommand
@@ -206,11 +206,17 @@ class TrainingController(QObject):
         self.weights, self.weights_saved, self.dataset, self.info, self.last_result = None, True, None, None, None
         self._latest_report = None
         self.dashboard.clear()
+        self.dashboard.curves.set_accuracy_shown(not self._is_regression(project))
         self._clear_progress()
         path = self.weights_path()
         if path is not None and path.is_file():
             try:
-                self.weights = read_weights(path)
+                weights = read_weights(path)
+                bad = unusable_weight(weights)
+                if bad is not None:  # a float64 1e300 is infinite in the network: the next run would be NaN
+                    raise UserError(tr("The weights file {path} was not loaded: '{name}' holds NaN or infinite "
+                                       "values, or values beyond float32's range.", path=path.name, name=bad))
+                self.weights = weights
                 self.panel.show_status(tr("Loaded trained weights from {path}.", path=path.name))
                 # after the data controls have shown the project's points (their project_opened comes later)
                 QTimer.singleShot(0, self, self._show_loaded_weights)
@@ -219,6 +225,15 @@ class TrainingController(QObject):
         else:
             self.panel.show_status(tr("Ready."))
         self.weights_changed.emit()
+
+    @staticmethod
+    def _is_regression(project: Any) -> bool:
+        """Whether the project's dataset is a built-in regression (its loss panel has no accuracy plot); other
+        datasets say so when their run starts."""
+        from nnstudio.data import toy  # noqa: PLC0415 - names only
+
+        training = project.training if isinstance(getattr(project, "training", None), dict) else {}
+        return training.get("dataset") in toy.REGRESSIONS
 
     def _show_loaded_weights(self) -> None:
         """A project opened with trained weights on points of the plane: its decision boundary and its neuron
@@ -364,6 +379,12 @@ class TrainingController(QObject):
             self.panel.show_status(tr("Open or create a network first."), error=True)
             return False
         settings = self.settings()
+        bad = unusable_weight(self.weights) if self.weights is not None else None
+        if bad is not None:  # (a run's weights are always finite: these came from a file or a snapshot)
+            self.panel.show_status(tr("Cannot train from these weights: '{name}' holds NaN or infinite values, or "
+                                      "values beyond float32's range. Reset the weights to start afresh.",
+                                      name=bad), error=True)
+            return False
         refusal = validate_project(project.graph, settings).refusal()
         if refusal is not None:
             self.panel.show_status(tr("Cannot train: {reason}", reason=refusal.split("\n")[0]) + " "

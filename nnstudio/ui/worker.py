@@ -473,14 +473,20 @@ class TrainingWorker(QObject):
         if model is None:
             return
         _wanted, _changed, index, sample = self.control.snapshot()
+        jobs: list[tuple[str, Callable[[], Any]]] = [
+            ("histograms", lambda: views.histograms(model, self.dataset, step))]
         if self._extent is not None:
-            self.inbox.put_latest("boundary", views.boundary(model, self._extent, step, **self._plane))
+            jobs += [("boundary", lambda: views.boundary(model, self._extent, step, **self._plane)),
+                     ("neurons", lambda: self._neurons(step) or self._neuron_layout)]
         if not self._trainer_probes:
-            self.inbox.put_latest("probe", views.probe(model, views.probe_sample(self.dataset, sample, index), step))
-        self.inbox.put_latest("histograms", views.histograms(model, self.dataset, step))
-        if self._extent is not None:
-            found = self._neurons(step)
-            self.inbox.put_latest("neurons", found if found is not None else self._neuron_layout)
+            jobs.append(("probe", lambda: views.probe(model, views.probe_sample(self.dataset, sample, index), step)))
+        for key, job in jobs:
+            try:
+                value = job()
+            except Exception:  # noqa: BLE001 - a view that cannot be made (memory, say) is left out: the run itself
+                continue  # ended well, and its weights and result must not be lost over a picture
+            if value is not None:
+                self.inbox.put_latest(key, value)
 
     def _neurons(self, step: int) -> Any:
         """Every neuron over the plane (small dense networks); the reason, once, for any other network."""

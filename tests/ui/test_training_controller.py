@@ -328,3 +328,39 @@ def test_stop_ends_the_making_of_a_dataset(window, qtbot, monkeypatch):
     import captcha.image
     import secrets
     assert captcha.image.secrets is secrets  # the package's own randomness is put back after the interruption
+
+
+def test_weights_beyond_float32_beside_a_project_are_not_loaded(window, qtbot, tmp_path):
+    """A float64 1e300 is finite, so the window said "Loaded trained weights", and the next Train ended in NaN at
+    its first step (it is infinite in the network)."""
+    win, controller = window
+    assert run_to_end(qtbot, controller).reason == "completed"
+    path = tmp_path / "toy.nnproj"
+    assert win.save_as(path)
+    weights_file = path.with_name("toy.weights.npz")
+    huge = {k: v.astype(np.float64) for k, v in controller.weights.items()}
+    first = sorted(huge)[0]
+    huge[first] = np.full_like(huge[first], 1e300)
+    np.savez(weights_file, **huge)
+    assert win.open_project(path)
+    assert controller.weights is None
+    assert "was not loaded" in controller.panel.status.text() and first in controller.panel.status.text()
+    controller.weights = huge  # as a snapshot of the run history would hand them over
+    assert not controller.train()
+    assert "Cannot train from these weights" in controller.panel.status.text()
+    controller.weights, controller.weights_saved = None, True
+
+
+def test_a_view_that_fails_as_the_run_ends_loses_nothing(window, qtbot, monkeypatch):
+    """The views made for every panel as a run ends: one that cannot be made (memory, say) is left out, and the
+    run still ends completed with its weights."""
+    win, controller = window
+    from nnstudio.ui import worker
+
+    def fails(*_args, **_kwargs):
+        raise MemoryError("no room for the histograms")
+
+    monkeypatch.setattr(worker.views, "histograms", fails)
+    result = run_to_end(qtbot, controller)
+    assert result.reason == "completed", result.message
+    assert controller.weights is not None and controller.dashboard.boundary.boundary is not None
