@@ -28,6 +28,7 @@ from nnstudio.engine.weights_io import (check_writable, last_good_path, read_sta
                                        write_weights)
 from nnstudio.errors import UserError
 from nnstudio.i18n import N_, _, current_language, ngettext, normalise, set_language, system_language
+from nnstudio.userdirs import make_folders
 
 BACKENDS = ("auto", "numpy", "cupy")
 RUN_ENDS = (N_("completed"), N_("stopped"))  # how a run that kept its weights ended, as `train` says it
@@ -392,7 +393,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         weights_in_path = Path(args.weights_in)
     if weights_in_path is not None:
         weights_in = read_starting_weights(weights_in_path)  # finite, or refused naming the file
-    dataset = _dataset(config, "run", plain=args.json, project=args.project)  # a generated set: only the samples this run reads
+    dataset = _dataset(config, "run", plain=args.json,  # a generated set: only the samples this run reads
+                       project="" if args.dataset else args.project)  # (--dataset names its own dataset)
     backend = get_backend(config.backend)
     trainer = Trainer(project.graph, dataset, config, backend, weights_in)
     if weights_in_path is not None:
@@ -599,9 +601,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     config = _config_for(project, args.dataset, backend=args.backend, max_test_samples=args.max_samples)
     # A generated set: only the test samples scored are made (all of them unless --max-samples says otherwise,
     # whatever limit the project's training settings give).
+    weights = _trained_weights(args)  # before the data: a captcha set may take a minute to make
     dataset = _dataset(config.replace(max_test_samples=args.max_samples), "test", plain=args.json,
                        project="" if args.dataset else args.project)
-    model = _build_model(project, config.backend, _trained_weights(args))
+    model = _build_model(project, config.backend, weights)
     if tuple(model.input_shape) != tuple(dataset.sample_shape):
         raise UserError(f"dataset '{dataset.name}' has samples shaped {tuple(dataset.sample_shape)} but the "
                         f"network's Input expects {tuple(model.input_shape)}")
@@ -784,7 +787,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(_("-o '{folder}': expected a folder for the pictures; found a file").format(folder=out_dir))
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_folders(out_dir)
     except OSError as exc:
         raise UserError(_("-o '{folder}': cannot create the folder for the pictures ({reason})").format(
             folder=out_dir, reason=exc.strerror or exc)) from None
@@ -1161,14 +1164,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
-    except MemoryError as exc:  # a network whose layer outputs outgrow the memory (CuPy's error is one too)
-        # `train` ends such a run with its own message; predict, explain and evaluate got a traceback.
-        project = getattr(args, "project", None)
-        print(_("error: {message}").format(message=one_line(
-            _("{file}: not enough memory to run the network ({reason}); its layer outputs need more than is free "
-              "(nnstudio profile shows what each layer takes)").format(file=project or "nnstudio",
-                                                                     reason=str(exc) or "MemoryError"))),
-            file=sys.stderr)
+    except MemoryError as exc:  # more than the memory holds (CuPy's error is one too)
+        # `train` ends such a run with its own message; predict, explain and evaluate gave a traceback when a
+        # network's layer outputs outgrew the memory.
+        where, reason = getattr(args, "project", None) or "nnstudio", str(exc) or "MemoryError"
+        if getattr(args, "func", None) in (cmd_predict, cmd_explain, cmd_evaluate):
+            text = _("{file}: not enough memory to run the network ({reason}); its layer outputs need more than "
+                     "is free (nnstudio profile shows what each layer takes)").format(file=where, reason=reason)
+        else:
+            text = _("{file}: not enough memory ({reason})").format(file=where, reason=reason)
+        print(_("error: {message}").format(message=one_line(text)), file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves first): making a dataset, an export
         print(_("error: interrupted by Ctrl-C"), file=sys.stderr)

@@ -85,16 +85,21 @@ def write_target(path: str | os.PathLike) -> Path:
     return target
 
 
-def _make_parent(target: Path) -> None:
-    """Create ``target``'s missing folders; NotADirectoryError naming the file in the way when one of them is a
-    file (mkdir said only "File exists")."""
-    for folder in (target.parent, *target.parent.parents):
-        if folder.exists() or folder.is_symlink():
-            if not folder.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, f"'{os.fspath(folder)}' is a file, not a folder",
-                                         os.fspath(target))
+def make_folders(folder: Path, for_path: Path | None = None) -> None:
+    """Create ``folder`` and its missing parents; NotADirectoryError naming the file in the way when one of them
+    is a file (mkdir said only "File exists" or "Not a directory").  ``for_path``: the file the folder is for,
+    named as the error's file name."""
+    for place in (folder, *folder.parents):
+        if place.exists() or place.is_symlink():
+            if not place.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"'{os.fspath(place)}' is a file, not a folder",
+                                         os.fspath(for_path or folder))
             break
-    target.parent.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def _make_parent(target: Path) -> None:
+    make_folders(target.parent, target)
 
 
 def _refuse_special(target: Path) -> None:

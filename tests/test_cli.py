@@ -415,3 +415,40 @@ def test_a_hostile_sweep_value_is_one_short_line(moons_project, capsys):
     code, _out, err = run(["sweep", str(moons_project), "--set", "learning_rate=" + "[" * 100000], capsys)
     assert code == 1 and err.count("\n") == 1 and len(err) <= 2100, len(err)
     assert "learning_rate" in err and "must be a number" in err
+
+
+def test_a_dataset_named_on_the_command_line_is_not_blamed_on_the_project(moons_project, capsys):
+    code, _out, err = run(["train", str(moons_project), "--dataset", "bogus"], capsys)
+    assert code == 1 and "unknown dataset 'bogus'" in err
+    assert "training.dataset" not in err and str(moons_project) not in err, err
+
+
+def test_evaluate_says_there_are_no_weights_before_making_any_data(moons_project, capsys, monkeypatch):
+    """--weights used to be required (argparse said so at once); its default is looked for before the dataset,
+    which for the captcha example may take a minute to make."""
+    import nnstudio.cli as cli
+    monkeypatch.setattr(cli, "_dataset", lambda *a, **k: pytest.fail("the data was made first"))
+    code, _out, err = run(["evaluate", str(moons_project)], capsys)
+    assert code == 1 and "no trained weights" in err
+
+
+def test_explain_names_a_file_in_the_way_of_its_folder(moons_project, tmp_path, capsys):
+    code, _, err = run(["train", str(moons_project), "--epochs", "1", "--no-history"], capsys)
+    assert code == 0, err
+    np.save(tmp_path / "x.npy", np.zeros((1, 2), np.float32))
+    (tmp_path / "afile").write_text("keep")
+    code, _out, err = run(["explain", str(moons_project), str(tmp_path / "x.npy"), "-o",
+                           str(tmp_path / "afile" / "maps")], capsys)
+    assert code == 1 and err.count("\n") == 1 and "afile' is a file, not a folder" in err, err
+
+
+def test_running_out_of_memory_outside_the_network_says_so_plainly(moons_project, capsys, monkeypatch):
+    import nnstudio.cli as cli
+
+    def no_memory(*_args, **_kwargs):
+        raise MemoryError("Unable to allocate 40 GiB")
+
+    monkeypatch.setattr(cli, "_load_project", no_memory)
+    code, _out, err = run(["check", str(moons_project)], capsys)
+    assert code == 1 and err.count("\n") == 1 and "not enough memory (Unable to allocate 40 GiB)" in err, err
+    assert "layer outputs" not in err
