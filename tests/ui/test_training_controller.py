@@ -364,3 +364,15 @@ def test_a_view_that_fails_as_the_run_ends_loses_nothing(window, qtbot, monkeypa
     result = run_to_end(qtbot, controller)
     assert result.reason == "completed", result.message
     assert controller.weights is not None and controller.dashboard.boundary.boundary is not None
+
+
+def test_a_regression_projects_loss_panel_has_no_accuracy_plot_from_its_opening(window, qtbot):
+    from nnstudio.resources_path import resource
+    win, controller = window
+    curves = controller.dashboard.curves
+    assert win.open_example(resource("examples", "linear-regression.json"))
+    assert not curves.accuracy_shown
+    controller.reset_weights()  # fresh weights: still a regression
+    assert not curves.accuracy_shown
+    assert win.open_example(resource("examples", "perceptron-and.json"))
+    assert curves.accuracy_shown
