@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTableWidget, QT
 
 from nnstudio.runs.compare import best_index, format_value, grouped_differences, legend_labels, metric_rows
 from nnstudio.ui.i18n import tr
-from nnstudio.ui.panels.curves import ema, set_range_if_changed
+from nnstudio.ui.panels.curves import auto_step_ticks, ema, set_range_if_changed
 
 RUN_COLOURS = ("#2563EB", "#DC2626", "#16A34A", "#9333EA", "#EA580C", "#0891B2", "#DB2777", "#65A30D")
 GRADIENT_FLOOR = 1e-12
@@ -122,6 +122,7 @@ class RunOverlay:
             self._gradients(run, colour)
         # Fixed ranges from the data: auto-range with clip-to-view would keep a stale view of an empty panel.
         last_step = max((_top(r.curves().get("global_step")) for r in self.runs), default=1.0)
+        auto_step_ticks(c.loss_plot, c.acc_plot, self.gradients.plot)  # not a short live run's "every step"
         set_range_if_changed(c.loss_plot, "x", 0.0, max(last_step, 1.0))
         # The loss axis spans the runs' curves, on the scale the panel shows (linear from 0, or log).
         c.shown_losses = np.concatenate(

@@ -544,6 +544,10 @@ class RunsController(QObject):
             if name in self.docks:
                 self.docks[name].show()
                 self.docks[name].raise_()
+        for name in ("curves", "gradients"):  # where the runs are drawn (the decision boundary may be in front)
+            dock = self.training.docks.get(name)
+            if dock is not None:
+                dock.raise_()
         self.training.dashboard.redraw_all()
         self.comparison_shown.emit([r.id for r in runs])
 

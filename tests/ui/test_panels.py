@@ -811,3 +811,30 @@ def test_a_comparison_after_a_regression_run_shows_the_accuracy_plot_and_its_leg
     assert not curves.accuracy_shown  # back as the live run left it
     curves.clear()  # fresh weights for the same project keep the loss alone
     assert not curves.accuracy_shown
+
+
+def test_a_short_runs_every_step_ticks_do_not_outlive_it(dashboard):
+    """A run of five steps labels every step; a cleared panel, or stored runs of 240 steps compared over it,
+    kept that spacing and wrote a label at each of the 240 steps, one over the next."""
+    from nnstudio.ui.compare_view import RunOverlay
+    curves, gradients = dashboard.curves, dashboard.gradients
+    for panel in (curves, gradients):
+        panel.begin_run(info())
+        panel.add_batches(batches(5))
+        panel.redraw()
+    assert curves.loss_plot.getAxis("bottom").property("step_spacing") is not None
+    curves.clear()
+    gradients.clear()
+    for plot in (curves.loss_plot, curves.acc_plot, gradients.plot):
+        assert plot.getAxis("bottom").property("step_spacing") is None
+    curves.begin_run(info())
+    curves.add_batches(batches(5))
+    curves.redraw()
+    steps = np.arange(1.0, 241.0)
+    run = SimpleNamespace(id="0001", name="Run 1", settings={}, graph_dict={}, metrics={}, end_reason="completed",
+                          meta={}, curves=lambda: {"global_step": steps, "loss": np.ones(240),
+                                                   "accuracy": np.full(240, 0.5)},
+                          epochs=lambda: {}, gradients=lambda: {"global_step": np.zeros(0)})
+    RunOverlay(curves, gradients).show([run, SimpleNamespace(**{**vars(run), "id": "0002", "name": "Run 2"})])
+    assert curves.loss_plot.viewRange()[0][1] == pytest.approx(240.0)
+    assert curves.loss_plot.getAxis("bottom").property("step_spacing") is None

@@ -84,9 +84,11 @@ def test_app_runs_are_kept_listed_compared_and_deleted(win, qtbot, tmp_path):
     assert not panel.compare_button.isEnabled()
     panel.select(["0001", "0002"])
     assert panel.compare_button.isEnabled()
+    win.training.docks["boundary"].raise_()  # a tab over the curves: the runs are drawn where one can see them
     panel.compare_button.click()
     curves = win.training.dashboard.curves
     assert runs.overlay.active and len(runs.overlay.items) >= 4
+    qtbot.waitUntil(lambda: win.training.panel_visible("curves"), timeout=3000)
     assert not curves.items["loss_ema"].isVisible()
     labels = [label.text for _sample, label in runs.overlay.legend.items]
     assert labels == ["0001: learning_rate=0.05", "0002: learning_rate=0.5"]

@@ -102,6 +102,22 @@ def grow_x_range(plot: pg.PlotItem, last_x: float, *linked: pg.PlotItem) -> None
                 axis.setTickSpacing(*spacing)
 
 
+def auto_step_ticks(*plots: pg.PlotItem) -> None:
+    """Give the plots' step axes back to pyqtgraph's own tick spacing (a short run's "every step" spacing,
+    kept on an axis that then spans hundreds of steps, wrote a label at each of them)."""
+    for plot in plots:
+        axis = plot.getAxis("bottom")
+        if axis.property("step_spacing") is not None:
+            axis.setProperty("step_spacing", None)
+            axis.setTickSpacing()
+
+
+def reset_step_axis(plot: pg.PlotItem, *linked: pg.PlotItem) -> None:
+    """The step axis of an emptied panel: 0 to 1, as a new panel's, with pyqtgraph's own ticks."""
+    auto_step_ticks(plot, *linked)
+    set_range_if_changed(plot, "x", 0.0, 1.0)
+
+
 def set_range_if_changed(plot: pg.PlotItem, axis: str, low: float, high: float) -> None:
     """Fix one axis of ``plot`` at [low, high], touching it (and repainting its labels) only on a change."""
     view = plot.getViewBox()
@@ -271,7 +287,7 @@ class CurvesPanel(ExportablePanel):
         self.show_notice("")
         # The step axis as a new panel's, not the last run's 0-200 (here, not in redraw: a comparison of stored
         # runs draws with no live steps and sets the axis itself)
-        grow_x_range(self.loss_plot, 0.0, self.acc_plot)
+        reset_step_axis(self.loss_plot, self.acc_plot)
         self.dirty = True
 
     @property

@@ -22,7 +22,8 @@ from PySide6.QtGui import QFontMetrics
 
 from nnstudio.ui.i18n import tr
 from nnstudio.ui.panels.buffers import GrowingBuffer
-from nnstudio.ui.panels.curves import DecadeAxis, align_left_axes, configure_plot, grow_x_range, set_range_if_changed
+from nnstudio.ui.panels.curves import (DecadeAxis, align_left_axes, configure_plot, grow_x_range, reset_step_axis,
+                                      set_range_if_changed)
 from nnstudio.ui.panels.cells import PanelView, fitted_plot, pick_labels
 from nnstudio.ui.panels.export import ExportablePanel
 
@@ -133,7 +134,7 @@ class GradientPanel(ExportablePanel):
         self._empty_log_axis()
         # The axes as a new panel's, not the last run's steps and decades (here, not in redraw: a comparison of
         # stored runs draws with no live norms and sets the step axis itself)
-        grow_x_range(self.plot, 0.0)
+        reset_step_axis(self.plot)
         set_range_if_changed(self.bar_plot, "x", 0.0, 1.0)
         set_range_if_changed(self.bar_plot, "y", 0.0, 1.0)
         self.show_notice("")
