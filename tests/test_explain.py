@@ -197,7 +197,8 @@ def test_cli_explain_names_an_output_folder_it_cannot_create_or_write(tmp_path, 
     assert main(["explain", str(project), "--weights", str(weights), str(tmp_path / "seven.npy"),
                  "-o", str(out)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: -o '{out}': cannot create the folder for the pictures (Not a directory)"]
+    assert err == [f"error: -o '{out}': cannot create the folder for the pictures ('{tmp_path / 'a-file'}' is a file, "
+                   "not a folder)"]  # the file in the way, named
 
     def refuse(path, data):
         raise PermissionError(13, "Permission denied")
