@@ -411,9 +411,11 @@ class RunsController(QObject):
                 dock.raise_()
         p = self.panel
         p.compare_button.clicked.connect(self.compare_selected)
-        p.delete_button.clicked.connect(self.delete_selected)
+        # Not the methods themselves: clicked(checked=False) would land in their first argument (Delete then
+        # deleted without asking, Try a variation… failed on a bool instead of its dialog)
+        p.delete_button.clicked.connect(lambda _checked=False: self.delete_selected())
         p.scrub_button.clicked.connect(self.scrub_selected)
-        p.twin_button.clicked.connect(self.try_variation)
+        p.twin_button.clicked.connect(lambda _checked=False: self.try_variation())
         p.sweep_button.clicked.connect(self.open_sweep)
         self.compare_view.back_requested.connect(self.back_to_live)
         menu = getattr(w, "train_menu", None)
@@ -570,7 +572,7 @@ class RunsController(QObject):
                                           tr("Delete {count} run(s) and their files?", count=len(runs)))
             if answer != QMessageBox.StandardButton.Yes:
                 return
-        shown = {r.id for r in self.overlay.runs}
+        shown = {r.id for r in self.overlay.runs} | {r.id for r in self.compare_view.runs}  # drawn, or in the table
         if shown & {r.id for r in runs}:
             self.back_to_live()
             self.compare_view.clear()

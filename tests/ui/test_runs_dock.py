@@ -64,7 +64,7 @@ def wait_trials(qtbot, w, timeout: int = 60000) -> list:
     return done[0]
 
 
-def test_app_runs_are_kept_listed_compared_and_deleted(win, qtbot, tmp_path):
+def test_app_runs_are_kept_listed_compared_and_deleted(win, qtbot, tmp_path, monkeypatch):
     runs = win.runs
     assert runs.panel.status.text().startswith("No runs yet: each time you train")  # not an empty panel
     result = train(qtbot, win)
@@ -117,17 +117,34 @@ def test_app_runs_are_kept_listed_compared_and_deleted(win, qtbot, tmp_path):
     assert curves.legend_wanted and runs.overlay.legend is None  # it shows again wherever it fits
     assert [label.text for _s, label in curves.loss_plot.legend.items][0] == "batch"
     panel.select(["0001"])
+    # The Delete button asks first (its clicked(False) used to land in confirm=False and delete at once)
+    asked = []
+    monkeypatch.delenv("NNSTUDIO_NO_DIALOGS", raising=False)
+    monkeypatch.setattr(main_window.QMessageBox, "question", staticmethod(
+        lambda *a, **k: asked.append(a) or main_window.QMessageBox.StandardButton.No))
+    panel.delete_button.click()
+    assert len(asked) == 1 and (tmp_path / "toy.runs" / "0001").exists()
+    monkeypatch.setenv("NNSTUDIO_NO_DIALOGS", "1")  # (closing the window must not ask either)
+    monkeypatch.setattr(main_window.QMessageBox, "question",
+                        staticmethod(lambda *a, **k: main_window.QMessageBox.StandardButton.Discard))
     runs.delete_selected(confirm=False)
     assert [r.id for r in panel.runs] == ["0002"] and not (tmp_path / "toy.runs" / "0001").exists()
+    assert runs.compare_view.runs == []  # the table no longer lists the deleted run (it did after "Back")
 
 
-def test_a_twin_run_trains_both_and_opens_the_comparison(win, qtbot, tmp_path):
+def test_a_twin_run_trains_both_and_opens_the_comparison(win, qtbot, tmp_path, monkeypatch):
+    from nnstudio.ui import runs_dock
     runs = win.runs
     assert set(runs.actions) == {"twin", "sweep", "runs"}
     assert runs.actions["twin"] in win.train_menu.actions()
     runs.docks["runs"].hide()
     runs.actions["runs"].trigger()
     assert runs.docks["runs"].isVisible()
+    # the panel's button opens the dialog (its clicked(False) used to land in the variation argument)
+    opened = []
+    monkeypatch.setattr(runs_dock.VariationDialog, "exec", lambda self: opened.append(self) or 0)
+    runs.panel.twin_button.click()
+    assert len(opened) == 1
     assert runs.try_variation(Variation("relu", {"a1.function": "relu"}))
     assert not runs.panel.twin_button.isEnabled()
     results = wait_trials(qtbot, win)
