@@ -691,18 +691,22 @@ class TrainingController(QObject):
         w.resizeDocks([d["curves"]], [max(300, int(w.height() * 0.45))], Qt.Orientation.Vertical)
         right = [dock for dock in (getattr(w, "docks", {}).get("inspector"), d["training"]) if dock is not None]
         if len(right) == 2 and w.height() < SHORT_WINDOW:
-            # A short window (a 1024x768 projector) has about 270 pixels above the plots: shared by the Inspector
-            # and the Training panel, the Inspector showed a selected block's title and no parameter.  They are
+            # A short window has about 270 pixels above the plots at 1024x768, 385 at 1440x900: shared by the
+            # Inspector and the Training panel, the Inspector showed a selected block's title and no parameter.  They are
             # tabs of one column there; selecting a block brings the Inspector to the front (main_window).
             # The undo History goes under the Problems list, so that three tabs share the column's width.
             docks = getattr(w, "docks", {})
+            # A panel of the Inspector's group already brought to the front (Learn > Step through, opened before
+            # this deferred sizing ran) stays there; else the Training panel is in front.
+            front = next((dock for dock in w.tabifiedDockWidgets(right[0]) if dock is not docks.get("history")
+                          and dock.isVisible() and not dock.visibleRegion().isEmpty()), None)
             if docks.get("history") is not None and docks.get("problems") is not None:
                 w.tabifyDockWidget(docks["problems"], docks["history"])
                 docks["problems"].raise_()
             w.tabifyDockWidget(right[0], right[1])
             if docks.get("scrub") is not None and not docks["scrub"].isHidden():
                 w.tabifyDockWidget(right[0], docks["scrub"])
-            right[1].raise_()
+            (front or right[1]).raise_()
         elif len(right) == 2:
             w.resizeDocks(right, [max(w.height() // 6, 120), w.height()], Qt.Orientation.Vertical)
         width = max(w.width() - 400, 600)
@@ -711,7 +715,7 @@ class TrainingController(QObject):
 
 
 SAVED_WEIGHTS_STEP = -1  # the "step" of views drawn from a project's saved weights (no run behind them)
-SHORT_WINDOW = 860  # window heights below this put the Inspector and the Training panel in one tabbed column
+SHORT_WINDOW = 1000  # window heights below this (1024x768, 1440x900) put the Inspector and Training panel in tabs
 
 
 class StagedWeights:
