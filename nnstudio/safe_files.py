@@ -11,6 +11,7 @@ import stat
 from typing import BinaryIO
 
 from nnstudio.errors import UserError
+from nnstudio.i18n import _
 
 
 def open_regular(path: str | os.PathLike, label: str, expected: str) -> tuple[BinaryIO, int]:
@@ -24,7 +25,7 @@ def open_regular(path: str | os.PathLike, label: str, expected: str) -> tuple[Bi
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
         fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
-        raise UserError(f"{label} does not exist") from None
+        raise UserError(_("{label} does not exist").format(label=label)) from None
     except IsADirectoryError:
         raise UserError(f"{label} is a folder, not {expected}") from None
     except (OSError, ValueError) as exc:

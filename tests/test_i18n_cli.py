@@ -114,3 +114,18 @@ def test_train_reports_in_chinese(tmp_path, capsys):
     assert "第 1/2 轮：训练损失" in out and out.strip().splitlines()[-1].startswith("测试：")
     assert "2 轮后已完成" in out
     assert err.strip().splitlines()[-1] == f"权重已保存到 {out_file}"
+
+
+def test_a_missing_project_and_an_unknown_dataset_are_said_in_chinese(tmp_path, capsys):
+    """Both were English after "错误：": the commonest slips, a mistyped path and a mistyped dataset name."""
+    code, _out, err = _run(["--lang", "zh", "check", str(tmp_path / "nope.nnproj")], capsys)
+    assert code == 1 and err.startswith("错误：项目文件“") and "不存在" in err and "does not exist" not in err
+    from nnstudio.data.registry import get_dataset
+    from nnstudio.errors import UserError
+    from nnstudio.i18n import set_language
+    set_language("zh")
+    try:
+        with pytest.raises(UserError, match="未知的数据集 'nosuch'"):
+            get_dataset("nosuch")
+    finally:
+        set_language("en")

@@ -142,8 +142,9 @@ def _entry(name: str) -> _Entry:
     if name in _ENTRIES:
         return _ENTRIES[name]
     names = ", ".join(_ENTRIES)
-    raise UnknownDataset(f"unknown dataset {name!r}; choose one of {names}, or the path of your own data "
-                    f"(a folder of IDX files or class sub-folders, a .npz or a .csv; user:<path> also works)")
+    raise UnknownDataset(_("unknown dataset {name}; choose one of {names}, or the path of your own data (a folder "
+                           "of IDX files or class sub-folders, a .npz or a .csv; user:<path> also works)").format(
+        name=repr(name), names=names))
 
 
 def user_path(name: str) -> Path | None:

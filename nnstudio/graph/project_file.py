@@ -291,7 +291,7 @@ def _read_project_bytes(path: str | os.PathLike) -> bytes:
     so the file is opened without blocking, checked with fstat and read up to the cap.
     """
     name = os.fspath(path)
-    fh, size = open_regular(path, f"project file '{name}'", "a project file")
+    fh, size = open_regular(path, _("project file '{path}'").format(path=name), "a project file")
     too_big = UserError(f"project file '{name}' is larger than {MAX_PROJECT_BYTES // 2**20} MiB; a project "
                         "holds the network's layout, not its data or weights")
     if size > MAX_PROJECT_BYTES:
