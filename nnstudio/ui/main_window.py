@@ -884,7 +884,7 @@ class MainWindow(QMainWindow):
 
     def _first_size(self) -> None:
         """The window of a first start (a saved geometry replaces it): :data:`FIRST_SIZE`, or on a smaller screen
-        (a 1024 x 768 projector) the screen's available area, frame included, at its top left.  At 1440 x 900 the
+        (a 1024 x 768 projector) the screen's available area, frame included; centred.  At 1440 x 900 the
         window ran past such a screen's edges, with the right-hand panels and the run's figures off screen,
         and the panels were laid out for a height it did not have."""
         screen = self.screen() or QApplication.primaryScreen()
