@@ -76,8 +76,13 @@ class TrainingPanel(QWidget):
         self.open_data.setMenu(menu)
         self.open_data.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         data_row.addWidget(self.dataset, 1)
-        data_row.addWidget(self.open_data)
         form.addRow(tr("Dataset"), data_row)
+        # Under the list, not beside it: beside it the row was wider than the right-hand column at 1024x768 and
+        # 1440x900 ("Open (" cut at the edge, the whole form scrolling sideways)
+        open_row = QHBoxLayout()
+        open_row.addStretch(1)
+        open_row.addWidget(self.open_data)
+        form.addRow("", open_row)
 
         self.loss = self._combo([(n, tr(LOSS_TEXT.get(n, n))) for n in LOSS_NAMES])
         self.optimizer = self._combo([(n, tr(OPTIMIZER_TEXT.get(n, n))) for n in OPTIMIZERS])
@@ -91,7 +96,9 @@ class TrainingPanel(QWidget):
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 100000)
         self.schedule = self._combo([(n, tr(SCHEDULE_TEXT.get(n, n))) for n in SCHEDULES])
-        self.augment = QCheckBox(tr("Shift and rotate images a little"))
+        # A short text: the row's width sets the panel's least width, which the right-hand column must hold
+        self.augment = QCheckBox(tr("Shift and rotate images"))
+        self.augment.setToolTip(tr("Shift and rotate images a little"))
         self.validation_split = QDoubleSpinBox()
         self.validation_split.setRange(0.0, 0.9)
         self.validation_split.setSingleStep(0.05)

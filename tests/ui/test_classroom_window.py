@@ -278,3 +278,22 @@ def test_a_short_window_gives_the_inspector_the_column_when_a_block_is_selected(
     qtbot.waitUntil(lambda: not docks["inspector"].visibleRegion().isEmpty(), timeout=3000)
     units = win.inspector.editors["units"]
     assert units.visibleRegion().boundingRect().height() == units.height()  # the whole field, not scrolled away
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_training_panel_fits_its_column_without_scrolling_sideways(window, qtbot, lang):
+    """At 1024x768 and 1440x900 the Training panel was wider than the right-hand column: "Open data..." was cut
+    at the edge and the whole form scrolled sideways."""
+    from nnstudio.ui.i18n import set_language
+    set_language(lang)
+    try:
+        window.resize(1024, 738)
+        assert window.open_example(resource("examples", "mnist-mlp.json"))
+        window.training.docks["training"].raise_()
+        qtbot.waitUntil(lambda: window.training.panel_visible("training"), timeout=3000)
+        scroller = window.training.docks["training"].widget()
+        assert not scroller.horizontalScrollBar().isVisible()
+        button = window.training.panel.open_data
+        assert button.visibleRegion().boundingRect().width() == button.width()
+    finally:
+        set_language("en")
