@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout,
 from nnstudio.errors import UserError
 from nnstudio.teaching import teaching_batch, teaching_model
 from nnstudio.teaching.stepper import StepInfo, Stepper
+from nnstudio.ui.flow_layout import FlowLayout
 from nnstudio.ui.i18n import tr
 
 GraphProvider = Callable[[], tuple[Any, Any]]  # () -> (graph or None, training settings dict or None)
@@ -121,22 +122,27 @@ class StepperPanel(QWidget):
         self.updates.setMinimumHeight(90)
         self.updates.setMaximumHeight(150)
 
-        buttons = QHBoxLayout()
+        # The buttons and each label with its box wrap onto lines as the panel's width allows: in two fixed rows
+        # the right-hand column of a 1024x768 window cut "Finish" and the learning rate off at its edge.
+        controls_box = QWidget()
+        controls = FlowLayout(controls_box, spacing=8, line_spacing=4)
+        controls.setContentsMargins(0, 0, 0, 0)
         for w in (self.start_button, self.next_button, self.phase_button):
-            buttons.addWidget(w)
-        buttons.addStretch(1)
-        options = QHBoxLayout()
-        for w in (self.batch_label, self.batch_spin, self.lr_label, self.lr_spin):
-            options.addWidget(w)
-        options.addStretch(1)
+            controls.addWidget(w)
+        for label, box in ((self.batch_label, self.batch_spin), (self.lr_label, self.lr_spin)):
+            pair = QWidget()
+            row = QHBoxLayout(pair)
+            row.setContentsMargins(0, 0, 0, 0)
+            row.addWidget(label)
+            row.addWidget(box)
+            controls.addWidget(pair)
         view = QGridLayout()
         view.addWidget(self.heatmap, 0, 0, 2, 1)
         view.addWidget(self.stats, 0, 1)
         view.setColumnStretch(1, 1)
         body = QWidget()
         layout = QVBoxLayout(body)
-        layout.addLayout(buttons)
-        layout.addLayout(options)
+        layout.addWidget(controls_box)
         layout.addWidget(self.title)
         layout.addWidget(self.explain)
         layout.addLayout(view)

@@ -342,3 +342,32 @@ def test_hints_reach_the_panel_through_the_training_controller(window):
     assert teaching.hints.apply(teaching.hints.cards[0])
     assert window.project.training["learning_rate"] == 0.01
     assert window.docks["hints"].isVisible()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_learn_panels_fit_a_narrow_column(qtbot, lang):
+    """In the right-hand column of a 1024x768 window (about 320 pixels) Step through cut "Finish" and the learning
+    rate off at its edge, and Gradient check showed its button as "dien"; their controls now wrap."""
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QScrollArea
+
+    from nnstudio.ui.gradcheck_panel import GradCheckPanel
+    from nnstudio.ui.i18n import set_language
+    from nnstudio.ui.stepper_panel import StepperPanel
+    set_language(lang)
+    try:
+        graph = small_cnn()
+        for panel in (StepperPanel(lambda: (graph, TRAINING)), GradCheckPanel(lambda: (graph, TRAINING))):
+            qtbot.addWidget(panel)
+            panel.resize(320, 420)
+            panel.show()
+            qtbot.wait(30)
+            scroll = panel.findChild(QScrollArea)
+            assert scroll is not None and not scroll.horizontalScrollBar().isVisible(), type(panel).__name__
+            for control in panel.findChildren(QAbstractButton) + panel.findChildren(QAbstractSpinBox):
+                if control.isVisible() and control.parent() is not None and not control.objectName().startswith("qt_"):
+                    right = control.mapTo(scroll.viewport(), control.rect().topRight()).x()
+                    assert right <= scroll.viewport().width(), (type(panel).__name__, control.text()
+                                                                if hasattr(control, "text") else control)
+                    assert control.width() >= control.minimumSizeHint().width(), control
+    finally:
+        set_language("en")
