@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
-from PySide6.QtWidgets import QLayout, QLayoutItem, QWidget, QWidgetItem
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLayout, QLayoutItem, QScrollArea, QVBoxLayout, QWidget, QWidgetItem
 
 
 class FlowLayout(QLayout):
@@ -82,4 +82,34 @@ class FlowLayout(QLayout):
         return y + line_height - rect.y() + margins.bottom()
 
 
-__all__ = ["FlowLayout"]
+def wrapping_controls(widgets: list[QWidget], pairs: list[tuple[QWidget, QWidget]], spacing: int = 8) -> QWidget:
+    """``widgets`` (buttons) and then each (label, box) pair kept together, in a widget whose flow layout wraps
+    them onto lines as the width allows (a widget of its own: a column asks it for its height at its width)."""
+    box = QWidget()
+    flow = FlowLayout(box, spacing=spacing, line_spacing=4)
+    flow.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        flow.addWidget(widget)
+    for label, field in pairs:
+        pair = QWidget()
+        row = QHBoxLayout(pair)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(label)
+        row.addWidget(field)
+        flow.addWidget(pair)
+    return box
+
+
+def scroll_into(owner: QWidget, body: QWidget) -> QScrollArea:
+    """Put ``body`` into ``owner`` inside a frameless scroll area: a short dock scrolls instead of squeezing it."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setWidget(body)
+    outer = QVBoxLayout(owner)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(scroll)
+    return scroll
+
+
+__all__ = ["FlowLayout", "scroll_into", "wrapping_controls"]

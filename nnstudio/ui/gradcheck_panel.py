@@ -16,12 +16,12 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton, QScrollArea, QSpinBox,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHeaderView, QLabel, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from nnstudio.errors import UserError
 from nnstudio.teaching import THRESHOLD, GradCheckResult, GradRow, gradient_check
-from nnstudio.ui.flow_layout import FlowLayout
+from nnstudio.ui.flow_layout import scroll_into, wrapping_controls
 from nnstudio.ui.threads import end_worker, start_worker
 from nnstudio.ui.i18n import tr
 
@@ -98,17 +98,8 @@ class GradCheckPanel(QWidget):
 
         # The button and each label with its box wrap onto lines as the panel's width allows: in one row the
         # right-hand column of a 1024x768 window cut the button to "dien" and the labels to their first word.
-        controls_box = QWidget()  # a widget of its own: the column asks it for its height at its width
-        controls = FlowLayout(controls_box, spacing=10, line_spacing=4)
-        controls.setContentsMargins(0, 0, 0, 0)
-        controls.addWidget(self.run_button)
-        for label, box in ((self.batch_label, self.batch_spin), (self.entries_label, self.entries_spin)):
-            pair = QWidget()
-            row = QHBoxLayout(pair)
-            row.setContentsMargins(0, 0, 0, 0)
-            row.addWidget(label)
-            row.addWidget(box)
-            controls.addWidget(pair)
+        controls_box = wrapping_controls([self.run_button], [(self.batch_label, self.batch_spin),
+                                                             (self.entries_label, self.entries_spin)], spacing=10)
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.addWidget(self.intro)
@@ -116,13 +107,7 @@ class GradCheckPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
         self.table.setMinimumHeight(110)  # a header and a few rows, whatever the dock's height
-        scroll = QScrollArea()  # a short dock scrolls instead of squeezing the controls over each other
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(body)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_into(self, body)  # a short dock scrolls instead of squeezing the controls over each other
         self.retranslate()
 
     def retranslate(self) -> None:

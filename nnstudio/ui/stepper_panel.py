@@ -14,14 +14,13 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import (QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QScrollArea, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QDoubleSpinBox, QGridLayout, QHeaderView, QLabel, QPushButton, QSpinBox,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from nnstudio.errors import UserError
 from nnstudio.teaching import teaching_batch, teaching_model
 from nnstudio.teaching.stepper import StepInfo, Stepper
-from nnstudio.ui.flow_layout import FlowLayout
+from nnstudio.ui.flow_layout import scroll_into, wrapping_controls
 from nnstudio.ui.i18n import tr
 
 GraphProvider = Callable[[], tuple[Any, Any]]  # () -> (graph or None, training settings dict or None)
@@ -124,18 +123,8 @@ class StepperPanel(QWidget):
 
         # The buttons and each label with its box wrap onto lines as the panel's width allows: in two fixed rows
         # the right-hand column of a 1024x768 window cut "Finish" and the learning rate off at its edge.
-        controls_box = QWidget()
-        controls = FlowLayout(controls_box, spacing=8, line_spacing=4)
-        controls.setContentsMargins(0, 0, 0, 0)
-        for w in (self.start_button, self.next_button, self.phase_button):
-            controls.addWidget(w)
-        for label, box in ((self.batch_label, self.batch_spin), (self.lr_label, self.lr_spin)):
-            pair = QWidget()
-            row = QHBoxLayout(pair)
-            row.setContentsMargins(0, 0, 0, 0)
-            row.addWidget(label)
-            row.addWidget(box)
-            controls.addWidget(pair)
+        controls_box = wrapping_controls([self.start_button, self.next_button, self.phase_button],
+                                         [(self.batch_label, self.batch_spin), (self.lr_label, self.lr_spin)])
         view = QGridLayout()
         view.addWidget(self.heatmap, 0, 0, 2, 1)
         view.addWidget(self.stats, 0, 1)
@@ -148,13 +137,7 @@ class StepperPanel(QWidget):
         layout.addLayout(view)
         layout.addWidget(self.updates)
         layout.addStretch(1)
-        scroll = QScrollArea()  # a short dock scrolls instead of squeezing the heatmap and the numbers
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(body)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_into(self, body)  # a short dock scrolls instead of squeezing the heatmap and the numbers
         self.retranslate()
         self._set_running(False)
 
