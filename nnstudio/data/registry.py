@@ -22,7 +22,7 @@ from typing import Any
 from nnstudio.data import captcha_digits, mnist, toy, userdigits
 from nnstudio.data.dataset import Dataset, DatasetInfo
 from nnstudio.data.readers import load_user_dataset
-from nnstudio.errors import UserError
+from nnstudio.errors import UserError, shown_value
 from nnstudio.i18n import N_, _
 
 USER_PREFIX = "user:"
@@ -169,15 +169,6 @@ def user_path(name: str) -> Path | None:
     return Path(name).expanduser() if looks_like_path or exists else None
 
 
-def _limited_repr(value: Any) -> str:
-    """``repr(value)``, shortened to 80 characters (Python refuses to print integers of over 4,300 digits)."""
-    try:
-        text = repr(value)
-    except ValueError:
-        return "a whole number of more than 4,300 digits"
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _convert(dataset: str, options: dict[str, Any], types: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in options.items():
@@ -199,7 +190,7 @@ def _convert(dataset: str, options: dict[str, Any], types: dict[str, Any]) -> di
             out[key] = kind(value)
         except (TypeError, ValueError, OverflowError):  # OverflowError: a 400-digit whole number for a float
             raise UserError(f"dataset '{dataset}': option {key} must be {kind.__name__}, found "
-                            f"{_limited_repr(value)}") from None
+                            f"{shown_value(value)}") from None
     return out
 
 

@@ -24,9 +24,6 @@ for ``plane``) are appended to the training set of a 2-D set: the points a stude
 from __future__ import annotations
 
 import json
-import math
-import numbers
-import reprlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from nnstudio.data.dataset import Dataset
-from nnstudio.errors import UserError
+from nnstudio.errors import UserError, finite_float, shown_value
 from nnstudio.i18n import _
 
 LOGIC = {"and": np.array([0, 0, 0, 1]), "or": np.array([0, 1, 1, 1]), "xor": np.array([0, 1, 1, 0])}
@@ -188,10 +185,10 @@ def default_sizes(name: str) -> tuple[int, int]:
 
 
 def _number(name: str, field: str, value: Any) -> float:
-    number = _finite(value)
+    number = finite_float(value)
     if number is None:
         raise UserError(_("dataset '{name}': {field} must be a number, found {value}").format(
-            name=name, field=field, value=_shown(value)))
+            name=name, field=field, value=shown_value(value)))
     return number
 
 
@@ -218,44 +215,19 @@ def parse_added_points(value: Any, dataset: str = "toy") -> tuple[tuple[float, f
         return ()
     if not isinstance(value, (list, tuple)):
         raise UserError(_("dataset '{name}': added_points must be a list of [x1, x2, class], found {value}")
-                        .format(name=dataset, value=_shown(value)))
+                        .format(name=dataset, value=shown_value(value)))
     if len(value) > MAX_ADDED:
         raise UserError(_("dataset '{name}': added_points may hold at most {most} points, found {count}").format(
             name=dataset, most=MAX_ADDED, count=len(value)))
     out = []
     for i, point in enumerate(value):
-        numbers_in = [_finite(v) for v in point] if isinstance(point, (list, tuple)) and len(point) == 3 else [None]
+        numbers_in = [finite_float(v) for v in point] if isinstance(point, (list, tuple)) and len(point) == 3 else [None]
         if None in numbers_in or max(abs(numbers_in[0]), abs(numbers_in[1])) > MAX_COORD:
             raise UserError(_("dataset '{name}': added_points[{index}] must be [x1, x2, class] with finite numbers "
                               "and |x| <= {most}, found {point}").format(name=dataset, index=i, most=f"{MAX_COORD:g}",
-                                                                       point=_shown(point)))
+                                                                       point=shown_value(point)))
         out.append((numbers_in[0], numbers_in[1], numbers_in[2]))
     return tuple(out)
-
-
-_SHORT_REPR = reprlib.Repr()
-_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 60
-
-
-def _shown(value: Any) -> str:
-    """``value`` as a short text for a message: long lists, texts and deep nesting are abbreviated."""
-    try:
-        text = _SHORT_REPR.repr(value)
-    except (ValueError, RecursionError):  # an integer of more digits than Python prints
-        return f"a {type(value).__name__}"
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _finite(value: Any) -> float | None:
-    """``value`` as a finite float, or None when it is not a real number (a bool, a text, NaN, an infinity or an
-    integer too large for a float)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    try:
-        number = float(value)
-    except (OverflowError, ValueError, TypeError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from nnstudio.errors import UserError
+from nnstudio.errors import UserError, finite_float
 from nnstudio.i18n import _
 from nnstudio.safe_files import open_regular
 
@@ -86,18 +86,6 @@ def _read_text(path: Path, label: str, limit: int) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"{label} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-
-
-def finite_float(value: Any) -> float | None:
-    """``value`` as a finite float, or None when it is not a real number (a bool, a text, a list, NaN, an
-    infinity, or an integer too large for a float)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _count(value: Any) -> int | None:
