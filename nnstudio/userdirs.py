@@ -89,13 +89,20 @@ def make_folders(folder: Path, for_path: Path | None = None) -> None:
     """Create ``folder`` and its missing parents; NotADirectoryError naming the file in the way when one of them
     is a file (mkdir said only "File exists" or "Not a directory").  ``for_path``: the file the folder is for,
     named as the error's file name."""
+    blocking = file_in_the_way(folder)
+    if blocking is not None:
+        raise NotADirectoryError(errno.ENOTDIR, f"'{os.fspath(blocking)}' is a file, not a folder",
+                                 os.fspath(for_path or folder))
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def file_in_the_way(folder: Path) -> Path | None:
+    """The nearest of ``folder`` and its parents that exists and is not a folder (so ``folder`` cannot be made),
+    or None."""
     for place in (folder, *folder.parents):
         if place.exists() or place.is_symlink():
-            if not place.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, f"'{os.fspath(place)}' is a file, not a folder",
-                                         os.fspath(for_path or folder))
-            break
-    folder.mkdir(parents=True, exist_ok=True)
+            return None if place.is_dir() else place
+    return None
 
 
 def _make_parent(target: Path) -> None:

@@ -414,16 +414,13 @@ def _generated(path: Path, counts: dict[str, int], shape: tuple[int, int],
 def _check_cache_place(path: Path) -> None:
     """UserError naming ``path`` when a cache cannot be written there: a folder or a device in its place, or a
     file where one of its folders should be (the data folder's own: moving it away fixes it)."""
-    for place in (path, *path.parents):
-        if place.exists() or place.is_symlink():
-            if place == path and not path.is_file():
-                kind = "a folder" if path.is_dir() else "not a regular file"
-                raise UserError(f"captcha cache '{path}' cannot be written: it is {kind}; move it away")
-            if place != path and not place.is_dir():
-                raise UserError(f"captcha cache '{path}' cannot be written: '{place}' is a file, not a folder; "
-                                "move it away")
-            if place != path:
-                return
+    if (path.exists() or path.is_symlink()) and not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise UserError(f"captcha cache '{path}' cannot be written: it is {kind}; move it away")
+    blocking = userdirs.file_in_the_way(path.parent)
+    if blocking is not None:
+        raise UserError(f"captcha cache '{path}' cannot be written: '{blocking}' is a file, not a folder; move it "
+                        "away")
 
 
 def _made(n: int, seed: int, split: str, shape: tuple[int, int], rows: np.ndarray | None = None
