@@ -444,20 +444,28 @@ class TrainingWorker(QObject):
             self._plane = views.plane_arguments(ds, str(self.request.settings.get("loss", "cross_entropy")))
         return info
 
+    def _view_jobs(self, model: Any, step: int, index: int, sample: np.ndarray | None) -> dict[str, Callable[[], Any]]:
+        """The views this run can make, by key: the boundary and the neurons for points of the plane, the probe
+        unless the trainer probes itself, and the histograms."""
+        jobs: dict[str, Callable[[], Any]] = {}
+        if self._extent is not None:
+            jobs["boundary"] = lambda: views.boundary(model, self._extent, step, **self._plane)
+        if not self._trainer_probes:
+            jobs["probe"] = lambda: views.probe(model, views.probe_sample(self.dataset, sample, index), step)
+        jobs["histograms"] = lambda: views.histograms(model, self.dataset, step)
+        if self._extent is not None:
+            jobs["neurons"] = lambda: self._neurons(step)
+        return jobs
+
     def _views_after_batch(self, step: int) -> None:
         model = self.model
         if model is None:
             return
         wanted, changed, index, sample = self.control.snapshot()
-        jobs = (("boundary", self._extent is not None and "boundary" in wanted, False,
-                 lambda: views.boundary(model, self._extent, step, **self._plane)),
-                ("probe", "probe" in wanted and not self._trainer_probes, changed,
-                 lambda: views.probe(model, views.probe_sample(self.dataset, sample, index), step)),
-                ("histograms", "histograms" in wanted, False, lambda: views.histograms(model, self.dataset, step)),
-                ("neurons", self._extent is not None and "neurons" in wanted, False, lambda: self._neurons(step)))
-        for key, wanted_now, forced, job in jobs:
+        for key, job in self._view_jobs(model, step, index, sample).items():
             now = time.perf_counter()
-            if wanted_now and (forced or self._throttles[key].due(now)):
+            forced = changed and key == "probe"  # a new sample to probe is shown at once
+            if key in wanted and (forced or self._throttles[key].due(now)):
                 value = job()
                 if value is not None:
                     self.inbox.put_latest(key, value)
@@ -473,18 +481,13 @@ class TrainingWorker(QObject):
         if model is None:
             return
         _wanted, _changed, index, sample = self.control.snapshot()
-        jobs: list[tuple[str, Callable[[], Any]]] = [
-            ("histograms", lambda: views.histograms(model, self.dataset, step))]
-        if self._extent is not None:
-            jobs += [("boundary", lambda: views.boundary(model, self._extent, step, **self._plane)),
-                     ("neurons", lambda: self._neurons(step) or self._neuron_layout)]
-        if not self._trainer_probes:
-            jobs.append(("probe", lambda: views.probe(model, views.probe_sample(self.dataset, sample, index), step)))
-        for key, job in jobs:
+        for key, job in self._view_jobs(model, step, index, sample).items():
             try:
                 value = job()
             except Exception:  # noqa: BLE001 - a view that cannot be made (memory, say) is left out: the run itself
                 continue  # ended well, and its weights and result must not be lost over a picture
+            if key == "neurons" and value is None:  # the reason it cannot lay this network out, every time
+                value = self._neuron_layout
             if value is not None:
                 self.inbox.put_latest(key, value)
 
